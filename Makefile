@@ -1,0 +1,52 @@
+# NLS: the license server. `make run` starts the portal, `make test` runs every test.
+GO       ?= go
+BIN      := $(CURDIR)/bin
+SQLC     := $(BIN)/sqlc
+TEMPL    := $(BIN)/templ
+SQLC_VERSION  := v1.31.1
+TEMPL_VERSION := v0.3.1100
+
+.PHONY: run build test bench generate tools check fmt vet lint-generated
+
+run:
+	$(GO) run ./cmd/portal serve
+
+build:
+	$(GO) build -o $(BIN)/portal ./cmd/portal
+
+test:
+	./scripts/test.sh
+
+bench:
+	./scripts/bench.sh
+
+$(SQLC):
+	GOBIN=$(BIN) $(GO) install github.com/sqlc-dev/sqlc/cmd/sqlc@$(SQLC_VERSION)
+
+$(TEMPL):
+	GOBIN=$(BIN) $(GO) install github.com/a-h/templ/cmd/templ@$(TEMPL_VERSION)
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+tools: $(SQLC) $(TEMPL) node_modules/.package-lock.json
+
+# Regenerates everything that is committed: sqlc, templ, CSS and htmx.
+generate: tools
+	$(SQLC) generate
+	$(TEMPL) generate -path web/templates
+	npm run --silent css
+	npm run --silent htmx
+
+fmt:
+	gofmt -l -w .
+
+vet:
+	$(GO) vet ./...
+
+# CI: formatting, vet, and generated code up to date.
+check: generate
+	@test -z "$$(gofmt -l . | grep -v node_modules)" || (echo "gofmt needed:"; gofmt -l .; exit 1)
+	$(GO) vet ./...
+	@git diff --exit-code --stat -- db web || (echo "generated code is out of date: run make generate and commit"; exit 1)
+	@test -z "$$(git status --porcelain -- db web)" || (echo "generate created untracked files:"; git status --porcelain -- db web; exit 1)

@@ -1,0 +1,89 @@
+// Command portal is the NLS license server: the HTTP portal and APIs
+// (serve, the default) and the operator's sub-commands.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `NLS license server
+
+Usage: portal [command] [flags]
+
+Commands:
+  serve                         start the portal (the default)
+  migrate [up|status]           apply migrations, or list them
+  admin create --email E        create an admin (password from stdin, or generated)
+  apikey create --name N --scopes a,b
+                                create a management API key (printed alone on the last line)
+  audit verify                  check the audit log's hash chain
+  db start|stop|url             run the managed PostgreSQL on its own (when DATABASE_URL is unset)
+
+Configuration is read from the environment; see .env.example.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	os.Exit(code)
+}
+
+// exitError carries a process exit code with its message.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+// run dispatches a command line; it is main without the process around it, for tests.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	if cmd == "help" || cmd == "-h" || cmd == "--help" {
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	cfg, err := LoadConfig(getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "configuration error: %v\n", err)
+		return 2
+	}
+	env := &cmdEnv{cfg: cfg, log: newLogger(cfg), stdin: stdin, stdout: stdout, stderr: stderr}
+	switch cmd {
+	case "serve":
+		err = env.serve(ctx)
+	case "migrate":
+		err = env.migrate(ctx, args)
+	case "admin":
+		err = env.admin(ctx, args)
+	case "apikey":
+		err = env.apikey(ctx, args)
+	case "audit":
+		err = env.audit(ctx, args)
+	case "db":
+		err = env.managedDB(ctx, args)
+	default:
+		fmt.Fprintf(stderr, "unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	if err != nil {
+		var ee *exitError
+		if errors.As(err, &ee) {
+			fmt.Fprintln(stderr, ee.msg)
+			return ee.code
+		}
+		fmt.Fprintf(stderr, "error: %v\n", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,71 @@
+package db
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/nectarcloud/nls/licensing"
+)
+
+// CreateAPIKey makes a new key with the given scopes and returns its record
+// and the secret, which is shown once and stored only as a hash.
+func (s *Store) CreateAPIKey(ctx context.Context, actor licensing.Actor, name string, scopes []string,
+	createdBy *uuid.UUID, now time.Time) (ApiKey, string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || len(name) > 100 {
+		return ApiKey{}, "", licensing.Invalid("a name of 1 to 100 characters is required",
+			licensing.ErrorDetail{Field: "name", Message: "required, at most 100 characters"})
+	}
+	if err := licensing.ValidateScopes(scopes); err != nil {
+		return ApiKey{}, "", err
+	}
+	secret, prefix, hash, err := licensing.NewAPIKey()
+	if err != nil {
+		return ApiKey{}, "", licensing.Internal(err)
+	}
+	var key ApiKey
+	err = s.InTx(ctx, func(q *Queries) error {
+		var err error
+		key, err = q.CreateAPIKey(ctx, CreateAPIKeyParams{Name: name, Prefix: prefix, SecretHash: hash[:],
+			Scopes: scopes, CreatedBy: createdBy})
+		if err != nil {
+			return err
+		}
+		return Audit(ctx, q, actor, AuditEntry{Action: "api_key.create", EntityType: "api_key",
+			EntityID: key.ID.String(), After: map[string]any{"name": name, "prefix": prefix, "scopes": scopes}}, now)
+	})
+	return key, secret, err
+}
+
+// RevokeAPIKey stops a key from authenticating.
+func (s *Store) RevokeAPIKey(ctx context.Context, actor licensing.Actor, id uuid.UUID, now time.Time) (ApiKey, error) {
+	var key ApiKey
+	err := s.InTx(ctx, func(q *Queries) error {
+		var err error
+		if key, err = q.RevokeAPIKey(ctx, RevokeAPIKeyParams{ID: id, RevokedAt: &now}); err != nil {
+			return err
+		}
+		return Audit(ctx, q, actor, AuditEntry{Action: "api_key.revoke", EntityType: "api_key",
+			EntityID: id.String(), After: map[string]any{"revokedAt": now}}, now)
+	})
+	return key, err
+}
+
+// CreateAdmin adds an admin user with an already hashed password.
+func (s *Store) CreateAdmin(ctx context.Context, actor licensing.Actor, email, name, passwordHash string, now time.Time) (User, error) {
+	var u User
+	err := s.InTx(ctx, func(q *Queries) error {
+		var err error
+		u, err = q.CreateUser(ctx, CreateUserParams{Email: strings.TrimSpace(email), Name: name, Role: "admin",
+			PasswordHash: &passwordHash})
+		if err != nil {
+			return err
+		}
+		return Audit(ctx, q, actor, AuditEntry{Action: "user.create", EntityType: "user", EntityID: u.ID.String(),
+			After: map[string]any{"email": u.Email, "role": u.Role}}, now)
+	})
+	return u, err
+}

@@ -1,0 +1,171 @@
+package handlers
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+
+	"github.com/nectarcloud/nls/licensing"
+)
+
+// registerAPIRoutes mounts the management API (API-key auth).
+func (s *Server) registerAPIRoutes(api fiber.Router) {
+	s.registerCustomerRoutes(api)
+}
+
+// decodeJSON reads the request body into v: malformed JSON is 400, a value
+// of the wrong type is 422 naming the field, trailing data is 400.
+func decodeJSON(c *fiber.Ctx, v any) error {
+	ct := c.Get(fiber.HeaderContentType)
+	if ct != "" && !strings.HasPrefix(strings.ToLower(ct), fiber.MIMEApplicationJSON) {
+		return licensing.Errorf(licensing.EMALFORMED, "expected Content-Type application/json")
+	}
+	body := c.Body()
+	if len(bytes.TrimSpace(body)) == 0 {
+		return licensing.Errorf(licensing.EMALFORMED, "request body is empty; expected a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			field := te.Field
+			if field == "" {
+				return licensing.Errorf(licensing.EMALFORMED, "expected a JSON object")
+			}
+			return licensing.Invalid("wrong type for "+field,
+				licensing.ErrorDetail{Field: field, Message: "expected " + jsonTypeName(te.Type.String()) + ", got " + te.Value})
+		}
+		var ve *fieldError
+		if errors.As(err, &ve) {
+			return licensing.Invalid(ve.msg, licensing.ErrorDetail{Field: ve.field, Message: ve.msg})
+		}
+		return licensing.Errorf(licensing.EMALFORMED, "malformed JSON: %s", jsonErrorText(err))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return licensing.Errorf(licensing.EMALFORMED, "malformed JSON: unexpected data after the object")
+	}
+	return nil
+}
+
+// fieldError lets custom UnmarshalJSON methods name the offending field.
+type fieldError struct{ field, msg string }
+
+func (e *fieldError) Error() string { return e.field + ": " + e.msg }
+
+func jsonTypeName(goType string) string {
+	switch {
+	case strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "uint"), strings.HasPrefix(goType, "*int"):
+		return "an integer"
+	case strings.Contains(goType, "string"):
+		return "a string"
+	case strings.Contains(goType, "bool"):
+		return "a boolean"
+	case strings.HasPrefix(goType, "[]"), strings.HasPrefix(goType, "*[]"):
+		return "an array"
+	case strings.HasPrefix(goType, "map"), strings.Contains(goType, "Map"):
+		return "an object"
+	case strings.Contains(goType, "Time"):
+		return "an RFC 3339 time"
+	}
+	return goType
+}
+
+func jsonErrorText(err error) string {
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return "unexpected end of input"
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return se.Error() + " at offset " + strconv.FormatInt(se.Offset, 10)
+	}
+	return "invalid body"
+}
+
+// page is a keyset position: the sort key and id of the last row shown.
+type page struct {
+	Limit  int32
+	After  *cursor
+	Cursor string
+}
+
+type cursor struct {
+	T  time.Time `json:"t"`
+	ID uuid.UUID `json:"i"`
+	N  int64     `json:"n,omitempty"` // for lists keyed by a number (audit)
+}
+
+// parsePage reads limit (default 50, at most 200) and cursor from the query.
+func parsePage(c *fiber.Ctx) (page, error) {
+	p := page{Limit: 50}
+	if l := c.Query("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 200 {
+			return p, licensing.Invalid("limit must be an integer from 1 to 200",
+				licensing.ErrorDetail{Field: "limit", Message: "expected 1 to 200"})
+		}
+		p.Limit = int32(n)
+	}
+	if raw := c.Query("cursor"); raw != "" {
+		b, err := base64.RawURLEncoding.DecodeString(raw)
+		var cur cursor
+		if err != nil || json.Unmarshal(b, &cur) != nil {
+			return p, licensing.Invalid("cursor is not one this API returned",
+				licensing.ErrorDetail{Field: "cursor", Message: "invalid cursor"})
+		}
+		p.After = &cur
+	}
+	return p, nil
+}
+
+func encodeCursor(cur cursor) *string {
+	b, _ := json.Marshal(cur)
+	s := base64.RawURLEncoding.EncodeToString(b)
+	return &s
+}
+
+// listBody is the list envelope: {"data": [...], "nextCursor": "..."|null}.
+type listBody[T any] struct {
+	Data       []T     `json:"data"`
+	NextCursor *string `json:"nextCursor"`
+}
+
+// parseUUID reads a path or body id; a malformed id is simply not found.
+func parseUUID(s, what string) (uuid.UUID, error) {
+	id, err := uuid.Parse(s)
+	if err != nil {
+		return uuid.Nil, licensing.Errorf(licensing.ENOTFOUND, "%s not found", what)
+	}
+	return id, nil
+}
+
+// likePattern escapes LIKE wildcards in user text.
+func likePattern(q string) *string {
+	q = strings.TrimSpace(q)
+	if q == "" {
+		return nil
+	}
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(q)
+	return &r
+}
+
+// jsonTime renders times as RFC 3339 in UTC.
+type jsonTime = time.Time
+
+func utc(t time.Time) time.Time { return t.UTC() }
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}

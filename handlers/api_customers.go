@@ -1,0 +1,141 @@
+package handlers
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/nectarcloud/nls/db"
+	"github.com/nectarcloud/nls/licensing"
+)
+
+func (s *Server) registerCustomerRoutes(api fiber.Router) {
+	api.Get("/customers", s.requireScope(licensing.ScopeCustomersRead), s.listCustomers)
+	api.Post("/customers", s.requireScope(licensing.ScopeCustomersWrite), s.createCustomer)
+	api.Get("/customers/:id", s.requireScope(licensing.ScopeCustomersRead), s.getCustomer)
+	api.Patch("/customers/:id", s.requireScope(licensing.ScopeCustomersWrite), s.updateCustomer)
+	api.Post("/customers/:id/archive", s.requireScope(licensing.ScopeCustomersWrite), s.archiveCustomer)
+	api.Delete("/customers/:id", s.requireScope(licensing.ScopeCustomersWrite), s.archiveCustomer)
+}
+
+type customerBody struct {
+	Name             *string         `json:"name"`
+	Email            *string         `json:"email"`
+	Company          *string         `json:"company"`
+	Metadata         *map[string]any `json:"metadata"`
+	StripeCustomerID *string         `json:"stripeCustomerId"`
+}
+
+func (b customerBody) apply(in *db.CustomerInput) {
+	if b.Name != nil {
+		in.Name = *b.Name
+	}
+	if b.Email != nil {
+		in.Email = *b.Email
+	}
+	if b.Company != nil {
+		in.Company = *b.Company
+	}
+	if b.Metadata != nil {
+		in.Metadata = *b.Metadata
+	}
+	if b.StripeCustomerID != nil {
+		v := *b.StripeCustomerID
+		if v == "" {
+			in.StripeCustomerID = nil
+		} else {
+			in.StripeCustomerID = &v
+		}
+	}
+}
+
+// listCustomers handles GET /api/customers?q=&limit=&cursor=&archived=true.
+func (s *Server) listCustomers(c *fiber.Ctx) error {
+	p, err := parsePage(c)
+	if err != nil {
+		return err
+	}
+	params := db.ListCustomersParams{Q: likePattern(c.Query("q")), IncludeArchived: c.QueryBool("archived"),
+		MaxRows: p.Limit + 1}
+	if p.After != nil {
+		params.BeforeCreated, params.BeforeID = &p.After.T, &p.After.ID
+	}
+	rows, err := s.store.Q.ListCustomers(c.UserContext(), params)
+	if err != nil {
+		return db.Translate(err)
+	}
+	out := listBody[db.CustomerView]{Data: make([]db.CustomerView, 0, len(rows))}
+	for i, r := range rows {
+		if i == int(p.Limit) {
+			last := rows[i-1]
+			out.NextCursor = encodeCursor(cursor{T: last.CreatedAt, ID: last.ID})
+			break
+		}
+		out.Data = append(out.Data, r.View())
+	}
+	return c.JSON(out)
+}
+
+// createCustomer handles POST /api/customers.
+func (s *Server) createCustomer(c *fiber.Ctx) error {
+	var b customerBody
+	if err := decodeJSON(c, &b); err != nil {
+		return err
+	}
+	var in db.CustomerInput
+	b.apply(&in)
+	cust, err := s.store.CreateCustomer(c.UserContext(), s.apiActor(c), in, s.now())
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(cust.View())
+}
+
+// getCustomer handles GET /api/customers/:id.
+func (s *Server) getCustomer(c *fiber.Ctx) error {
+	id, err := parseUUID(c.Params("id"), "customer")
+	if err != nil {
+		return err
+	}
+	cust, err := s.store.Q.GetCustomer(c.UserContext(), id)
+	if err != nil {
+		return notFoundAs(err, "customer")
+	}
+	return c.JSON(cust.View())
+}
+
+// updateCustomer handles PATCH /api/customers/:id.
+func (s *Server) updateCustomer(c *fiber.Ctx) error {
+	id, err := parseUUID(c.Params("id"), "customer")
+	if err != nil {
+		return err
+	}
+	var b customerBody
+	if err := decodeJSON(c, &b); err != nil {
+		return err
+	}
+	cust, err := s.store.UpdateCustomer(c.UserContext(), s.apiActor(c), id, b.apply, s.now())
+	if err != nil {
+		return err
+	}
+	return c.JSON(cust.View())
+}
+
+// archiveCustomer handles POST /api/customers/:id/archive and DELETE /api/customers/:id.
+func (s *Server) archiveCustomer(c *fiber.Ctx) error {
+	id, err := parseUUID(c.Params("id"), "customer")
+	if err != nil {
+		return err
+	}
+	cust, err := s.store.ArchiveCustomer(c.UserContext(), s.apiActor(c), id, s.now())
+	if err != nil {
+		return err
+	}
+	return c.JSON(cust.View())
+}
+
+func notFoundAs(err error, what string) error {
+	err = db.Translate(err)
+	if licensing.ErrorCode(err) == licensing.ENOTFOUND {
+		return licensing.Errorf(licensing.ENOTFOUND, "%s not found", what)
+	}
+	return err
+}

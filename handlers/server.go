@@ -1,0 +1,117 @@
+// Package handlers is the HTTP adapter of NLS: one Fiber app serving the
+// machine and management APIs, the admin and customer portals and the Stripe
+// webhook, with the middleware they share and the one error handler.
+package handlers
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/compress"
+	"github.com/gofiber/fiber/v2/middleware/cors"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/nectarcloud/nls/db"
+	"github.com/nectarcloud/nls/web/static"
+)
+
+// Config is what the HTTP layer needs from the portal's configuration.
+type Config struct {
+	BodyLimit      int      // bytes
+	CORSOrigins    []string // empty: no cross-origin access
+	TrustedProxies []string // CIDRs or IPs whose X-Forwarded-For is believed
+	SecureCookies  bool     // set when served over TLS (directly or behind a proxy)
+	MetricsToken   string   // when set, /metrics needs "Authorization: Bearer <token>"
+	APIRate        Rate     // per client IP on the management API
+	MachineRateIP  Rate     // per client IP on the machine API
+	MachineRateKey Rate     // per license key on the machine API
+	LoginRate      Rate     // per account and per IP on sign-in
+}
+
+// Deps are the handlers' collaborators, built and owned by main.
+type Deps struct {
+	Store    *db.Store
+	Log      *slog.Logger
+	Limiter  Limiter
+	Assets   *static.Assets
+	Registry *prometheus.Registry
+	Now      func() time.Time
+}
+
+// Server holds the dependencies every handler method uses.
+type Server struct {
+	cfg      Config
+	store    *db.Store
+	log      *slog.Logger
+	limiter  Limiter
+	assets   *static.Assets
+	metrics  *metrics
+	gatherer prometheus.Gatherer
+	now      func() time.Time
+}
+
+// New builds the Fiber app with every route.
+func New(cfg Config, d Deps) *fiber.App {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Registry == nil {
+		d.Registry = prometheus.NewRegistry()
+	}
+	if cfg.BodyLimit <= 0 {
+		cfg.BodyLimit = 1 << 20
+	}
+	s := &Server{cfg: cfg, store: d.Store, log: d.Log, limiter: d.Limiter, assets: d.Assets, now: d.Now,
+		metrics: newMetrics(d.Registry, d.Store), gatherer: d.Registry}
+
+	fcfg := fiber.Config{
+		AppName:               "nls",
+		BodyLimit:             cfg.BodyLimit,
+		ErrorHandler:          s.handleError,
+		DisableStartupMessage: true,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          60 * time.Second,
+		IdleTimeout:           120 * time.Second,
+		ReadBufferSize:        16 << 10,
+	}
+	if len(cfg.TrustedProxies) > 0 {
+		fcfg.ProxyHeader = fiber.HeaderXForwardedFor
+		fcfg.EnableTrustedProxyCheck = true
+		fcfg.TrustedProxies = cfg.TrustedProxies
+		fcfg.EnableIPValidation = true
+	}
+	app := fiber.New(fcfg)
+
+	app.Use(s.requestID, s.accessLog, s.recoverPanic, s.securityHeaders)
+	if len(cfg.CORSOrigins) > 0 {
+		app.Use(cors.New(cors.Config{
+			AllowOrigins:  joinComma(cfg.CORSOrigins),
+			AllowMethods:  "GET,POST,PATCH,PUT,DELETE,OPTIONS",
+			AllowHeaders:  "Authorization,Content-Type,X-Request-Id",
+			ExposeHeaders: "X-Request-Id,Retry-After",
+			MaxAge:        600,
+		}))
+	}
+	app.Use(compress.New(compress.Config{Level: compress.LevelBestSpeed}))
+
+	s.registerSystemRoutes(app)
+	s.registerStaticRoutes(app)
+	api := app.Group("/api", s.rateLimit("api", cfg.APIRate, keyByIP))
+	s.registerAPIRoutes(api)
+	s.registerPageRoutes(app)
+	// A request no route matches falls through the middleware to Fiber's
+	// ErrNotFound, which handleError renders.
+	return app
+}
+
+func joinComma(xs []string) string {
+	out := ""
+	for i, x := range xs {
+		if i > 0 {
+			out += ","
+		}
+		out += x
+	}
+	return out
+}

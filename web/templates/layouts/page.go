@@ -1,0 +1,82 @@
+// Package layouts holds the page shells every portal page renders inside:
+// Base (navigation, flash area, main) and AuthLayout (a centred card for
+// sign-in). Handlers fill a Page once per request and pass it down.
+package layouts
+
+import (
+	"encoding/json"
+
+	"github.com/nectarcloud/nls/web/templates/components"
+)
+
+// AssetPather turns a static file's name ("css/app.css") into its URL; the
+// handlers pass a *static.Assets, which answers fingerprinted URLs.
+type AssetPather interface {
+	Path(name string) string
+}
+
+// Page is what every layout needs to know about the request.
+type Page struct {
+	Title     string      // the page's own title; " · NLS" is appended
+	Assets    AssetPather // nil: plain /static/ URLs
+	CSRFToken string      // sent by htmx as X-CSRF-Token and by forms as csrf_token
+	User      *UserView   // nil when signed out
+	Flash     []Flash     // messages carried over from the previous request
+	Nav       string      // the active nav item's Key, e.g. "licenses"
+}
+
+// UserView is the signed-in person as the layout shows them.
+type UserView struct {
+	Email string
+	Role  string
+}
+
+// Flash is one message shown in the toast area.
+type Flash struct {
+	Kind    string // "success", "error" or "info"
+	Message string
+}
+
+// NavItem is one entry of the portal's navigation.
+type NavItem struct {
+	Key   string // matched against Page.Nav
+	Label string
+	Href  string
+}
+
+// AdminNav is the admin portal's navigation, in order.
+func AdminNav() []NavItem {
+	return []NavItem{
+		{Key: "dashboard", Label: "Dashboard", Href: "/admin"},
+		{Key: "customers", Label: "Customers", Href: "/admin/customers"},
+		{Key: "plans", Label: "Plans", Href: "/admin/plans"},
+		{Key: "licenses", Label: "Licenses", Href: "/admin/licenses"},
+		{Key: "usage", Label: "Usage", Href: "/admin/usage"},
+		{Key: "stripe", Label: "Stripe", Href: "/admin/stripe-events"},
+		{Key: "audit", Label: "Audit", Href: "/admin/audit"},
+		{Key: "api-keys", Label: "API keys", Href: "/admin/api-keys"},
+	}
+}
+
+// Asset is the URL of a static file.
+func (p Page) Asset(name string) string {
+	if p.Assets == nil {
+		return "/static/" + name
+	}
+	return p.Assets.Path(name)
+}
+
+// FullTitle is the document title.
+func (p Page) FullTitle() string {
+	if p.Title == "" {
+		return "NLS"
+	}
+	return p.Title + " · NLS"
+}
+
+// csrfHeaders is the hx-headers value that makes htmx send the CSRF token
+// on every request it issues from the page.
+func csrfHeaders(token string) string {
+	b, _ := json.Marshal(map[string]string{components.CSRFHeaderName: token})
+	return string(b)
+}
