@@ -1,0 +1,156 @@
+package db
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/nectarcloud/nls/licensing"
+)
+
+// SeatOutcome is what asking for a seat ended in.
+type SeatOutcome int
+
+const (
+	SeatHeld        SeatOutcome = iota // the deployment holds a seat now
+	SeatDeactivated                    // released or deactivated: it answers DEPLOYMENT_DEACTIVATED
+	SeatsFull                          // no free seat: TOO_MANY_DEPLOYMENTS
+)
+
+// DeploymentInfo is what an installation says about itself.
+type DeploymentInfo struct {
+	DeploymentID string
+	Fingerprint  string
+	Hostname     string
+	IP           string
+	AppVersion   string
+	Offline      bool // activated by an offline license file, not a live call
+}
+
+// AcquireSeat activates or revives a deployment if its license has a free
+// seat. The license row is locked for the check and the write, so concurrent
+// activations — from this process or any other — never exceed the seats.
+// It returns the deployment (when held), the outcome, and the seats in use
+// afterwards.
+func (s *Store) AcquireSeat(ctx context.Context, licenseID uuid.UUID, maxDeployments *int32, window time.Duration,
+	info DeploymentInfo, now time.Time) (Deployment, SeatOutcome, int, error) {
+	var (
+		dep     Deployment
+		outcome SeatOutcome
+		inUse   int32
+	)
+	err := s.InTx(ctx, func(q *Queries) error {
+		if _, err := q.LockLicenseSeats(ctx, licenseID); err != nil {
+			return notFound(err, "license")
+		}
+		existing, err := q.GetDeploymentForUpdate(ctx, GetDeploymentForUpdateParams{LicenseID: licenseID, DeploymentID: info.DeploymentID})
+		if err == nil && existing.Status == "deactivated" {
+			dep, outcome = existing, SeatDeactivated
+			return nil
+		}
+		if err != nil && licensing.ErrorCode(Translate(err)) != licensing.ENOTFOUND {
+			return err
+		}
+		inUse, err = q.CountSeatsInUse(ctx, CountSeatsInUseParams{LicenseID: licenseID,
+			ExceptDeploymentID: info.DeploymentID, Since: now.Add(-window)})
+		if err != nil {
+			return err
+		}
+		if maxDeployments != nil && inUse >= *maxDeployments {
+			outcome = SeatsFull
+			return nil
+		}
+		dep, err = q.UpsertActiveDeployment(ctx, UpsertActiveDeploymentParams{LicenseID: licenseID,
+			DeploymentID: info.DeploymentID, Fingerprint: info.Fingerprint, Hostname: info.Hostname, Ip: info.IP,
+			AppVersion: info.AppVersion, Offline: info.Offline, SeenAt: now})
+		inUse++
+		outcome = SeatHeld
+		return err
+	})
+	return dep, outcome, int(inUse), err
+}
+
+// ReleaseDeployment frees a deployment's seat: it answers
+// DEPLOYMENT_DEACTIVATED until an admin reactivates it. by is who released
+// it: admin, customer or client (the installation itself).
+func (s *Store) ReleaseDeployment(ctx context.Context, actor licensing.Actor, licenseID uuid.UUID, customerID uuid.UUID,
+	deploymentID, by string, now time.Time) (Deployment, error) {
+	var dep Deployment
+	err := s.InTx(ctx, func(q *Queries) error {
+		before, err := q.GetDeploymentForUpdate(ctx, GetDeploymentForUpdateParams{LicenseID: licenseID, DeploymentID: deploymentID})
+		if err != nil {
+			return notFound(err, "deployment")
+		}
+		if before.Status == "deactivated" {
+			dep = before
+			return nil
+		}
+		dep, err = q.DeactivateDeployment(ctx, DeactivateDeploymentParams{LicenseID: licenseID, DeploymentID: deploymentID,
+			DeactivatedAt: &now, DeactivatedBy: &by})
+		if err != nil {
+			return err
+		}
+		return Audit(ctx, q, actor, AuditEntry{Action: "deployment.release", EntityType: "deployment",
+			EntityID: licenseID.String() + "/" + deploymentID, CustomerID: &customerID,
+			Before: before.View(), After: dep.View()}, now)
+	})
+	return dep, err
+}
+
+// ReactivateDeployment lets a released deployment validate again, if a seat is free.
+func (s *Store) ReactivateDeployment(ctx context.Context, actor licensing.Actor, licenseID, customerID uuid.UUID,
+	maxDeployments *int32, window time.Duration, deploymentID string, now time.Time) (Deployment, error) {
+	var dep Deployment
+	err := s.InTx(ctx, func(q *Queries) error {
+		if _, err := q.LockLicenseSeats(ctx, licenseID); err != nil {
+			return notFound(err, "license")
+		}
+		before, err := q.GetDeploymentForUpdate(ctx, GetDeploymentForUpdateParams{LicenseID: licenseID, DeploymentID: deploymentID})
+		if err != nil {
+			return notFound(err, "deployment")
+		}
+		if before.Status == "active" {
+			dep = before
+			return nil
+		}
+		inUse, err := q.CountSeatsInUse(ctx, CountSeatsInUseParams{LicenseID: licenseID, ExceptDeploymentID: deploymentID,
+			Since: now.Add(-window)})
+		if err != nil {
+			return err
+		}
+		if maxDeployments != nil && inUse >= *maxDeployments {
+			return licensing.Errorf(licensing.ECONFLICT, "all %d seats are in use: release another deployment first", *maxDeployments)
+		}
+		if dep, err = q.ReactivateDeployment(ctx, ReactivateDeploymentParams{LicenseID: licenseID, DeploymentID: deploymentID,
+			SeenAt: now}); err != nil {
+			return err
+		}
+		return Audit(ctx, q, actor, AuditEntry{Action: "deployment.reactivate", EntityType: "deployment",
+			EntityID: licenseID.String() + "/" + deploymentID, CustomerID: &customerID,
+			Before: before.View(), After: dep.View()}, now)
+	})
+	return dep, err
+}
+
+// DeploymentView is a deployment as the API shows it.
+type DeploymentView struct {
+	ID            string     `json:"id"`
+	Status        string     `json:"status"`
+	Fingerprint   string     `json:"fingerprint"`
+	Hostname      string     `json:"hostname"`
+	IP            string     `json:"ip"`
+	AppVersion    string     `json:"appVersion"`
+	Offline       bool       `json:"offline"`
+	FirstSeenAt   time.Time  `json:"firstSeenAt"`
+	LastSeenAt    time.Time  `json:"lastSeenAt"`
+	DeactivatedAt *time.Time `json:"deactivatedAt"`
+	DeactivatedBy *string    `json:"deactivatedBy"`
+}
+
+// View renders the deployment; id is the installation's own deployment id.
+func (d Deployment) View() DeploymentView {
+	return DeploymentView{ID: d.DeploymentID, Status: d.Status, Fingerprint: d.Fingerprint, Hostname: d.Hostname,
+		IP: d.Ip, AppVersion: d.AppVersion, Offline: d.Offline, FirstSeenAt: d.FirstSeenAt.UTC(),
+		LastSeenAt: d.LastSeenAt.UTC(), DeactivatedAt: utcPtr(d.DeactivatedAt), DeactivatedBy: d.DeactivatedBy}
+}

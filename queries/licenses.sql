@@ -1,0 +1,98 @@
+-- Licenses and their keys.
+
+-- name: CreateLicense :one
+INSERT INTO licenses (id, customer_id, plan_id, features, limits, max_deployments, starts_at, expires_at, grace_days,
+    offline_days, heartbeat_window_hours, dunning_days, notes, stripe_subscription_id, stripe_price_id,
+    stripe_quantity, stripe_status, stripe_state_at, billing_period_start, billing_period_end, created_at, updated_at)
+VALUES (@id, @customer_id, @plan_id, @features, @limits, sqlc.narg('max_deployments'), @starts_at, sqlc.narg('expires_at'),
+    @grace_days, @offline_days, @heartbeat_window_hours, @dunning_days, @notes, sqlc.narg('stripe_subscription_id'),
+    sqlc.narg('stripe_price_id'), sqlc.narg('stripe_quantity'), sqlc.narg('stripe_status'), sqlc.narg('stripe_state_at'),
+    sqlc.narg('billing_period_start'), sqlc.narg('billing_period_end'), @created_at, @created_at)
+RETURNING *;
+
+-- name: GetLicense :one
+SELECT * FROM licenses WHERE id = @id;
+
+-- name: GetLicenseForUpdate :one
+SELECT * FROM licenses WHERE id = @id FOR UPDATE;
+
+-- name: GetLicenseBySubscription :one
+SELECT * FROM licenses WHERE stripe_subscription_id = @stripe_subscription_id;
+
+-- name: GetLicenseBySubscriptionForUpdate :one
+SELECT * FROM licenses WHERE stripe_subscription_id = @stripe_subscription_id FOR UPDATE;
+
+-- name: UpdateLicense :one
+-- Writes every mutable fact at once; callers read, change and write in one transaction.
+UPDATE licenses SET
+    plan_id = @plan_id, status = @status, suspended_reason = sqlc.narg('suspended_reason'),
+    suspension_source = sqlc.narg('suspension_source'), features = @features, limits = @limits,
+    max_deployments = sqlc.narg('max_deployments'), starts_at = @starts_at, expires_at = sqlc.narg('expires_at'),
+    grace_days = @grace_days, offline_days = @offline_days, heartbeat_window_hours = @heartbeat_window_hours,
+    dunning_days = @dunning_days, payment_state = @payment_state, past_due_since = sqlc.narg('past_due_since'),
+    billing_period_start = sqlc.narg('billing_period_start'), billing_period_end = sqlc.narg('billing_period_end'),
+    stripe_subscription_id = sqlc.narg('stripe_subscription_id'), stripe_price_id = sqlc.narg('stripe_price_id'),
+    stripe_quantity = sqlc.narg('stripe_quantity'), stripe_status = sqlc.narg('stripe_status'),
+    stripe_state_at = sqlc.narg('stripe_state_at'), notes = @notes, revoked_at = sqlc.narg('revoked_at'),
+    updated_at = @updated_at
+WHERE id = @id
+RETURNING *;
+
+-- name: InsertLicenseKey :one
+INSERT INTO license_keys (id, license_id, key_hash, key_prefix, key_suffix, key_sealed, kid, created_at)
+VALUES (@id, @license_id, @key_hash, @key_prefix, @key_suffix, @key_sealed, @kid, @created_at)
+RETURNING *;
+
+-- name: ReplaceLicenseKeys :exec
+UPDATE license_keys SET replaced_at = @replaced_at WHERE license_id = @license_id AND replaced_at IS NULL;
+
+-- name: GetCurrentLicenseKey :one
+SELECT * FROM license_keys WHERE license_id = @license_id AND replaced_at IS NULL;
+
+-- name: GetValidationContext :one
+-- Everything one validation needs, in one indexed read: the key, its
+-- license and plan, the deployment if known, and the seats held now.
+SELECT k.id AS key_id, k.replaced_at AS key_replaced_at,
+    l.id, l.customer_id, l.status, l.suspended_reason, l.features, l.limits, l.max_deployments, l.starts_at,
+    l.expires_at, l.grace_days, l.offline_days, l.heartbeat_window_hours, l.dunning_days, l.payment_state,
+    l.past_due_since, l.billing_period_start, l.billing_period_end, l.updated_at,
+    p.code AS plan_code,
+    d.id AS deployment_pk, d.status AS deployment_status, d.fingerprint AS deployment_fingerprint,
+    d.hostname AS deployment_hostname, d.ip AS deployment_ip, d.app_version AS deployment_app_version,
+    d.first_seen_at AS deployment_first_seen_at, d.last_seen_at AS deployment_last_seen_at,
+    (SELECT count(*) FROM deployments s
+      WHERE s.license_id = l.id AND s.status = 'active'
+        AND s.last_seen_at > sqlc.arg(now)::timestamptz - make_interval(hours => l.heartbeat_window_hours))::int AS seats_in_use
+FROM license_keys k
+JOIN licenses l ON l.id = k.license_id
+JOIN plans p ON p.id = l.plan_id
+LEFT JOIN deployments d ON d.license_id = l.id AND d.deployment_id = sqlc.arg(deployment_id)::text
+WHERE k.key_hash = @key_hash;
+
+-- name: ListLicenses :many
+-- Keyset pagination, newest first, with optional filters. Effective status
+-- is computed in Go; the stored status filter narrows what is read.
+SELECT l.*, p.code AS plan_code, c.name AS customer_name,
+    (SELECT count(*) FROM deployments s WHERE s.license_id = l.id AND s.status = 'active'
+        AND s.last_seen_at > sqlc.arg(now)::timestamptz - make_interval(hours => l.heartbeat_window_hours))::int AS seats_in_use
+FROM licenses l
+JOIN plans p ON p.id = l.plan_id
+JOIN customers c ON c.id = l.customer_id
+WHERE (sqlc.narg('customer_id')::uuid IS NULL OR l.customer_id = sqlc.narg('customer_id')::uuid)
+  AND (sqlc.narg('plan_code')::text IS NULL OR p.code = sqlc.narg('plan_code')::text)
+  AND (sqlc.narg('stored_status')::text IS NULL OR l.status = sqlc.narg('stored_status')::text)
+  AND (sqlc.narg('expires_before')::timestamptz IS NULL OR l.expires_at < sqlc.narg('expires_before')::timestamptz)
+  AND (sqlc.narg('expires_after')::timestamptz IS NULL OR l.expires_at >= sqlc.narg('expires_after')::timestamptz)
+  AND (sqlc.narg('q')::text IS NULL
+       OR l.id::text = sqlc.narg('q_exact')::text
+       OR c.name ILIKE '%' || sqlc.narg('q')::text || '%'
+       OR c.email::text ILIKE '%' || sqlc.narg('q')::text || '%'
+       OR l.notes ILIKE '%' || sqlc.narg('q')::text || '%'
+       OR EXISTS (SELECT 1 FROM license_keys k WHERE k.license_id = l.id AND k.key_suffix = sqlc.narg('q_exact')::text))
+  AND (sqlc.narg('before_created')::timestamptz IS NULL
+       OR (l.created_at, l.id) < (sqlc.narg('before_created')::timestamptz, sqlc.narg('before_id')::uuid))
+ORDER BY l.created_at DESC, l.id DESC
+LIMIT @max_rows;
+
+-- name: CountLicenses :one
+SELECT count(*) FROM licenses;
