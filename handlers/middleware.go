@@ -2,11 +2,11 @@ package handlers
 
 import (
 	"crypto/rand"
-	"errors"
-	"strings"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
