@@ -76,6 +76,84 @@ func (q *Queries) CountAudit(ctx context.Context) (int64, error) {
 	return count, err
 }
 
+const listAudit = `-- name: ListAudit :many
+SELECT id, seq, occurred_at, actor_type, actor_id, actor_label, action, entity_type, entity_id, customer_id, before, after, ip, user_agent, request_id, prev_hash, hash FROM audit_log
+WHERE ($1::text IS NULL OR actor_type = $1::text)
+  AND ($2::text IS NULL OR actor_id = $2::text)
+  AND ($3::text IS NULL OR action = $3::text OR action LIKE $3::text || '.%')
+  AND ($4::text IS NULL OR entity_type = $4::text)
+  AND ($5::text IS NULL OR entity_id = $5::text OR entity_id LIKE $5::text || '/%')
+  AND ($6::uuid IS NULL OR customer_id = $6::uuid)
+  AND ($7::timestamptz IS NULL OR occurred_at >= $7::timestamptz)
+  AND ($8::timestamptz IS NULL OR occurred_at < $8::timestamptz)
+  AND ($9::bigint IS NULL OR id < $9::bigint)
+ORDER BY id DESC
+LIMIT $10
+`
+
+type ListAuditParams struct {
+	ActorType  *string
+	ActorID    *string
+	Action     *string
+	EntityType *string
+	EntityID   *string
+	CustomerID *uuid.UUID
+	FromTime   *time.Time
+	ToTime     *time.Time
+	BeforeID   *int64
+	MaxRows    int32
+}
+
+// Newest first, keyset on id, with optional filters.
+func (q *Queries) ListAudit(ctx context.Context, arg ListAuditParams) ([]AuditLog, error) {
+	rows, err := q.db.Query(ctx, listAudit,
+		arg.ActorType,
+		arg.ActorID,
+		arg.Action,
+		arg.EntityType,
+		arg.EntityID,
+		arg.CustomerID,
+		arg.FromTime,
+		arg.ToTime,
+		arg.BeforeID,
+		arg.MaxRows,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []AuditLog{}
+	for rows.Next() {
+		var i AuditLog
+		if err := rows.Scan(
+			&i.ID,
+			&i.Seq,
+			&i.OccurredAt,
+			&i.ActorType,
+			&i.ActorID,
+			&i.ActorLabel,
+			&i.Action,
+			&i.EntityType,
+			&i.EntityID,
+			&i.CustomerID,
+			&i.Before,
+			&i.After,
+			&i.Ip,
+			&i.UserAgent,
+			&i.RequestID,
+			&i.PrevHash,
+			&i.Hash,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listAuditChain = `-- name: ListAuditChain :many
 SELECT a.id, a.seq, a.prev_hash, a.hash,
     audit_row_hash(a.prev_hash, a.seq, a.occurred_at, a.actor_type, a.actor_id, a.actor_label, a.action,

@@ -449,7 +449,9 @@ JOIN plans p ON p.id = l.plan_id
 JOIN customers c ON c.id = l.customer_id
 WHERE ($2::uuid IS NULL OR l.customer_id = $2::uuid)
   AND ($3::text IS NULL OR p.code = $3::text)
-  AND ($4::text IS NULL OR l.status = $4::text)
+  AND ($4::text IS NULL
+       OR license_effective_status(l.status, l.starts_at, l.expires_at, l.grace_days, l.payment_state,
+            l.past_due_since, l.dunning_days, $1::timestamptz) = $4::text)
   AND ($5::timestamptz IS NULL OR l.expires_at < $5::timestamptz)
   AND ($6::timestamptz IS NULL OR l.expires_at >= $6::timestamptz)
   AND ($7::text IS NULL
@@ -465,17 +467,17 @@ LIMIT $11
 `
 
 type ListLicensesParams struct {
-	Now           time.Time
-	CustomerID    *uuid.UUID
-	PlanCode      *string
-	StoredStatus  *string
-	ExpiresBefore *time.Time
-	ExpiresAfter  *time.Time
-	Q             *string
-	QExact        *string
-	BeforeCreated *time.Time
-	BeforeID      *uuid.UUID
-	MaxRows       int32
+	Now             time.Time
+	CustomerID      *uuid.UUID
+	PlanCode        *string
+	EffectiveStatus *string
+	ExpiresBefore   *time.Time
+	ExpiresAfter    *time.Time
+	Q               *string
+	QExact          *string
+	BeforeCreated   *time.Time
+	BeforeID        *uuid.UUID
+	MaxRows         int32
 }
 
 type ListLicensesRow struct {
@@ -512,14 +514,13 @@ type ListLicensesRow struct {
 	SeatsInUse           int32
 }
 
-// Keyset pagination, newest first, with optional filters. Effective status
-// is computed in Go; the stored status filter narrows what is read.
+// Keyset pagination, newest first, with optional filters.
 func (q *Queries) ListLicenses(ctx context.Context, arg ListLicensesParams) ([]ListLicensesRow, error) {
 	rows, err := q.db.Query(ctx, listLicenses,
 		arg.Now,
 		arg.CustomerID,
 		arg.PlanCode,
-		arg.StoredStatus,
+		arg.EffectiveStatus,
 		arg.ExpiresBefore,
 		arg.ExpiresAfter,
 		arg.Q,

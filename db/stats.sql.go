@@ -54,40 +54,27 @@ func (q *Queries) CountExpiringBetween(ctx context.Context, arg CountExpiringBet
 	return count, err
 }
 
-const licenseFactsForDashboard = `-- name: LicenseFactsForDashboard :many
-SELECT l.status, l.starts_at, l.expires_at, l.grace_days, l.payment_state, l.past_due_since, l.dunning_days
-FROM licenses l
+const countLicensesByEffectiveStatus = `-- name: CountLicensesByEffectiveStatus :many
+SELECT license_effective_status(status, starts_at, expires_at, grace_days, payment_state, past_due_since,
+    dunning_days, $1::timestamptz)::text AS state, count(*)::bigint AS count
+FROM licenses GROUP BY 1 ORDER BY 1
 `
 
-type LicenseFactsForDashboardRow struct {
-	Status       string
-	StartsAt     time.Time
-	ExpiresAt    *time.Time
-	GraceDays    int32
-	PaymentState string
-	PastDueSince *time.Time
-	DunningDays  int32
+type CountLicensesByEffectiveStatusRow struct {
+	State string
+	Count int64
 }
 
-// The stored facts of every license, to count effective states in Go.
-func (q *Queries) LicenseFactsForDashboard(ctx context.Context) ([]LicenseFactsForDashboardRow, error) {
-	rows, err := q.db.Query(ctx, licenseFactsForDashboard)
+func (q *Queries) CountLicensesByEffectiveStatus(ctx context.Context, now time.Time) ([]CountLicensesByEffectiveStatusRow, error) {
+	rows, err := q.db.Query(ctx, countLicensesByEffectiveStatus, now)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []LicenseFactsForDashboardRow{}
+	items := []CountLicensesByEffectiveStatusRow{}
 	for rows.Next() {
-		var i LicenseFactsForDashboardRow
-		if err := rows.Scan(
-			&i.Status,
-			&i.StartsAt,
-			&i.ExpiresAt,
-			&i.GraceDays,
-			&i.PaymentState,
-			&i.PastDueSince,
-			&i.DunningDays,
-		); err != nil {
+		var i CountLicensesByEffectiveStatusRow
+		if err := rows.Scan(&i.State, &i.Count); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -96,6 +83,38 @@ func (q *Queries) LicenseFactsForDashboard(ctx context.Context) ([]LicenseFactsF
 		return nil, err
 	}
 	return items, nil
+}
+
+const effectiveStatusAt = `-- name: EffectiveStatusAt :one
+SELECT license_effective_status($1, $2, $3, $4, $5,
+    $6, $7, $8::timestamptz)::text
+`
+
+type EffectiveStatusAtParams struct {
+	Status       string
+	StartsAt     time.Time
+	ExpiresAt    *time.Time
+	GraceDays    int32
+	PaymentState string
+	PastDueSince *time.Time
+	DunningDays  int32
+	At           time.Time
+}
+
+func (q *Queries) EffectiveStatusAt(ctx context.Context, arg EffectiveStatusAtParams) (string, error) {
+	row := q.db.QueryRow(ctx, effectiveStatusAt,
+		arg.Status,
+		arg.StartsAt,
+		arg.ExpiresAt,
+		arg.GraceDays,
+		arg.PaymentState,
+		arg.PastDueSince,
+		arg.DunningDays,
+		arg.At,
+	)
+	var column_1 string
+	err := row.Scan(&column_1)
+	return column_1, err
 }
 
 const validationsByCodeSince = `-- name: ValidationsByCodeSince :many

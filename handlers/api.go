@@ -19,6 +19,10 @@ import (
 // registerAPIRoutes mounts the management API (API-key auth).
 func (s *Server) registerAPIRoutes(api fiber.Router) {
 	s.registerCustomerRoutes(api)
+	s.registerPlanRoutes(api)
+	s.registerAuditRoutes(api)
+	s.registerLicenseRoutes(api)
+	s.registerDashboardRoutes(api)
 }
 
 // decodeJSON reads the request body into v: malformed JSON is 400, a value
@@ -101,6 +105,7 @@ type cursor struct {
 	T  time.Time `json:"t"`
 	ID uuid.UUID `json:"i"`
 	N  int64     `json:"n,omitempty"` // for lists keyed by a number (audit)
+	S  string    `json:"s,omitempty"` // for lists keyed by text (plan codes)
 }
 
 // parsePage reads limit (default 50, at most 200) and cursor from the query.
@@ -168,4 +173,28 @@ func utcPtr(t *time.Time) *time.Time {
 	}
 	u := t.UTC()
 	return &u
+}
+
+func hexString(b []byte) string {
+	const digits = "0123456789abcdef"
+	out := make([]byte, len(b)*2)
+	for i, x := range b {
+		out[2*i], out[2*i+1] = digits[x>>4], digits[x&15]
+	}
+	return string(out)
+}
+
+func trimmed(s string) string { return strings.TrimSpace(s) }
+
+func parseIntRange(v string, min, max int) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < min || n > max {
+		return 0, licensing.Invalid("out of range")
+	}
+	return n, nil
+}
+
+func encodeLimits(m map[string]int64) []byte {
+	b, _ := json.Marshal(m)
+	return b
 }

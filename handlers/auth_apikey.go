@@ -30,7 +30,7 @@ func (s *Server) requireScope(scope string) fiber.Handler {
 		if !licensing.ScopeAllows(key.Scopes, scope) {
 			return licensing.Errorf(licensing.EFORBIDDEN, "this API key lacks the %s scope", scope)
 		}
-		return c.Next()
+		return s.limit(c, "api:"+key.ID.String(), s.cfg.APIRate)
 	}
 }
 

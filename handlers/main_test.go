@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -57,9 +58,42 @@ func newEnvOn(t *testing.T, store *db.Store, mutate ...func(*handlers.Config)) *
 	if os.Getenv("NLS_TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
+	keys, sealer := testKeys(t)
 	app := handlers.New(cfg, handlers.Deps{Store: store, Log: log, Limiter: handlers.NewMemoryLimiter(nil),
-		Assets: assets, Registry: prometheus.NewRegistry()})
+		Assets: assets, Registry: prometheus.NewRegistry(), Keys: keys, Sealer: sealer,
+		Sessions: handlers.SessionKeys("test-session-secret-0123456789abcdef", "")})
 	return &testEnv{t: t, app: app, store: store, cfg: cfg}
+}
+
+var (
+	keysOnce   sync.Once
+	testRing   *handlers.KeyService
+	testSealer *licensing.Sealer
+	keysErr    error
+)
+
+// testKeys is one keyring for the whole test binary, so that several app
+// instances (as several processes would) verify each other's keys.
+func testKeys(t *testing.T) (*handlers.KeyService, *licensing.Sealer) {
+	t.Helper()
+	keysOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "nls-test-keys-")
+		if err != nil {
+			keysErr = err
+			return
+		}
+		ring, _, err := licensing.LoadOrInitKeyring(dir, time.Now())
+		if err != nil {
+			keysErr = err
+			return
+		}
+		testRing = handlers.NewKeyService(ring, "nls-test")
+		testSealer, keysErr = licensing.NewSealer("test-seal-key-0123456789abcdef0123456789")
+	})
+	if keysErr != nil {
+		t.Fatal(keysErr)
+	}
+	return testRing, testSealer
 }
 
 // apiKey creates a key with scopes and returns its secret.

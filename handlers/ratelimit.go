@@ -151,24 +151,37 @@ func (l *RedisLimiter) Allow(ctx context.Context, key string, r Rate) (bool, tim
 
 func keyByIP(c *fiber.Ctx) string { return c.IP() }
 
-// rateLimit refuses requests over r per key with 429 and Retry-After. If the
-// limiter's store fails the request goes through: an outage of Redis must not
-// take licensing down with it.
+// rateLimit refuses requests over r per key with 429 and Retry-After.
 func (s *Server) rateLimit(name string, r Rate, key func(*fiber.Ctx) string) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		if r.Limit <= 0 || s.limiter == nil {
-			return c.Next()
-		}
-		ok, retry, err := s.limiter.Allow(c.UserContext(), name+":"+key(c), r)
-		if err != nil {
-			s.log.Warn("rate limiter unavailable, allowing request", "limiter", name, "err", err)
-			return c.Next()
-		}
-		if !ok {
-			return tooManyRequests(c, retry)
-		}
-		return c.Next()
+		return s.limit(c, name+":"+key(c), r)
 	}
+}
+
+// limit counts the request against key and continues, or answers 429. If
+// the limiter's store fails the request goes through: an outage of Redis
+// must not take licensing down with it.
+func (s *Server) limit(c *fiber.Ctx, key string, r Rate) error {
+	if err := s.allow(c, key, r); err != nil {
+		return err
+	}
+	return c.Next()
+}
+
+// allow is limit without continuing, for handlers that limit mid-way.
+func (s *Server) allow(c *fiber.Ctx, key string, r Rate) error {
+	if r.Limit <= 0 || s.limiter == nil {
+		return nil
+	}
+	ok, retry, err := s.limiter.Allow(c.UserContext(), key, r)
+	if err != nil {
+		s.log.Warn("rate limiter unavailable, allowing request", "err", err)
+		return nil
+	}
+	if !ok {
+		return tooManyRequests(c, retry)
+	}
+	return nil
 }
 
 func tooManyRequests(c *fiber.Ctx, retry time.Duration) error {

@@ -10,9 +10,11 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/compress"
 	"github.com/gofiber/fiber/v2/middleware/cors"
+	"github.com/gorilla/securecookie"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nectarcloud/nls/db"
+	"github.com/nectarcloud/nls/licensing"
 	"github.com/nectarcloud/nls/web/static"
 )
 
@@ -36,6 +38,10 @@ type Deps struct {
 	Limiter  Limiter
 	Assets   *static.Assets
 	Registry *prometheus.Registry
+	Keys     *KeyService
+	Sealer   *licensing.Sealer
+	Stats    *db.ValidationStats // nil: counted in memory and flushed only when read
+	Sessions []securecookie.Codec
 	Now      func() time.Time
 }
 
@@ -48,6 +54,11 @@ type Server struct {
 	assets   *static.Assets
 	metrics  *metrics
 	gatherer prometheus.Gatherer
+	keys     *KeyService
+	issuer   db.KeyIssuer
+	sealer   *licensing.Sealer
+	stats    *db.ValidationStats
+	codecs   []securecookie.Codec
 	now      func() time.Time
 }
 
@@ -62,8 +73,12 @@ func New(cfg Config, d Deps) *fiber.App {
 	if cfg.BodyLimit <= 0 {
 		cfg.BodyLimit = 1 << 20
 	}
+	if d.Stats == nil {
+		d.Stats = db.NewValidationStats(d.Store, d.Log)
+	}
 	s := &Server{cfg: cfg, store: d.Store, log: d.Log, limiter: d.Limiter, assets: d.Assets, now: d.Now,
-		metrics: newMetrics(d.Registry, d.Store), gatherer: d.Registry}
+		metrics: newMetrics(d.Registry, d.Store), gatherer: d.Registry, keys: d.Keys, issuer: d.Keys,
+		sealer: d.Sealer, stats: d.Stats, codecs: d.Sessions}
 
 	fcfg := fiber.Config{
 		AppName:               "nls",
@@ -97,7 +112,8 @@ func New(cfg Config, d Deps) *fiber.App {
 
 	s.registerSystemRoutes(app)
 	s.registerStaticRoutes(app)
-	api := app.Group("/api", s.rateLimit("api", cfg.APIRate, keyByIP))
+	api := app.Group("/api")
+	s.registerMachineRoutes(api)
 	s.registerAPIRoutes(api)
 	s.registerPageRoutes(app)
 	// A request no route matches falls through the middleware to Fiber's

@@ -16,6 +16,7 @@ import (
 func (s *Server) registerSystemRoutes(app *fiber.App) {
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
+	app.Get("/.well-known/jwks.json", s.jwks)
 	app.Get("/metrics", s.metricsAuth, adaptor.HTTPHandler(promhttp.HandlerFor(s.registry(), promhttp.HandlerOpts{})))
 }
 

@@ -19,3 +19,18 @@ LIMIT @max_rows;
 
 -- name: CountAudit :one
 SELECT count(*) FROM audit_log;
+
+-- name: ListAudit :many
+-- Newest first, keyset on id, with optional filters.
+SELECT * FROM audit_log
+WHERE (sqlc.narg('actor_type')::text IS NULL OR actor_type = sqlc.narg('actor_type')::text)
+  AND (sqlc.narg('actor_id')::text IS NULL OR actor_id = sqlc.narg('actor_id')::text)
+  AND (sqlc.narg('action')::text IS NULL OR action = sqlc.narg('action')::text OR action LIKE sqlc.narg('action')::text || '.%')
+  AND (sqlc.narg('entity_type')::text IS NULL OR entity_type = sqlc.narg('entity_type')::text)
+  AND (sqlc.narg('entity_id')::text IS NULL OR entity_id = sqlc.narg('entity_id')::text OR entity_id LIKE sqlc.narg('entity_id')::text || '/%')
+  AND (sqlc.narg('customer_id')::uuid IS NULL OR customer_id = sqlc.narg('customer_id')::uuid)
+  AND (sqlc.narg('from_time')::timestamptz IS NULL OR occurred_at >= sqlc.narg('from_time')::timestamptz)
+  AND (sqlc.narg('to_time')::timestamptz IS NULL OR occurred_at < sqlc.narg('to_time')::timestamptz)
+  AND (sqlc.narg('before_id')::bigint IS NULL OR id < sqlc.narg('before_id')::bigint)
+ORDER BY id DESC
+LIMIT @max_rows;

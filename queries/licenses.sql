@@ -70,8 +70,7 @@ LEFT JOIN deployments d ON d.license_id = l.id AND d.deployment_id = sqlc.arg(de
 WHERE k.key_hash = @key_hash;
 
 -- name: ListLicenses :many
--- Keyset pagination, newest first, with optional filters. Effective status
--- is computed in Go; the stored status filter narrows what is read.
+-- Keyset pagination, newest first, with optional filters.
 SELECT l.*, p.code AS plan_code, c.name AS customer_name,
     (SELECT count(*) FROM deployments s WHERE s.license_id = l.id AND s.status = 'active'
         AND s.last_seen_at > sqlc.arg(now)::timestamptz - make_interval(hours => l.heartbeat_window_hours))::int AS seats_in_use
@@ -80,7 +79,9 @@ JOIN plans p ON p.id = l.plan_id
 JOIN customers c ON c.id = l.customer_id
 WHERE (sqlc.narg('customer_id')::uuid IS NULL OR l.customer_id = sqlc.narg('customer_id')::uuid)
   AND (sqlc.narg('plan_code')::text IS NULL OR p.code = sqlc.narg('plan_code')::text)
-  AND (sqlc.narg('stored_status')::text IS NULL OR l.status = sqlc.narg('stored_status')::text)
+  AND (sqlc.narg('effective_status')::text IS NULL
+       OR license_effective_status(l.status, l.starts_at, l.expires_at, l.grace_days, l.payment_state,
+            l.past_due_since, l.dunning_days, sqlc.arg(now)::timestamptz) = sqlc.narg('effective_status')::text)
   AND (sqlc.narg('expires_before')::timestamptz IS NULL OR l.expires_at < sqlc.narg('expires_before')::timestamptz)
   AND (sqlc.narg('expires_after')::timestamptz IS NULL OR l.expires_at >= sqlc.narg('expires_after')::timestamptz)
   AND (sqlc.narg('q')::text IS NULL

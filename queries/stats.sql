@@ -17,10 +17,14 @@ GROUP BY 1, 2 ORDER BY 1, 2;
 -- name: ValidationsForLicense :many
 SELECT hour, code, count FROM validation_stats WHERE license_id = @license_id AND hour >= @since ORDER BY hour DESC, code;
 
--- name: LicenseFactsForDashboard :many
--- The stored facts of every license, to count effective states in Go.
-SELECT l.status, l.starts_at, l.expires_at, l.grace_days, l.payment_state, l.past_due_since, l.dunning_days
-FROM licenses l;
+-- name: CountLicensesByEffectiveStatus :many
+SELECT license_effective_status(status, starts_at, expires_at, grace_days, payment_state, past_due_since,
+    dunning_days, sqlc.arg(now)::timestamptz)::text AS state, count(*)::bigint AS count
+FROM licenses GROUP BY 1 ORDER BY 1;
+
+-- name: EffectiveStatusAt :one
+SELECT license_effective_status(@status, @starts_at, sqlc.narg('expires_at'), @grace_days, @payment_state,
+    sqlc.narg('past_due_since'), @dunning_days, sqlc.arg(at)::timestamptz)::text;
 
 -- name: CountExpiringBetween :one
 SELECT count(*) FROM licenses WHERE status = 'active' AND expires_at >= @from_time AND expires_at < @to_time;

@@ -23,6 +23,8 @@ Commands:
   apikey create --name N --scopes a,b
                                 create a management API key (printed alone on the last line)
   audit verify                  check the audit log's hash chain
+  keys list|generate|rotate [--alg EdDSA|RS256|PS256|HS256]
+                                manage the signing keys (rotate makes the new key current)
   db start|stop|url             run the managed PostgreSQL on its own (when DATABASE_URL is unset)
 
 Configuration is read from the environment; see .env.example.
@@ -72,6 +74,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = env.audit(ctx, args)
 	case "db":
 		err = env.managedDB(ctx, args)
+	case "keys":
+		err = env.keys(ctx, args)
 	default:
 		fmt.Fprintf(stderr, "unknown command %q\n\n%s", cmd, usage)
 		return 2

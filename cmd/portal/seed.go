@@ -14,7 +14,7 @@ import (
 
 // seedIfEmpty fills a database that has no users yet with demo data (an
 // admin, three plans, a few customers and licenses) and says how to sign in.
-func (e *cmdEnv) seedIfEmpty(ctx context.Context, store *db.Store) error {
+func (e *cmdEnv) seedIfEmpty(ctx context.Context, store *db.Store, keys *handlers.KeyService, sealer *licensing.Sealer) error {
 	n, err := store.Q.CountUsers(ctx)
 	if err != nil {
 		return db.Translate(err)
@@ -42,13 +42,24 @@ func (e *cmdEnv) seedIfEmpty(ctx context.Context, store *db.Store) error {
 			return err
 		}
 	}
-	for _, c := range demoCustomers() {
-		if _, err := store.CreateCustomer(ctx, actor, c, now); err != nil {
+	plans := []string{"enterprise", "pro", "starter", "pro"}
+	var firstKey string
+	for i, c := range demoCustomers() {
+		cust, err := store.CreateCustomer(ctx, actor, c, now)
+		if err != nil {
 			return err
 		}
+		_, key, err := store.CreateLicense(ctx, actor, keys, sealer, db.LicenseInput{CustomerID: cust.ID, Plan: plans[i],
+			Notes: "demo license"}, now)
+		if err != nil {
+			return err
+		}
+		if firstKey == "" {
+			firstKey = key
+		}
 	}
-	fmt.Fprintf(e.stdout, "\nSeeded demo data. Sign in to the admin portal:\n  URL:      %s/login\n  Email:    %s\n  Password: %s\n\n",
-		e.cfg.BaseURL, email, password)
+	fmt.Fprintf(e.stdout, "\nSeeded demo data. Sign in to the admin portal:\n  URL:      %s/login\n  Email:    %s\n  Password: %s\n"+
+		"A demo license key (enterprise plan), for the machine API:\n  %s\n\n", e.cfg.BaseURL, email, password, firstKey)
 	return nil
 }
 

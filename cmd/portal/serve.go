@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/handlers"
 	"github.com/nectarcloud/nls/web/static"
 )
@@ -27,6 +28,19 @@ func (e *cmdEnv) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	keys, sealer, err := e.openKeys(ctx, store)
+	if err != nil {
+		return err
+	}
+	sessionSecret, err := e.dataSecret(e.cfg.SessionSecret, "session.key")
+	if err != nil {
+		return err
+	}
+	stats := db.NewValidationStats(store, e.log)
+	statsCtx, stopStats := context.WithCancel(context.Background())
+	statsDone := make(chan struct{})
+	go func() { stats.Run(statsCtx, 10*time.Second); close(statsDone) }()
+	defer func() { stopStats(); <-statsDone }()
 	var limiter handlers.Limiter = handlers.NewMemoryLimiter(nil)
 	if e.cfg.RedisURL != "" {
 		rl, err := handlers.NewRedisLimiter(e.cfg.RedisURL)
@@ -40,7 +54,7 @@ func (e *cmdEnv) serve(ctx context.Context) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	if e.cfg.Seed {
-		if err := e.seedIfEmpty(ctx, store); err != nil {
+		if err := e.seedIfEmpty(ctx, store, keys, sealer); err != nil {
 			return fmt.Errorf("seeding demo data: %w", err)
 		}
 	}
@@ -55,7 +69,8 @@ func (e *cmdEnv) serve(ctx context.Context) error {
 		MachineRateIP:  e.cfg.MachineRateIP,
 		MachineRateKey: e.cfg.MachineRateKey,
 		LoginRate:      e.cfg.LoginRate,
-	}, handlers.Deps{Store: store, Log: e.log, Limiter: limiter, Assets: assets, Registry: reg})
+	}, handlers.Deps{Store: store, Log: e.log, Limiter: limiter, Assets: assets, Registry: reg, Keys: keys,
+		Sealer: sealer, Stats: stats, Sessions: handlers.SessionKeys(sessionSecret, e.cfg.SessionPrev)})
 
 	ln, err := net.Listen("tcp", e.cfg.ListenAddr)
 	if err != nil {
@@ -78,6 +93,5 @@ func (e *cmdEnv) serve(ctx context.Context) error {
 	if shutdownErr != nil {
 		e.log.Warn("requests still running at the end of the grace period", "err", shutdownErr)
 	}
-	_ = time.Now
 	return nil
 }

@@ -1,0 +1,79 @@
+package handlers
+
+import (
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/nectarcloud/nls/db"
+)
+
+// deploymentView adds the effective state: an active deployment not seen
+// within its license's heartbeat window is "stale" and holds no seat.
+type deploymentView struct {
+	db.DeploymentView
+	HoldsSeat bool `json:"holdsSeat"`
+}
+
+func viewDeployment(d db.Deployment, window time.Duration, now time.Time) deploymentView {
+	v := deploymentView{DeploymentView: d.View()}
+	if d.Status == "active" {
+		if d.LastSeenAt.After(now.Add(-window)) {
+			v.HoldsSeat = true
+		} else {
+			v.Status = "stale"
+		}
+	}
+	return v
+}
+
+func heartbeatWindow(l db.License) time.Duration {
+	return time.Duration(l.HeartbeatWindowHours) * time.Hour
+}
+
+// listDeployments handles GET /api/licenses/:id/deployments.
+func (s *Server) listDeployments(c *fiber.Ctx) error {
+	l, err := s.licenseByParam(c)
+	if err != nil {
+		return err
+	}
+	rows, err := s.store.Q.ListDeployments(c.UserContext(), l.ID)
+	if err != nil {
+		return db.Translate(err)
+	}
+	now := s.now()
+	out := listBody[deploymentView]{Data: make([]deploymentView, 0, len(rows))}
+	for _, d := range rows {
+		out.Data = append(out.Data, viewDeployment(d, heartbeatWindow(l), now))
+	}
+	return c.JSON(out)
+}
+
+// releaseDeployment handles DELETE /api/licenses/:id/deployments/:deploymentId:
+// the seat is freed and the deployment answers DEPLOYMENT_DEACTIVATED.
+func (s *Server) releaseDeployment(c *fiber.Ctx) error {
+	l, err := s.licenseByParam(c)
+	if err != nil {
+		return err
+	}
+	d, err := s.store.ReleaseDeployment(c.UserContext(), s.apiActor(c), l.ID, l.CustomerID,
+		string([]byte(c.Params("deploymentId"))), "admin", s.now())
+	if err != nil {
+		return err
+	}
+	return c.JSON(viewDeployment(d, heartbeatWindow(l), s.now()))
+}
+
+// reactivateDeployment handles POST /api/licenses/:id/deployments/:deploymentId/reactivate.
+func (s *Server) reactivateDeployment(c *fiber.Ctx) error {
+	l, err := s.licenseByParam(c)
+	if err != nil {
+		return err
+	}
+	d, err := s.store.ReactivateDeployment(c.UserContext(), s.apiActor(c), l.ID, l.CustomerID, l.MaxDeployments,
+		heartbeatWindow(l), string([]byte(c.Params("deploymentId"))), s.now())
+	if err != nil {
+		return err
+	}
+	return c.JSON(viewDeployment(d, heartbeatWindow(l), s.now()))
+}

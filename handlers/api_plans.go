@@ -1,0 +1,153 @@
+package handlers
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/nectarcloud/nls/db"
+	"github.com/nectarcloud/nls/licensing"
+)
+
+func (s *Server) registerPlanRoutes(api fiber.Router) {
+	api.Get("/plans", s.requireScope(licensing.ScopeLicensesRead), s.listPlans)
+	api.Post("/plans", s.requireScope(licensing.ScopeAdmin), s.createPlan)
+	api.Get("/plans/:id", s.requireScope(licensing.ScopeLicensesRead), s.getPlan)
+	api.Patch("/plans/:id", s.requireScope(licensing.ScopeAdmin), s.updatePlan)
+}
+
+// planBody is a plan create or update request; absent fields keep their value.
+type planBody struct {
+	Code                 *string           `json:"code"`
+	Name                 *string           `json:"name"`
+	Description          *string           `json:"description"`
+	Features             *[]string         `json:"features"`
+	Limits               *map[string]int64 `json:"limits"`
+	MaxDeployments       optional[int32]   `json:"maxDeployments"`
+	DurationDays         optional[int32]   `json:"durationDays"`
+	GraceDays            *int32            `json:"graceDays"`
+	OfflineDays          *int32            `json:"offlineDays"`
+	HeartbeatWindowHours *int32            `json:"heartbeatWindowHours"`
+	DunningDays          *int32            `json:"dunningDays"`
+	StripePriceIDs       *[]string         `json:"stripePriceIds"`
+	QuantitySets         optional[string]  `json:"quantitySets"`
+	Archived             *bool             `json:"archived"`
+}
+
+func (b planBody) apply(p *licensing.PlanSpec) {
+	setIf(&p.Code, b.Code)
+	setIf(&p.Name, b.Name)
+	setIf(&p.Description, b.Description)
+	setIf(&p.Features, b.Features)
+	setIf(&p.Limits, b.Limits)
+	b.MaxDeployments.applyTo(&p.MaxDeployments)
+	b.DurationDays.applyTo(&p.DurationDays)
+	setIf(&p.GraceDays, b.GraceDays)
+	setIf(&p.OfflineDays, b.OfflineDays)
+	setIf(&p.HeartbeatWindowHours, b.HeartbeatWindowHours)
+	setIf(&p.DunningDays, b.DunningDays)
+	setIf(&p.StripePriceIDs, b.StripePriceIDs)
+	b.QuantitySets.applyTo(&p.QuantitySets)
+	if p.Features == nil {
+		p.Features = []string{}
+	}
+	if p.Limits == nil {
+		p.Limits = map[string]int64{}
+	}
+}
+
+func setIf[T any](dst *T, src *T) {
+	if src != nil {
+		*dst = *src
+	}
+}
+
+// listPlans handles GET /api/plans.
+func (s *Server) listPlans(c *fiber.Ctx) error {
+	p, err := parsePage(c)
+	if err != nil {
+		return err
+	}
+	params := db.ListPlansParams{IncludeArchived: c.QueryBool("archived"), MaxRows: p.Limit + 1}
+	if p.After != nil {
+		code := p.After.S
+		params.AfterCode = &code
+	}
+	rows, err := s.store.Q.ListPlans(c.UserContext(), params)
+	if err != nil {
+		return db.Translate(err)
+	}
+	prices, err := s.store.Q.ListAllPlanPrices(c.UserContext())
+	if err != nil {
+		return db.Translate(err)
+	}
+	byPlan := map[[16]byte][]string{}
+	for _, pr := range prices {
+		byPlan[pr.PlanID] = append(byPlan[pr.PlanID], pr.PriceID)
+	}
+	out := listBody[db.PlanView]{Data: make([]db.PlanView, 0, len(rows))}
+	for i, r := range rows {
+		if i == int(p.Limit) {
+			out.NextCursor = encodeCursor(cursor{S: rows[i-1].Code})
+			break
+		}
+		out.Data = append(out.Data, r.View(byPlan[r.ID]))
+	}
+	return c.JSON(out)
+}
+
+// createPlan handles POST /api/plans.
+func (s *Server) createPlan(c *fiber.Ctx) error {
+	var b planBody
+	if err := decodeJSON(c, &b); err != nil {
+		return err
+	}
+	spec := licensing.DefaultPlanSpec()
+	b.apply(&spec)
+	view, err := s.store.CreatePlan(c.UserContext(), s.apiActor(c), spec, s.now())
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(view)
+}
+
+// getPlan handles GET /api/plans/:id (an id or a plan code).
+func (s *Server) getPlan(c *fiber.Ctx) error {
+	plan, err := s.planByRef(c, c.Params("id"))
+	if err != nil {
+		return err
+	}
+	_, prices, err := s.store.PlanWithPrices(c.UserContext(), nil, plan.ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(plan.View(prices))
+}
+
+// updatePlan handles PATCH /api/plans/:id.
+func (s *Server) updatePlan(c *fiber.Ctx) error {
+	plan, err := s.planByRef(c, c.Params("id"))
+	if err != nil {
+		return err
+	}
+	var b planBody
+	if err := decodeJSON(c, &b); err != nil {
+		return err
+	}
+	if b.Code != nil && *b.Code != plan.Code {
+		return licensing.Invalid("a plan's code cannot change", licensing.ErrorDetail{Field: "code", Message: "immutable"})
+	}
+	view, err := s.store.UpdatePlan(c.UserContext(), s.apiActor(c), plan.ID, b.Archived, b.apply, s.now())
+	if err != nil {
+		return err
+	}
+	return c.JSON(view)
+}
+
+// planByRef finds a plan by UUID or by code.
+func (s *Server) planByRef(c *fiber.Ctx, ref string) (db.Plan, error) {
+	if id, err := parseUUID(ref, "plan"); err == nil {
+		p, err := s.store.Q.GetPlan(c.UserContext(), id)
+		return p, notFoundAs(err, "plan")
+	}
+	p, err := s.store.Q.GetPlanByCode(c.UserContext(), string([]byte(ref)))
+	return p, notFoundAs(err, "plan")
+}

@@ -1,0 +1,171 @@
+package handlers
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+	"github.com/gorilla/securecookie"
+	"github.com/gorilla/sessions"
+
+	"github.com/nectarcloud/nls/licensing"
+)
+
+// Sessions live entirely in a cookie signed (HMAC-SHA256) and encrypted
+// (AES-256) with gorilla/sessions' cookie codecs, so that any portal process
+// can serve any request. The previous secret still opens cookies during a
+// rotation; new cookies use the current one.
+
+const (
+	sessionCookie   = "nls_session"
+	sessionIdle     = 2 * time.Hour
+	sessionAbsolute = 12 * time.Hour
+	localSession    = "session"
+	csrfFieldName   = "csrf_token"
+	csrfHeaderName  = "X-CSRF-Token"
+)
+
+// session is what the cookie carries. An anonymous session has only a CSRF
+// token (the sign-in form needs one too).
+type session struct {
+	UserID     *uuid.UUID `json:"u,omitempty"`
+	Role       string     `json:"r,omitempty"`
+	CustomerID *uuid.UUID `json:"c,omitempty"`
+	Email      string     `json:"e,omitempty"`
+	CSRF       string     `json:"x"`
+	IssuedAt   int64      `json:"i"`
+	SeenAt     int64      `json:"s"`
+}
+
+func (s *session) signedIn() bool { return s != nil && s.UserID != nil }
+
+// SessionKeys derives cookie codecs from the current and previous secrets.
+func SessionKeys(current, previous string) []securecookie.Codec {
+	pairs := [][]byte{}
+	for _, secret := range []string{current, previous} {
+		if secret == "" {
+			continue
+		}
+		hashKey := sha256.Sum256([]byte("nls-session-hash:" + secret))
+		blockKey := sha256.Sum256([]byte("nls-session-block:" + secret))
+		pairs = append(pairs, hashKey[:], blockKey[:])
+	}
+	store := sessions.NewCookieStore(pairs...)
+	for _, c := range store.Codecs {
+		if sc, ok := c.(*securecookie.SecureCookie); ok {
+			sc.SetSerializer(securecookie.JSONEncoder{})
+			sc.MaxAge(int(sessionAbsolute / time.Second))
+		}
+	}
+	return store.Codecs
+}
+
+func newToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// loadSession reads and checks the cookie; an absent, forged, idle or too
+// old session yields a fresh anonymous one.
+func (s *Server) loadSession(c *fiber.Ctx) *session {
+	if sess, ok := c.Locals(localSession).(*session); ok {
+		return sess
+	}
+	now := s.now()
+	var sess session
+	raw := c.Cookies(sessionCookie)
+	if raw == "" || len(s.codecs) == 0 || securecookie.DecodeMulti(sessionCookie, raw, &sess, s.codecs...) != nil ||
+		now.Sub(time.Unix(sess.SeenAt, 0)) > sessionIdle || now.Sub(time.Unix(sess.IssuedAt, 0)) > sessionAbsolute ||
+		sess.CSRF == "" {
+		sess = session{CSRF: newToken(), IssuedAt: now.Unix(), SeenAt: now.Unix()}
+		s.saveSession(c, &sess)
+	} else if now.Unix()-sess.SeenAt > 60 {
+		// Slide the idle window, at most once a minute.
+		sess.SeenAt = now.Unix()
+		s.saveSession(c, &sess)
+	}
+	c.Locals(localSession, &sess)
+	return &sess
+}
+
+// saveSession writes the cookie: HttpOnly, SameSite=Lax, Secure behind TLS.
+func (s *Server) saveSession(c *fiber.Ctx, sess *session) {
+	if len(s.codecs) == 0 {
+		return
+	}
+	v, err := securecookie.EncodeMulti(sessionCookie, sess, s.codecs...)
+	if err != nil {
+		s.log.Error("encoding session cookie failed", "err", err)
+		return
+	}
+	c.Cookie(&fiber.Cookie{Name: sessionCookie, Value: v, Path: "/", HTTPOnly: true, SameSite: fiber.CookieSameSiteLaxMode,
+		Secure: s.cfg.SecureCookies, MaxAge: int(sessionAbsolute / time.Second)})
+	c.Locals(localSession, sess)
+}
+
+// startSession replaces the session at sign-in: a new CSRF token and times,
+// so that nothing from before sign-in carries over.
+func (s *Server) startSession(c *fiber.Ctx, userID uuid.UUID, role, email string, customerID *uuid.UUID) {
+	now := s.now().Unix()
+	s.saveSession(c, &session{UserID: &userID, Role: role, Email: email, CustomerID: customerID, CSRF: newToken(),
+		IssuedAt: now, SeenAt: now})
+}
+
+// endSession signs out.
+func (s *Server) endSession(c *fiber.Ctx) {
+	now := s.now().Unix()
+	s.saveSession(c, &session{CSRF: newToken(), IssuedAt: now, SeenAt: now})
+}
+
+// csrfProtect refuses state-changing browser requests without the session's
+// token, sent as the csrf_token form field or the X-CSRF-Token header (HTMX).
+func (s *Server) csrfProtect(c *fiber.Ctx) error {
+	switch c.Method() {
+	case fiber.MethodGet, fiber.MethodHead, fiber.MethodOptions:
+		return c.Next()
+	}
+	sess := s.loadSession(c)
+	got := c.Get(csrfHeaderName)
+	if got == "" {
+		got = c.FormValue(csrfFieldName)
+	}
+	if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(sess.CSRF)) != 1 {
+		return licensing.Errorf(licensing.EFORBIDDEN, "the form expired or did not come from this site: reload the page and try again")
+	}
+	return c.Next()
+}
+
+// requireRole lets signed-in users of role through. A signed-out browser is
+// sent to sign in (under HTMX with HX-Redirect, never a 302 into a swap
+// target); a user of another role gets 403.
+func (s *Server) requireRole(role string) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		sess := s.loadSession(c)
+		if !sess.signedIn() {
+			login := "/login?next=" + safeNext(c.OriginalURL())
+			if isHTMX(c) {
+				c.Set("HX-Redirect", login)
+				return c.SendStatus(fiber.StatusUnauthorized)
+			}
+			return c.Redirect(login, fiber.StatusSeeOther)
+		}
+		if sess.Role != role {
+			return licensing.Errorf(licensing.EFORBIDDEN, "this page is not available to your account")
+		}
+		return c.Next()
+	}
+}
+
+// safeNext keeps only local paths, so that ?next= cannot send anyone off-site.
+func safeNext(p string) string {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") {
+		return "/"
+	}
+	return p
+}
