@@ -29,6 +29,10 @@ type Config struct {
 	MachineRateIP  Rate     // per client IP on the machine API
 	MachineRateKey Rate     // per license key on the machine API
 	LoginRate      Rate     // per account and per IP on sign-in
+	StripeSecrets  []string // webhook signing secrets; several during a rotation
+	StripeAPIKey   string   // Stripe secret API key (billing portal); empty: billing off
+	StripeAPIBase  string   // Stripe API base URL override (stripe-mock in tests)
+	BaseURL        string   // the portal's public URL, for links it builds
 }
 
 // Deps are the handlers' collaborators, built and owned by main.

@@ -69,6 +69,10 @@ func (e *cmdEnv) serve(ctx context.Context) error {
 		MachineRateIP:  e.cfg.MachineRateIP,
 		MachineRateKey: e.cfg.MachineRateKey,
 		LoginRate:      e.cfg.LoginRate,
+		StripeSecrets:  e.cfg.StripeSecrets,
+		StripeAPIKey:   e.cfg.StripeAPIKey,
+		StripeAPIBase:  e.cfg.StripeAPIBase,
+		BaseURL:        e.cfg.BaseURL,
 	}, handlers.Deps{Store: store, Log: e.log, Limiter: limiter, Assets: assets, Registry: reg, Keys: keys,
 		Sealer: sealer, Stats: stats, Sessions: handlers.SessionKeys(sessionSecret, e.cfg.SessionPrev)})
 
