@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/nectarcloud/nls/handlers"
 )
 
 // validate posts one validation and returns the answer, which must be 200.
@@ -426,4 +428,50 @@ func TestUsageBadReports(t *testing.T) {
 		})
 	}
 	wantError(t, f.do("POST", "/api/usage/report", "", usageReport("NLS-bad-00000000", "d1", report(uuid.New(), now, map[string]any{"a": 1}))), 401, "unauthorized")
+}
+
+func TestMachineRateLimits(t *testing.T) {
+	e := newEnv(t, func(c *handlers.Config) {
+		c.MachineRateKey = handlers.Rate{Limit: 3, Window: time.Minute}
+		c.MachineRateIP = handlers.Rate{Limit: 5, Window: time.Minute}
+	})
+	f := &fixture{testEnv: e, admin: e.apiKey("admin")}
+	r := e.do("POST", "/api/customers", f.admin, map[string]any{"name": "A", "email": "a@b.example"})
+	f.customerID = r.JSON(t)["id"].(string)
+	e.do("POST", "/api/plans", f.admin, map[string]any{"code": "p", "name": "P"})
+	_, key1 := f.issue(map[string]any{"plan": "p"})
+	_, key2 := f.issue(map[string]any{"plan": "p"})
+	for i := 0; i < 3; i++ {
+		validate(t, e, key1, "d", nil)
+	}
+	// The fourth request with the same key is refused, whatever the deployment.
+	r = e.do("POST", "/api/validation/validate", "", map[string]any{"licenseKey": key1, "deploymentId": "other"})
+	wantError(t, r, 429, "rate_limited")
+	if r.Header.Get("Retry-After") == "" {
+		t.Fatal("429 without Retry-After")
+	}
+	// Another key from the same address still passes, until the address's own limit.
+	validate(t, e, key2, "d", nil)
+	wantError(t, e.do("POST", "/api/validation/validate", "", map[string]any{"licenseKey": key2, "deploymentId": "d"}), 429, "rate_limited")
+}
+
+func TestJWKSServesPublicKeys(t *testing.T) {
+	e := newEnv(t)
+	r := e.do("GET", "/.well-known/jwks.json", "", nil)
+	if r.Status != 200 || !strings.Contains(r.Header.Get("Cache-Control"), "max-age") {
+		t.Fatalf("got %d %v", r.Status, r.Header)
+	}
+	keys := r.JSON(t)["keys"].([]any)
+	if len(keys) == 0 {
+		t.Fatal("no keys")
+	}
+	for _, k := range keys {
+		km := k.(map[string]any)
+		if km["kid"] == nil || km["alg"] == nil {
+			t.Fatalf("key without kid/alg: %v", km)
+		}
+		if _, private := km["d"]; private {
+			t.Fatalf("private part served: %v", km)
+		}
+	}
 }

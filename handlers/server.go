@@ -5,6 +5,7 @@ package handlers
 
 import (
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -112,7 +113,12 @@ func New(cfg Config, d Deps) *fiber.App {
 			MaxAge:        600,
 		}))
 	}
-	app.Use(compress.New(compress.Config{Level: compress.LevelBestSpeed}))
+	// Machine answers are small and frequent: compressing them costs more CPU
+	// than it saves bytes. Pages, lists and static files are compressed.
+	app.Use(compress.New(compress.Config{Level: compress.LevelBestSpeed, Next: func(c *fiber.Ctx) bool {
+		p := c.Path()
+		return strings.HasPrefix(p, "/api/validation/") || p == "/api/usage/report"
+	}}))
 
 	s.registerSystemRoutes(app)
 	s.registerStaticRoutes(app)

@@ -1,5 +1,9 @@
 #!/usr/bin/env bash
-# Benchmarks: the licensing core's Go benchmarks.
+# Benchmarks, side by side in one run:
+#  1. the licensing core and client hot paths (go test -bench);
+#  2. POST /api/validation/validate against a one-SELECT baseline route over
+#     the same pool, with 10,000 licenses and 64 concurrent clients.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 go test -run '^$' -bench . -benchmem ./licensing/...
+go run ./cmd/benchvalidate -licenses "${BENCH_LICENSES:-10000}" -clients "${BENCH_CLIENTS:-64}" -duration "${BENCH_DURATION:-10s}"
