@@ -63,10 +63,12 @@ func (c *KeyCache) Stats() (hits, misses, resets uint64) {
 // ParseKey is Keyring.ParseKey through the cache. The claims returned are
 // shared with other callers: treat them as read-only.
 func (c *KeyCache) ParseKey(key string) (*KeyClaims, ValidationCode, error) {
-	norm, err := NormalizeKey(key)
-	if err != nil {
-		return nil, CodeInvalidKey, err
+	if len(key) > maxKeyLen {
+		return nil, CodeInvalidKey, invalidKey("the key is too long")
 	}
+	// A hit needs no checksum: the SHA-256 of the exact text matched a key
+	// verified before. Misses go through the full parse below.
+	norm := stripKeySpace(key)
 	h := KeyHash(norm)
 	gen := c.kr.Generation()
 	c.mu.RLock()

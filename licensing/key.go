@@ -155,19 +155,26 @@ func NormalizeKey(s string) (string, error) {
 	if len(s) > maxKeyLen {
 		return "", invalidKey("the key is too long")
 	}
-	for i := 0; i < len(s); i++ {
-		if isKeySpace(s[i]) {
-			s = stripKeySpace(s)
-			break
-		}
-	}
+	s = stripKeySpace(s)
 	if _, err := splitKey(s); err != nil {
 		return "", err
 	}
 	return s, nil
 }
 
+// stripKeySpace drops spaces, tabs and line breaks; it returns s itself,
+// without allocating, when there are none.
 func stripKeySpace(s string) string {
+	clean := true
+	for i := 0; i < len(s); i++ {
+		if isKeySpace(s[i]) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
 	b := make([]byte, 0, len(s))
 	for i := 0; i < len(s); i++ {
 		if !isKeySpace(s[i]) {
