@@ -183,3 +183,30 @@ func TestCORSOnlyForConfiguredOrigins(t *testing.T) {
 		}
 	}
 }
+
+func TestStaticFilesAreFingerprintedAndCached(t *testing.T) {
+	e := newEnv(t)
+	home := e.do("GET", "/", "", nil)
+	if home.Status != 200 || !strings.Contains(home.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("home: got %d %s", home.Status, home.Header.Get("Content-Type"))
+	}
+	// The page links its stylesheet by a fingerprinted name.
+	body := string(home.Body)
+	i := strings.Index(body, "/static/css/app.")
+	if i < 0 {
+		t.Fatalf("no fingerprinted stylesheet link in %s", body)
+	}
+	href := body[i : i+strings.Index(body[i:], `"`)]
+	r := e.do("GET", href, "", nil)
+	if r.Status != 200 || !strings.Contains(r.Header.Get("Cache-Control"), "immutable") || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/css") {
+		t.Fatalf("%s: got %d, Cache-Control %q, Content-Type %q", href, r.Status, r.Header.Get("Cache-Control"), r.Header.Get("Content-Type"))
+	}
+	if r := e.do("GET", "/static/css/app.0000000000.css", "", nil); r.Status != 404 {
+		t.Fatalf("a stale fingerprint: got %d, want 404", r.Status)
+	}
+	// Unknown pages get the HTML error page, not JSON.
+	r = e.do("GET", "/no-such-page", "", nil)
+	if r.Status != 404 || !strings.Contains(string(r.Body), `data-testid="error-page"`) {
+		t.Fatalf("unknown page: got %d %.200s", r.Status, r.Body)
+	}
+}
