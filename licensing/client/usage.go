@@ -1,0 +1,371 @@
+// Usage: counters and gauges updated with atomics on the hot path, drained
+// into batches that are written to the outbox (state/outbox/<id>.json)
+// before they are sent, and resent with the same id until the server
+// acknowledges them. The server counts a report id once, so a crash, a
+// restart or an outage neither loses nor double-counts anything.
+
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/nectarcloud/nls/licensing"
+)
+
+// Metric names the server knows (any valid name is accepted; unknown ones
+// are counters).
+const (
+	MetricAPICalls           = "apiCalls"           // counter
+	MetricWorkflowExecutions = "workflowExecutions" // counter
+	MetricSessions           = "sessions"           // counter
+	MetricUsers              = "users"              // gauge
+	MetricStorageBytes       = "storageBytes"       // gauge
+	MetricIntegrations       = "integrations"       // gauge
+	integrationPrefix        = "integration."
+)
+
+const (
+	maxMetricsPerReport = 100  // the server's limit per report
+	maxReportsPerPost   = 1000 // the server's limit per request
+)
+
+// meter is one metric. A counter holds the sum since the last drain; a
+// gauge holds the peak since the last drain (-1: not set) and its last value.
+type meter struct {
+	gauge bool
+	v     atomic.Int64
+	last  atomic.Int64
+}
+
+// usageBuffer maps metric names to meters. The map is copied on write (a new
+// metric is rare) so that the hot path is one map read and one atomic add.
+type usageBuffer struct {
+	meters       atomic.Pointer[map[string]*meter]
+	integrations atomic.Pointer[map[string]*meter] // integration name → its counter
+	mu           sync.Mutex                        // creating meters
+	checkpointMu sync.Mutex                        // draining and writing batches
+	sendMu       sync.Mutex                        // sending the outbox
+	periodStart  time.Time                         // under checkpointMu
+}
+
+func (u *usageBuffer) init() {
+	m, i := map[string]*meter{}, map[string]*meter{}
+	u.meters.Store(&m)
+	u.integrations.Store(&i)
+}
+
+// meter finds or creates the meter of name; nil for an invalid name.
+func (u *usageBuffer) meter(name string) *meter {
+	if m := (*u.meters.Load())[name]; m != nil {
+		return m
+	}
+	if !licensing.ValidMetricName(name) {
+		return nil
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	old := *u.meters.Load()
+	if m := old[name]; m != nil {
+		return m
+	}
+	m := &meter{gauge: licensing.MetricKindOf(name) == licensing.Gauge}
+	if m.gauge {
+		m.v.Store(-1)
+	}
+	next := make(map[string]*meter, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	next[name] = m
+	u.meters.Store(&next)
+	return m
+}
+
+func (m *meter) raisePeak(v int64) {
+	for {
+		p := m.v.Load()
+		if v <= p || m.v.CompareAndSwap(p, v) {
+			return
+		}
+	}
+}
+
+// Add counts n more of a counter metric (apiCalls, workflowExecutions,
+// sessions, or any other valid name). On a gauge it moves the current value
+// by n (e.g. +1 and -1 as users come and go). Negative n on a counter and
+// invalid names ([a-zA-Z][a-zA-Z0-9_.]{0,63}) are ignored and logged.
+func (c *Client) Add(metric string, n int64) {
+	m := c.usage.meter(metric)
+	if m == nil {
+		c.log.Warn("usage: invalid metric name ignored", "metric", metric)
+		return
+	}
+	if m.gauge {
+		m.raisePeak(m.last.Add(n))
+		return
+	}
+	if n < 0 {
+		c.log.Warn("usage: negative counter increment ignored", "metric", metric, "n", n)
+		return
+	}
+	m.v.Add(n)
+}
+
+// Set records the current value of a gauge metric (users, storageBytes,
+// integrations); a batch reports the peak set during it. On a counter
+// metric Set is ignored and logged. Negative values are ignored.
+func (c *Client) Set(metric string, v int64) {
+	m := c.usage.meter(metric)
+	if m == nil || !m.gauge || v < 0 {
+		c.log.Warn("usage: Set needs a gauge metric and a non-negative value", "metric", metric, "value", v)
+		return
+	}
+	m.last.Store(v)
+	m.raisePeak(v)
+}
+
+// RecordWorkflowExecution counts one workflow execution.
+func (c *Client) RecordWorkflowExecution() { c.Add(MetricWorkflowExecutions, 1) }
+
+// RecordIntegrationUse counts one use of an integration as the counter
+// "integration.<name>" and keeps the "integrations" gauge at the number of
+// distinct integrations used since the client was created. name must make
+// a valid metric name (letters, digits, _ and ., starting with a letter).
+func (c *Client) RecordIntegrationUse(name string) {
+	if m := (*c.usage.integrations.Load())[name]; m != nil {
+		m.v.Add(1)
+		return
+	}
+	m := c.usage.meter(integrationPrefix + name)
+	if m == nil || name == "" || !licensing.ValidMetricName(name) {
+		c.log.Warn("usage: invalid integration name ignored", "integration", name)
+		return
+	}
+	c.usage.mu.Lock()
+	old := *c.usage.integrations.Load()
+	next := make(map[string]*meter, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	next[name] = m
+	c.usage.integrations.Store(&next)
+	c.usage.mu.Unlock()
+	m.v.Add(1)
+	c.Set(MetricIntegrations, int64(len(next)))
+}
+
+// drain takes the values counted since the last drain.
+func (u *usageBuffer) drain() map[string]int64 {
+	out := map[string]int64{}
+	for name, m := range *u.meters.Load() {
+		if m.gauge {
+			if p := m.v.Swap(-1); p >= 0 {
+				out[name] = p
+			}
+		} else if n := m.v.Swap(0); n > 0 {
+			out[name] = n
+		}
+	}
+	if len(out) > 0 && len(*u.integrations.Load()) > 0 {
+		if _, ok := out[MetricIntegrations]; ok || anyPrefix(out, integrationPrefix) {
+			out[MetricIntegrations] = max(out[MetricIntegrations], int64(len(*u.integrations.Load())))
+		}
+	}
+	return out
+}
+
+func anyPrefix(m map[string]int64, prefix string) bool {
+	for k := range m {
+		if strings.HasPrefix(k, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// restore puts drained values back after they could not be persisted.
+func (u *usageBuffer) restore(metrics map[string]int64) {
+	for name, v := range metrics {
+		m := u.meter(name)
+		if m.gauge {
+			m.raisePeak(v)
+		} else if m.v.Add(v) < 0 {
+			m.v.Store(math.MaxInt64)
+		}
+	}
+}
+
+// Checkpoint moves what was counted since the last checkpoint into the
+// outbox on disk, as batches with fresh ids, without sending them. Flush
+// and the background flusher call it; call it yourself before a planned
+// exit if you cannot wait for Close.
+func (c *Client) Checkpoint() error {
+	u := &c.usage
+	u.checkpointMu.Lock()
+	defer u.checkpointMu.Unlock()
+	metrics := u.drain()
+	if len(metrics) == 0 {
+		return nil
+	}
+	end := c.now().UTC()
+	start := u.periodStart
+	if start.IsZero() || start.After(end) {
+		start = end
+	}
+	names := make([]string, 0, len(metrics))
+	for n := range metrics {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for len(names) > 0 {
+		chunk := names[:min(len(names), maxMetricsPerReport)]
+		names = names[len(chunk):]
+		id, err := uuid.NewV7() // time-ordered, so the outbox sends oldest first
+		if err != nil {
+			u.restore(pick(metrics, append(chunk, names...)))
+			return err
+		}
+		r := usageReport{ID: id.String(), PeriodStart: start, PeriodEnd: end, Metrics: pick(metrics, chunk)}
+		data, _ := json.Marshal(r)
+		if err := c.state.write(data, dirOutbox, r.ID+".json"); err != nil {
+			u.restore(pick(metrics, append(chunk, names...)))
+			return fmt.Errorf("nls client: persisting usage: %w", err)
+		}
+	}
+	u.periodStart = end
+	return nil
+}
+
+func pick(m map[string]int64, names []string) map[string]int64 {
+	out := make(map[string]int64, len(names))
+	for _, n := range names {
+		out[n] = m[n]
+	}
+	return out
+}
+
+// Pending is the number of usage batches in the outbox, not yet
+// acknowledged by the server.
+func (c *Client) Pending() int {
+	names, _ := c.outbox()
+	return len(names)
+}
+
+func (c *Client) outbox() ([]string, error) {
+	entries, err := os.ReadDir(c.state.path(dirOutbox))
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, e := range entries {
+		if n := e.Name(); !e.IsDir() && strings.HasSuffix(n, ".json") && !strings.HasPrefix(n, ".") {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// Flush checkpoints and sends every batch in the outbox, oldest first,
+// deleting each once the server answers accepted or duplicate. Batches
+// the server refuses as malformed are moved to outbox/rejected and logged.
+func (c *Client) Flush(ctx context.Context) error {
+	cpErr := c.Checkpoint()
+	c.usage.sendMu.Lock()
+	defer c.usage.sendMu.Unlock()
+	names, err := c.outbox()
+	if err != nil {
+		return errors.Join(cpErr, err)
+	}
+	for len(names) > 0 {
+		batch := names[:min(len(names), maxReportsPerPost)]
+		names = names[len(batch):]
+		if err := c.send(ctx, batch); err != nil {
+			return errors.Join(cpErr, err)
+		}
+	}
+	return cpErr
+}
+
+func (c *Client) send(ctx context.Context, files []string) error {
+	req := usageRequest{LicenseKey: c.cfg.LicenseKey, DeploymentID: c.deploymentID}
+	byID := map[string]string{}
+	for _, f := range files {
+		data, err := c.state.read(dirOutbox, f)
+		var r usageReport
+		if err == nil {
+			err = json.Unmarshal(data, &r)
+		}
+		if err != nil || r.ID == "" {
+			c.log.Error("usage: unreadable outbox file set aside", "file", f, "err", err)
+			c.reject(f)
+			continue
+		}
+		req.Reports = append(req.Reports, r)
+		byID[r.ID] = f
+	}
+	if len(req.Reports) == 0 {
+		return nil
+	}
+	var ans usageAnswer
+	if err := c.post(ctx, "/api/usage/report", req, &ans); err != nil {
+		var se *ServerError
+		if errors.As(err, &se) && (se.Status == http.StatusBadRequest || se.Status == http.StatusUnprocessableEntity ||
+			se.Status == http.StatusRequestEntityTooLarge) {
+			// Resending cannot help; keep the files aside for a human.
+			c.log.Error("usage: the server refused a batch; set aside in outbox/rejected", "err", err)
+			for _, f := range byID {
+				c.reject(f)
+			}
+			return nil
+		}
+		return fmt.Errorf("nls client: sending usage: %w", err)
+	}
+	for _, r := range ans.Results {
+		if f, ok := byID[r.ID]; ok && (r.Status == "accepted" || r.Status == "duplicate") {
+			if err := c.state.remove(dirOutbox, f); err != nil {
+				c.log.Error("usage: removing a sent batch failed (it will be resent, and counted once)", "err", err)
+			}
+		}
+	}
+	return nil
+}
+
+func (c *Client) reject(file string) {
+	_ = os.MkdirAll(c.state.path(dirOutbox, dirRejected), 0o700)
+	if err := os.Rename(c.state.path(dirOutbox, file), c.state.path(dirOutbox, dirRejected, file)); err != nil {
+		c.log.Error("usage: setting a batch aside failed", "file", file, "err", err)
+	}
+}
+
+// flushLoop sends usage every FlushInterval until ctx ends.
+func (c *Client) flushLoop(ctx context.Context) {
+	defer c.wg.Done()
+	t := time.NewTicker(c.cfg.FlushInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		fctx, cancel := context.WithTimeout(ctx, max(c.cfg.FlushInterval, 30*time.Second))
+		if err := c.Flush(fctx); err != nil && ctx.Err() == nil {
+			c.log.Debug("usage not sent yet; kept in the outbox", "err", err, "pending", c.Pending())
+		}
+		cancel()
+	}
+}
