@@ -23,6 +23,7 @@ func (s *Server) registerAPIRoutes(api fiber.Router) {
 	s.registerAuditRoutes(api)
 	s.registerLicenseRoutes(api)
 	s.registerDashboardRoutes(api)
+	s.registerOpenAPIRoutes(api)
 }
 
 // decodeJSON reads the request body into v: malformed JSON is 400, a value
