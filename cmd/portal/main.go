@@ -26,6 +26,8 @@ Commands:
   keys list|generate|rotate [--alg EdDSA|RS256|PS256|HS256]
                                 manage the signing keys (rotate makes the new key current)
   db start|stop|url             run the managed PostgreSQL on its own (when DATABASE_URL is unset)
+  seed [--customers N --licenses M --usage-days D]
+                                demo data on an empty database; with --licenses a large data set
 
 Configuration is read from the environment; see .env.example.
 `
@@ -76,6 +78,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = env.managedDB(ctx, args)
 	case "keys":
 		err = env.keys(ctx, args)
+	case "seed":
+		err = env.seedCmd(ctx, args)
 	default:
 		fmt.Fprintf(stderr, "unknown command %q\n\n%s", cmd, usage)
 		return 2
