@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
-	"flag"
 	"crypto/rand"
 	"encoding/base64"
+	"flag"
 	"fmt"
 	"time"
 
@@ -137,7 +137,9 @@ func (e *cmdEnv) seedCmd(ctx context.Context, args []string) error {
 	start := time.Now()
 	err = db.BulkSeed{Customers: *customers, Licenses: *licenses, UsageDays: *usageDays,
 		Plans: []string{"starter", "pro", "enterprise"}}.Run(ctx, store, keys, sealer, time.Now(),
-		func(step string) { fmt.Fprintf(e.stdout, "seeding %s (%s)\n", step, time.Since(start).Round(time.Second)) })
+		func(step string) {
+			fmt.Fprintf(e.stdout, "seeding %s (%s)\n", step, time.Since(start).Round(time.Second))
+		})
 	if err != nil {
 		return err
 	}
