@@ -12,6 +12,8 @@ import (
 
 func (s *Server) registerPageRoutes(app *fiber.App) {
 	app.Get("/", s.home)
+	s.registerLoginRoutes(app)
+	s.registerAdminRoutes(app)
 }
 
 // registerStaticRoutes serves the embedded CSS, scripts and images.
@@ -38,9 +40,36 @@ func (s *Server) home(c *fiber.Ctx) error {
 	return s.render(c, pages.Welcome(s.page(c, "License server")))
 }
 
-// page builds the layout props every page shares.
+// page builds the layout props every page shares: the session's CSRF
+// token and user, a pending flash message, and the nav item of the path.
 func (s *Server) page(c *fiber.Ctx, title string) layouts.Page {
-	return layouts.Page{Title: title, Assets: s.assets}
+	p := layouts.Page{Title: title, Assets: s.assets, Nav: navOf(c.Path())}
+	if len(s.codecs) == 0 {
+		return p
+	}
+	sess := s.loadSession(c)
+	p.CSRFToken = sess.CSRF
+	if sess.signedIn() {
+		p.User = &layouts.UserView{Email: sess.Email, Role: sess.Role}
+	}
+	if f := s.takeFlash(c); f != nil {
+		p.Flash = []layouts.Flash{{Kind: f.Kind, Message: f.Message}}
+	}
+	return p
+}
+
+// navOf is the navigation key of an admin path: /admin/licenses/x → "licenses".
+func navOf(path string) string {
+	rest, ok := strings.CutPrefix(path, "/admin")
+	if !ok || (rest != "" && rest[0] != '/') {
+		return ""
+	}
+	rest = strings.Trim(rest, "/")
+	if rest == "" {
+		return "dashboard"
+	}
+	key, _, _ := strings.Cut(rest, "/")
+	return key
 }
 
 // render writes a templ component as HTML. Responses differ for HTMX

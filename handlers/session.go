@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"net/url"
 	"strings"
 	"time"
 
@@ -40,6 +41,14 @@ type session struct {
 	CSRF       string     `json:"x"`
 	IssuedAt   int64      `json:"i"`
 	SeenAt     int64      `json:"s"`
+	Flash      *flash     `json:"f,omitempty"`
+}
+
+// flash is a message carried to the next page a browser loads, after a
+// form post answered with a redirect.
+type flash struct {
+	Kind    string `json:"k"`
+	Message string `json:"m"`
 }
 
 func (s *session) signedIn() bool { return s != nil && s.UserID != nil }
@@ -117,6 +126,24 @@ func (s *Server) startSession(c *fiber.Ctx, userID uuid.UUID, role, email string
 		IssuedAt: now, SeenAt: now})
 }
 
+// setFlash keeps a message for the next page this browser loads.
+func (s *Server) setFlash(c *fiber.Ctx, kind, message string) {
+	sess := s.loadSession(c)
+	sess.Flash = &flash{Kind: kind, Message: message}
+	s.saveSession(c, sess)
+}
+
+// takeFlash returns and forgets the pending message, if any.
+func (s *Server) takeFlash(c *fiber.Ctx) *flash {
+	sess := s.loadSession(c)
+	f := sess.Flash
+	if f != nil {
+		sess.Flash = nil
+		s.saveSession(c, sess)
+	}
+	return f
+}
+
 // endSession signs out.
 func (s *Server) endSession(c *fiber.Ctx) {
 	now := s.now().Unix()
@@ -148,7 +175,21 @@ func (s *Server) requireRole(role string) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		sess := s.loadSession(c)
 		if !sess.signedIn() {
-			login := "/login?next=" + safeNext(c.OriginalURL())
+			back := c.OriginalURL()
+			if isHTMX(c) {
+				// The request's own URL may be a partial or a POST; come
+				// back to the page the browser shows instead.
+				back = "/"
+				if u, err := url.Parse(c.Get("HX-Current-URL")); err == nil && u.Path != "" {
+					back = u.RequestURI()
+				}
+			} else if c.Method() != fiber.MethodGet {
+				back = "/"
+			}
+			login := "/login"
+			if next := safeNext(back); next != "/" {
+				login += "?next=" + url.QueryEscape(next)
+			}
 			if isHTMX(c) {
 				c.Set("HX-Redirect", login)
 				return c.SendStatus(fiber.StatusUnauthorized)

@@ -1,0 +1,183 @@
+package handlers
+
+// Actions on one license from its admin page. Each is a form that htmx
+// posts: the answer is the license's header block, swapped in place, and a
+// toast out of band. Without JavaScript the form posts normally and the
+// answer is a redirect back to the license page with a flash message.
+
+import (
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/a-h/templ"
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/nectarcloud/nls/db"
+	"github.com/nectarcloud/nls/licensing"
+	"github.com/nectarcloud/nls/web/templates/components"
+	"github.com/nectarcloud/nls/web/templates/layouts"
+	"github.com/nectarcloud/nls/web/templates/pages/admin"
+	"github.com/nectarcloud/nls/web/templates/partials"
+)
+
+// adminSuspendLicense handles POST /admin/licenses/:id/suspend {reason}.
+func (s *Server) adminSuspendLicense(c *fiber.Ctx) error {
+	reason := strings.TrimSpace(c.FormValue("reason"))
+	if reason == "" || len(reason) > 500 {
+		return s.answerLicenseAction(c, db.License{}, licensing.Invalid("Give a reason for suspending (at most 500 characters)."), "", "")
+	}
+	reason = strings.Clone(reason)
+	return s.adminChangeLicense(c, "license.suspend", "License suspended.", func(_ *db.Queries, l *db.License) error {
+		return db.Suspend(l, reason, db.SuspendedByAdmin)
+	})
+}
+
+// adminReactivateLicense handles POST /admin/licenses/:id/reactivate.
+func (s *Server) adminReactivateLicense(c *fiber.Ctx) error {
+	return s.adminChangeLicense(c, "license.reactivate", "License reactivated.", func(_ *db.Queries, l *db.License) error {
+		return db.Reactivate(l)
+	})
+}
+
+// adminRenewLicense handles POST /admin/licenses/:id/renew {days}: from the
+// current expiry, or from now when already expired.
+func (s *Server) adminRenewLicense(c *fiber.Ctx) error {
+	days, err := strconv.Atoi(strings.TrimSpace(c.FormValue("days")))
+	if err != nil || days < 1 || days > 36500 {
+		return s.answerLicenseAction(c, db.License{}, licensing.Invalid("Renew for a whole number of days from 1 to 36500."), "", "")
+	}
+	now := s.now()
+	return s.adminChangeLicense(c, "license.renew", "License renewed for "+strconv.Itoa(days)+" days.",
+		func(_ *db.Queries, l *db.License) error {
+			if l.Status == "revoked" {
+				return licensing.Errorf(licensing.ECONFLICT, "a revoked license cannot be renewed")
+			}
+			from := now
+			if l.ExpiresAt != nil && l.ExpiresAt.After(now) {
+				from = *l.ExpiresAt
+			}
+			l.ExpiresAt = ptr(from.AddDate(0, 0, days))
+			return nil
+		})
+}
+
+// adminRevokeLicense handles POST /admin/licenses/:id/revoke.
+func (s *Server) adminRevokeLicense(c *fiber.Ctx) error {
+	now := s.now()
+	return s.adminChangeLicense(c, "license.revoke", "License revoked.", func(_ *db.Queries, l *db.License) error {
+		return db.Revoke(l, now)
+	})
+}
+
+// adminRekeyLicense handles POST /admin/licenses/:id/rekey: the new key is
+// shown once, in the header.
+func (s *Server) adminRekeyLicense(c *fiber.Ctx) error {
+	id, err := parseUUID(c.Params("id"), "license")
+	if err != nil {
+		return err
+	}
+	l, key, err := s.store.Rekey(c.UserContext(), s.adminActor(c), s.issuer, s.sealer, id, s.now())
+	return s.answerLicenseAction(c, l, err, "New key issued. Copy it now; it is shown once.", key)
+}
+
+func (s *Server) adminChangeLicense(c *fiber.Ctx, action, done string, change func(*db.Queries, *db.License) error) error {
+	id, err := parseUUID(c.Params("id"), "license")
+	if err != nil {
+		return err
+	}
+	l, err := s.store.ChangeLicense(c.UserContext(), s.adminActor(c), id, action, change, s.now())
+	return s.answerLicenseAction(c, l, err, done, "")
+}
+
+// answerLicenseAction answers an action's outcome. A refusal the admin can
+// act on (invalid input, a conflict) is shown in place with status 200 so
+// that htmx swaps it; anything else goes to the error handler.
+func (s *Server) answerLicenseAction(c *fiber.Ctx, l db.License, actErr error, done, newKey string) error {
+	msg, kind := done, components.ToastSuccess
+	if actErr != nil {
+		le := classify(actErr)
+		if le.Code != licensing.EINVALID && le.Code != licensing.ECONFLICT {
+			return actErr
+		}
+		msg, kind = problemText(actErr), components.ToastError
+		var err error
+		if l, err = s.licenseByParam(c); err != nil {
+			return err
+		}
+	}
+	if !isHTMX(c) && newKey == "" {
+		s.setFlash(c, kind, msg)
+		return c.Redirect("/admin/licenses/"+l.ID.String(), fiber.StatusSeeOther)
+	}
+	h, err := s.licenseHeader(c, l)
+	if err != nil {
+		return err
+	}
+	h.NewKey = newKey
+	if actErr != nil {
+		h.Error = msg
+	}
+	csrf := s.loadSession(c).CSRF
+	if !isHTMX(c) {
+		// A new key without JavaScript: the whole page, key included, once.
+		d, err := s.licenseDetail(c, l)
+		if err != nil {
+			return err
+		}
+		d.Header = h
+		p := s.page(c, "License "+l.ID.String()[:8])
+		p.Flash = append(p.Flash, layouts.Flash{Kind: kind, Message: msg})
+		return s.render(c, admin.LicensePage(p, d))
+	}
+	return s.render(c, templ.Join(partials.Header(h, csrf), components.ToastOOB(kind, msg)))
+}
+
+// adminRevealKey handles POST /admin/licenses/:id/reveal: the current key,
+// opened from its sealed copy; the reveal is audited.
+func (s *Server) adminRevealKey(c *fiber.Ctx) error {
+	l, err := s.licenseByParam(c)
+	if err != nil {
+		return err
+	}
+	key, err := s.store.RevealKey(c.UserContext(), s.adminActor(c), s.sealer, l.ID, s.now())
+	if err != nil {
+		return err
+	}
+	if isHTMX(c) {
+		return s.render(c, partials.KeyReveal(l.ID.String(), key, s.loadSession(c).CSRF))
+	}
+	d, err := s.licenseDetail(c, l)
+	if err != nil {
+		return err
+	}
+	d.RevealedKey = key
+	return s.render(c, admin.LicensePage(s.page(c, "License "+l.ID.String()[:8]), d))
+}
+
+// adminReleaseDeployment handles POST /admin/licenses/:id/deployments/:dep/release:
+// the deployment's seat is freed and it answers DEPLOYMENT_DEACTIVATED.
+func (s *Server) adminReleaseDeployment(c *fiber.Ctx) error {
+	l, err := s.licenseByParam(c)
+	if err != nil {
+		return err
+	}
+	dep, err := url.PathUnescape(c.Params("dep"))
+	if err != nil {
+		return licensing.Errorf(licensing.ENOTFOUND, "deployment not found")
+	}
+	_, err = s.store.ReleaseDeployment(c.UserContext(), s.adminActor(c), l.ID, l.CustomerID, dep, "admin", s.now())
+	if err != nil {
+		return err
+	}
+	msg := "Deployment " + dep + " released."
+	if !isHTMX(c) {
+		s.setFlash(c, components.ToastSuccess, msg)
+		return c.Redirect("/admin/licenses/"+l.ID.String(), fiber.StatusSeeOther)
+	}
+	d, err := s.licenseDeployments(c, l)
+	if err != nil {
+		return err
+	}
+	return s.render(c, templ.Join(partials.DeploymentsTable(d, s.loadSession(c).CSRF), components.ToastOOB(components.ToastSuccess, msg)))
+}

@@ -1,0 +1,112 @@
+// Package admin holds the admin portal's full pages (and the sign-in page
+// every portal shares). Each page takes layouts.Page and one typed view
+// model the handlers fill with display-ready strings.
+package admin
+
+import (
+	"github.com/nectarcloud/nls/web/templates/components"
+	"github.com/nectarcloud/nls/web/templates/partials"
+)
+
+// LoginForm is the sign-in form as last submitted.
+type LoginForm struct {
+	Email string
+	Next  string
+	Error string
+}
+
+// StatusCount is one effective state and how many licenses are in it.
+type StatusCount struct {
+	State string
+	Count int64
+}
+
+// AuditRow is one audit log entry.
+type AuditRow struct {
+	When   string
+	Actor  string
+	Action string
+	Entity string
+	Href   string // the entity's page, when it has one
+}
+
+// Dashboard is the admin home.
+type Dashboard struct {
+	Statuses          []StatusCount
+	Total             int64
+	ExpiringSoon      int64
+	ExpiringDays      int
+	ActiveDeployments int64
+	StaleDeployments  int64
+	Validations       components.StackedBars
+	ValidationsTotal  int64
+	Audit             []AuditRow
+}
+
+// Option is one choice of a <select>.
+type Option struct {
+	Value, Label string
+}
+
+// LicensesPage is the license list with its filters.
+type LicensesPage struct {
+	Filter    partials.LicenseFilter
+	Statuses  []Option
+	Plans     []Option
+	Customers []Option
+	Expiring  []Option
+	Results   partials.LicenseResults
+}
+
+// LicenseForm is the issue-a-license form as submitted, with its errors by field.
+type LicenseForm struct {
+	CustomerID     string
+	Plan           string
+	Features       string
+	Limits         string
+	MaxDeployments string
+	ExpiresAt      string
+	Notes          string
+	Errors         map[string]string
+	Customers      []Option
+	Plans          []Option
+}
+
+// Err is the error of a field, "" when none.
+func (f LicenseForm) Err(field string) string { return f.Errors[field] }
+
+// LicenseIssued is shown once, right after issuing, with the new key.
+type LicenseIssued struct {
+	ID           string
+	Key          string
+	CustomerName string
+	Plan         string
+}
+
+// UsageLine is one limited metric in the current period.
+type UsageLine struct {
+	Metric   string
+	Used     int64
+	Limit    int64
+	Exceeded bool
+}
+
+// ValidationRow is one day's validations of one code.
+type ValidationRow struct {
+	Day   string
+	Code  string
+	Count int64
+}
+
+// LicenseDetail is everything the license page shows.
+type LicenseDetail struct {
+	Header         partials.LicenseHeader
+	Features       []string
+	Limits         []UsageLine
+	MaxDeployments string
+	UsagePeriod    string
+	Deployments    partials.Deployments
+	Validations    []ValidationRow
+	Audit          []AuditRow
+	RevealedKey    string
+}

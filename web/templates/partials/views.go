@@ -1,0 +1,72 @@
+// Package partials holds exactly what one HTMX request swaps: a list's
+// results, a license's header, a revealed key. Full pages (pages/admin)
+// include the same components, so a partial and its page never drift.
+//
+// The types here are view models the handlers fill: plain strings already
+// formatted for display, never database rows.
+package partials
+
+// LicenseFilter is the license list's query, echoed into the form and links.
+type LicenseFilter struct {
+	Q        string
+	Status   string
+	Plan     string
+	Customer string // customer id
+	Expiring string // days
+}
+
+// LicenseRow is one license in the list.
+type LicenseRow struct {
+	ID           string
+	ShortID      string
+	CustomerName string
+	Plan         string
+	Status       string
+	Seats        string
+	ExpiresAt    string
+	CreatedAt    string
+}
+
+// LicenseResults is the list's swap target: rows, the next page, or why
+// there are none.
+type LicenseResults struct {
+	Rows     []LicenseRow
+	NextURL  string // "" on the last page
+	Filtered bool   // any filter or search applied
+	Error    string // a filter that could not be read
+}
+
+// LicenseHeader is the license page's status block and its actions; every
+// action answers it anew.
+type LicenseHeader struct {
+	ID              string
+	CustomerName    string
+	CustomerID      string
+	Plan            string
+	Status          string // effective state
+	StoredStatus    string // active | suspended | revoked
+	SuspendedReason string
+	StartsAt        string
+	ExpiresAt       string // "" for perpetual
+	GraceEndsAt     string
+	Seats           string // "1 of 2"
+	NewKey          string // set once, right after a re-key
+	Error           string // an action refused, shown in place
+}
+
+// Deployment is one installation of a license.
+type Deployment struct {
+	ID         string // the client's deployment id
+	Hostname   string
+	IP         string
+	AppVersion string
+	FirstSeen  string
+	LastSeen   string
+	Status     string // active | stale | deactivated
+}
+
+// Deployments is the license page's deployments table.
+type Deployments struct {
+	LicenseID string
+	Rows      []Deployment
+}
