@@ -62,6 +62,17 @@ func (s *Store) CreateLicense(ctx context.Context, actor licensing.Actor, issuer
 		key string
 	)
 	err := s.InTx(ctx, func(q *Queries) error {
+		var err error
+		lic, key, err = s.createLicense(ctx, q, actor, issuer, sealer, in, now)
+		return err
+	})
+	return lic, key, err
+}
+
+// createLicense is CreateLicense inside the caller's transaction q.
+func (s *Store) createLicense(ctx context.Context, q *Queries, actor licensing.Actor, issuer KeyIssuer,
+	sealer *licensing.Sealer, in LicenseInput, now time.Time) (lic License, key string, err error) {
+	err = func() error {
 		var pr licensing.Problems
 		cust, err := q.GetCustomer(ctx, in.CustomerID)
 		if err != nil {
@@ -134,7 +145,7 @@ func (s *Store) CreateLicense(ctx context.Context, actor licensing.Actor, issuer
 		}
 		return Audit(ctx, q, actor, AuditEntry{Action: "license.create", EntityType: "license",
 			EntityID: lic.ID.String(), CustomerID: &lic.CustomerID, After: lic.Facts(plan.Code)}, now)
-	})
+	}()
 	return lic, key, err
 }
 
@@ -241,6 +252,17 @@ func (s *Store) ChangeLicense(ctx context.Context, actor licensing.Actor, id uui
 	change func(q *Queries, l *License) error, now time.Time) (License, error) {
 	var after License
 	err := s.InTx(ctx, func(q *Queries) error {
+		var err error
+		after, err = s.changeLicense(ctx, q, actor, id, action, change, now)
+		return err
+	})
+	return after, err
+}
+
+// changeLicense is ChangeLicense inside the caller's transaction q.
+func (s *Store) changeLicense(ctx context.Context, q *Queries, actor licensing.Actor, id uuid.UUID, action string,
+	change func(q *Queries, l *License) error, now time.Time) (after License, err error) {
+	err = func() error {
 		before, err := q.GetLicenseForUpdate(ctx, id)
 		if err != nil {
 			return notFound(err, "license")
@@ -273,7 +295,7 @@ func (s *Store) ChangeLicense(ctx context.Context, actor licensing.Actor, id uui
 		}
 		return Audit(ctx, q, actor, AuditEntry{Action: action, EntityType: "license", EntityID: id.String(),
 			CustomerID: &after.CustomerID, Before: before.Facts(planCode(before)), After: after.Facts(planCode(after))}, now)
-	})
+	}()
 	return after, err
 }
 

@@ -149,18 +149,21 @@ type SigningKey struct {
 }
 
 type StripeEvent struct {
-	ID              string
-	Type            string
-	ApiVersion      string
-	Livemode        bool
-	StripeCreatedAt time.Time
-	ObjectID        string
-	Payload         []byte
-	Status          string
-	Error           string
-	Attempts        int32
-	ReceivedAt      time.Time
-	ProcessedAt     *time.Time
+	ID                   string
+	Type                 string
+	ApiVersion           string
+	Livemode             bool
+	StripeCreatedAt      time.Time
+	ObjectID             string
+	Payload              []byte
+	Status               string
+	Error                string
+	Attempts             int32
+	ReceivedAt           time.Time
+	ProcessedAt          *time.Time
+	StripeSubscriptionID *string
+	StripeCustomerID     *string
+	PaymentSignal        *string
 }
 
 type UsageDaily struct {

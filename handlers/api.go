@@ -24,6 +24,7 @@ func (s *Server) registerAPIRoutes(api fiber.Router) {
 	s.registerLicenseRoutes(api)
 	s.registerDashboardRoutes(api)
 	s.registerOpenAPIRoutes(api)
+	s.registerStripeRoutes(api)
 }
 
 // decodeJSON reads the request body into v: malformed JSON is 400, a value

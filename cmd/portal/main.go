@@ -28,6 +28,7 @@ Commands:
   db start|stop|url             run the managed PostgreSQL on its own (when DATABASE_URL is unset)
   seed [--customers N --licenses M --usage-days D]
                                 demo data on an empty database; with --licenses a large data set
+  stripe replay EVENT_ID        apply a received Stripe event again (once its price is mapped)
 
 Configuration is read from the environment; see .env.example.
 `
@@ -80,6 +81,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = env.keys(ctx, args)
 	case "seed":
 		err = env.seedCmd(ctx, args)
+	case "stripe":
+		err = env.stripe(ctx, args)
 	default:
 		fmt.Fprintf(stderr, "unknown command %q\n\n%s", cmd, usage)
 		return 2
