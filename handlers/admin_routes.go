@@ -16,6 +16,7 @@ import (
 func (s *Server) registerAdminRoutes(app *fiber.App) {
 	g := app.Group("/admin", s.requireRole("admin"), s.csrfProtect)
 	g.Get("/", s.adminDashboard)
+	g.Get("/licenses.csv", s.adminLicensesCSV)
 	g.Get("/licenses", s.adminLicenses)
 	g.Get("/licenses/new", s.adminNewLicense)
 	g.Post("/licenses", s.adminCreateLicense)
@@ -27,6 +28,25 @@ func (s *Server) registerAdminRoutes(app *fiber.App) {
 	g.Post("/licenses/:id/revoke", s.adminRevokeLicense)
 	g.Post("/licenses/:id/rekey", s.adminRekeyLicense)
 	g.Post("/licenses/:id/deployments/:dep/release", s.adminReleaseDeployment)
+	g.Get("/customers", s.adminCustomers)
+	g.Get("/customers/new", s.adminNewCustomer)
+	g.Post("/customers", s.adminCreateCustomer)
+	g.Get("/customers/:id", s.adminCustomer)
+	g.Get("/customers/:id/edit", s.adminEditCustomer)
+	g.Post("/customers/:id/edit", s.adminUpdateCustomer)
+	g.Post("/customers/:id/archive", s.adminArchiveCustomer)
+	g.Get("/plans", s.adminPlans)
+	g.Get("/plans/new", s.adminNewPlan)
+	g.Post("/plans", s.adminCreatePlan)
+	g.Get("/plans/:code/edit", s.adminEditPlan)
+	g.Post("/plans/:code/edit", s.adminUpdatePlan)
+	g.Get("/audit.csv", s.adminAuditCSV)
+	g.Get("/audit", s.adminAudit)
+	g.Get("/audit/verify", s.adminAuditVerify)
+	g.Get("/api-keys", s.adminAPIKeys)
+	g.Post("/api-keys", s.adminCreateAPIKey)
+	g.Post("/api-keys/:id/revoke", s.adminRevokeAPIKey)
+	g.Get("/usage.csv", s.adminUsageCSV)
 }
 
 // adminActor names the signed-in admin behind the request, for the audit log.

@@ -4,6 +4,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The browser tests (e2e/) need Chromium. A fresh CI machine has none: install
+# Debian's package when running as root. If that fails the e2e tests fail
+# under CI (and are skipped elsewhere), while the rest of the suite still runs.
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1 &&
+  ! command -v google-chrome >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing chromium for the browser tests" >&2
+    { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-liberation; } >&2 ||
+      echo "warning: could not install chromium; the browser tests will fail under CI" >&2
+  else
+    echo "warning: chromium is not installed (apt-get install chromium); the browser tests will be skipped, or fail under CI" >&2
+  fi
+fi
+
 if [ -z "${TEST_DATABASE_URL:-}" ]; then
   dir=$(mktemp -d /tmp/nls-test-pg.XXXXXX)
   go build -o "$dir/portal" ./cmd/portal
