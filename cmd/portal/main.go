@@ -28,6 +28,10 @@ Commands:
   db start|stop|url             run the managed PostgreSQL on its own (when DATABASE_URL is unset)
   seed [--customers N --licenses M --usage-days D]
                                 demo data on an empty database; with --licenses a large data set
+  license create --customer ID --plan CODE [--days N|--perpetual] [--max-deployments N]
+                                issue a license (its key printed alone on the last line)
+  license show ID               a license's status, entitlements and deployments
+  license key ID                print a license's current key (audited)
   stripe replay EVENT_ID        apply a received Stripe event again (once its price is mapped)
 
 Configuration is read from the environment; see .env.example.
@@ -83,6 +87,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = env.seedCmd(ctx, args)
 	case "stripe":
 		err = env.stripe(ctx, args)
+	case "license":
+		err = env.license(ctx, args)
 	default:
 		fmt.Fprintf(stderr, "unknown command %q\n\n%s", cmd, usage)
 		return 2
