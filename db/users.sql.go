@@ -7,6 +7,7 @@ package db
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -24,10 +25,46 @@ func (q *Queries) CountUsers(ctx context.Context) (int64, error) {
 	return count, err
 }
 
+const createInvitation = `-- name: CreateInvitation :one
+INSERT INTO user_invitations (user_id, token_hash, created_by, expires_at, created_at)
+VALUES ($1, $2, $3, $4, $5)
+RETURNING id, user_id, token_hash, created_by, expires_at, used_at, created_at, revoked_at
+`
+
+type CreateInvitationParams struct {
+	UserID    uuid.UUID
+	TokenHash []byte
+	CreatedBy *uuid.UUID
+	ExpiresAt time.Time
+	CreatedAt time.Time
+}
+
+func (q *Queries) CreateInvitation(ctx context.Context, arg CreateInvitationParams) (UserInvitation, error) {
+	row := q.db.QueryRow(ctx, createInvitation,
+		arg.UserID,
+		arg.TokenHash,
+		arg.CreatedBy,
+		arg.ExpiresAt,
+		arg.CreatedAt,
+	)
+	var i UserInvitation
+	err := row.Scan(
+		&i.ID,
+		&i.UserID,
+		&i.TokenHash,
+		&i.CreatedBy,
+		&i.ExpiresAt,
+		&i.UsedAt,
+		&i.CreatedAt,
+		&i.RevokedAt,
+	)
+	return i, err
+}
+
 const createUser = `-- name: CreateUser :one
 INSERT INTO users (email, name, role, customer_id, password_hash)
 VALUES ($1, $2, $3, $4, $5)
-RETURNING id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at
+RETURNING id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at, sessions_valid_from
 `
 
 type CreateUserParams struct {
@@ -58,12 +95,186 @@ func (q *Queries) CreateUser(ctx context.Context, arg CreateUserParams) (User, e
 		&i.LastLoginAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.SessionsValidFrom,
+	)
+	return i, err
+}
+
+const disableCustomerUser = `-- name: DisableCustomerUser :one
+UPDATE users SET disabled_at = $1, sessions_valid_from = $1, updated_at = now()
+WHERE id = $2 AND customer_id = $3
+RETURNING id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at, sessions_valid_from
+`
+
+type DisableCustomerUserParams struct {
+	Now        *time.Time
+	ID         uuid.UUID
+	CustomerID *uuid.UUID
+}
+
+func (q *Queries) DisableCustomerUser(ctx context.Context, arg DisableCustomerUserParams) (User, error) {
+	row := q.db.QueryRow(ctx, disableCustomerUser, arg.Now, arg.ID, arg.CustomerID)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.Email,
+		&i.Name,
+		&i.Role,
+		&i.CustomerID,
+		&i.PasswordHash,
+		&i.DisabledAt,
+		&i.LastLoginAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.SessionsValidFrom,
+	)
+	return i, err
+}
+
+const enableCustomerUser = `-- name: EnableCustomerUser :one
+UPDATE users SET disabled_at = NULL, updated_at = now()
+WHERE id = $1 AND customer_id = $2
+RETURNING id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at, sessions_valid_from
+`
+
+type EnableCustomerUserParams struct {
+	ID         uuid.UUID
+	CustomerID *uuid.UUID
+}
+
+func (q *Queries) EnableCustomerUser(ctx context.Context, arg EnableCustomerUserParams) (User, error) {
+	row := q.db.QueryRow(ctx, enableCustomerUser, arg.ID, arg.CustomerID)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.Email,
+		&i.Name,
+		&i.Role,
+		&i.CustomerID,
+		&i.PasswordHash,
+		&i.DisabledAt,
+		&i.LastLoginAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.SessionsValidFrom,
+	)
+	return i, err
+}
+
+const getCustomerUserForUpdate = `-- name: GetCustomerUserForUpdate :one
+SELECT id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at, sessions_valid_from FROM users WHERE id = $1 AND customer_id = $2 FOR UPDATE
+`
+
+type GetCustomerUserForUpdateParams struct {
+	ID         uuid.UUID
+	CustomerID *uuid.UUID
+}
+
+// One of a customer's users; another customer's user is not found.
+func (q *Queries) GetCustomerUserForUpdate(ctx context.Context, arg GetCustomerUserForUpdateParams) (User, error) {
+	row := q.db.QueryRow(ctx, getCustomerUserForUpdate, arg.ID, arg.CustomerID)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.Email,
+		&i.Name,
+		&i.Role,
+		&i.CustomerID,
+		&i.PasswordHash,
+		&i.DisabledAt,
+		&i.LastLoginAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.SessionsValidFrom,
+	)
+	return i, err
+}
+
+const getInvitationByTokenHash = `-- name: GetInvitationByTokenHash :one
+SELECT i.id, i.user_id, i.expires_at, i.used_at, i.revoked_at, u.email, u.name, u.role, u.customer_id,
+    u.disabled_at, (u.password_hash IS NOT NULL)::boolean AS has_password
+FROM user_invitations i
+JOIN users u ON u.id = i.user_id
+WHERE i.token_hash = $1
+`
+
+type GetInvitationByTokenHashRow struct {
+	ID          uuid.UUID
+	UserID      uuid.UUID
+	ExpiresAt   time.Time
+	UsedAt      *time.Time
+	RevokedAt   *time.Time
+	Email       string
+	Name        string
+	Role        string
+	CustomerID  *uuid.UUID
+	DisabledAt  *time.Time
+	HasPassword bool
+}
+
+func (q *Queries) GetInvitationByTokenHash(ctx context.Context, tokenHash []byte) (GetInvitationByTokenHashRow, error) {
+	row := q.db.QueryRow(ctx, getInvitationByTokenHash, tokenHash)
+	var i GetInvitationByTokenHashRow
+	err := row.Scan(
+		&i.ID,
+		&i.UserID,
+		&i.ExpiresAt,
+		&i.UsedAt,
+		&i.RevokedAt,
+		&i.Email,
+		&i.Name,
+		&i.Role,
+		&i.CustomerID,
+		&i.DisabledAt,
+		&i.HasPassword,
+	)
+	return i, err
+}
+
+const getInvitationByTokenHashForUpdate = `-- name: GetInvitationByTokenHashForUpdate :one
+SELECT i.id, i.user_id, i.expires_at, i.used_at, i.revoked_at, u.email, u.name, u.role, u.customer_id,
+    u.disabled_at, (u.password_hash IS NOT NULL)::boolean AS has_password
+FROM user_invitations i
+JOIN users u ON u.id = i.user_id
+WHERE i.token_hash = $1
+FOR UPDATE
+`
+
+type GetInvitationByTokenHashForUpdateRow struct {
+	ID          uuid.UUID
+	UserID      uuid.UUID
+	ExpiresAt   time.Time
+	UsedAt      *time.Time
+	RevokedAt   *time.Time
+	Email       string
+	Name        string
+	Role        string
+	CustomerID  *uuid.UUID
+	DisabledAt  *time.Time
+	HasPassword bool
+}
+
+func (q *Queries) GetInvitationByTokenHashForUpdate(ctx context.Context, tokenHash []byte) (GetInvitationByTokenHashForUpdateRow, error) {
+	row := q.db.QueryRow(ctx, getInvitationByTokenHashForUpdate, tokenHash)
+	var i GetInvitationByTokenHashForUpdateRow
+	err := row.Scan(
+		&i.ID,
+		&i.UserID,
+		&i.ExpiresAt,
+		&i.UsedAt,
+		&i.RevokedAt,
+		&i.Email,
+		&i.Name,
+		&i.Role,
+		&i.CustomerID,
+		&i.DisabledAt,
+		&i.HasPassword,
 	)
 	return i, err
 }
 
 const getUserByEmail = `-- name: GetUserByEmail :one
-SELECT id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at FROM users WHERE email = $1
+SELECT id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at, sessions_valid_from FROM users WHERE email = $1
 `
 
 func (q *Queries) GetUserByEmail(ctx context.Context, email string) (User, error) {
@@ -80,12 +291,36 @@ func (q *Queries) GetUserByEmail(ctx context.Context, email string) (User, error
 		&i.LastLoginAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.SessionsValidFrom,
+	)
+	return i, err
+}
+
+const getUserByEmailForUpdate = `-- name: GetUserByEmailForUpdate :one
+SELECT id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at, sessions_valid_from FROM users WHERE email = $1 FOR UPDATE
+`
+
+func (q *Queries) GetUserByEmailForUpdate(ctx context.Context, email string) (User, error) {
+	row := q.db.QueryRow(ctx, getUserByEmailForUpdate, email)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.Email,
+		&i.Name,
+		&i.Role,
+		&i.CustomerID,
+		&i.PasswordHash,
+		&i.DisabledAt,
+		&i.LastLoginAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.SessionsValidFrom,
 	)
 	return i, err
 }
 
 const getUserByID = `-- name: GetUserByID :one
-SELECT id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at FROM users WHERE id = $1
+SELECT id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at, sessions_valid_from FROM users WHERE id = $1
 `
 
 func (q *Queries) GetUserByID(ctx context.Context, id uuid.UUID) (User, error) {
@@ -102,8 +337,179 @@ func (q *Queries) GetUserByID(ctx context.Context, id uuid.UUID) (User, error) {
 		&i.LastLoginAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.SessionsValidFrom,
 	)
 	return i, err
+}
+
+const getUserForUpdate = `-- name: GetUserForUpdate :one
+SELECT id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at, sessions_valid_from FROM users WHERE id = $1 FOR UPDATE
+`
+
+func (q *Queries) GetUserForUpdate(ctx context.Context, id uuid.UUID) (User, error) {
+	row := q.db.QueryRow(ctx, getUserForUpdate, id)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.Email,
+		&i.Name,
+		&i.Role,
+		&i.CustomerID,
+		&i.PasswordHash,
+		&i.DisabledAt,
+		&i.LastLoginAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.SessionsValidFrom,
+	)
+	return i, err
+}
+
+const getUserSessionState = `-- name: GetUserSessionState :one
+SELECT role, customer_id, disabled_at, sessions_valid_from FROM users WHERE id = $1
+`
+
+type GetUserSessionStateRow struct {
+	Role              string
+	CustomerID        *uuid.UUID
+	DisabledAt        *time.Time
+	SessionsValidFrom *time.Time
+}
+
+// What every signed-in page request checks about its user: still enabled,
+// same role and customer, and the session not ended since it was issued.
+func (q *Queries) GetUserSessionState(ctx context.Context, id uuid.UUID) (GetUserSessionStateRow, error) {
+	row := q.db.QueryRow(ctx, getUserSessionState, id)
+	var i GetUserSessionStateRow
+	err := row.Scan(
+		&i.Role,
+		&i.CustomerID,
+		&i.DisabledAt,
+		&i.SessionsValidFrom,
+	)
+	return i, err
+}
+
+const listCustomerUsers = `-- name: ListCustomerUsers :many
+SELECT u.id, u.email, u.name, (u.password_hash IS NOT NULL)::boolean AS has_password, u.disabled_at,
+    u.last_login_at, u.created_at, i.expires_at AS invitation_expires_at
+FROM users u
+LEFT JOIN user_invitations i ON i.user_id = u.id AND i.used_at IS NULL AND i.revoked_at IS NULL
+WHERE u.customer_id = $1
+ORDER BY u.email
+LIMIT $2
+`
+
+type ListCustomerUsersParams struct {
+	CustomerID *uuid.UUID
+	MaxRows    int32
+}
+
+type ListCustomerUsersRow struct {
+	ID                  uuid.UUID
+	Email               string
+	Name                string
+	HasPassword         bool
+	DisabledAt          *time.Time
+	LastLoginAt         *time.Time
+	CreatedAt           time.Time
+	InvitationExpiresAt *time.Time
+}
+
+// A customer's users with the expiry of their open invitation, if any.
+func (q *Queries) ListCustomerUsers(ctx context.Context, arg ListCustomerUsersParams) ([]ListCustomerUsersRow, error) {
+	rows, err := q.db.Query(ctx, listCustomerUsers, arg.CustomerID, arg.MaxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListCustomerUsersRow{}
+	for rows.Next() {
+		var i ListCustomerUsersRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Email,
+			&i.Name,
+			&i.HasPassword,
+			&i.DisabledAt,
+			&i.LastLoginAt,
+			&i.CreatedAt,
+			&i.InvitationExpiresAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listCustomersByEmail = `-- name: ListCustomersByEmail :many
+SELECT id, name, email, company, metadata, stripe_customer_id, archived_at, created_at, updated_at FROM customers WHERE email = $1 AND archived_at IS NULL ORDER BY created_at LIMIT 3
+`
+
+// Customers whose contact email is @email, for "portal user invite
+// --customer <email>"; more than one is ambiguous.
+func (q *Queries) ListCustomersByEmail(ctx context.Context, email string) ([]Customer, error) {
+	rows, err := q.db.Query(ctx, listCustomersByEmail, email)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Customer{}
+	for rows.Next() {
+		var i Customer
+		if err := rows.Scan(
+			&i.ID,
+			&i.Name,
+			&i.Email,
+			&i.Company,
+			&i.Metadata,
+			&i.StripeCustomerID,
+			&i.ArchivedAt,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const markInvitationUsed = `-- name: MarkInvitationUsed :exec
+UPDATE user_invitations SET used_at = $1 WHERE id = $2
+`
+
+type MarkInvitationUsedParams struct {
+	Now *time.Time
+	ID  uuid.UUID
+}
+
+func (q *Queries) MarkInvitationUsed(ctx context.Context, arg MarkInvitationUsedParams) error {
+	_, err := q.db.Exec(ctx, markInvitationUsed, arg.Now, arg.ID)
+	return err
+}
+
+const revokeOpenInvitations = `-- name: RevokeOpenInvitations :exec
+UPDATE user_invitations SET revoked_at = $1
+WHERE user_id = $2 AND used_at IS NULL AND revoked_at IS NULL
+`
+
+type RevokeOpenInvitationsParams struct {
+	Now    *time.Time
+	UserID uuid.UUID
+}
+
+// Withdraws a user's unused links (a new one replaces them, or the user is disabled).
+func (q *Queries) RevokeOpenInvitations(ctx context.Context, arg RevokeOpenInvitationsParams) error {
+	_, err := q.db.Exec(ctx, revokeOpenInvitations, arg.Now, arg.UserID)
+	return err
 }
 
 const setUserPassword = `-- name: SetUserPassword :exec
@@ -117,5 +523,51 @@ type SetUserPasswordParams struct {
 
 func (q *Queries) SetUserPassword(ctx context.Context, arg SetUserPasswordParams) error {
 	_, err := q.db.Exec(ctx, setUserPassword, arg.PasswordHash, arg.ID)
+	return err
+}
+
+const setUserPasswordEndingSessions = `-- name: SetUserPasswordEndingSessions :one
+UPDATE users SET password_hash = $1, sessions_valid_from = $2, updated_at = now()
+WHERE id = $3
+RETURNING id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at, sessions_valid_from
+`
+
+type SetUserPasswordEndingSessionsParams struct {
+	PasswordHash *string
+	Now          *time.Time
+	ID           uuid.UUID
+}
+
+// A new password ends every session issued before @now.
+func (q *Queries) SetUserPasswordEndingSessions(ctx context.Context, arg SetUserPasswordEndingSessionsParams) (User, error) {
+	row := q.db.QueryRow(ctx, setUserPasswordEndingSessions, arg.PasswordHash, arg.Now, arg.ID)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.Email,
+		&i.Name,
+		&i.Role,
+		&i.CustomerID,
+		&i.PasswordHash,
+		&i.DisabledAt,
+		&i.LastLoginAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.SessionsValidFrom,
+	)
+	return i, err
+}
+
+const updateUserName = `-- name: UpdateUserName :exec
+UPDATE users SET name = $1, updated_at = now() WHERE id = $2
+`
+
+type UpdateUserNameParams struct {
+	Name string
+	ID   uuid.UUID
+}
+
+func (q *Queries) UpdateUserName(ctx context.Context, arg UpdateUserNameParams) error {
+	_, err := q.db.Exec(ctx, updateUserName, arg.Name, arg.ID)
 	return err
 }

@@ -34,6 +34,11 @@ type Config struct {
 	StripeAPIKey   string   // Stripe secret API key (billing portal); empty: billing off
 	StripeAPIBase  string   // Stripe API base URL override (stripe-mock in tests)
 	BaseURL        string   // the portal's public URL, for links it builds
+
+	// Customer accounts.
+	InviteTTL  time.Duration // how long a link to set a password works; 0: 7 days
+	BcryptCost int           // for passwords set in the portal; below bcrypt's minimum: its default
+	Mail       MailConfig    // SMTP for invitation emails; an empty URL sends none
 }
 
 // Deps are the handlers' collaborators, built and owned by main.
@@ -126,6 +131,10 @@ func New(cfg Config, d Deps) *fiber.App {
 	s.registerMachineRoutes(api)
 	s.registerAPIRoutes(api)
 	s.registerPageRoutes(app)
+	s.registerInvitationRoutes(app)
+	s.registerAdminUserRoutes(app)
+	s.registerPortalAccountRoutes(app)
+	s.registerPortalRoutes(app)
 	// A request no route matches falls through the middleware to Fiber's
 	// ErrNotFound, which handleError renders.
 	return app

@@ -14,7 +14,9 @@ import (
 	"github.com/gorilla/securecookie"
 	"github.com/gorilla/sessions"
 
+	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/licensing"
+	"github.com/nectarcloud/nls/web/templates/components"
 )
 
 // Sessions live entirely in a cookie signed (HMAC-SHA256) and encrypted
@@ -27,6 +29,7 @@ const (
 	sessionIdle     = 2 * time.Hour
 	sessionAbsolute = 12 * time.Hour
 	localSession    = "session"
+	localChecked    = "sessionChecked"
 	csrfFieldName   = "csrf_token"
 	csrfHeaderName  = "X-CSRF-Token"
 )
@@ -40,6 +43,7 @@ type session struct {
 	Email      string     `json:"e,omitempty"`
 	CSRF       string     `json:"x"`
 	IssuedAt   int64      `json:"i"`
+	IssuedNs   int64      `json:"n,omitempty"` // IssuedAt to the nanosecond, compared with the user's sessions_valid_from
 	SeenAt     int64      `json:"s"`
 	Flash      *flash     `json:"f,omitempty"`
 }
@@ -121,9 +125,11 @@ func (s *Server) saveSession(c *fiber.Ctx, sess *session) {
 // startSession replaces the session at sign-in: a new CSRF token and times,
 // so that nothing from before sign-in carries over.
 func (s *Server) startSession(c *fiber.Ctx, userID uuid.UUID, role, email string, customerID *uuid.UUID) {
-	now := s.now().Unix()
+	at := s.now()
+	now := at.Unix()
 	s.saveSession(c, &session{UserID: &userID, Role: role, Email: email, CustomerID: customerID, CSRF: newToken(),
-		IssuedAt: now, SeenAt: now})
+		IssuedAt: now, IssuedNs: at.UnixNano(), SeenAt: now})
+	c.Locals(localChecked, nil)
 }
 
 // setFlash keeps a message for the next page this browser loads.
@@ -174,6 +180,17 @@ func (s *Server) csrfProtect(c *fiber.Ctx) error {
 func (s *Server) requireRole(role string) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		sess := s.loadSession(c)
+		if sess.signedIn() {
+			current, err := s.sessionCurrent(c, sess)
+			if err != nil {
+				return err
+			}
+			if !current {
+				s.endSession(c)
+				s.setFlash(c, components.ToastInfo, "Your session has ended. Sign in again.")
+				sess = s.loadSession(c)
+			}
+		}
 		if !sess.signedIn() {
 			back := c.OriginalURL()
 			if isHTMX(c) {
@@ -201,6 +218,36 @@ func (s *Server) requireRole(role string) fiber.Handler {
 		}
 		return c.Next()
 	}
+}
+
+// sessionCurrent checks a signed-in session against its user, once per
+// request: the user still exists and is enabled, with the same role and
+// customer, and their sessions were not ended (password set or changed,
+// account disabled) after this one was issued. So a change made through
+// any portal process takes effect at the next request everywhere.
+func (s *Server) sessionCurrent(c *fiber.Ctx, sess *session) (bool, error) {
+	if ok, done := c.Locals(localChecked).(bool); done {
+		return ok, nil
+	}
+	st, err := s.store.Q.GetUserSessionState(c.UserContext(), *sess.UserID)
+	if err != nil {
+		if err = db.Translate(err); licensing.ErrorCode(err) != licensing.ENOTFOUND {
+			return false, err
+		}
+		c.Locals(localChecked, false)
+		return false, nil
+	}
+	ok := st.DisabledAt == nil && st.Role == sess.Role &&
+		(st.CustomerID == nil) == (sess.CustomerID == nil) && (st.CustomerID == nil || *st.CustomerID == *sess.CustomerID)
+	if ok && st.SessionsValidFrom != nil {
+		issued := sess.IssuedNs
+		if issued == 0 {
+			issued = sess.IssuedAt * int64(time.Second) // a cookie from before IssuedNs existed
+		}
+		ok = issued >= st.SessionsValidFrom.UnixNano()
+	}
+	c.Locals(localChecked, ok)
+	return ok, nil
 }
 
 // safeNext keeps only local paths, so that ?next= cannot send anyone off-site.

@@ -45,6 +45,11 @@ type Config struct {
 	StripeSecrets  []string
 	StripeAPIKey   string
 	StripeAPIBase  string
+
+	// Customer accounts.
+	InviteTTL time.Duration
+	SMTPURL   string
+	SMTPFrom  string
 }
 
 // configError names the variable and what it expected.
@@ -84,6 +89,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		StripeSecrets:  r.list("STRIPE_WEBHOOK_SECRET"),
 		StripeAPIKey:   r.str("STRIPE_SECRET_KEY", ""),
 		StripeAPIBase:  r.str("STRIPE_API_BASE", ""),
+		InviteTTL:      r.days("NLS_INVITE_TTL", "7d"),
+		SMTPURL:        r.str("NLS_SMTP_URL", ""),
+		SMTPFrom:       r.str("NLS_SMTP_FROM", ""),
 	}
 	c.KeysDir = r.str("NLS_KEYS_DIR", filepath.Join(c.DataDir, "keys"))
 	c.SecureCookies = r.bool("NLS_SECURE_COOKIES", strings.HasPrefix(c.BaseURL, "https://"))
@@ -93,10 +101,20 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
 		r.fail("DATABASE_URL", "a postgres:// URL", "(hidden)")
 	}
+	if err := c.Mail().CheckURL(); err != nil {
+		r.fail("NLS_SMTP_URL", "smtp://user:password@host:587 or smtps://user:password@host:465", "(hidden)")
+	} else if err := c.Mail().CheckFrom(); err != nil {
+		r.fail("NLS_SMTP_FROM", "a sender address such as NLS <licenses@example.com> (required with NLS_SMTP_URL)", c.SMTPFrom)
+	}
 	if r.err != nil {
 		return Config{}, r.err
 	}
 	return c, nil
+}
+
+// Mail is the SMTP server invitation emails go through.
+func (c Config) Mail() handlers.MailConfig {
+	return handlers.MailConfig{URL: c.SMTPURL, From: c.SMTPFrom}
 }
 
 // envReader parses variables, keeping the first error.
@@ -161,6 +179,26 @@ func (r *envReader) duration(name string, def time.Duration) time.Duration {
 	if err != nil || d < 0 {
 		r.fail(name, "a duration such as 15s or 2m", v)
 		return def
+	}
+	return d
+}
+
+// days reads a duration from 5 minutes to 90 days, given in days ("7d") or
+// as a Go duration ("36h").
+func (r *envReader) days(name, def string) time.Duration {
+	v := r.str(name, def)
+	var d time.Duration
+	var err error
+	if n, ok := strings.CutSuffix(v, "d"); ok {
+		var days int
+		days, err = strconv.Atoi(n)
+		d = time.Duration(days) * 24 * time.Hour
+	} else {
+		d, err = time.ParseDuration(v)
+	}
+	if err != nil || d < 5*time.Minute || d > 90*24*time.Hour {
+		r.fail(name, "a duration from 5m to 90d, such as 7d or 36h", v)
+		return 0
 	}
 	return d
 }

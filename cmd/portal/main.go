@@ -32,6 +32,8 @@ Commands:
                                 issue a license (its key printed alone on the last line)
   license show ID               a license's status, entitlements and deployments
   license key ID                print a license's current key (audited)
+  user invite --customer ID|EMAIL --email E [--name N]
+                                invite a customer user (the link printed alone on the last line)
   stripe replay EVENT_ID        apply a received Stripe event again (once its price is mapped)
 
 Configuration is read from the environment; see .env.example.
@@ -89,6 +91,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = env.stripe(ctx, args)
 	case "license":
 		err = env.license(ctx, args)
+	case "user":
+		err = env.user(ctx, args)
 	default:
 		fmt.Fprintf(stderr, "unknown command %q\n\n%s", cmd, usage)
 		return 2

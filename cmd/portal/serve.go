@@ -73,6 +73,9 @@ func (e *cmdEnv) serve(ctx context.Context) error {
 		StripeAPIKey:   e.cfg.StripeAPIKey,
 		StripeAPIBase:  e.cfg.StripeAPIBase,
 		BaseURL:        e.cfg.BaseURL,
+		InviteTTL:      e.cfg.InviteTTL,
+		BcryptCost:     e.cfg.BcryptCost,
+		Mail:           e.cfg.Mail(),
 	}, handlers.Deps{Store: store, Log: e.log, Limiter: limiter, Assets: assets, Registry: reg, Keys: keys,
 		Sealer: sealer, Stats: stats, Sessions: handlers.SessionKeys(sessionSecret, e.cfg.SessionPrev)})
 

@@ -1,0 +1,90 @@
+package handlers
+
+// The customer portal's account page: who is signed in, and changing the
+// password (which ends every other session of the account).
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/nectarcloud/nls/db"
+	"github.com/nectarcloud/nls/licensing"
+	"github.com/nectarcloud/nls/web/templates/components"
+	"github.com/nectarcloud/nls/web/templates/pages/portal"
+)
+
+func (s *Server) registerPortalAccountRoutes(app *fiber.App) {
+	g := app.Group("/portal/account", s.requireRole("customer"), s.csrfProtect)
+	g.Get("/", s.portalAccount)
+	g.Post("/password", s.portalChangePassword)
+}
+
+// portalAccount handles GET /portal/account.
+func (s *Server) portalAccount(c *fiber.Ctx) error {
+	return s.renderAccount(c, fiber.StatusOK, portal.PasswordForm{})
+}
+
+// portalChangePassword handles POST /portal/account/password {current,
+// password, confirm}: checks the current password (counted against the
+// sign-in rate limit), sets the new one, ends every other session and
+// renews this one; or the form again with what is wrong.
+func (s *Server) portalChangePassword(c *fiber.Ctx) error {
+	sess := s.loadSession(c)
+	f := portal.PasswordForm{Errors: map[string]string{}}
+	current, password, confirm := c.FormValue("current"), c.FormValue("password"), c.FormValue("confirm")
+
+	if retry, limited := s.loginLimited(c, sess.Email); limited {
+		c.Set(fiber.HeaderRetryAfter, fmt.Sprint(int((retry+time.Second-1)/time.Second)))
+		f.Errors["form"] = fmt.Sprintf("Too many attempts. Try again in %d minute(s).", max(1, int((retry+time.Minute-1)/time.Minute)))
+		return s.renderAccount(c, fiber.StatusTooManyRequests, f)
+	}
+	u, err := s.store.Q.GetUserByID(c.UserContext(), *sess.UserID)
+	if err != nil {
+		return db.Translate(err)
+	}
+	if current == "" || u.PasswordHash == nil || !CheckPassword(*u.PasswordHash, current) {
+		f.Errors["current"] = "This is not your current password."
+		return s.renderAccount(c, fiber.StatusUnprocessableEntity, f)
+	}
+	f.Errors = passwordProblems(password, confirm, u.Email)
+	if len(f.Errors) == 0 && password == current {
+		f.Errors["password"] = "Choose a password different from your current one."
+	}
+	if len(f.Errors) > 0 {
+		return s.renderAccount(c, fiber.StatusUnprocessableEntity, f)
+	}
+	hash, err := HashPassword(password, s.cfg.BcryptCost)
+	if err != nil {
+		return licensing.Internal(err)
+	}
+	if _, err := s.store.ChangePassword(c.UserContext(), s.userActor(c, u.ID.String(), u.Role, u.Email), u.ID, hash,
+		s.now()); err != nil {
+		return err
+	}
+	// A new session (and CSRF token) for this browser, issued after the
+	// change; every session issued before it is refused from now on.
+	s.startSession(c, u.ID, u.Role, u.Email, u.CustomerID)
+	s.setFlash(c, components.ToastSuccess, "Password changed. Any other session of your account has been signed out.")
+	return c.Redirect("/portal/account", fiber.StatusSeeOther)
+}
+
+func (s *Server) renderAccount(c *fiber.Ctx, status int, f portal.PasswordForm) error {
+	sess := s.loadSession(c)
+	ctx := c.UserContext()
+	u, err := s.store.Q.GetUserByID(ctx, *sess.UserID)
+	if err != nil {
+		return db.Translate(err)
+	}
+	// The portal's layout: its navigation (Account marked) and the
+	// customer's name.
+	p := s.portalPage(c, "Your account")
+	f.MinLength = minPasswordRunes
+	a := portal.Account{Email: u.Email, Name: u.Name, Customer: p.Customer.Name, Form: f}
+	if u.LastLoginAt != nil {
+		a.LastLogin = fmtDateTime(*u.LastLoginAt)
+	}
+	c.Status(status)
+	return s.render(c, portal.AccountPage(p, a))
+}
