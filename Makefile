@@ -3,8 +3,10 @@ GO       ?= go
 BIN      := $(CURDIR)/bin
 SQLC     := $(BIN)/sqlc
 TEMPL    := $(BIN)/templ
+STRIPE_MOCK := $(BIN)/stripe-mock
 SQLC_VERSION  := v1.31.1
 TEMPL_VERSION := v0.3.1100
+STRIPE_MOCK_VERSION := v0.203.0
 
 .PHONY: run build test bench generate tools check fmt vet lint-generated
 
@@ -26,10 +28,14 @@ $(SQLC):
 $(TEMPL):
 	GOBIN=$(BIN) $(GO) install github.com/a-h/templ/cmd/templ@$(TEMPL_VERSION)
 
+# The customer portal's billing tests run against stripe-mock.
+$(STRIPE_MOCK):
+	GOBIN=$(BIN) $(GO) install github.com/stripe/stripe-mock@$(STRIPE_MOCK_VERSION)
+
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 
-tools: $(SQLC) $(TEMPL) node_modules/.package-lock.json
+tools: $(SQLC) $(TEMPL) $(STRIPE_MOCK) node_modules/.package-lock.json
 
 # Regenerates everything that is committed: sqlc, templ, CSS and htmx.
 generate: tools

@@ -86,7 +86,7 @@ func (q *Queries) ListUsageDailyForExport(ctx context.Context, arg ListUsageDail
 
 const listUsersByCustomer = `-- name: ListUsersByCustomer :many
 
-SELECT id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at FROM users
+SELECT id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at, sessions_valid_from FROM users
 WHERE customer_id = $1
 ORDER BY email
 LIMIT $2
@@ -119,6 +119,7 @@ func (q *Queries) ListUsersByCustomer(ctx context.Context, arg ListUsersByCustom
 			&i.LastLoginAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.SessionsValidFrom,
 		); err != nil {
 			return nil, err
 		}

@@ -28,6 +28,24 @@ type DeploymentInfo struct {
 	Offline      bool // activated by an offline license file, not a live call
 }
 
+// HoldsSeat is the seat rule, as the SQL function deployment_holds_seat
+// states it for queries that count seats: a deployment holds a seat while it
+// is active and was seen within its license's heartbeat window, or while an
+// offline license file issued for it is still valid (until offlineUntil),
+// released or not, since that file keeps working where it is installed.
+func HoldsSeat(status string, lastSeenAt time.Time, offlineUntil *time.Time, window time.Duration, now time.Time) bool {
+	return (status == "active" && lastSeenAt.After(now.Add(-window))) ||
+		(offlineUntil != nil && offlineUntil.After(now))
+}
+
+// HoldsSeat is the seat rule applied to d.
+func (d Deployment) HoldsSeat(window time.Duration, now time.Time) bool {
+	return HoldsSeat(d.Status, d.LastSeenAt, d.OfflineUntil, window, now)
+}
+
+// windowHours is a heartbeat window in whole hours, as licenses store it.
+func windowHours(window time.Duration) int32 { return int32(window / time.Hour) }
+
 // AcquireSeat activates or revives a deployment if its license has a free
 // seat. The license row is locked for the check and the write, so concurrent
 // activations — from this process or any other — never exceed the seats.
@@ -53,7 +71,7 @@ func (s *Store) AcquireSeat(ctx context.Context, licenseID uuid.UUID, maxDeploym
 			return err
 		}
 		inUse, err = q.CountSeatsInUse(ctx, CountSeatsInUseParams{LicenseID: licenseID,
-			ExceptDeploymentID: info.DeploymentID, Since: now.Add(-window)})
+			ExceptDeploymentID: info.DeploymentID, WindowHours: windowHours(window), Now: now})
 		if err != nil {
 			return err
 		}
@@ -115,7 +133,7 @@ func (s *Store) ReactivateDeployment(ctx context.Context, actor licensing.Actor,
 			return nil
 		}
 		inUse, err := q.CountSeatsInUse(ctx, CountSeatsInUseParams{LicenseID: licenseID, ExceptDeploymentID: deploymentID,
-			Since: now.Add(-window)})
+			WindowHours: windowHours(window), Now: now})
 		if err != nil {
 			return err
 		}

@@ -13,11 +13,32 @@ import (
 )
 
 const countDeploymentsByFreshness = `-- name: CountDeploymentsByFreshness :one
-SELECT
-    count(*) FILTER (WHERE d.status = 'active' AND d.last_seen_at > $1::timestamptz - make_interval(hours => l.heartbeat_window_hours))::bigint AS active,
-    count(*) FILTER (WHERE d.status = 'active' AND d.last_seen_at <= $1::timestamptz - make_interval(hours => l.heartbeat_window_hours))::bigint AS stale,
-    count(*) FILTER (WHERE d.status = 'deactivated')::bigint AS deactivated
-FROM deployments d JOIN licenses l ON l.id = d.license_id
+WITH counts AS MATERIALIZED (
+    SELECT
+        -- Every deployment is active or deactivated; a bare count(*) is the
+        -- cheapest full count (heartbeats keep the visibility map busy).
+        (SELECT count(*) FROM deployments)
+        - (SELECT count(*) FROM deployments WHERE status = 'deactivated') AS listed,
+        (SELECT count(*) FROM deployments d
+            WHERE d.status = 'active' AND d.last_seen_at <= $1::timestamptz
+                - make_interval(hours => (SELECT max(heartbeat_window_hours) FROM licenses)))
+        + (SELECT count(*) FROM deployments d
+            WHERE d.status = 'active'
+              AND d.last_seen_at > $1::timestamptz
+                - make_interval(hours => (SELECT max(heartbeat_window_hours) FROM licenses))
+              AND d.last_seen_at <= $1::timestamptz
+                - make_interval(hours => (SELECT min(heartbeat_window_hours) FROM licenses))
+              AND d.last_seen_at <= $1::timestamptz
+                - make_interval(hours => (SELECT l.heartbeat_window_hours FROM licenses l WHERE l.id = d.license_id))) AS lapsed,
+        (SELECT count(*) FROM deployments d
+            WHERE d.status = 'active' AND d.offline_until > $1::timestamptz
+              AND d.last_seen_at <= $1::timestamptz
+                - make_interval(hours => (SELECT l.heartbeat_window_hours FROM licenses l WHERE l.id = d.license_id))) AS covered,
+        (SELECT count(*) FROM deployments WHERE status = 'deactivated') AS deactivated
+)
+SELECT (listed - lapsed + covered)::bigint AS active, (lapsed - covered)::bigint AS stale,
+    deactivated::bigint AS deactivated
+FROM counts
 `
 
 type CountDeploymentsByFreshnessRow struct {
@@ -26,6 +47,14 @@ type CountDeploymentsByFreshnessRow struct {
 	Deactivated int64
 }
 
+// Deployments with status active that hold a seat at @now (active) or not
+// (stale), and released ones: what deployment_holds_seat gives row by row,
+// read from index ranges (migration 00004; a test in db/ keeps the two
+// equal). An active deployment lacks a seat when it was last seen at least
+// its license's heartbeat window ago ("lapsed") and no offline file covers
+// it. Seen before the longest window in use, it has lapsed whatever its
+// license; seen within the shortest, it has not: only those in between,
+// and those with an offline file (few), look up their license's window.
 func (q *Queries) CountDeploymentsByFreshness(ctx context.Context, now time.Time) (CountDeploymentsByFreshnessRow, error) {
 	row := q.db.QueryRow(ctx, countDeploymentsByFreshness, now)
 	var i CountDeploymentsByFreshnessRow
@@ -35,18 +64,26 @@ func (q *Queries) CountDeploymentsByFreshness(ctx context.Context, now time.Time
 
 const countSeatsInUse = `-- name: CountSeatsInUse :one
 SELECT count(*)::int FROM deployments
-WHERE license_id = $1 AND status = 'active' AND deployment_id <> $2::text
-  AND last_seen_at > $3
+WHERE license_id = $1 AND deployment_id <> $2::text
+  AND deployment_holds_seat(status, last_seen_at, offline_until, $3::int, $4::timestamptz)
 `
 
 type CountSeatsInUseParams struct {
 	LicenseID          uuid.UUID
 	ExceptDeploymentID string
-	Since              time.Time
+	WindowHours        int32
+	Now                time.Time
 }
 
+// The seats held at @now by the license's deployments other than
+// except_deployment_id, under the one seat rule (deployment_holds_seat).
 func (q *Queries) CountSeatsInUse(ctx context.Context, arg CountSeatsInUseParams) (int32, error) {
-	row := q.db.QueryRow(ctx, countSeatsInUse, arg.LicenseID, arg.ExceptDeploymentID, arg.Since)
+	row := q.db.QueryRow(ctx, countSeatsInUse,
+		arg.LicenseID,
+		arg.ExceptDeploymentID,
+		arg.WindowHours,
+		arg.Now,
+	)
 	var column_1 int32
 	err := row.Scan(&column_1)
 	return column_1, err
@@ -55,7 +92,7 @@ func (q *Queries) CountSeatsInUse(ctx context.Context, arg CountSeatsInUseParams
 const deactivateDeployment = `-- name: DeactivateDeployment :one
 UPDATE deployments SET status = 'deactivated', deactivated_at = $1, deactivated_by = $2
 WHERE license_id = $3 AND deployment_id = $4 AND status = 'active'
-RETURNING id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at
+RETURNING id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until
 `
 
 type DeactivateDeploymentParams struct {
@@ -87,12 +124,13 @@ func (q *Queries) DeactivateDeployment(ctx context.Context, arg DeactivateDeploy
 		&i.DeactivatedBy,
 		&i.FirstSeenAt,
 		&i.LastSeenAt,
+		&i.OfflineUntil,
 	)
 	return i, err
 }
 
 const getDeployment = `-- name: GetDeployment :one
-SELECT id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at FROM deployments WHERE license_id = $1 AND deployment_id = $2
+SELECT id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until FROM deployments WHERE license_id = $1 AND deployment_id = $2
 `
 
 type GetDeploymentParams struct {
@@ -117,12 +155,13 @@ func (q *Queries) GetDeployment(ctx context.Context, arg GetDeploymentParams) (D
 		&i.DeactivatedBy,
 		&i.FirstSeenAt,
 		&i.LastSeenAt,
+		&i.OfflineUntil,
 	)
 	return i, err
 }
 
 const getDeploymentForUpdate = `-- name: GetDeploymentForUpdate :one
-SELECT id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at FROM deployments WHERE license_id = $1 AND deployment_id = $2 FOR UPDATE
+SELECT id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until FROM deployments WHERE license_id = $1 AND deployment_id = $2 FOR UPDATE
 `
 
 type GetDeploymentForUpdateParams struct {
@@ -147,12 +186,13 @@ func (q *Queries) GetDeploymentForUpdate(ctx context.Context, arg GetDeploymentF
 		&i.DeactivatedBy,
 		&i.FirstSeenAt,
 		&i.LastSeenAt,
+		&i.OfflineUntil,
 	)
 	return i, err
 }
 
 const listDeployments = `-- name: ListDeployments :many
-SELECT id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at FROM deployments WHERE license_id = $1 ORDER BY last_seen_at DESC, id
+SELECT id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until FROM deployments WHERE license_id = $1 ORDER BY last_seen_at DESC, id
 `
 
 func (q *Queries) ListDeployments(ctx context.Context, licenseID uuid.UUID) ([]Deployment, error) {
@@ -178,6 +218,7 @@ func (q *Queries) ListDeployments(ctx context.Context, licenseID uuid.UUID) ([]D
 			&i.DeactivatedBy,
 			&i.FirstSeenAt,
 			&i.LastSeenAt,
+			&i.OfflineUntil,
 		); err != nil {
 			return nil, err
 		}
@@ -204,7 +245,7 @@ func (q *Queries) LockLicenseSeats(ctx context.Context, id uuid.UUID) (uuid.UUID
 const reactivateDeployment = `-- name: ReactivateDeployment :one
 UPDATE deployments SET status = 'active', deactivated_at = NULL, deactivated_by = NULL, last_seen_at = $1
 WHERE license_id = $2 AND deployment_id = $3 AND status = 'deactivated'
-RETURNING id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at
+RETURNING id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until
 `
 
 type ReactivateDeploymentParams struct {
@@ -230,6 +271,7 @@ func (q *Queries) ReactivateDeployment(ctx context.Context, arg ReactivateDeploy
 		&i.DeactivatedBy,
 		&i.FirstSeenAt,
 		&i.LastSeenAt,
+		&i.OfflineUntil,
 	)
 	return i, err
 }
@@ -271,7 +313,7 @@ ON CONFLICT (license_id, deployment_id) DO UPDATE SET
     status = 'active', deactivated_at = NULL, deactivated_by = NULL, fingerprint = excluded.fingerprint,
     hostname = excluded.hostname, ip = excluded.ip, app_version = excluded.app_version,
     offline = excluded.offline, last_seen_at = excluded.last_seen_at
-RETURNING id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at
+RETURNING id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until
 `
 
 type UpsertActiveDeploymentParams struct {
@@ -311,6 +353,7 @@ func (q *Queries) UpsertActiveDeployment(ctx context.Context, arg UpsertActiveDe
 		&i.DeactivatedBy,
 		&i.FirstSeenAt,
 		&i.LastSeenAt,
+		&i.OfflineUntil,
 	)
 	return i, err
 }

@@ -308,9 +308,10 @@ SELECT k.id AS key_id, k.replaced_at AS key_replaced_at,
     d.id AS deployment_pk, d.status AS deployment_status, d.fingerprint AS deployment_fingerprint,
     d.hostname AS deployment_hostname, d.ip AS deployment_ip, d.app_version AS deployment_app_version,
     d.first_seen_at AS deployment_first_seen_at, d.last_seen_at AS deployment_last_seen_at,
+    d.offline_until AS deployment_offline_until,
     (SELECT count(*) FROM deployments s
-      WHERE s.license_id = l.id AND s.status = 'active'
-        AND s.last_seen_at > $1::timestamptz - make_interval(hours => l.heartbeat_window_hours))::int AS seats_in_use
+      WHERE s.license_id = l.id
+        AND deployment_holds_seat(s.status, s.last_seen_at, s.offline_until, l.heartbeat_window_hours, $1::timestamptz))::int AS seats_in_use
 FROM license_keys k
 JOIN licenses l ON l.id = k.license_id
 JOIN plans p ON p.id = l.plan_id
@@ -325,36 +326,37 @@ type GetValidationContextParams struct {
 }
 
 type GetValidationContextRow struct {
-	KeyID                 uuid.UUID
-	KeyReplacedAt         *time.Time
-	ID                    uuid.UUID
-	CustomerID            uuid.UUID
-	Status                string
-	SuspendedReason       *string
-	Features              []string
-	Limits                []byte
-	MaxDeployments        *int32
-	StartsAt              time.Time
-	ExpiresAt             *time.Time
-	GraceDays             int32
-	OfflineDays           int32
-	HeartbeatWindowHours  int32
-	DunningDays           int32
-	PaymentState          string
-	PastDueSince          *time.Time
-	BillingPeriodStart    *time.Time
-	BillingPeriodEnd      *time.Time
-	UpdatedAt             time.Time
-	PlanCode              string
-	DeploymentPk          *uuid.UUID
-	DeploymentStatus      *string
-	DeploymentFingerprint *string
-	DeploymentHostname    *string
-	DeploymentIp          *string
-	DeploymentAppVersion  *string
-	DeploymentFirstSeenAt *time.Time
-	DeploymentLastSeenAt  *time.Time
-	SeatsInUse            int32
+	KeyID                  uuid.UUID
+	KeyReplacedAt          *time.Time
+	ID                     uuid.UUID
+	CustomerID             uuid.UUID
+	Status                 string
+	SuspendedReason        *string
+	Features               []string
+	Limits                 []byte
+	MaxDeployments         *int32
+	StartsAt               time.Time
+	ExpiresAt              *time.Time
+	GraceDays              int32
+	OfflineDays            int32
+	HeartbeatWindowHours   int32
+	DunningDays            int32
+	PaymentState           string
+	PastDueSince           *time.Time
+	BillingPeriodStart     *time.Time
+	BillingPeriodEnd       *time.Time
+	UpdatedAt              time.Time
+	PlanCode               string
+	DeploymentPk           *uuid.UUID
+	DeploymentStatus       *string
+	DeploymentFingerprint  *string
+	DeploymentHostname     *string
+	DeploymentIp           *string
+	DeploymentAppVersion   *string
+	DeploymentFirstSeenAt  *time.Time
+	DeploymentLastSeenAt   *time.Time
+	DeploymentOfflineUntil *time.Time
+	SeatsInUse             int32
 }
 
 // Everything one validation needs, in one indexed read: the key, its
@@ -392,6 +394,7 @@ func (q *Queries) GetValidationContext(ctx context.Context, arg GetValidationCon
 		&i.DeploymentAppVersion,
 		&i.DeploymentFirstSeenAt,
 		&i.DeploymentLastSeenAt,
+		&i.DeploymentOfflineUntil,
 		&i.SeatsInUse,
 	)
 	return i, err
@@ -441,43 +444,76 @@ func (q *Queries) InsertLicenseKey(ctx context.Context, arg InsertLicenseKeyPara
 }
 
 const listLicenses = `-- name: ListLicenses :many
+WITH listed AS NOT MATERIALIZED (
+    SELECT l.id, l.created_at, l.customer_id, l.notes
+    FROM licenses l
+    WHERE ($3::uuid IS NULL OR l.customer_id = $3::uuid)
+      AND ($4::text IS NULL
+           OR l.plan_id = (SELECT p.id FROM plans p WHERE p.code = $4::text))
+      AND ($5::text IS NULL
+           OR license_effective_status(l.status, l.starts_at, l.expires_at, l.grace_days, l.payment_state,
+                l.past_due_since, l.dunning_days, $1::timestamptz) = $5::text)
+      -- What the rule implies for each state, in terms indexes can answer
+      -- (grace days are at most 365), so rare states are found directly.
+      AND CASE $5::text
+          WHEN 'revoked' THEN l.status = 'revoked'
+          WHEN 'suspended' THEN l.status = 'suspended' OR (l.status = 'active' AND l.payment_state = 'past_due')
+          WHEN 'not_yet_valid' THEN l.status = 'active' AND l.starts_at > $1::timestamptz
+          WHEN 'expired' THEN l.status = 'active' AND l.expires_at < $1::timestamptz
+          WHEN 'grace' THEN l.status = 'active' AND l.expires_at < $1::timestamptz
+              AND l.expires_at >= $1::timestamptz - interval '366 days'
+          WHEN 'past_due' THEN l.status = 'active' AND l.payment_state = 'past_due'
+          WHEN 'active' THEN l.status = 'active'
+          ELSE true END
+      AND ($6::timestamptz IS NULL OR l.expires_at < $6::timestamptz)
+      AND ($7::timestamptz IS NULL OR l.expires_at >= $7::timestamptz)
+      AND ($8::timestamptz IS NULL
+           OR (l.created_at, l.id) < ($8::timestamptz, $9::uuid))
+), page AS (
+    (SELECT id FROM listed WHERE $10::text IS NULL
+     ORDER BY created_at DESC, id DESC LIMIT $2)
+    UNION ALL
+    (SELECT id FROM listed
+     WHERE customer_id IN (SELECT c.id FROM customers c
+        -- The customers' search index narrows; the name or email decides.
+        WHERE (c.name || ' ' || c.email::text || ' ' || c.company) ILIKE '%' || $10::text || '%'
+          AND (c.name ILIKE '%' || $10::text || '%' OR c.email::text ILIKE '%' || $10::text || '%'))
+     ORDER BY created_at DESC, id DESC LIMIT $2)
+    UNION ALL
+    (SELECT id FROM listed WHERE notes ILIKE '%' || $10::text || '%'
+     ORDER BY created_at DESC, id DESC LIMIT $2)
+    UNION ALL
+    (SELECT id FROM listed
+     WHERE id = ANY (ARRAY(
+        SELECT k.license_id FROM license_keys k WHERE k.key_suffix = $11::text
+        UNION ALL
+        SELECT CASE WHEN $11::text ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+            THEN $11::text::uuid END))
+     ORDER BY created_at DESC, id DESC LIMIT $2)
+)
 SELECT l.id, l.customer_id, l.plan_id, l.status, l.suspended_reason, l.suspension_source, l.features, l.limits, l.max_deployments, l.starts_at, l.expires_at, l.grace_days, l.offline_days, l.heartbeat_window_hours, l.dunning_days, l.payment_state, l.past_due_since, l.billing_period_start, l.billing_period_end, l.stripe_subscription_id, l.stripe_price_id, l.stripe_quantity, l.stripe_status, l.stripe_state_at, l.notes, l.revoked_at, l.created_at, l.updated_at, p.code AS plan_code, c.name AS customer_name,
-    (SELECT count(*) FROM deployments s WHERE s.license_id = l.id AND s.status = 'active'
-        AND s.last_seen_at > $1::timestamptz - make_interval(hours => l.heartbeat_window_hours))::int AS seats_in_use
+    (SELECT count(*) FROM deployments s WHERE s.license_id = l.id
+        AND deployment_holds_seat(s.status, s.last_seen_at, s.offline_until, l.heartbeat_window_hours, $1::timestamptz))::int AS seats_in_use
 FROM licenses l
 JOIN plans p ON p.id = l.plan_id
 JOIN customers c ON c.id = l.customer_id
-WHERE ($2::uuid IS NULL OR l.customer_id = $2::uuid)
-  AND ($3::text IS NULL OR p.code = $3::text)
-  AND ($4::text IS NULL
-       OR license_effective_status(l.status, l.starts_at, l.expires_at, l.grace_days, l.payment_state,
-            l.past_due_since, l.dunning_days, $1::timestamptz) = $4::text)
-  AND ($5::timestamptz IS NULL OR l.expires_at < $5::timestamptz)
-  AND ($6::timestamptz IS NULL OR l.expires_at >= $6::timestamptz)
-  AND ($7::text IS NULL
-       OR l.id::text = $8::text
-       OR c.name ILIKE '%' || $7::text || '%'
-       OR c.email::text ILIKE '%' || $7::text || '%'
-       OR l.notes ILIKE '%' || $7::text || '%'
-       OR EXISTS (SELECT 1 FROM license_keys k WHERE k.license_id = l.id AND k.key_suffix = $8::text))
-  AND ($9::timestamptz IS NULL
-       OR (l.created_at, l.id) < ($9::timestamptz, $10::uuid))
+WHERE l.id IN (SELECT id FROM page)
 ORDER BY l.created_at DESC, l.id DESC
-LIMIT $11
+LIMIT $2
 `
 
 type ListLicensesParams struct {
 	Now             time.Time
+	MaxRows         int32
 	CustomerID      *uuid.UUID
 	PlanCode        *string
 	EffectiveStatus *string
 	ExpiresBefore   *time.Time
 	ExpiresAfter    *time.Time
-	Q               *string
-	QExact          *string
 	BeforeCreated   *time.Time
 	BeforeID        *uuid.UUID
-	MaxRows         int32
+	Q               *string
+	QExact          *string
 }
 
 type ListLicensesRow struct {
@@ -514,20 +550,25 @@ type ListLicensesRow struct {
 	SeatsInUse           int32
 }
 
-// Keyset pagination, newest first, with optional filters.
+// Keyset pagination, newest first, with optional filters. A search (q)
+// finds the license by its id or a key's checksum (exactly), or by its
+// customer's name or email or its notes (substrings, through trigram
+// indexes). Each way of finding is its own newest-first page of the
+// filtered licenses, read through the index that suits it; the page shown
+// is the newest of their union, so keyset pagination stays exact.
 func (q *Queries) ListLicenses(ctx context.Context, arg ListLicensesParams) ([]ListLicensesRow, error) {
 	rows, err := q.db.Query(ctx, listLicenses,
 		arg.Now,
+		arg.MaxRows,
 		arg.CustomerID,
 		arg.PlanCode,
 		arg.EffectiveStatus,
 		arg.ExpiresBefore,
 		arg.ExpiresAfter,
-		arg.Q,
-		arg.QExact,
 		arg.BeforeCreated,
 		arg.BeforeID,
-		arg.MaxRows,
+		arg.Q,
+		arg.QExact,
 	)
 	if err != nil {
 		return nil, err

@@ -69,6 +69,7 @@ type Deployment struct {
 	DeactivatedBy *string
 	FirstSeenAt   time.Time
 	LastSeenAt    time.Time
+	OfflineUntil  *time.Time
 }
 
 type License struct {
@@ -196,16 +197,17 @@ type UsageReport struct {
 }
 
 type User struct {
-	ID           uuid.UUID
-	Email        string
-	Name         string
-	Role         string
-	CustomerID   *uuid.UUID
-	PasswordHash *string
-	DisabledAt   *time.Time
-	LastLoginAt  *time.Time
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	ID                uuid.UUID
+	Email             string
+	Name              string
+	Role              string
+	CustomerID        *uuid.UUID
+	PasswordHash      *string
+	DisabledAt        *time.Time
+	LastLoginAt       *time.Time
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+	SessionsValidFrom *time.Time
 }
 
 type UserInvitation struct {
@@ -216,6 +218,7 @@ type UserInvitation struct {
 	ExpiresAt time.Time
 	UsedAt    *time.Time
 	CreatedAt time.Time
+	RevokedAt *time.Time
 }
 
 type ValidationStat struct {

@@ -250,6 +250,15 @@ func (s *Server) adminCustomer(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	d, err := s.customerDetail(c, cu)
+	if err != nil {
+		return err
+	}
+	return s.render(c, admin.CustomerPage(s.page(c, cu.Name), d))
+}
+
+// customerDetail is everything the customer page shows.
+func (s *Server) customerDetail(c *fiber.Ctx, cu db.Customer) (admin.CustomerDetail, error) {
 	ctx, now := c.UserContext(), s.now()
 	d := admin.CustomerDetail{ID: cu.ID.String(), Name: cu.Name, Email: cu.Email, Company: cu.Company,
 		ArchivedAt: fmtDate(cu.ArchivedAt), CreatedAt: fmtDate(&cu.CreatedAt)}
@@ -261,7 +270,7 @@ func (s *Server) adminCustomer(c *fiber.Ctx) error {
 	lics, err := s.store.Q.ListLicenses(ctx, db.ListLicensesParams{Now: now, CustomerID: &cu.ID,
 		MaxRows: customerLicensesShown + 1})
 	if err != nil {
-		return db.Translate(err)
+		return d, db.Translate(err)
 	}
 	for i, r := range lics {
 		if i == customerLicensesShown {
@@ -271,16 +280,8 @@ func (s *Server) adminCustomer(c *fiber.Ctx) error {
 		d.Licenses = append(d.Licenses, licenseRowOf(r, now))
 	}
 
-	users, err := s.store.Q.ListUsersByCustomer(ctx, db.ListUsersByCustomerParams{CustomerID: &cu.ID, MaxRows: 200})
-	if err != nil {
-		return db.Translate(err)
-	}
-	for _, u := range users {
-		v := admin.CustomerUser{Email: u.Email, Name: u.Name, Disabled: u.DisabledAt != nil}
-		if u.LastLoginAt != nil {
-			v.LastLogin = fmtDateTime(*u.LastLoginAt)
-		}
-		d.Users = append(d.Users, v)
+	if d.Users, err = s.customerUsers(c, cu); err != nil {
+		return d, err
 	}
 
 	to := now.UTC().Truncate(24 * time.Hour)
@@ -289,7 +290,7 @@ func (s *Server) adminCustomer(c *fiber.Ctx) error {
 	usage, err := s.store.Q.UsageTotalsByCustomer(ctx, db.UsageTotalsByCustomerParams{CustomerID: cu.ID,
 		FromDay: from, ToDay: to})
 	if err != nil {
-		return db.Translate(err)
+		return d, db.Translate(err)
 	}
 	for _, u := range usage {
 		d.Usage = append(d.Usage, admin.UsageTotal{Metric: u.Metric, Kind: u.Kind, Total: u.Total})
@@ -297,10 +298,10 @@ func (s *Server) adminCustomer(c *fiber.Ctx) error {
 
 	audit, err := s.store.Q.ListAudit(ctx, db.ListAuditParams{CustomerID: &cu.ID, MaxRows: 10})
 	if err != nil {
-		return db.Translate(err)
+		return d, db.Translate(err)
 	}
 	d.Audit = auditRows(audit)
-	return s.render(c, admin.CustomerPage(s.page(c, cu.Name), d))
+	return d, nil
 }
 
 // licenseRowOf is one license as the lists show it.

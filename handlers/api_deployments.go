@@ -16,13 +16,9 @@ type deploymentView struct {
 }
 
 func viewDeployment(d db.Deployment, window time.Duration, now time.Time) deploymentView {
-	v := deploymentView{DeploymentView: d.View()}
-	if d.Status == "active" {
-		if d.LastSeenAt.After(now.Add(-window)) {
-			v.HoldsSeat = true
-		} else {
-			v.Status = "stale"
-		}
+	v := deploymentView{DeploymentView: d.View(), HoldsSeat: d.HoldsSeat(window, now)}
+	if d.Status == "active" && !v.HoldsSeat {
+		v.Status = "stale"
 	}
 	return v
 }

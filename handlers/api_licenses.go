@@ -85,7 +85,7 @@ func (s *Server) licenseResponse(c *fiber.Ctx, l db.License) (LicenseView, error
 		return LicenseView{}, db.Translate(err)
 	}
 	seats, err := s.store.Q.CountSeatsInUse(c.UserContext(), db.CountSeatsInUseParams{LicenseID: l.ID,
-		Since: now.Add(-time.Duration(l.HeartbeatWindowHours) * time.Hour)})
+		WindowHours: l.HeartbeatWindowHours, Now: now})
 	if err != nil {
 		return LicenseView{}, db.Translate(err)
 	}

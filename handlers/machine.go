@@ -197,7 +197,8 @@ func (s *Server) decideValidation(c *fiber.Ctx, b *machineBody) (validationAnswe
 		Explain:           b.Explain,
 	}
 	seats := int(row.SeatsInUse)
-	holds := row.DeploymentStatus != nil && *row.DeploymentStatus == "active" && row.DeploymentLastSeenAt.After(now.Add(-window))
+	holds := row.DeploymentStatus != nil && *row.DeploymentStatus == "active" &&
+		db.HoldsSeat(*row.DeploymentStatus, *row.DeploymentLastSeenAt, row.DeploymentOfflineUntil, window, now)
 	in.Deployment = licensing.DeploymentFacts{ID: deploymentID, Exists: row.DeploymentPk != nil,
 		Deactivated: row.DeploymentStatus != nil && *row.DeploymentStatus == "deactivated", HoldsSeat: holds}
 	in.SeatsInUse = seats

@@ -10,9 +10,11 @@ WHERE id = @id;
 SELECT id FROM licenses WHERE id = @id FOR UPDATE;
 
 -- name: CountSeatsInUse :one
+-- The seats held at @now by the license's deployments other than
+-- except_deployment_id, under the one seat rule (deployment_holds_seat).
 SELECT count(*)::int FROM deployments
-WHERE license_id = @license_id AND status = 'active' AND deployment_id <> sqlc.arg(except_deployment_id)::text
-  AND last_seen_at > @since;
+WHERE license_id = @license_id AND deployment_id <> sqlc.arg(except_deployment_id)::text
+  AND deployment_holds_seat(status, last_seen_at, offline_until, sqlc.arg(window_hours)::int, sqlc.arg(now)::timestamptz);
 
 -- name: GetDeploymentForUpdate :one
 SELECT * FROM deployments WHERE license_id = @license_id AND deployment_id = @deployment_id FOR UPDATE;
@@ -44,8 +46,37 @@ RETURNING *;
 SELECT * FROM deployments WHERE license_id = @license_id ORDER BY last_seen_at DESC, id;
 
 -- name: CountDeploymentsByFreshness :one
-SELECT
-    count(*) FILTER (WHERE d.status = 'active' AND d.last_seen_at > sqlc.arg(now)::timestamptz - make_interval(hours => l.heartbeat_window_hours))::bigint AS active,
-    count(*) FILTER (WHERE d.status = 'active' AND d.last_seen_at <= sqlc.arg(now)::timestamptz - make_interval(hours => l.heartbeat_window_hours))::bigint AS stale,
-    count(*) FILTER (WHERE d.status = 'deactivated')::bigint AS deactivated
-FROM deployments d JOIN licenses l ON l.id = d.license_id;
+-- Deployments with status active that hold a seat at @now (active) or not
+-- (stale), and released ones: what deployment_holds_seat gives row by row,
+-- read from index ranges (migration 00004; a test in db/ keeps the two
+-- equal). An active deployment lacks a seat when it was last seen at least
+-- its license's heartbeat window ago ("lapsed") and no offline file covers
+-- it. Seen before the longest window in use, it has lapsed whatever its
+-- license; seen within the shortest, it has not: only those in between,
+-- and those with an offline file (few), look up their license's window.
+WITH counts AS MATERIALIZED (
+    SELECT
+        -- Every deployment is active or deactivated; a bare count(*) is the
+        -- cheapest full count (heartbeats keep the visibility map busy).
+        (SELECT count(*) FROM deployments)
+        - (SELECT count(*) FROM deployments WHERE status = 'deactivated') AS listed,
+        (SELECT count(*) FROM deployments d
+            WHERE d.status = 'active' AND d.last_seen_at <= sqlc.arg(now)::timestamptz
+                - make_interval(hours => (SELECT max(heartbeat_window_hours) FROM licenses)))
+        + (SELECT count(*) FROM deployments d
+            WHERE d.status = 'active'
+              AND d.last_seen_at > sqlc.arg(now)::timestamptz
+                - make_interval(hours => (SELECT max(heartbeat_window_hours) FROM licenses))
+              AND d.last_seen_at <= sqlc.arg(now)::timestamptz
+                - make_interval(hours => (SELECT min(heartbeat_window_hours) FROM licenses))
+              AND d.last_seen_at <= sqlc.arg(now)::timestamptz
+                - make_interval(hours => (SELECT l.heartbeat_window_hours FROM licenses l WHERE l.id = d.license_id))) AS lapsed,
+        (SELECT count(*) FROM deployments d
+            WHERE d.status = 'active' AND d.offline_until > sqlc.arg(now)::timestamptz
+              AND d.last_seen_at <= sqlc.arg(now)::timestamptz
+                - make_interval(hours => (SELECT l.heartbeat_window_hours FROM licenses l WHERE l.id = d.license_id))) AS covered,
+        (SELECT count(*) FROM deployments WHERE status = 'deactivated') AS deactivated
+)
+SELECT (listed - lapsed + covered)::bigint AS active, (lapsed - covered)::bigint AS stale,
+    deactivated::bigint AS deactivated
+FROM counts;

@@ -60,9 +60,10 @@ SELECT k.id AS key_id, k.replaced_at AS key_replaced_at,
     d.id AS deployment_pk, d.status AS deployment_status, d.fingerprint AS deployment_fingerprint,
     d.hostname AS deployment_hostname, d.ip AS deployment_ip, d.app_version AS deployment_app_version,
     d.first_seen_at AS deployment_first_seen_at, d.last_seen_at AS deployment_last_seen_at,
+    d.offline_until AS deployment_offline_until,
     (SELECT count(*) FROM deployments s
-      WHERE s.license_id = l.id AND s.status = 'active'
-        AND s.last_seen_at > sqlc.arg(now)::timestamptz - make_interval(hours => l.heartbeat_window_hours))::int AS seats_in_use
+      WHERE s.license_id = l.id
+        AND deployment_holds_seat(s.status, s.last_seen_at, s.offline_until, l.heartbeat_window_hours, sqlc.arg(now)::timestamptz))::int AS seats_in_use
 FROM license_keys k
 JOIN licenses l ON l.id = k.license_id
 JOIN plans p ON p.id = l.plan_id
@@ -70,28 +71,66 @@ LEFT JOIN deployments d ON d.license_id = l.id AND d.deployment_id = sqlc.arg(de
 WHERE k.key_hash = @key_hash;
 
 -- name: ListLicenses :many
--- Keyset pagination, newest first, with optional filters.
+-- Keyset pagination, newest first, with optional filters. A search (q)
+-- finds the license by its id or a key's checksum (exactly), or by its
+-- customer's name or email or its notes (substrings, through trigram
+-- indexes). Each way of finding is its own newest-first page of the
+-- filtered licenses, read through the index that suits it; the page shown
+-- is the newest of their union, so keyset pagination stays exact.
+WITH listed AS NOT MATERIALIZED (
+    SELECT l.id, l.created_at, l.customer_id, l.notes
+    FROM licenses l
+    WHERE (sqlc.narg('customer_id')::uuid IS NULL OR l.customer_id = sqlc.narg('customer_id')::uuid)
+      AND (sqlc.narg('plan_code')::text IS NULL
+           OR l.plan_id = (SELECT p.id FROM plans p WHERE p.code = sqlc.narg('plan_code')::text))
+      AND (sqlc.narg('effective_status')::text IS NULL
+           OR license_effective_status(l.status, l.starts_at, l.expires_at, l.grace_days, l.payment_state,
+                l.past_due_since, l.dunning_days, sqlc.arg(now)::timestamptz) = sqlc.narg('effective_status')::text)
+      -- What the rule implies for each state, in terms indexes can answer
+      -- (grace days are at most 365), so rare states are found directly.
+      AND CASE sqlc.narg('effective_status')::text
+          WHEN 'revoked' THEN l.status = 'revoked'
+          WHEN 'suspended' THEN l.status = 'suspended' OR (l.status = 'active' AND l.payment_state = 'past_due')
+          WHEN 'not_yet_valid' THEN l.status = 'active' AND l.starts_at > sqlc.arg(now)::timestamptz
+          WHEN 'expired' THEN l.status = 'active' AND l.expires_at < sqlc.arg(now)::timestamptz
+          WHEN 'grace' THEN l.status = 'active' AND l.expires_at < sqlc.arg(now)::timestamptz
+              AND l.expires_at >= sqlc.arg(now)::timestamptz - interval '366 days'
+          WHEN 'past_due' THEN l.status = 'active' AND l.payment_state = 'past_due'
+          WHEN 'active' THEN l.status = 'active'
+          ELSE true END
+      AND (sqlc.narg('expires_before')::timestamptz IS NULL OR l.expires_at < sqlc.narg('expires_before')::timestamptz)
+      AND (sqlc.narg('expires_after')::timestamptz IS NULL OR l.expires_at >= sqlc.narg('expires_after')::timestamptz)
+      AND (sqlc.narg('before_created')::timestamptz IS NULL
+           OR (l.created_at, l.id) < (sqlc.narg('before_created')::timestamptz, sqlc.narg('before_id')::uuid))
+), page AS (
+    (SELECT id FROM listed WHERE sqlc.narg('q')::text IS NULL
+     ORDER BY created_at DESC, id DESC LIMIT @max_rows)
+    UNION ALL
+    (SELECT id FROM listed
+     WHERE customer_id IN (SELECT c.id FROM customers c
+        -- The customers' search index narrows; the name or email decides.
+        WHERE (c.name || ' ' || c.email::text || ' ' || c.company) ILIKE '%' || sqlc.narg('q')::text || '%'
+          AND (c.name ILIKE '%' || sqlc.narg('q')::text || '%' OR c.email::text ILIKE '%' || sqlc.narg('q')::text || '%'))
+     ORDER BY created_at DESC, id DESC LIMIT @max_rows)
+    UNION ALL
+    (SELECT id FROM listed WHERE notes ILIKE '%' || sqlc.narg('q')::text || '%'
+     ORDER BY created_at DESC, id DESC LIMIT @max_rows)
+    UNION ALL
+    (SELECT id FROM listed
+     WHERE id = ANY (ARRAY(
+        SELECT k.license_id FROM license_keys k WHERE k.key_suffix = sqlc.narg('q_exact')::text
+        UNION ALL
+        SELECT CASE WHEN sqlc.narg('q_exact')::text ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+            THEN sqlc.narg('q_exact')::text::uuid END))
+     ORDER BY created_at DESC, id DESC LIMIT @max_rows)
+)
 SELECT l.*, p.code AS plan_code, c.name AS customer_name,
-    (SELECT count(*) FROM deployments s WHERE s.license_id = l.id AND s.status = 'active'
-        AND s.last_seen_at > sqlc.arg(now)::timestamptz - make_interval(hours => l.heartbeat_window_hours))::int AS seats_in_use
+    (SELECT count(*) FROM deployments s WHERE s.license_id = l.id
+        AND deployment_holds_seat(s.status, s.last_seen_at, s.offline_until, l.heartbeat_window_hours, sqlc.arg(now)::timestamptz))::int AS seats_in_use
 FROM licenses l
 JOIN plans p ON p.id = l.plan_id
 JOIN customers c ON c.id = l.customer_id
-WHERE (sqlc.narg('customer_id')::uuid IS NULL OR l.customer_id = sqlc.narg('customer_id')::uuid)
-  AND (sqlc.narg('plan_code')::text IS NULL OR p.code = sqlc.narg('plan_code')::text)
-  AND (sqlc.narg('effective_status')::text IS NULL
-       OR license_effective_status(l.status, l.starts_at, l.expires_at, l.grace_days, l.payment_state,
-            l.past_due_since, l.dunning_days, sqlc.arg(now)::timestamptz) = sqlc.narg('effective_status')::text)
-  AND (sqlc.narg('expires_before')::timestamptz IS NULL OR l.expires_at < sqlc.narg('expires_before')::timestamptz)
-  AND (sqlc.narg('expires_after')::timestamptz IS NULL OR l.expires_at >= sqlc.narg('expires_after')::timestamptz)
-  AND (sqlc.narg('q')::text IS NULL
-       OR l.id::text = sqlc.narg('q_exact')::text
-       OR c.name ILIKE '%' || sqlc.narg('q')::text || '%'
-       OR c.email::text ILIKE '%' || sqlc.narg('q')::text || '%'
-       OR l.notes ILIKE '%' || sqlc.narg('q')::text || '%'
-       OR EXISTS (SELECT 1 FROM license_keys k WHERE k.license_id = l.id AND k.key_suffix = sqlc.narg('q_exact')::text))
-  AND (sqlc.narg('before_created')::timestamptz IS NULL
-       OR (l.created_at, l.id) < (sqlc.narg('before_created')::timestamptz, sqlc.narg('before_id')::uuid))
+WHERE l.id IN (SELECT id FROM page)
 ORDER BY l.created_at DESC, l.id DESC
 LIMIT @max_rows;
 

@@ -18,6 +18,16 @@ if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/
   fi
 fi
 
+# The customer portal's billing tests need stripe-mock (Stripe's API
+# simulator). Install it into bin/ from the Go module proxy when it is
+# neither there nor on PATH; if that fails they fail under CI (and are
+# skipped elsewhere).
+if [ ! -x bin/stripe-mock ] && ! command -v stripe-mock >/dev/null 2>&1; then
+  echo "installing stripe-mock for the billing tests" >&2
+  GOBIN="$PWD/bin" go install github.com/stripe/stripe-mock@v0.203.0 >&2 ||
+    echo "warning: could not install stripe-mock; the billing tests will fail under CI" >&2
+fi
+
 if [ -z "${TEST_DATABASE_URL:-}" ]; then
   dir=$(mktemp -d /tmp/nls-test-pg.XXXXXX)
   go build -o "$dir/portal" ./cmd/portal

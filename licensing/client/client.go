@@ -27,11 +27,18 @@ import (
 
 const userAgent = "nls-go-client/1"
 
-// Config configures a Client. ServerURL and LicenseKey are required; every
-// other field has a default.
+// Config configures a Client. ServerURL and LicenseKey are required, unless
+// OfflineLicenseFile is set; every other field has a default.
 type Config struct {
 	ServerURL  string // e.g. https://licenses.example.com
 	LicenseKey string // NLS-...
+
+	// OfflineLicenseFile is the path of an offline license file issued for
+	// this installation in the customer portal, for sites that cannot reach
+	// the server (see ParseOfflineLicense). The client starts valid from it
+	// until it expires. With it, ServerURL and LicenseKey may be empty: the
+	// client then never contacts a server, and PublicKeys is required.
+	OfflineLicenseFile string
 
 	// DeploymentID names this installation. Empty: a UUID generated on the
 	// first start and kept in StateDir.
@@ -103,15 +110,22 @@ type Client struct {
 // on a first run) and loads what it holds. It does no network I/O: Start
 // does.
 func New(cfg Config) (*Client, error) {
-	if cfg.ServerURL == "" {
-		return nil, errors.New("nls client: Config.ServerURL is required")
+	offline := cfg.OfflineLicenseFile != ""
+	if cfg.ServerURL == "" && !offline {
+		return nil, errors.New("nls client: Config.ServerURL is required (or Config.OfflineLicenseFile, for a site without access to the server)")
 	}
-	if cfg.LicenseKey == "" {
+	if cfg.LicenseKey == "" && cfg.ServerURL != "" {
 		return nil, errors.New("nls client: Config.LicenseKey is required")
 	}
-	key, err := licensing.NormalizeKey(cfg.LicenseKey)
-	if err != nil {
-		return nil, fmt.Errorf("nls client: Config.LicenseKey: %w", err)
+	if cfg.ServerURL == "" && len(cfg.PublicKeys) == 0 && cfg.JWKSURL == "" && cfg.StateDir == "" {
+		return nil, errors.New("nls client: Config.PublicKeys is required to verify an offline license file without a server")
+	}
+	key := ""
+	if cfg.LicenseKey != "" {
+		var err error
+		if key, err = licensing.NormalizeKey(cfg.LicenseKey); err != nil {
+			return nil, fmt.Errorf("nls client: Config.LicenseKey: %w", err)
+		}
 	}
 	cfg.LicenseKey = key
 	if cfg.HeartbeatInterval <= 0 {
@@ -147,7 +161,12 @@ func New(cfg Config) (*Client, error) {
 		if err != nil {
 			return nil, fmt.Errorf("nls client: Config.StateDir is empty and there is no user config dir: %w", err)
 		}
-		sum := sha256.Sum256([]byte(key))
+		name := key
+		if name == "" {
+			abs, _ := filepath.Abs(cfg.OfflineLicenseFile)
+			name = "offline:" + abs
+		}
+		sum := sha256.Sum256([]byte(name))
 		cfg.StateDir = filepath.Join(base, "nls-license", hex.EncodeToString(sum[:8]))
 	}
 	c := &Client{cfg: cfg, serverURL: strings.TrimRight(cfg.ServerURL, "/"), state: stateDir(cfg.StateDir),
@@ -157,6 +176,7 @@ func New(cfg Config) (*Client, error) {
 	c.fetchKeys = len(cfg.PublicKeys) == 0 || cfg.JWKSURL != ""
 	if c.jwksURL == "" {
 		c.jwksURL = c.serverURL + "/.well-known/jwks.json"
+		c.fetchKeys = c.fetchKeys && c.serverURL != ""
 	}
 	c.usage.init()
 	c.usage.periodStart = cfg.Now().UTC()
@@ -174,6 +194,11 @@ func New(cfg Config) (*Client, error) {
 	c.savedHW = c.highWater
 	c.setNotBefore()
 	c.loadLease()
+	if offline {
+		if err := c.loadOfflineFile(); err != nil {
+			return nil, err
+		}
+	}
 	return c, nil
 }
 
@@ -332,6 +357,9 @@ func (c *Client) Start(ctx context.Context) error {
 	c.startOnce.Do(func() { started = true })
 	if !started {
 		return errors.New("nls client: Start called twice")
+	}
+	if c.offlineOnly() {
+		return c.startOffline(ctx)
 	}
 	err := c.contact(ctx, "/api/validation/validate")
 	if err != nil {
@@ -531,6 +559,9 @@ func (c *Client) Close() error {
 // pending usage, tells the server, and forgets the lease. The client is
 // invalid afterwards; the same deployment id stays deactivated.
 func (c *Client) Deactivate(ctx context.Context) error {
+	if c.offlineOnly() {
+		return errors.New("nls client: deactivate: no license server configured (an offline license file cannot be deactivated)")
+	}
 	if err := c.Flush(ctx); err != nil {
 		c.log.Warn("sending usage before deactivation failed; it stays in the outbox", "err", err)
 	}

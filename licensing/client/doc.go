@@ -31,6 +31,16 @@
 // allocation. Status shows the state, grace and dunning dates, so the app can
 // warn its users before a license stops.
 //
+// Air-gapped sites, which can never reach the server, run from an offline
+// license file instead: the customer downloads one for the installation's
+// deployment id from the customer portal, and the app names it in
+// Config.OfflineLicenseFile (ServerURL and LicenseKey may then be empty, and
+// Config.PublicKeys is required). The file carries a lease the server signed
+// for that deployment; the client verifies it, refuses it for any other
+// deployment, once it expires, or with the clock set back, and needs a new
+// file before then. ParseOfflineLicense and Client.LoadOfflineLicense read
+// one directly (e.g. a file uploaded through the app).
+//
 // Usage: Add counts (apiCalls, workflowExecutions, sessions), Set records
 // gauges (users, storageBytes, integrations; a batch keeps the peak).
 // Batches get a UUID and are written to the state dir before they are sent,

@@ -284,6 +284,9 @@ func (c *Client) outbox() ([]string, error) {
 // the server refuses as malformed are moved to outbox/rejected and logged.
 func (c *Client) Flush(ctx context.Context) error {
 	cpErr := c.Checkpoint()
+	if c.offlineOnly() {
+		return cpErr // no server to send to: the batches stay in the outbox
+	}
 	c.usage.sendMu.Lock()
 	defer c.usage.sendMu.Unlock()
 	names, err := c.outbox()

@@ -23,6 +23,15 @@ type Page struct {
 	User      *UserView   // nil when signed out
 	Flash     []Flash     // messages carried over from the previous request
 	Nav       string      // the active nav item's Key, e.g. "licenses"
+	// Customer is set on the customer portal's pages: its navigation
+	// replaces the admin's and the customer's name is shown.
+	Customer *CustomerView
+}
+
+// CustomerView is the customer whose portal a page belongs to.
+type CustomerView struct {
+	Name    string
+	Billing bool // Stripe is configured: the Billing item is shown
 }
 
 // UserView is the signed-in person as the layout shows them.
@@ -56,6 +65,35 @@ func AdminNav() []NavItem {
 		{Key: "audit", Label: "Audit", Href: "/admin/audit"},
 		{Key: "api-keys", Label: "API keys", Href: "/admin/api-keys"},
 	}
+}
+
+// PortalNav is the customer portal's navigation, in order; Billing only
+// when the portal offers it.
+func PortalNav(billing bool) []NavItem {
+	items := []NavItem{
+		{Key: "overview", Label: "Overview", Href: "/portal"},
+		{Key: "activity", Label: "Activity", Href: "/portal/activity"},
+	}
+	if billing {
+		items = append(items, NavItem{Key: "billing", Label: "Billing", Href: "/portal/billing"})
+	}
+	return append(items, NavItem{Key: "account", Label: "Account", Href: "/portal/account"})
+}
+
+// NavItems is the navigation of the portal the page belongs to.
+func (p Page) NavItems() []NavItem {
+	if p.Customer != nil {
+		return PortalNav(p.Customer.Billing)
+	}
+	return AdminNav()
+}
+
+// Home is where the logo of a signed-in page links: its portal's home.
+func (p Page) Home() string {
+	if p.Customer != nil {
+		return "/portal"
+	}
+	return "/admin"
 }
 
 // Asset is the URL of a static file.

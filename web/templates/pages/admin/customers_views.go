@@ -29,14 +29,6 @@ func (f CustomerForm) Action() string {
 	return "/admin/customers/" + f.ID + "/edit"
 }
 
-// CustomerUser is one of a customer's own people.
-type CustomerUser struct {
-	Email     string
-	Name      string
-	LastLogin string // "" when never
-	Disabled  bool
-}
-
 // UsageTotal is one metric's use over the usage window.
 type UsageTotal struct {
 	Metric string
@@ -56,7 +48,7 @@ type CustomerDetail struct {
 	CreatedAt        string
 	Licenses         []partials.LicenseRow
 	MoreLicenses     bool // more than shown; the list page has them all
-	Users            []CustomerUser
+	Users            partials.UsersSection
 	UsageFrom        string
 	UsageTo          string
 	Usage            []UsageTotal

@@ -1,0 +1,90 @@
+package partials
+
+import "net/url"
+
+// View models of the customer portal's swap targets (portal.templ).
+
+// PortalKey is a license's key block: masked until revealed.
+type PortalKey struct {
+	LicenseID string
+	Masked    string // the key's visible ends, e.g. "NLS-eyJhbGci…3f2a9c1b"
+	Key       string // the whole key, once revealed; "" before
+}
+
+// PortalDeployment is one installation of a license, as its customer sees it.
+type PortalDeployment struct {
+	ID         string // the client's deployment id
+	Hostname   string
+	AppVersion string
+	FirstSeen  string
+	LastSeen   string
+	Status     string // active | offline | stale | deactivated
+	Note       string // e.g. when an offline file keeps holding the seat
+}
+
+// PortalDeployments is the license page's deployments table and the seats
+// line it updates out of band after a release.
+type PortalDeployments struct {
+	LicenseID string
+	Rows      []PortalDeployment
+	Seats     string // "1 of 2 in use"
+}
+
+// PortalActivityRow is one audit entry as the customer sees it.
+type PortalActivityRow struct {
+	ID     string
+	When   string
+	Actor  string // a person of the customer, "Vendor staff", "Billing", an installation
+	Action string // in words
+	Entity string
+	Href   string // the license's page, when it has one
+}
+
+// PortalActivity is the activity list's swap target.
+type PortalActivity struct {
+	Rows    []PortalActivityRow
+	NextURL string // "" on the last page
+}
+
+// portalReleaseURL is where a deployment's release form posts; the client
+// chose the deployment id, so it is escaped.
+func portalReleaseURL(licenseID, deploymentID string) string {
+	return "/portal/licenses/" + licenseID + "/deployments/" + url.PathEscape(deploymentID) + "/release"
+}
+
+// portalDeploymentLabel names a deployment state in words.
+func portalDeploymentLabel(status string) string {
+	switch status {
+	case "active":
+		return "Active"
+	case "offline":
+		return "Offline"
+	case "stale":
+		return "Stale"
+	case "deactivated":
+		return "Released"
+	}
+	return status
+}
+
+// portalDeploymentClass colours a deployment state; the label carries the meaning.
+func portalDeploymentClass(status string) string {
+	switch status {
+	case "active":
+		return "badge badge-active"
+	case "offline":
+		return "badge badge-not_yet_valid"
+	case "stale":
+		return "badge badge-grace"
+	}
+	return "badge badge-expired"
+}
+
+// portalReleaseConfirm is the question asked before a release.
+func portalReleaseConfirm(d PortalDeployment) string {
+	if d.Status == "offline" {
+		return "Release deployment " + d.ID + "? It can no longer check in, but its offline license file keeps " +
+			"working, and holding its seat, until the file expires."
+	}
+	return "Release deployment " + d.ID + "? It stops working at once and its seat becomes free for another installation."
+}
