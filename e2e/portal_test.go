@@ -1,14 +1,12 @@
 package e2e
 
-// The customer portal in a real browser: a customer's user signs in, sees
-// the overview, opens a license, reveals and copies the key, releases a
-// deployment in place, downloads an offline license file (verified with the
-// client package, as an air-gapped installation would load it), reads the
-// activity and signs out; the pages are checked at desktop and phone width.
-//
-// The customer user is created directly in the database today. The account
-// step is a function of its own (customerAccount) so that an invitation and
-// set-password step can take its place without touching the rest.
+// The customer portal in a real browser: an admin invites a customer's
+// user from the customer's page; the user sets a password through the
+// link, signs in, sees the overview, opens a license, reveals and copies
+// the key, releases a deployment in place, downloads an offline license
+// file (verified with the client package, as an air-gapped installation
+// would load it), reads the activity and signs out; the pages are checked
+// at desktop and phone width.
 
 import (
 	"bytes"
@@ -30,8 +28,6 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/nectarcloud/nls/db/dbtest"
 	"github.com/nectarcloud/nls/licensing/client"
@@ -52,25 +48,88 @@ type portalSetup struct {
 	key        string
 }
 
-// customerAccount makes a user of the customer who can sign in and
-// returns the credentials. Replace its body with an invitation and a
-// set-password step once those exist; the scenario does not change.
-func customerAccount(t *testing.T, s portalSetup) (email, password string) {
+// inviteCustomerUser gives the customer a user the way a vendor does: an
+// admin signs in, invites them from the customer's page and reads the link
+// (no SMTP here, so the page says to send it by hand) and signs out; the
+// user opens the link, is refused a weak password, sets a good one, which
+// signs them in, and signs out again to sign in afresh with it.
+func inviteCustomerUser(f *flow, s portalSetup) (email, password string) {
+	t := f.t
 	t.Helper()
-	hash, err := bcrypt.GenerateFromPassword([]byte(portalUserPassword), 4)
-	if err != nil {
-		t.Fatal(err)
+	f.open("/login", `[data-testid=login-form]`)
+	f.do("the admin signs in",
+		chromedp.SendKeys(chromedp.CSS(`[data-testid=login-email]`), adminEmail),
+		chromedp.SendKeys(chromedp.ID("password"), adminPassword),
+		chromedp.Click(chromedp.CSS(`[data-testid=login-submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=status-card]`)))
+	f.open("/admin/customers/"+s.customerID, `[data-testid=invite-user-form]`)
+	f.setMarker()
+	f.do("invite",
+		chromedp.SendKeys(chromedp.ID("invite-email"), portalUserEmail),
+		chromedp.SendKeys(chromedp.ID("invite-name"), "Dana"),
+		chromedp.Click(chromedp.CSS(`[data-testid=invite-user-form] [type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=new-link-url]`)))
+	f.wantNoPageLoad("invite")
+	link := run(f, "read the link", chromedp.Value(chromedp.CSS(`[data-testid=new-link-url]`)))
+	if !strings.HasPrefix(link, f.portal.URL+"/invite/") {
+		t.Fatalf("invitation link %q, want one under %s/invite/", link, f.portal.URL)
 	}
-	conn, err := pgx.Connect(context.Background(), s.dbURL)
-	if err != nil {
-		t.Fatal(err)
+	if got := run(f, "read the delivery", chromedp.AttributeValue(chromedp.CSS(`[data-testid=link-delivery]`), "data-state")); got.Value != "not-configured" {
+		t.Errorf("link delivery %q, want not-configured", got.Value)
 	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(context.Background(), `INSERT INTO users (email, name, role, customer_id, password_hash)
-		VALUES ($1, 'Dana', 'customer', $2, $3)`, portalUserEmail, s.customerID, string(hash)); err != nil {
-		t.Fatal(err)
+	if got := f.text(`[data-testid=user-row] [data-testid=user-email]`); got != portalUserEmail {
+		t.Errorf("invited user row shows %q", got)
 	}
+	f.screenshot("admin-invited-user")
+	f.do("the admin signs out",
+		chromedp.Click(chromedp.CSS(`aside [data-testid=sign-out] [type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=login-form]`)))
+
+	f.do("open the link", chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS(`[data-testid=invite-form]`)))
+	if got := run(f, "read the email", chromedp.Value(chromedp.CSS(`[data-testid=invite-email]`))); got != portalUserEmail {
+		t.Errorf("invitation page names %q", got)
+	}
+	f.do("try a weak password",
+		chromedp.SendKeys(chromedp.CSS(`[data-testid=invite-password]`), "password1234"),
+		chromedp.SendKeys(chromedp.CSS(`[data-testid=invite-confirm]`), "password1234"),
+		chromedp.Click(chromedp.CSS(`[data-testid=invite-submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=error-password]`)))
+	f.allowRefusal("a weak password", http.StatusUnprocessableEntity)
+	f.screenshot("invite-weak-password")
+	f.do("set the password",
+		clearField(`[data-testid=invite-password]`),
+		chromedp.SendKeys(chromedp.CSS(`[data-testid=invite-password]`), portalUserPassword),
+		clearField(`[data-testid=invite-confirm]`),
+		chromedp.SendKeys(chromedp.CSS(`[data-testid=invite-confirm]`), portalUserPassword),
+		chromedp.Click(chromedp.CSS(`[data-testid=invite-submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=license-card]`)))
+	if got := f.text(`#toasts`); !strings.Contains(got, "Your password is set") {
+		t.Errorf("toast after setting the password %q", got)
+	}
+	f.do("sign out to sign in afresh",
+		chromedp.Click(chromedp.CSS(`aside [data-testid=sign-out] [type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=login-form]`)))
+	f.do("open the used link", chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS(`[data-testid=invite-closed]`)))
+	f.allowRefusal("the used link", http.StatusGone)
 	return portalUserEmail, portalUserPassword
+}
+
+// allowRefusal takes from the console the browser's note of a page answered
+// with status, which the step expects, and fails on any other error.
+func (f *flow) allowRefusal(what string, status int) {
+	f.t.Helper()
+	f.do("settle", chromedp.Sleep(200*time.Millisecond))
+	seen := false
+	for _, e := range f.console.take() {
+		if strings.Contains(e, fmt.Sprintf("status of %d", status)) && !seen {
+			seen = true
+			continue
+		}
+		f.t.Errorf("%s: console error: %s", what, e)
+	}
+	if !seen {
+		f.t.Errorf("%s: the page was not answered with %d", what, status)
+	}
 }
 
 // callJSON sends body to path and decodes the answer, which must have status want.
@@ -136,8 +195,8 @@ func TestCustomerPortalInABrowser(t *testing.T) {
 	dbURL := dbtest.NewURL(t)
 	p := newPortal(t, dbURL)
 	p.serve(t)
+	p.createAdmin(t)
 	setup := setUpPortal(t, p, dbURL)
-	email, password := customerAccount(t, setup)
 
 	console := &consoleLog{}
 	var tab atomic.Pointer[context.Context]
@@ -180,6 +239,9 @@ func TestCustomerPortalInABrowser(t *testing.T) {
 		f.noConsoleErrors(name)
 	}
 	card := fmt.Sprintf(`[data-testid=license-card][data-id=%q]`, setup.licenseID)
+
+	var email, password string
+	step("invite and set a password", func() { email, password = inviteCustomerUser(f, setup) })
 
 	step("sign in", func() {
 		f.open("/login", `[data-testid=login-form]`)
