@@ -84,54 +84,8 @@ func (q *Queries) ListUsageDailyForExport(ctx context.Context, arg ListUsageDail
 	return items, nil
 }
 
-const listUsersByCustomer = `-- name: ListUsersByCustomer :many
-
-SELECT id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at, sessions_valid_from FROM users
-WHERE customer_id = $1
-ORDER BY email
-LIMIT $2
-`
-
-type ListUsersByCustomerParams struct {
-	CustomerID *uuid.UUID
-	MaxRows    int32
-}
-
-// Queries only the admin portal's pages and exports need: a customer's
-// people and recent usage, and usage rows for the CSV export.
-func (q *Queries) ListUsersByCustomer(ctx context.Context, arg ListUsersByCustomerParams) ([]User, error) {
-	rows, err := q.db.Query(ctx, listUsersByCustomer, arg.CustomerID, arg.MaxRows)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []User{}
-	for rows.Next() {
-		var i User
-		if err := rows.Scan(
-			&i.ID,
-			&i.Email,
-			&i.Name,
-			&i.Role,
-			&i.CustomerID,
-			&i.PasswordHash,
-			&i.DisabledAt,
-			&i.LastLoginAt,
-			&i.CreatedAt,
-			&i.UpdatedAt,
-			&i.SessionsValidFrom,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const usageTotalsByCustomer = `-- name: UsageTotalsByCustomer :many
+
 SELECT metric, max(kind)::text AS kind,
     (CASE WHEN max(kind) = 'gauge' THEN max(value) ELSE sum(value) END)::bigint AS total
 FROM usage_daily
@@ -152,6 +106,9 @@ type UsageTotalsByCustomerRow struct {
 	Total  int64
 }
 
+// Queries only the admin portal's pages and exports need: a customer's
+// recent usage, and usage rows for the CSV export. (A customer's people
+// are listed by ListCustomerUsers in users.sql.)
 // One line per metric over [from_day, to_day]: counters are summed over the
 // days and licenses; gauges report the highest daily value of any license.
 func (q *Queries) UsageTotalsByCustomer(ctx context.Context, arg UsageTotalsByCustomerParams) ([]UsageTotalsByCustomerRow, error) {

@@ -199,7 +199,16 @@ func TestPortalAccessRules(t *testing.T) {
 
 	t.Run("a customer user on the admin portal", func(t *testing.T) {
 		wantStatus(t, pe.a.get("/admin"), http.StatusForbidden)
-		wantStatus(t, pe.a.get("/admin/licenses/"+pe.licA), http.StatusForbidden)
+		p := pe.a.get("/admin/licenses/" + pe.licA)
+		wantStatus(t, p, http.StatusForbidden)
+		// The refusal leads back to their own portal, and shows none of the
+		// admin's navigation.
+		if href := p.Doc.Find(`[data-testid=error-home]`).AttrOr("href", ""); href != "/portal" {
+			t.Errorf("error page leads to %q, want /portal", href)
+		}
+		if n := p.Doc.Find(`nav a[href^="/admin"]`).Length(); n != 0 {
+			t.Errorf("error page shows %d links into the admin portal", n)
+		}
 	})
 
 	if after := pe.dbState(); after != before {

@@ -1,11 +1,6 @@
 -- Queries only the admin portal's pages and exports need: a customer's
--- people and recent usage, and usage rows for the CSV export.
-
--- name: ListUsersByCustomer :many
-SELECT * FROM users
-WHERE customer_id = @customer_id
-ORDER BY email
-LIMIT @max_rows;
+-- recent usage, and usage rows for the CSV export. (A customer's people
+-- are listed by ListCustomerUsers in users.sql.)
 
 -- name: UsageTotalsByCustomer :many
 -- One line per metric over [from_day, to_day]: counters are summed over the

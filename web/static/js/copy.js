@@ -14,11 +14,18 @@
     var el = document.querySelector(b.getAttribute("data-copy"));
     if (!el) return;
     var text = el.value !== undefined ? el.value : el.textContent;
-    var done = function () { b.textContent = "Copied"; setTimeout(function () { b.textContent = "Copy key"; }, 2000); };
+    // Buttons copy keys, links and more: put back the button's own label.
+    if (!b.dataset.label) b.dataset.label = b.textContent;
+    var done = function () {
+      b.textContent = "Copied";
+      setTimeout(function () { b.textContent = b.dataset.label; }, 2000);
+    };
+    // Where the clipboard is out of reach, select the text for a manual copy.
+    var selectText = function () { if (typeof el.select === "function") el.select(); };
     if (navigator.clipboard) {
-      navigator.clipboard.writeText(text).then(done, function () { el.select(); });
+      navigator.clipboard.writeText(text).then(done, selectText);
     } else {
-      el.select();
+      selectText();
     }
   });
 })();

@@ -120,12 +120,14 @@ func (c StackedBars) ticks() []tick {
 	return out
 }
 
-// xLabels labels every other stack so labels never overlap.
+// xLabels labels every other stack, counting back from the last (the
+// latest day, which readers look for), so labels never overlap.
 func (c StackedBars) xLabels() []xLabel {
 	var out []xLabel
 	slot := c.slot()
+	last := len(c.Labels) - 1
 	for i, l := range c.Labels {
-		if len(c.Labels) > 8 && i%2 == 1 && i != len(c.Labels)-1 {
+		if len(c.Labels) > 8 && (last-i)%2 == 1 {
 			continue
 		}
 		out = append(out, xLabel{X: f1(float64(chartLeft) + float64(i)*slot + slot/2), Label: l})

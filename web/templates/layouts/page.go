@@ -80,21 +80,36 @@ func PortalNav(billing bool) []NavItem {
 	return append(items, NavItem{Key: "account", Label: "Account", Href: "/portal/account"})
 }
 
-// NavItems is the navigation of the portal the page belongs to.
+// NavItems is the navigation of the portal the page belongs to. A page
+// outside the customer portal (an error page) shown to a customer's user
+// still gets their portal's navigation, never the admin's.
 func (p Page) NavItems() []NavItem {
-	if p.Customer != nil {
+	switch {
+	case p.Customer != nil:
 		return PortalNav(p.Customer.Billing)
+	case p.customerUser():
+		return PortalNav(false)
 	}
 	return AdminNav()
 }
 
 // Home is where the logo of a signed-in page links: its portal's home.
 func (p Page) Home() string {
-	if p.Customer != nil {
+	if p.Customer != nil || p.customerUser() {
 		return "/portal"
 	}
 	return "/admin"
 }
+
+// HomeLabel names Home on a button back to it.
+func (p Page) HomeLabel() string {
+	if p.Customer != nil || p.customerUser() {
+		return "Back to your licenses"
+	}
+	return "Back to the dashboard"
+}
+
+func (p Page) customerUser() bool { return p.User != nil && p.User.Role == "customer" }
 
 // Asset is the URL of a static file.
 func (p Page) Asset(name string) string {
