@@ -316,6 +316,7 @@ func TestListLicensesSearchMatchesPlainReading(t *testing.T) {
 		plan     string
 		notes    string
 		created  time.Time
+		expires  *time.Time
 		suffixes []string
 	}
 	var all []lic
@@ -327,8 +328,13 @@ func TestListLicensesSearchMatchesPlainReading(t *testing.T) {
 		if i%5 == 0 {
 			l.plan, plan = "other", other
 		}
+		// Expiries from 20 days ago to 60 days ahead, and some perpetual.
+		if i%6 != 0 {
+			e := now.Add(time.Duration(i%9*10-20) * 24 * time.Hour)
+			l.expires = &e
+		}
 		l.id = f.addLicense(t, licenseRow{status: "active", starts: now.Add(-1000 * time.Hour), customer: l.customer,
-			plan: plan, notes: l.notes, created: l.created})
+			plan: plan, notes: l.notes, created: l.created, expires: l.expires})
 		// A current key and, for some, a replaced one: either finds the license.
 		for k := range 1 + i%2 {
 			suffix := fmt.Sprintf("%08x", i*16+k)
@@ -361,30 +367,37 @@ func TestListLicensesSearchMatchesPlainReading(t *testing.T) {
 	for _, tc := range []struct {
 		name, q, plan string
 		customer      *uuid.UUID
+		expiringDays  int
 	}{
-		{"no search", "", "", nil},
-		{"name and email and notes", "acme", "", nil},
-		{"email only", "globex-acme", "", nil},
-		{"notes only", "reseller", "", nil},
-		{"company does not count", "Shared Company", "", nil},
-		{"name across the email does not count", "Globex ops", "", nil},
-		{"like wildcards are literal", "100%", "", nil},
-		{"underscore is literal", "t_c", "", nil},
-		{"id", all[7].id.String(), "", nil},
-		{"id in upper case is not an id", strings.ToUpper(all[7].id.String()), "", nil},
-		{"current key checksum", all[4].suffixes[0], "", nil},
-		{"replaced key checksum", all[5].suffixes[0], "", nil},
-		{"search within a customer", "acme", "", &globex},
-		{"search within a plan", "acme", "other", nil},
-		{"a plan", "", "basic", nil},
-		{"an unknown plan", "", "nope", nil},
-		{"nothing", "no such thing", "", nil},
+		{"no search", "", "", nil, 0},
+		{"name and email and notes", "acme", "", nil, 0},
+		{"email only", "globex-acme", "", nil, 0},
+		{"notes only", "reseller", "", nil, 0},
+		{"company does not count", "Shared Company", "", nil, 0},
+		{"name across the email does not count", "Globex ops", "", nil, 0},
+		{"like wildcards are literal", "100%", "", nil, 0},
+		{"underscore is literal", "t_c", "", nil, 0},
+		{"id", all[7].id.String(), "", nil, 0},
+		{"id in upper case is not an id", strings.ToUpper(all[7].id.String()), "", nil, 0},
+		{"current key checksum", all[4].suffixes[0], "", nil, 0},
+		{"replaced key checksum", all[5].suffixes[0], "", nil, 0},
+		{"search within a customer", "acme", "", &globex, 0},
+		{"search within a plan", "acme", "other", nil, 0},
+		{"a plan", "", "basic", nil, 0},
+		{"an unknown plan", "", "nope", nil, 0},
+		{"nothing", "no such thing", "", nil, 0},
+		{"expiring within 30 days", "", "", nil, 30},
+		{"expiring within 30 days on a plan", "", "basic", nil, 30},
+		{"a search expiring within 45 days", "acme", "", nil, 45},
+		{"a customer's expiring within 90 days", "", "", &initech, 90},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var want []uuid.UUID
 			for _, l := range all {
+				expiring := tc.expiringDays == 0 || (l.expires != nil && !l.expires.Before(now) &&
+					l.expires.Before(now.Add(time.Duration(tc.expiringDays)*24*time.Hour)))
 				if (tc.q == "" || matches(l, tc.q)) && (tc.customer == nil || l.customer == *tc.customer) &&
-					(tc.plan == "" || l.plan == tc.plan) {
+					(tc.plan == "" || l.plan == tc.plan) && expiring {
 					want = append(want, l.id)
 				}
 			}
@@ -393,6 +406,10 @@ func TestListLicensesSearchMatchesPlainReading(t *testing.T) {
 			p := db.ListLicensesParams{Now: now, MaxRows: 3, CustomerID: tc.customer}
 			if tc.plan != "" {
 				p.PlanCode = &tc.plan
+			}
+			if tc.expiringDays > 0 {
+				before := now.Add(time.Duration(tc.expiringDays) * 24 * time.Hour)
+				p.ExpiresAfter, p.ExpiresBefore = &now, &before
 			}
 			if tc.q != "" {
 				like := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(tc.q)

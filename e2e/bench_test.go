@@ -91,6 +91,9 @@ func BenchmarkAdminPagesLarge(b *testing.B) {
 	}
 	pages := []struct{ name, path string }{
 		{"list", "/admin/licenses"},
+		{"list-active", "/admin/licenses?status=active"},
+		{"list-grace", "/admin/licenses?status=grace"},
+		{"list-plan-expiring", "/admin/licenses?plan=pro&expiresWithinDays=30"},
 		{"search", "/admin/licenses?q=Customer%20000123"},
 		{"detail", "/admin/licenses/" + m[1]},
 		{"dashboard", "/admin"},
