@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 type ApiKey struct {
@@ -167,6 +168,14 @@ type StripeEvent struct {
 	PaymentSignal        *string
 }
 
+type UsageCustomerMonth struct {
+	Metric     string
+	Month      time.Time
+	CustomerID uuid.UUID
+	Total      int64
+	Peak       int64
+}
+
 type UsageDaily struct {
 	LicenseID  uuid.UUID
 	CustomerID uuid.UUID
@@ -174,6 +183,21 @@ type UsageDaily struct {
 	Day        time.Time
 	Kind       string
 	Value      int64
+}
+
+type UsageMetricDay struct {
+	Metric string
+	Day    time.Time
+	Shard  int16
+	Value  pgtype.Numeric
+}
+
+type UsageNearLimit struct {
+	LicenseID   uuid.UUID
+	Metric      string
+	PeriodStart time.Time
+	Used        int64
+	UsageLimit  int64
 }
 
 type UsagePeriod struct {

@@ -97,6 +97,9 @@ func BenchmarkAdminPagesLarge(b *testing.B) {
 		{"search", "/admin/licenses?q=Customer%20000123"},
 		{"detail", "/admin/licenses/" + m[1]},
 		{"dashboard", "/admin"},
+		{"usage", "/admin/usage"},
+		{"usage-week", "/admin/usage?metric=users&days=7"},
+		{"stripe-events", "/admin/stripe-events"},
 	}
 	for _, pg := range pages {
 		b.Run(pg.name, func(b *testing.B) {

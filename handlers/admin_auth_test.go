@@ -27,6 +27,12 @@ func adminRoutes(licenseID string) [][2]string {
 		{"POST", "/admin/licenses/" + licenseID + "/revoke"},
 		{"POST", "/admin/licenses/" + licenseID + "/rekey"},
 		{"POST", "/admin/licenses/" + licenseID + "/deployments/dep-1/release"},
+		{"GET", "/admin/usage"},
+		{"GET", "/admin/usage?metric=apiCalls&days=7"},
+		{"GET", "/admin/stripe-events"},
+		{"GET", "/admin/stripe-events?status=needs_attention"},
+		{"GET", "/admin/stripe-events/evt_test"},
+		{"POST", "/admin/stripe-events/evt_test/replay"},
 	}
 }
 

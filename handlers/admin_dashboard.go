@@ -19,10 +19,15 @@ const chartDays = 14
 // dashboard API.
 const dashboardExpiringDays = 30
 
+// dashboardStripeEvents is how many of the Stripe events needing attention
+// the dashboard lists.
+const dashboardStripeEvents = 5
+
 // adminDashboard handles GET /admin: licenses by effective status, those
-// expiring soon, deployments by freshness, validations per day and the
-// latest audit events. The reads are independent, so they run side by
-// side on the pool: the page takes as long as the slowest, not their sum.
+// expiring soon, deployments by freshness, validations per day, the Stripe
+// events needing attention and the latest audit events. The reads are
+// independent, so they run side by side on the pool: the page takes as long
+// as the slowest, not their sum.
 func (s *Server) adminDashboard(c *fiber.Ctx) error {
 	s.flushStats(c)
 	ctx, now := c.UserContext(), s.now()
@@ -32,6 +37,7 @@ func (s *Server) adminDashboard(c *fiber.Ctx) error {
 		byState []db.CountLicensesByEffectiveStatusRow
 		deps    db.CountDeploymentsByFreshnessRow
 		audit   []db.AuditLog
+		stripe  []db.ListStripeEventsNeedingAttentionRow
 	)
 	err := concurrently(
 		func() (err error) {
@@ -54,6 +60,12 @@ func (s *Server) adminDashboard(c *fiber.Ctx) error {
 			audit, err = s.store.Q.ListAudit(ctx, db.ListAuditParams{MaxRows: 10})
 			return db.Translate(err)
 		},
+		// Reads only the needs_attention and failed ranges of the status
+		// index: few rows, however many events were processed.
+		func() (err error) {
+			stripe, err = s.store.Q.ListStripeEventsNeedingAttention(ctx, dashboardStripeEvents)
+			return db.Translate(err)
+		},
 	)
 	if err != nil {
 		return err
@@ -68,6 +80,11 @@ func (s *Server) adminDashboard(c *fiber.Ctx) error {
 	}
 	v.ActiveDeployments, v.StaleDeployments = deps.Active, deps.Stale
 	v.Audit = auditRows(audit)
+	for _, e := range stripe {
+		v.Stripe.NeedsAttention, v.Stripe.Failed = e.NeedsAttention, e.Failed
+		v.Stripe.Latest = append(v.Stripe.Latest, stripeEventRow(e.ID, e.Type, e.Status, e.Error,
+			fmtDateTime(e.ReceivedAt), nil, nil, nil))
+	}
 	return s.render(c, admin.DashboardPage(s.page(c, "Dashboard"), v))
 }
 

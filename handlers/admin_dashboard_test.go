@@ -43,6 +43,9 @@ func TestAdminDashboard(t *testing.T) {
 		t.Errorf("active deployments: %q", got)
 	}
 	one(t, p, `[data-testid=expiring-soon]`)
+	if got := one(t, p, `[data-testid=stripe-attention-empty]`).Text(); got != "Nothing needs attention." {
+		t.Errorf("Stripe events with none received: %q", got)
+	}
 
 	// The chart: bars with titles and the same numbers in a hidden table.
 	one(t, p, `[data-testid=chart-svg]`)

@@ -47,6 +47,10 @@ func (s *Server) registerAdminRoutes(app *fiber.App) {
 	g.Post("/api-keys", s.adminCreateAPIKey)
 	g.Post("/api-keys/:id/revoke", s.adminRevokeAPIKey)
 	g.Get("/usage.csv", s.adminUsageCSV)
+	g.Get("/usage", s.adminUsage)
+	g.Get("/stripe-events", s.adminStripeEvents)
+	g.Get("/stripe-events/:id", s.adminStripeEvent)
+	g.Post("/stripe-events/:id/replay", s.adminReplayStripeEvent)
 }
 
 // adminActor names the signed-in admin behind the request, for the audit log.

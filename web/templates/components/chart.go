@@ -33,7 +33,7 @@ const (
 	chartW      = 640
 	chartH      = 240
 	chartLeft   = 48
-	chartRight  = 8
+	chartRight  = 24 // room for half the latest day's label, centred on its bar
 	chartTop    = 12
 	chartBottom = 36
 )
@@ -120,14 +120,23 @@ func (c StackedBars) ticks() []tick {
 	return out
 }
 
-// xLabels labels every other stack, counting back from the last (the
-// latest day, which readers look for), so labels never overlap.
+// maxXLabels is the most x labels that fit side by side with room between
+// them ("Nov 22" at 11 units is about 36 wide; the plot is 584).
+const maxXLabels = 10
+
+// xLabels labels every other stack (every n-th past 20 stacks, at most
+// maxXLabels), counting back from the last (the latest day, which readers
+// look for), so labels never overlap.
 func (c StackedBars) xLabels() []xLabel {
 	var out []xLabel
 	slot := c.slot()
 	last := len(c.Labels) - 1
+	step := 1
+	if len(c.Labels) > 8 {
+		step = max(2, (len(c.Labels)+maxXLabels-1)/maxXLabels)
+	}
 	for i, l := range c.Labels {
-		if len(c.Labels) > 8 && (last-i)%2 == 1 {
+		if (last-i)%step != 0 {
 			continue
 		}
 		out = append(out, xLabel{X: f1(float64(chartLeft) + float64(i)*slot + slot/2), Label: l})

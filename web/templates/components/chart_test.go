@@ -11,10 +11,11 @@ import (
 	"github.com/nectarcloud/nls/web/templates/internal/viewtest"
 )
 
-// Two weeks of days: every other day is labelled, the latest always, and no
-// two labels sit on neighbouring bars, where they would overlap.
+// Two weeks of days: every other day is labelled (a month's or a quarter's:
+// every n-th, at most 10), the latest always, and no two labels sit on
+// neighbouring bars, where they would overlap.
 func TestStackedBarChartXLabels(t *testing.T) {
-	for _, days := range []int{5, 14, 15} {
+	for _, days := range []int{5, 14, 15, 30, 90} {
 		t.Run(strconv.Itoa(days), func(t *testing.T) {
 			c := components.StackedBars{Title: "Validations per day", Series: []components.Series{
 				{Name: "valid", Fill: components.ChartFillGood, Values: make([]int64, days)}}}
@@ -37,7 +38,11 @@ func TestStackedBarChartXLabels(t *testing.T) {
 				t.Errorf("last label %q, want the latest day %q", last, c.Labels[days-1])
 			}
 			want := days
-			if days > 8 {
+			switch {
+			case days > 20: // a month or a quarter: every n-th, at most 10
+				step := (days + 9) / 10
+				want = (days + step - 1) / step
+			case days > 8:
 				want = (days + 1) / 2
 			}
 			if len(xs) != want {

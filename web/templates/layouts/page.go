@@ -61,7 +61,7 @@ func AdminNav() []NavItem {
 		{Key: "plans", Label: "Plans", Href: "/admin/plans"},
 		{Key: "licenses", Label: "Licenses", Href: "/admin/licenses"},
 		{Key: "usage", Label: "Usage", Href: "/admin/usage"},
-		{Key: "stripe", Label: "Stripe", Href: "/admin/stripe-events"},
+		{Key: "stripe-events", Label: "Stripe events", Href: "/admin/stripe-events"},
 		{Key: "audit", Label: "Audit", Href: "/admin/audit"},
 		{Key: "api-keys", Label: "API keys", Href: "/admin/api-keys"},
 	}

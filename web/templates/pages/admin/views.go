@@ -40,6 +40,7 @@ type Dashboard struct {
 	StaleDeployments  int64
 	Validations       components.StackedBars
 	ValidationsTotal  int64
+	Stripe            StripeAttention
 	Audit             []AuditRow
 }
 
