@@ -12,6 +12,39 @@ import (
 	"github.com/google/uuid"
 )
 
+const countUsageNearLimits = `-- name: CountUsageNearLimits :one
+SELECT count(*)::bigint FROM (
+    SELECT 1 FROM usage_near_limits n
+    CROSS JOIN LATERAL (
+        SELECT 1 FROM licenses l
+        WHERE l.id = n.license_id AND l.status <> 'revoked'
+          AND n.period_start = CASE
+                WHEN l.billing_period_start <= $1::timestamptz AND $1::timestamptz < l.billing_period_end
+                THEN l.billing_period_start
+                ELSE $2::timestamptz END
+        OFFSET 0
+    ) l
+    WHERE n.period_start <= $1::timestamptz AND $1::timestamptz < n.period_end
+    LIMIT $3
+) x
+`
+
+type CountUsageNearLimitsParams struct {
+	Now        time.Time
+	MonthStart time.Time
+	MaxRows    int32
+}
+
+// How many rows ListUsageNearLimits has in all, counting no further than
+// @max_rows: past a few hundred the page says "more than", which keeps the
+// count as quick as the list however many licenses are at their limits.
+func (q *Queries) CountUsageNearLimits(ctx context.Context, arg CountUsageNearLimitsParams) (int64, error) {
+	row := q.db.QueryRow(ctx, countUsageNearLimits, arg.Now, arg.MonthStart, arg.MaxRows)
+	var column_1 int64
+	err := row.Scan(&column_1)
+	return column_1, err
+}
+
 const listTopUsageCustomers = `-- name: ListTopUsageCustomers :many
 SELECT t.customer_id, c.name AS customer_name, t.total
 FROM (
@@ -164,35 +197,27 @@ func (q *Queries) ListUsageMetrics(ctx context.Context) ([]string, error) {
 }
 
 const listUsageNearLimits = `-- name: ListUsageNearLimits :many
-WITH near AS (
-    SELECT l.id AS license_id, l.customer_id, n.metric, n.used, n.usage_limit, n.period_start
-    FROM usage_near_limits n
-    JOIN licenses l ON l.id = n.license_id
-    WHERE n.period_start >= (SELECT least($2::timestamptz, min(b.billing_period_start))
-            FROM licenses b
-            WHERE b.billing_period_start IS NOT NULL AND b.billing_period_start <= $3::timestamptz
-              AND $3::timestamptz < b.billing_period_end)
-      AND l.status <> 'revoked'
+SELECT n.license_id, l.customer_id, c.name AS customer_name, n.metric, n.used, n.usage_limit, n.period_start
+FROM usage_near_limits n
+CROSS JOIN LATERAL (
+    SELECT l.customer_id FROM licenses l
+    WHERE l.id = n.license_id AND l.status <> 'revoked'
       AND n.period_start = CASE
-            WHEN l.billing_period_start <= $3::timestamptz AND $3::timestamptz < l.billing_period_end
+            WHEN l.billing_period_start <= $1::timestamptz AND $1::timestamptz < l.billing_period_end
             THEN l.billing_period_start
             ELSE $2::timestamptz END
-)
-SELECT n.license_id, n.customer_id, c.name AS customer_name, n.metric, n.used, n.usage_limit, n.period_start,
-    (SELECT count(*) FROM near)::bigint AS total
-FROM (
-    SELECT license_id, customer_id, metric, used, usage_limit, period_start FROM near
-    ORDER BY (near.usage_limit = 0) DESC, near.used::float8 / nullif(near.usage_limit, 0) DESC, near.license_id, near.metric
-    LIMIT $1
-) n
-JOIN customers c ON c.id = n.customer_id
+    OFFSET 0
+) l
+JOIN customers c ON c.id = l.customer_id
+WHERE n.period_start <= $1::timestamptz AND $1::timestamptz < n.period_end
 ORDER BY (n.usage_limit = 0) DESC, n.used::float8 / nullif(n.usage_limit, 0) DESC, n.license_id, n.metric
+LIMIT $3
 `
 
 type ListUsageNearLimitsParams struct {
-	MaxRows    int32
-	MonthStart time.Time
 	Now        time.Time
+	MonthStart time.Time
+	MaxRows    int32
 }
 
 type ListUsageNearLimitsRow struct {
@@ -203,19 +228,19 @@ type ListUsageNearLimitsRow struct {
 	Used         int64
 	UsageLimit   int64
 	PeriodStart  time.Time
-	Total        int64
 }
 
 // Each limited metric of a license (revoked ones aside) whose use in the
-// license's current period is 80% of its limit or more, the fullest first,
-// with how many there are in all. The periods at the mark are kept in
-// usage_near_limits (00007); of those, the current one is
-// db.UsageLicense.UsagePeriod's rule, which a test keeps this in agreement
-// with: the billing period when one covers @now, else the calendar month
-// that @month_start (licensing.MonthPeriod) begins. Only periods from the
-// earliest such start on are read.
+// license's current period is 80% of its limit or more, the fullest first.
+// The periods at the mark are kept in usage_near_limits (00007), whose
+// index is in this order: the scan stops after @max_rows current ones,
+// however many there are. The current period is db.UsageLicense.UsagePeriod's
+// rule, which a test keeps this in agreement with: the billing period when
+// one covers @now, else the calendar month that @month_start
+// (licensing.MonthPeriod) begins. Each row's license is looked up on its
+// own (OFFSET 0 keeps the lookup from becoming a join over every license).
 func (q *Queries) ListUsageNearLimits(ctx context.Context, arg ListUsageNearLimitsParams) ([]ListUsageNearLimitsRow, error) {
-	rows, err := q.db.Query(ctx, listUsageNearLimits, arg.MaxRows, arg.MonthStart, arg.Now)
+	rows, err := q.db.Query(ctx, listUsageNearLimits, arg.Now, arg.MonthStart, arg.MaxRows)
 	if err != nil {
 		return nil, err
 	}
@@ -231,7 +256,6 @@ func (q *Queries) ListUsageNearLimits(ctx context.Context, arg ListUsageNearLimi
 			&i.Used,
 			&i.UsageLimit,
 			&i.PeriodStart,
-			&i.Total,
 		); err != nil {
 			return nil, err
 		}

@@ -120,8 +120,14 @@ func TestUsageNearLimitsAgreesWithCurrentUsage(t *testing.T) {
 	var got []string
 	for _, r := range rows {
 		got = append(got, fmt.Sprintf("%s %s %d/%d", notes[r.LicenseID], r.Metric, r.Used, r.UsageLimit))
-		if r.Total != int64(len(rows)) {
-			t.Errorf("total %d, want %d", r.Total, len(rows))
+	}
+	for _, limit := range []int32{1000, 3, 1} {
+		n, err := f.store.Q.CountUsageNearLimits(ctx, db.CountUsageNearLimitsParams{Now: now, MonthStart: monthStart, MaxRows: limit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := min(int64(len(rows)), int64(limit)); n != want {
+			t.Errorf("count up to %d: %d, want %d", limit, n, want)
 		}
 	}
 	// Fullest first: a limit of 0 (used at all: over it) before any share.
@@ -208,7 +214,84 @@ func TestUsageRollupsAgreeWithDailyRows(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	checkUsageRollups(t, f.store)
+	checkUsageRollups(t, f.store, now)
+}
+
+// The near-limit rows hold little more than the periods in progress: a
+// license's first report in a new period drops its ended ones, and a late
+// report to an ended period adds none, while the page still finds the
+// current period's.
+func TestUsageNearLimitsDropEndedPeriods(t *testing.T) {
+	f := newSpeedFixture(t)
+	ctx := context.Background()
+	id := f.addLicense(t, licenseRow{status: "active", starts: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)})
+	if _, err := f.store.Pool.Exec(ctx, `UPDATE licenses SET limits = '{"apiCalls": 100}' WHERE id = $1`, id); err != nil {
+		t.Fatal(err)
+	}
+	lic := db.UsageLicense{ID: id, CustomerID: f.customer}
+	report := func(at, clock time.Time, n int64) {
+		t.Helper()
+		if _, err := f.store.RecordUsage(ctx, lic, nil, []db.UsageReportIn{{ID: uuid.New(), PeriodStart: at, PeriodEnd: at,
+			Metrics: map[string]int64{"apiCalls": n}}}, clock); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows := func() string {
+		t.Helper()
+		var out []string
+		r, err := f.store.Pool.Query(ctx, `SELECT period_start, used FROM usage_near_limits WHERE license_id = $1 ORDER BY 1`, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		for r.Next() {
+			var start time.Time
+			var used int64
+			if err := r.Scan(&start, &used); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, fmt.Sprintf("%s:%d", start.UTC().Format("Jan"), used))
+		}
+		return strings.Join(out, " ")
+	}
+	listed := func(now time.Time) string {
+		t.Helper()
+		monthStart, _ := licensing.MonthPeriod(now)
+		got, err := f.store.Q.ListUsageNearLimits(ctx, db.ListUsageNearLimitsParams{Now: now, MonthStart: monthStart, MaxRows: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range got {
+			out = append(out, fmt.Sprintf("%s:%d", r.PeriodStart.UTC().Format("Jan"), r.Used))
+		}
+		return strings.Join(out, " ")
+	}
+	march := time.Date(2026, 3, 30, 12, 0, 0, 0, time.UTC)
+	april := time.Date(2026, 4, 2, 12, 0, 0, 0, time.UTC)
+	report(march, march, 90)
+	if got := rows(); got != "Mar:90" {
+		t.Fatalf("after March's report: %q, want Mar:90", got)
+	}
+	if got := listed(march); got != "Mar:90" {
+		t.Errorf("listed in March: %q", got)
+	}
+	report(april, april, 85) // the first report of April: March is over
+	if got := rows(); got != "Apr:85" {
+		t.Errorf("after April's first report: %q, want Apr:85", got)
+	}
+	report(march.Add(time.Hour), april, 5) // late, to March
+	if got := rows(); got != "Apr:85" {
+		t.Errorf("after a late report to March: %q, want Apr:85", got)
+	}
+	if got := listed(april); got != "Apr:85" {
+		t.Errorf("listed in April: %q", got)
+	}
+	var marchUsed int64
+	if err := f.store.Pool.QueryRow(ctx, `SELECT value FROM usage_periods WHERE license_id = $1 AND period_start = $2`,
+		id, time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)).Scan(&marchUsed); err != nil || marchUsed != 95 {
+		t.Errorf("March's usage %d (%v), want 95: the late report still counts", marchUsed, err)
+	}
 }
 
 // TopUsageCustomers ranks from bounds and sums only some customers; it must
@@ -280,12 +363,12 @@ func TestTopUsageCustomersMatchesSummingEveryDay(t *testing.T) {
 // rolls up: usage_metric_days and usage_customer_months the daily rows
 // (the months' peaks at least their highest day), usage_near_limits the
 // periods at 80% of their license's limit or more.
-func checkUsageRollups(t *testing.T, store *db.Store) {
+func checkUsageRollups(t *testing.T, store *db.Store, now time.Time) {
 	t.Helper()
 	ctx := context.Background()
 	read := func(sql string) string {
 		t.Helper()
-		rows, err := store.Pool.Query(ctx, sql)
+		rows, err := store.Pool.Query(ctx, strings.ReplaceAll(sql, "@now", "'"+now.UTC().Format(time.RFC3339Nano)+"'::timestamptz"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -317,11 +400,20 @@ func checkUsageRollups(t *testing.T, store *db.Store) {
 		`SELECT metric, month::text, customer_id::text, total FROM usage_customer_months WHERE total <> 0 ORDER BY 1, 2, 3`,
 		`SELECT metric, date_trunc('month', day)::date::text, customer_id::text, sum(value)::bigint FROM usage_daily
 		 GROUP BY 1, 2, 3 HAVING sum(value) <> 0 ORDER BY 1, 2, 3`)
+	// Every period in progress at the mark is there; ended ones may linger
+	// until the license's next period begins, but with their right values.
+	atMark := `FROM usage_periods p JOIN licenses l ON l.id = p.license_id
+		 WHERE l.limits ? p.metric AND p.value > 0 AND p.value * 100 >= (l.limits ->> p.metric)::bigint * 80`
 	compare("near a limit",
-		`SELECT license_id::text, metric, period_start::text, used, usage_limit FROM usage_near_limits ORDER BY 1, 2, 3`,
-		`SELECT p.license_id::text, p.metric, p.period_start::text, p.value, (l.limits ->> p.metric)::bigint
-		 FROM usage_periods p JOIN licenses l ON l.id = p.license_id
-		 WHERE l.limits ? p.metric AND p.value > 0 AND p.value * 100 >= (l.limits ->> p.metric)::bigint * 80 ORDER BY 1, 2, 3`)
+		`SELECT license_id::text, metric, period_start::text, period_end::text, used, usage_limit FROM usage_near_limits
+		 WHERE period_end > @now ORDER BY 1, 2, 3`,
+		`SELECT p.license_id::text, p.metric, p.period_start::text, p.period_end::text, p.value, (l.limits ->> p.metric)::bigint `+
+			atMark+` AND p.period_end > @now ORDER BY 1, 2, 3`)
+	if wrong := read(`SELECT n.license_id, n.metric, n.period_start FROM usage_near_limits n
+		 WHERE (n.license_id, n.metric, n.period_start, n.period_end, n.used, n.usage_limit) NOT IN
+		   (SELECT p.license_id, p.metric, p.period_start, p.period_end, p.value, (l.limits ->> p.metric)::bigint ` + atMark + `)`); wrong != "" {
+		t.Errorf("near-limit rows of ended periods that are not at the mark:\n%s", wrong)
+	}
 	var low int
 	if err := store.Pool.QueryRow(ctx, `SELECT count(*) FROM usage_customer_months m
 		WHERE m.peak < (SELECT coalesce(max(u.value), 0) FROM usage_daily u WHERE u.metric = m.metric AND u.customer_id = m.customer_id
@@ -350,7 +442,7 @@ func TestBulkSeedRebuildsUsageRollups(t *testing.T) {
 		Run(ctx, store, ringIssuer{ring}, sealer, now, func(string) {}); err != nil {
 		t.Fatal(err)
 	}
-	checkUsageRollups(t, store)
+	checkUsageRollups(t, store, now)
 
 	var lic db.UsageLicense
 	if err := store.Pool.QueryRow(ctx, `SELECT id, customer_id FROM licenses WHERE status = 'active' LIMIT 1`).Scan(&lic.ID, &lic.CustomerID); err != nil {
@@ -360,5 +452,5 @@ func TestBulkSeedRebuildsUsageRollups(t *testing.T) {
 		Metrics: map[string]int64{"apiCalls": 30000, "users": 70}}}, now); err != nil {
 		t.Fatal(err)
 	}
-	checkUsageRollups(t, store)
+	checkUsageRollups(t, store, now)
 }

@@ -196,6 +196,7 @@ type UsageNearLimit struct {
 	LicenseID   uuid.UUID
 	Metric      string
 	PeriodStart time.Time
+	PeriodEnd   time.Time
 	Used        int64
 	UsageLimit  int64
 }

@@ -31,6 +31,9 @@ const (
 	// (usage_near_limit in migration 00007).
 	usageNearPercent = 80
 	usageNearRows    = 50
+	// usageNearCountCap is as far as the page counts them: beyond it, it
+	// says "more than".
+	usageNearCountCap = 1000
 )
 
 // usageRanges are the ranges the page offers, in days back from today.
@@ -184,17 +187,31 @@ func usageChart(metric string, kind licensing.MetricKind, from time.Time, days i
 }
 
 // usageNearLimits fills in the limited metrics at usageNearPercent of their
-// limit or more in each license's current period, the fullest first.
+// limit or more in each license's current period, the fullest first, and
+// how many there are (counted up to usageNearCountCap).
 func (s *Server) usageNearLimits(ctx context.Context, now time.Time, v *admin.Usage) error {
 	monthStart, monthEnd := licensing.MonthPeriod(now)
 	v.MonthPeriod = fmtDate(&monthStart) + " to " + fmtDate(&monthEnd)
-	rows, err := s.store.Q.ListUsageNearLimits(ctx, db.ListUsageNearLimitsParams{Now: now, MonthStart: monthStart,
-		MaxRows: usageNearRows})
+	var rows []db.ListUsageNearLimitsRow
+	err := concurrently(
+		func() (err error) {
+			rows, err = s.store.Q.ListUsageNearLimits(ctx, db.ListUsageNearLimitsParams{Now: now, MonthStart: monthStart,
+				MaxRows: usageNearRows})
+			return db.Translate(err)
+		},
+		func() (err error) {
+			v.NearTotal, err = s.store.Q.CountUsageNearLimits(ctx, db.CountUsageNearLimitsParams{Now: now,
+				MonthStart: monthStart, MaxRows: usageNearCountCap + 1})
+			if v.NearTotal > usageNearCountCap {
+				v.NearTotal, v.NearMore = usageNearCountCap, true
+			}
+			return db.Translate(err)
+		},
+	)
 	if err != nil {
-		return db.Translate(err)
+		return err
 	}
 	for _, r := range rows {
-		v.NearTotal = r.Total
 		u := licensing.EvaluateLimit(r.Used, r.UsageLimit)
 		pct := "—"
 		if u.Limit > 0 {

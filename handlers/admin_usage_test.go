@@ -197,3 +197,51 @@ func TestAdminUsage(t *testing.T) {
 	wantStatus(t, u.b.htmx("GET", "/admin/usage?metric=no%20spaces", nil), http.StatusOK)
 	one(t, u.b.htmx("GET", "/admin/usage?metric=no%20spaces", nil), `[data-testid=filter-error]`)
 }
+
+// Past a thousand limits near their mark, the page counts no further and
+// says so, still listing the fullest first.
+func TestAdminUsageNearLimitsCountsUpToACap(t *testing.T) {
+	u := newUsageEnv(t)
+	// 1,200 more licenses like Acme's, each at 95% of its apiCalls limit
+	// this month, and one of them over it.
+	_, err := u.store.Pool.Exec(t.Context(), `
+		WITH l AS (
+			INSERT INTO licenses (customer_id, plan_id, limits, starts_at, grace_days, offline_days, heartbeat_window_hours,
+			    dunning_days, notes)
+			SELECT customer_id, plan_id, '{"apiCalls": 1000}', starts_at, grace_days, offline_days, heartbeat_window_hours,
+			    dunning_days, 'bulk ' || g
+			FROM licenses, generate_series(1, 1200) g WHERE id = $1
+			RETURNING id, notes
+		)
+		INSERT INTO usage_periods (license_id, metric, period_start, period_end, kind, value, updated_at)
+		SELECT l.id, 'apiCalls', date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
+		    (date_trunc('month', now() AT TIME ZONE 'UTC') + interval '1 month') AT TIME ZONE 'UTC', 'counter',
+		    CASE WHEN l.notes = 'bulk 1' THEN 1500 ELSE 950 END, now()
+		FROM l`, uuid.MustParse(u.acmeLicense))
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := u.b.get("/admin/usage")
+	wantStatus(t, full, 200)
+	if got := one(t, full, `[data-testid=near-total]`).Text(); got != "(more than 1000)" {
+		t.Errorf("near total: %q", got)
+	}
+	if got := one(t, full, `[data-testid=near-more]`).Text(); got != "Showing the 50 fullest of more than 1000." {
+		t.Errorf("near more: %q", got)
+	}
+	rows := full.Doc.Find(`[data-testid=near-row]`)
+	if rows.Length() != 50 {
+		t.Fatalf("near rows: got %d, want 50", rows.Length())
+	}
+	// Fullest first: the bulk license at 150%, Beta's users at 120%, then
+	// the 95% ones; Acme's 90% is past the first 50.
+	if got := rows.Eq(0).Find(`[data-testid=near-percent]`).Text(); got != "150%" {
+		t.Errorf("first row: %q, want 150%%", got)
+	}
+	if got := rows.Eq(1).Find(`[data-testid=near-percent]`).Text(); got != "120%" {
+		t.Errorf("second row: %q, want 120%%", got)
+	}
+	if got := rows.Eq(2).Find(`[data-testid=near-percent]`).Text(); got != "95%" {
+		t.Errorf("third row: %q, want 95%%", got)
+	}
+}

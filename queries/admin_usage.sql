@@ -74,33 +74,45 @@ ORDER BY t.total DESC, t.customer_id;
 
 -- name: ListUsageNearLimits :many
 -- Each limited metric of a license (revoked ones aside) whose use in the
--- license's current period is 80% of its limit or more, the fullest first,
--- with how many there are in all. The periods at the mark are kept in
--- usage_near_limits (00007); of those, the current one is
--- db.UsageLicense.UsagePeriod's rule, which a test keeps this in agreement
--- with: the billing period when one covers @now, else the calendar month
--- that @month_start (licensing.MonthPeriod) begins. Only periods from the
--- earliest such start on are read.
-WITH near AS (
-    SELECT l.id AS license_id, l.customer_id, n.metric, n.used, n.usage_limit, n.period_start
-    FROM usage_near_limits n
-    JOIN licenses l ON l.id = n.license_id
-    WHERE n.period_start >= (SELECT least(sqlc.arg(month_start)::timestamptz, min(b.billing_period_start))
-            FROM licenses b
-            WHERE b.billing_period_start IS NOT NULL AND b.billing_period_start <= sqlc.arg(now)::timestamptz
-              AND sqlc.arg(now)::timestamptz < b.billing_period_end)
-      AND l.status <> 'revoked'
+-- license's current period is 80% of its limit or more, the fullest first.
+-- The periods at the mark are kept in usage_near_limits (00007), whose
+-- index is in this order: the scan stops after @max_rows current ones,
+-- however many there are. The current period is db.UsageLicense.UsagePeriod's
+-- rule, which a test keeps this in agreement with: the billing period when
+-- one covers @now, else the calendar month that @month_start
+-- (licensing.MonthPeriod) begins. Each row's license is looked up on its
+-- own (OFFSET 0 keeps the lookup from becoming a join over every license).
+SELECT n.license_id, l.customer_id, c.name AS customer_name, n.metric, n.used, n.usage_limit, n.period_start
+FROM usage_near_limits n
+CROSS JOIN LATERAL (
+    SELECT l.customer_id FROM licenses l
+    WHERE l.id = n.license_id AND l.status <> 'revoked'
       AND n.period_start = CASE
             WHEN l.billing_period_start <= sqlc.arg(now)::timestamptz AND sqlc.arg(now)::timestamptz < l.billing_period_end
             THEN l.billing_period_start
             ELSE sqlc.arg(month_start)::timestamptz END
-)
-SELECT n.license_id, n.customer_id, c.name AS customer_name, n.metric, n.used, n.usage_limit, n.period_start,
-    (SELECT count(*) FROM near)::bigint AS total
-FROM (
-    SELECT * FROM near
-    ORDER BY (near.usage_limit = 0) DESC, near.used::float8 / nullif(near.usage_limit, 0) DESC, near.license_id, near.metric
+    OFFSET 0
+) l
+JOIN customers c ON c.id = l.customer_id
+WHERE n.period_start <= sqlc.arg(now)::timestamptz AND sqlc.arg(now)::timestamptz < n.period_end
+ORDER BY (n.usage_limit = 0) DESC, n.used::float8 / nullif(n.usage_limit, 0) DESC, n.license_id, n.metric
+LIMIT @max_rows;
+
+-- name: CountUsageNearLimits :one
+-- How many rows ListUsageNearLimits has in all, counting no further than
+-- @max_rows: past a few hundred the page says "more than", which keeps the
+-- count as quick as the list however many licenses are at their limits.
+SELECT count(*)::bigint FROM (
+    SELECT 1 FROM usage_near_limits n
+    CROSS JOIN LATERAL (
+        SELECT 1 FROM licenses l
+        WHERE l.id = n.license_id AND l.status <> 'revoked'
+          AND n.period_start = CASE
+                WHEN l.billing_period_start <= sqlc.arg(now)::timestamptz AND sqlc.arg(now)::timestamptz < l.billing_period_end
+                THEN l.billing_period_start
+                ELSE sqlc.arg(month_start)::timestamptz END
+        OFFSET 0
+    ) l
+    WHERE n.period_start <= sqlc.arg(now)::timestamptz AND sqlc.arg(now)::timestamptz < n.period_end
     LIMIT @max_rows
-) n
-JOIN customers c ON c.id = n.customer_id
-ORDER BY (n.usage_limit = 0) DESC, n.used::float8 / nullif(n.usage_limit, 0) DESC, n.license_id, n.metric;
+) x;

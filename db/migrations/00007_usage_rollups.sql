@@ -17,9 +17,13 @@
 --   usage_near_limits      the periods at 80% of the license's limit for the
 --                          metric or more, with that limit: kept on every
 --                          write to usage_periods and again when the
---                          license's limits change (a handful of rows,
---                          where the page would otherwise compare every
---                          license's periods with its limits).
+--                          license's limits change, so that the page need
+--                          not compare every license's periods with its
+--                          limits. A period that had ended when it was
+--                          written is left out, and a license's ended
+--                          periods are dropped when it begins a new one:
+--                          the table holds little more than the current
+--                          periods, read fullest first through an index.
 --
 -- Locks: a report's transaction takes its customer's advisory lock before
 -- any rollup row, so one transaction at a time changes a customer's month
@@ -110,12 +114,15 @@ CREATE TABLE usage_near_limits (
     license_id   uuid NOT NULL REFERENCES licenses (id) ON DELETE CASCADE,
     metric       text NOT NULL,
     period_start timestamptz NOT NULL,
+    period_end   timestamptz NOT NULL,
     used         bigint NOT NULL,
     usage_limit  bigint NOT NULL,
     PRIMARY KEY (license_id, metric, period_start)
 );
--- The near-limit scan begins at the earliest current period's start.
-CREATE INDEX usage_near_limits_period_idx ON usage_near_limits (period_start);
+-- ListUsageNearLimits's order, fullest first: it reads the first rows of
+-- this index and stops, however many periods are near a limit.
+CREATE INDEX usage_near_limits_fullest_idx ON usage_near_limits
+    ((usage_limit = 0) DESC, (used::float8 / nullif(usage_limit, 0)) DESC, license_id, metric);
 
 -- Whether used is near a limit: 80% of it or more (ListUsageNearLimits's
 -- rule; a limit of 0 is exceeded by any use).
@@ -126,7 +133,11 @@ $$;
 -- +goose StatementEnd
 
 -- Use only grows and a period's limit changes only with the license's, so
--- a period that reached the mark stays there until the limits change.
+-- a period that reached the mark stays there until the limits change. The
+-- time of the write (updated_at, the recording clock) tells which periods
+-- are over: a license's first write to a new period drops its ended ones,
+-- and a late write to an ended period adds none (neither can be any
+-- license's current period again).
 -- +goose StatementBegin
 CREATE FUNCTION usage_periods_near_limit() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
@@ -135,10 +146,17 @@ BEGIN
     IF current_setting('nls.usage_rollups', true) = 'off' THEN
         RETURN NULL;
     END IF;
+    IF TG_OP = 'INSERT' THEN
+        DELETE FROM usage_near_limits
+        WHERE license_id = NEW.license_id AND metric = NEW.metric AND period_end <= NEW.updated_at;
+    END IF;
+    IF NEW.period_end <= NEW.updated_at THEN
+        RETURN NULL;
+    END IF;
     SELECT license_usage_limit(l.limits, NEW.metric) INTO lim FROM licenses l WHERE l.id = NEW.license_id;
     IF usage_near_limit(NEW.value, lim) THEN
-        INSERT INTO usage_near_limits AS n (license_id, metric, period_start, used, usage_limit)
-        VALUES (NEW.license_id, NEW.metric, NEW.period_start, NEW.value, lim)
+        INSERT INTO usage_near_limits AS n (license_id, metric, period_start, period_end, used, usage_limit)
+        VALUES (NEW.license_id, NEW.metric, NEW.period_start, NEW.period_end, NEW.value, lim)
         ON CONFLICT (license_id, metric, period_start) DO UPDATE SET used = excluded.used, usage_limit = excluded.usage_limit;
     END IF;
     RETURN NULL;
@@ -153,10 +171,11 @@ BEGIN
     -- of the same license waits here rather than deadlocking.
     PERFORM 1 FROM usage_periods WHERE license_id = NEW.id ORDER BY period_start, metric FOR UPDATE;
     DELETE FROM usage_near_limits WHERE license_id = NEW.id;
-    INSERT INTO usage_near_limits (license_id, metric, period_start, used, usage_limit)
-    SELECT p.license_id, p.metric, p.period_start, p.value, license_usage_limit(NEW.limits, p.metric)
+    INSERT INTO usage_near_limits (license_id, metric, period_start, period_end, used, usage_limit)
+    SELECT p.license_id, p.metric, p.period_start, p.period_end, p.value, license_usage_limit(NEW.limits, p.metric)
     FROM usage_periods p
-    WHERE p.license_id = NEW.id AND usage_near_limit(p.value, license_usage_limit(NEW.limits, p.metric));
+    WHERE p.license_id = NEW.id AND p.period_end > p.updated_at
+      AND usage_near_limit(p.value, license_usage_limit(NEW.limits, p.metric));
     RETURN NULL;
 END
 $$;
@@ -175,14 +194,17 @@ CREATE FUNCTION usage_rollups_rebuild() RETURNS void LANGUAGE sql AS $$
     INSERT INTO usage_customer_months (metric, month, customer_id, total, peak)
     SELECT metric, date_trunc('month', day)::date, customer_id, least(sum(value), 9223372036854775807)::bigint, max(value)
     FROM usage_daily GROUP BY 1, 2, 3;
-    INSERT INTO usage_near_limits (license_id, metric, period_start, used, usage_limit)
-    SELECT p.license_id, p.metric, p.period_start, p.value, license_usage_limit(l.limits, p.metric)
+    INSERT INTO usage_near_limits (license_id, metric, period_start, period_end, used, usage_limit)
+    SELECT p.license_id, p.metric, p.period_start, p.period_end, p.value, license_usage_limit(l.limits, p.metric)
     FROM usage_periods p JOIN licenses l ON l.id = p.license_id
-    WHERE usage_near_limit(p.value, license_usage_limit(l.limits, p.metric));
+    WHERE p.period_end > greatest(p.updated_at, now())
+      AND usage_near_limit(p.value, license_usage_limit(l.limits, p.metric));
 $$;
 -- +goose StatementEnd
 
 SELECT usage_rollups_rebuild();
+-- Statistics now, so the first pages plan with the rollups' real sizes.
+ANALYZE usage_metric_days, usage_customer_months, usage_near_limits;
 
 CREATE TRIGGER usage_daily_rollup AFTER INSERT OR UPDATE OR DELETE ON usage_daily
     FOR EACH ROW EXECUTE FUNCTION usage_daily_rollup();
@@ -191,13 +213,7 @@ CREATE TRIGGER usage_periods_near_limit AFTER INSERT OR UPDATE ON usage_periods
 CREATE TRIGGER licenses_near_limits AFTER UPDATE OF limits ON licenses
     FOR EACH ROW WHEN (OLD.limits IS DISTINCT FROM NEW.limits) EXECUTE FUNCTION licenses_near_limits();
 
--- The earliest start of a billing period in progress, where the near-limit
--- scan begins.
-CREATE INDEX licenses_billing_period_idx ON licenses (billing_period_start) INCLUDE (billing_period_end)
-    WHERE billing_period_start IS NOT NULL;
-
 -- +goose Down
-DROP INDEX licenses_billing_period_idx;
 DROP TRIGGER licenses_near_limits ON licenses;
 DROP TRIGGER usage_periods_near_limit ON usage_periods;
 DROP TRIGGER usage_daily_rollup ON usage_daily;

@@ -1,6 +1,10 @@
 package admin
 
-import "github.com/nectarcloud/nls/web/templates/partials"
+import (
+	"strconv"
+
+	"github.com/nectarcloud/nls/web/templates/partials"
+)
 
 // Usage is the usage page: the metric and range filters, the chosen
 // metric's results (the swap target) and the limits nearly or already used
@@ -11,7 +15,8 @@ type Usage struct {
 	Ranges      []Option
 	Results     partials.UsageResults
 	NearLimits  []NearLimit
-	NearTotal   int64  // all of them; NearLimits holds the fullest
+	NearTotal   int64  // all of them, up to a cap; NearLimits holds the fullest
+	NearMore    bool   // there are more than NearTotal
 	NearPercent int    // the share of a limit that counts as near
 	MonthPeriod string // the calendar month's period, for licenses billed by none
 }
@@ -47,4 +52,12 @@ func (n NearLimit) StateClass() string {
 		return "badge badge-suspended"
 	}
 	return "badge badge-grace"
+}
+
+// NearCount is how many are near a limit, in words when past the cap.
+func (v Usage) NearCount() string {
+	if v.NearMore {
+		return "more than " + strconv.FormatInt(v.NearTotal, 10)
+	}
+	return strconv.FormatInt(v.NearTotal, 10)
 }
