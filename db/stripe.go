@@ -152,9 +152,10 @@ func (s *Store) ReceiveStripeEvent(ctx context.Context, issuer KeyIssuer, sealer
 // ReplayStripeEvent applies a stored event again: once an admin has mapped
 // its price, or for one that failed. The same rules apply as on arrival, so
 // an event older than the state applied since still changes nothing. A
-// processed event is never applied twice.
-func (s *Store) ReplayStripeEvent(ctx context.Context, issuer KeyIssuer, sealer *licensing.Sealer, id string,
-	now time.Time) (StripeEvent, error) {
+// processed event is never applied twice. The replay itself is audited as
+// actor's (the changes it makes, as Stripe's).
+func (s *Store) ReplayStripeEvent(ctx context.Context, actor licensing.Actor, issuer KeyIssuer, sealer *licensing.Sealer,
+	id string, now time.Time) (StripeEvent, error) {
 	var out StripeEvent
 	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
 		q := s.Q.WithTx(tx)
@@ -173,7 +174,15 @@ func (s *Store) ReplayStripeEvent(ctx context.Context, issuer KeyIssuer, sealer 
 			return err
 		}
 		out, err = s.processStripeEvent(ctx, tx, issuer, sealer, in, true, now)
-		return err
+		if err != nil {
+			return err
+		}
+		after := map[string]any{"status": out.Status}
+		if out.Error != "" {
+			after["note"] = out.Error
+		}
+		return Audit(ctx, q, actor, AuditEntry{Action: "stripe_event.replay", EntityType: "stripe_event", EntityID: id,
+			Before: map[string]any{"status": ev.Status}, After: after}, now)
 	})
 	return out, Translate(err)
 }

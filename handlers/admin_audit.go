@@ -140,6 +140,8 @@ func auditEntryOf(a db.AuditLog) partials.AuditEntry {
 		e.Href = "/admin/customers/" + a.EntityID
 	case "api_key":
 		e.Href = "/admin/api-keys"
+	case "stripe_event":
+		e.Href = "/admin/stripe-events/" + url.PathEscape(a.EntityID)
 	}
 	return e
 }

@@ -168,7 +168,7 @@ func stripeOutcome(ev db.GetStripeEventForAdminRow) partials.StripeEventOutcome 
 // with status 200 so that htmx swaps it; an unknown event is the 404 page.
 func (s *Server) adminReplayStripeEvent(c *fiber.Ctx) error {
 	id := string([]byte(c.Params("id")))
-	ev, replayErr := s.store.ReplayStripeEvent(c.UserContext(), s.issuer, s.sealer, id, s.now())
+	ev, replayErr := s.store.ReplayStripeEvent(c.UserContext(), s.adminActor(c), s.issuer, s.sealer, id, s.now())
 	var msg, kind string
 	if replayErr != nil {
 		switch classify(replayErr).Code {

@@ -205,6 +205,17 @@ func TestAdminStripeEventPageAndReplay(t *testing.T) {
 		l.ID.String()).Scan(&label); err != nil || label != "Stripe customer.subscription.created (replayed)" {
 		t.Errorf("audit actor of the replay: %q %v", label, err)
 	}
+	// The replay itself is the admin's, audited with the outcome, and the
+	// audit log links to the event.
+	var actorType, before, after string
+	if err := s.store.Pool.QueryRow(t.Context(), `SELECT actor_type, before::text, after::text FROM audit_log
+		WHERE action = 'stripe_event.replay' AND entity_type = 'stripe_event' AND entity_id = 'evt_new'`).Scan(&actorType, &before, &after); err != nil ||
+		actorType != "admin" || before != `{"status": "needs_attention"}` || after != `{"status": "processed"}` {
+		t.Errorf("replay audit: %s %s %s %v", actorType, before, after, err)
+	}
+	if href := s.b.get("/admin/audit?action=stripe_event.replay").Doc.Find(`a[href="/admin/stripe-events/evt_new"]`).Length(); href == 0 {
+		t.Error("the audit log does not link the replayed event")
+	}
 	one(t, s.b.get("/admin"), `[data-testid=stripe-attention-empty]`)
 
 	// A second replay is refused in place: it is never applied twice.

@@ -158,7 +158,7 @@ func (s *Server) listStripeEvents(c *fiber.Ctx) error {
 // received event again (after its price was mapped, say). A processed event
 // is a 409: it is never applied twice.
 func (s *Server) replayStripeEvent(c *fiber.Ctx) error {
-	ev, err := s.store.ReplayStripeEvent(c.UserContext(), s.issuer, s.sealer, string([]byte(c.Params("id"))), s.now())
+	ev, err := s.store.ReplayStripeEvent(c.UserContext(), s.apiActor(c), s.issuer, s.sealer, string([]byte(c.Params("id"))), s.now())
 	if err != nil {
 		return err
 	}

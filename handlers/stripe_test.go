@@ -471,7 +471,7 @@ func TestStripeUnmappedPriceWaitsForAnAdmin(t *testing.T) {
 	}
 	_, sealer := testKeys(t)
 	keys, _ := testKeys(t)
-	ev, err := f.store.ReplayStripeEvent(context.Background(), keys, sealer, "evt_new", time.Now())
+	ev, err := f.store.ReplayStripeEvent(context.Background(), licensing.SystemActor("test"), keys, sealer, "evt_new", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

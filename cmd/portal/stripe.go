@@ -24,7 +24,7 @@ func (e *cmdEnv) stripe(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	ev, err := store.ReplayStripeEvent(ctx, keys, sealer, args[1], time.Now())
+	ev, err := store.ReplayStripeEvent(ctx, licensing.SystemActor("cli"), keys, sealer, args[1], time.Now())
 	if err != nil {
 		if code := licensing.ErrorCode(err); code == licensing.ENOTFOUND || code == licensing.ECONFLICT {
 			return &exitError{code: 1, msg: licensing.ErrorMessage(err)}
