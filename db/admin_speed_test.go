@@ -213,8 +213,8 @@ func TestLicenseStatusCountsAndFilterAgreeWithGo(t *testing.T) {
 					t.Fatal(err)
 				}
 				for _, r := range rows {
-					if s := r.License().Effective(at).State; s != state {
-						t.Fatalf("at %v: status=%s lists %s, which is %s", at, st, r.ID, s)
+					if s := r.License.Effective(at).State; s != state {
+						t.Fatalf("at %v: status=%s lists %s, which is %s", at, st, r.License.ID, s)
 					}
 				}
 				got += int64(len(rows))
@@ -222,7 +222,7 @@ func TestLicenseStatusCountsAndFilterAgreeWithGo(t *testing.T) {
 					break
 				}
 				last := rows[len(rows)-1]
-				p.BeforeCreated, p.BeforeID = &last.CreatedAt, &last.ID
+				p.BeforeCreated, p.BeforeID = &last.License.CreatedAt, &last.License.ID
 			}
 			if got != want[st] {
 				t.Errorf("at %v: status=%s lists %d licenses, want %d", at, st, got, want[st])
@@ -422,13 +422,13 @@ func TestListLicensesSearchMatchesPlainReading(t *testing.T) {
 					t.Fatal(err)
 				}
 				for _, r := range rows {
-					got = append(got, r.ID)
+					got = append(got, r.License.ID)
 				}
 				if len(rows) < int(p.MaxRows) {
 					break
 				}
 				last := rows[len(rows)-1]
-				p.BeforeCreated, p.BeforeID = &last.CreatedAt, &last.ID
+				p.BeforeCreated, p.BeforeID = &last.License.CreatedAt, &last.License.ID
 			}
 			if fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Errorf("q=%q: got %d licenses %v, want %d %v", tc.q, len(got), got, len(want), want)
@@ -442,7 +442,7 @@ func TestListLicensesSearchMatchesPlainReading(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 1 || rows[0].ID != revoked {
+	if len(rows) != 1 || rows[0].License.ID != revoked {
 		t.Errorf("revoked licenses matching acme: got %d rows, want only %s", len(rows), revoked)
 	}
 }

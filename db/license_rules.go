@@ -61,15 +61,3 @@ func Revoke(l *License, now time.Time) error {
 	l.Status, l.SuspendedReason, l.SuspensionSource, l.RevokedAt = "revoked", nil, nil, &now
 	return nil
 }
-
-// License converts a list row to the license it carries.
-func (r ListLicensesRow) License() License {
-	return License{ID: r.ID, CustomerID: r.CustomerID, PlanID: r.PlanID, Status: r.Status,
-		SuspendedReason: r.SuspendedReason, SuspensionSource: r.SuspensionSource, Features: r.Features, Limits: r.Limits,
-		MaxDeployments: r.MaxDeployments, StartsAt: r.StartsAt, ExpiresAt: r.ExpiresAt, GraceDays: r.GraceDays,
-		OfflineDays: r.OfflineDays, HeartbeatWindowHours: r.HeartbeatWindowHours, DunningDays: r.DunningDays,
-		PaymentState: r.PaymentState, PastDueSince: r.PastDueSince, BillingPeriodStart: r.BillingPeriodStart,
-		BillingPeriodEnd: r.BillingPeriodEnd, StripeSubscriptionID: r.StripeSubscriptionID, StripePriceID: r.StripePriceID,
-		StripeQuantity: r.StripeQuantity, StripeStatus: r.StripeStatus, StripeStateAt: r.StripeStateAt, Notes: r.Notes,
-		RevokedAt: r.RevokedAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
-}

@@ -529,37 +529,10 @@ type ListLicensesParams struct {
 }
 
 type ListLicensesRow struct {
-	ID                   uuid.UUID
-	CustomerID           uuid.UUID
-	PlanID               uuid.UUID
-	Status               string
-	SuspendedReason      *string
-	SuspensionSource     *string
-	Features             []string
-	Limits               []byte
-	MaxDeployments       *int32
-	StartsAt             time.Time
-	ExpiresAt            *time.Time
-	GraceDays            int32
-	OfflineDays          int32
-	HeartbeatWindowHours int32
-	DunningDays          int32
-	PaymentState         string
-	PastDueSince         *time.Time
-	BillingPeriodStart   *time.Time
-	BillingPeriodEnd     *time.Time
-	StripeSubscriptionID *string
-	StripePriceID        *string
-	StripeQuantity       *int32
-	StripeStatus         *string
-	StripeStateAt        *time.Time
-	Notes                string
-	RevokedAt            *time.Time
-	CreatedAt            time.Time
-	UpdatedAt            time.Time
-	PlanCode             string
-	CustomerName         string
-	SeatsInUse           int32
+	License      License
+	PlanCode     string
+	CustomerName string
+	SeatsInUse   int32
 }
 
 // Keyset pagination, newest first, with optional filters. A search (q)
@@ -590,34 +563,34 @@ func (q *Queries) ListLicenses(ctx context.Context, arg ListLicensesParams) ([]L
 	for rows.Next() {
 		var i ListLicensesRow
 		if err := rows.Scan(
-			&i.ID,
-			&i.CustomerID,
-			&i.PlanID,
-			&i.Status,
-			&i.SuspendedReason,
-			&i.SuspensionSource,
-			&i.Features,
-			&i.Limits,
-			&i.MaxDeployments,
-			&i.StartsAt,
-			&i.ExpiresAt,
-			&i.GraceDays,
-			&i.OfflineDays,
-			&i.HeartbeatWindowHours,
-			&i.DunningDays,
-			&i.PaymentState,
-			&i.PastDueSince,
-			&i.BillingPeriodStart,
-			&i.BillingPeriodEnd,
-			&i.StripeSubscriptionID,
-			&i.StripePriceID,
-			&i.StripeQuantity,
-			&i.StripeStatus,
-			&i.StripeStateAt,
-			&i.Notes,
-			&i.RevokedAt,
-			&i.CreatedAt,
-			&i.UpdatedAt,
+			&i.License.ID,
+			&i.License.CustomerID,
+			&i.License.PlanID,
+			&i.License.Status,
+			&i.License.SuspendedReason,
+			&i.License.SuspensionSource,
+			&i.License.Features,
+			&i.License.Limits,
+			&i.License.MaxDeployments,
+			&i.License.StartsAt,
+			&i.License.ExpiresAt,
+			&i.License.GraceDays,
+			&i.License.OfflineDays,
+			&i.License.HeartbeatWindowHours,
+			&i.License.DunningDays,
+			&i.License.PaymentState,
+			&i.License.PastDueSince,
+			&i.License.BillingPeriodStart,
+			&i.License.BillingPeriodEnd,
+			&i.License.StripeSubscriptionID,
+			&i.License.StripePriceID,
+			&i.License.StripeQuantity,
+			&i.License.StripeStatus,
+			&i.License.StripeStateAt,
+			&i.License.Notes,
+			&i.License.RevokedAt,
+			&i.License.CreatedAt,
+			&i.License.UpdatedAt,
 			&i.PlanCode,
 			&i.CustomerName,
 			&i.SeatsInUse,

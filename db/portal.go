@@ -18,30 +18,6 @@ import (
 // customer with more sees the newest and a note.
 const PortalLicenseLimit = 200
 
-// License converts an overview row to the license it carries.
-func (r ListPortalLicensesRow) License() License {
-	return License{ID: r.ID, CustomerID: r.CustomerID, PlanID: r.PlanID, Status: r.Status,
-		SuspendedReason: r.SuspendedReason, SuspensionSource: r.SuspensionSource, Features: r.Features, Limits: r.Limits,
-		MaxDeployments: r.MaxDeployments, StartsAt: r.StartsAt, ExpiresAt: r.ExpiresAt, GraceDays: r.GraceDays,
-		OfflineDays: r.OfflineDays, HeartbeatWindowHours: r.HeartbeatWindowHours, DunningDays: r.DunningDays,
-		PaymentState: r.PaymentState, PastDueSince: r.PastDueSince, BillingPeriodStart: r.BillingPeriodStart,
-		BillingPeriodEnd: r.BillingPeriodEnd, StripeSubscriptionID: r.StripeSubscriptionID, StripePriceID: r.StripePriceID,
-		StripeQuantity: r.StripeQuantity, StripeStatus: r.StripeStatus, StripeStateAt: r.StripeStateAt, Notes: r.Notes,
-		RevokedAt: r.RevokedAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
-}
-
-// License converts a license-page row to the license it carries.
-func (r GetPortalLicenseRow) License() License {
-	return License{ID: r.ID, CustomerID: r.CustomerID, PlanID: r.PlanID, Status: r.Status,
-		SuspendedReason: r.SuspendedReason, SuspensionSource: r.SuspensionSource, Features: r.Features, Limits: r.Limits,
-		MaxDeployments: r.MaxDeployments, StartsAt: r.StartsAt, ExpiresAt: r.ExpiresAt, GraceDays: r.GraceDays,
-		OfflineDays: r.OfflineDays, HeartbeatWindowHours: r.HeartbeatWindowHours, DunningDays: r.DunningDays,
-		PaymentState: r.PaymentState, PastDueSince: r.PastDueSince, BillingPeriodStart: r.BillingPeriodStart,
-		BillingPeriodEnd: r.BillingPeriodEnd, StripeSubscriptionID: r.StripeSubscriptionID, StripePriceID: r.StripePriceID,
-		StripeQuantity: r.StripeQuantity, StripeStatus: r.StripeStatus, StripeStateAt: r.StripeStateAt, Notes: r.Notes,
-		RevokedAt: r.RevokedAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
-}
-
 // UsageLicense is what usage accounting needs of l.
 func (l License) UsageLicense() UsageLicense {
 	return UsageLicense{ID: l.ID, CustomerID: l.CustomerID, BillingPeriodStart: l.BillingPeriodStart,

@@ -57,39 +57,12 @@ type GetPortalLicenseParams struct {
 }
 
 type GetPortalLicenseRow struct {
-	ID                   uuid.UUID
-	CustomerID           uuid.UUID
-	PlanID               uuid.UUID
-	Status               string
-	SuspendedReason      *string
-	SuspensionSource     *string
-	Features             []string
-	Limits               []byte
-	MaxDeployments       *int32
-	StartsAt             time.Time
-	ExpiresAt            *time.Time
-	GraceDays            int32
-	OfflineDays          int32
-	HeartbeatWindowHours int32
-	DunningDays          int32
-	PaymentState         string
-	PastDueSince         *time.Time
-	BillingPeriodStart   *time.Time
-	BillingPeriodEnd     *time.Time
-	StripeSubscriptionID *string
-	StripePriceID        *string
-	StripeQuantity       *int32
-	StripeStatus         *string
-	StripeStateAt        *time.Time
-	Notes                string
-	RevokedAt            *time.Time
-	CreatedAt            time.Time
-	UpdatedAt            time.Time
-	PlanCode             string
-	PlanName             string
-	SeatsInUse           int32
-	KeyPrefix            *string
-	KeySuffix            *string
+	License    License
+	PlanCode   string
+	PlanName   string
+	SeatsInUse int32
+	KeyPrefix  *string
+	KeySuffix  *string
 }
 
 // One of the customer's licenses with its plan, the seats held now and the
@@ -98,34 +71,34 @@ func (q *Queries) GetPortalLicense(ctx context.Context, arg GetPortalLicensePara
 	row := q.db.QueryRow(ctx, getPortalLicense, arg.Now, arg.ID, arg.CustomerID)
 	var i GetPortalLicenseRow
 	err := row.Scan(
-		&i.ID,
-		&i.CustomerID,
-		&i.PlanID,
-		&i.Status,
-		&i.SuspendedReason,
-		&i.SuspensionSource,
-		&i.Features,
-		&i.Limits,
-		&i.MaxDeployments,
-		&i.StartsAt,
-		&i.ExpiresAt,
-		&i.GraceDays,
-		&i.OfflineDays,
-		&i.HeartbeatWindowHours,
-		&i.DunningDays,
-		&i.PaymentState,
-		&i.PastDueSince,
-		&i.BillingPeriodStart,
-		&i.BillingPeriodEnd,
-		&i.StripeSubscriptionID,
-		&i.StripePriceID,
-		&i.StripeQuantity,
-		&i.StripeStatus,
-		&i.StripeStateAt,
-		&i.Notes,
-		&i.RevokedAt,
-		&i.CreatedAt,
-		&i.UpdatedAt,
+		&i.License.ID,
+		&i.License.CustomerID,
+		&i.License.PlanID,
+		&i.License.Status,
+		&i.License.SuspendedReason,
+		&i.License.SuspensionSource,
+		&i.License.Features,
+		&i.License.Limits,
+		&i.License.MaxDeployments,
+		&i.License.StartsAt,
+		&i.License.ExpiresAt,
+		&i.License.GraceDays,
+		&i.License.OfflineDays,
+		&i.License.HeartbeatWindowHours,
+		&i.License.DunningDays,
+		&i.License.PaymentState,
+		&i.License.PastDueSince,
+		&i.License.BillingPeriodStart,
+		&i.License.BillingPeriodEnd,
+		&i.License.StripeSubscriptionID,
+		&i.License.StripePriceID,
+		&i.License.StripeQuantity,
+		&i.License.StripeStatus,
+		&i.License.StripeStateAt,
+		&i.License.Notes,
+		&i.License.RevokedAt,
+		&i.License.CreatedAt,
+		&i.License.UpdatedAt,
 		&i.PlanCode,
 		&i.PlanName,
 		&i.SeatsInUse,
@@ -258,37 +231,10 @@ type ListPortalLicensesParams struct {
 }
 
 type ListPortalLicensesRow struct {
-	ID                   uuid.UUID
-	CustomerID           uuid.UUID
-	PlanID               uuid.UUID
-	Status               string
-	SuspendedReason      *string
-	SuspensionSource     *string
-	Features             []string
-	Limits               []byte
-	MaxDeployments       *int32
-	StartsAt             time.Time
-	ExpiresAt            *time.Time
-	GraceDays            int32
-	OfflineDays          int32
-	HeartbeatWindowHours int32
-	DunningDays          int32
-	PaymentState         string
-	PastDueSince         *time.Time
-	BillingPeriodStart   *time.Time
-	BillingPeriodEnd     *time.Time
-	StripeSubscriptionID *string
-	StripePriceID        *string
-	StripeQuantity       *int32
-	StripeStatus         *string
-	StripeStateAt        *time.Time
-	Notes                string
-	RevokedAt            *time.Time
-	CreatedAt            time.Time
-	UpdatedAt            time.Time
-	PlanCode             string
-	PlanName             string
-	SeatsInUse           int32
+	License    License
+	PlanCode   string
+	PlanName   string
+	SeatsInUse int32
 }
 
 // The customer portal: every query takes the signed-in customer's id and
@@ -305,34 +251,34 @@ func (q *Queries) ListPortalLicenses(ctx context.Context, arg ListPortalLicenses
 	for rows.Next() {
 		var i ListPortalLicensesRow
 		if err := rows.Scan(
-			&i.ID,
-			&i.CustomerID,
-			&i.PlanID,
-			&i.Status,
-			&i.SuspendedReason,
-			&i.SuspensionSource,
-			&i.Features,
-			&i.Limits,
-			&i.MaxDeployments,
-			&i.StartsAt,
-			&i.ExpiresAt,
-			&i.GraceDays,
-			&i.OfflineDays,
-			&i.HeartbeatWindowHours,
-			&i.DunningDays,
-			&i.PaymentState,
-			&i.PastDueSince,
-			&i.BillingPeriodStart,
-			&i.BillingPeriodEnd,
-			&i.StripeSubscriptionID,
-			&i.StripePriceID,
-			&i.StripeQuantity,
-			&i.StripeStatus,
-			&i.StripeStateAt,
-			&i.Notes,
-			&i.RevokedAt,
-			&i.CreatedAt,
-			&i.UpdatedAt,
+			&i.License.ID,
+			&i.License.CustomerID,
+			&i.License.PlanID,
+			&i.License.Status,
+			&i.License.SuspendedReason,
+			&i.License.SuspensionSource,
+			&i.License.Features,
+			&i.License.Limits,
+			&i.License.MaxDeployments,
+			&i.License.StartsAt,
+			&i.License.ExpiresAt,
+			&i.License.GraceDays,
+			&i.License.OfflineDays,
+			&i.License.HeartbeatWindowHours,
+			&i.License.DunningDays,
+			&i.License.PaymentState,
+			&i.License.PastDueSince,
+			&i.License.BillingPeriodStart,
+			&i.License.BillingPeriodEnd,
+			&i.License.StripeSubscriptionID,
+			&i.License.StripePriceID,
+			&i.License.StripeQuantity,
+			&i.License.StripeStatus,
+			&i.License.StripeStateAt,
+			&i.License.Notes,
+			&i.License.RevokedAt,
+			&i.License.CreatedAt,
+			&i.License.UpdatedAt,
 			&i.PlanCode,
 			&i.PlanName,
 			&i.SeatsInUse,

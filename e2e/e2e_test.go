@@ -20,10 +20,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
@@ -353,10 +351,7 @@ func (f *flow) hasPage(path string) bool {
 }
 
 func TestAdminPortalInABrowser(t *testing.T) {
-	shots := filepath.Join(repoRoot(t), "test-artifacts", "screenshots")
-	if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	shots := screenshotDir(t)
 	// Screenshots of an earlier run must not pass for pages this run skipped.
 	old, _ := filepath.Glob(filepath.Join(shots, "*.png"))
 	for _, f := range old {
@@ -364,16 +359,8 @@ func TestAdminPortalInABrowser(t *testing.T) {
 	}
 	requireChromium(t) // before the slow part, so a skip is quick
 	p := startPortal(t)
-	console := &consoleLog{}
-	ctx := newBrowser(t, console.listen)
-	ctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
-	defer cancel()
-	f := &flow{t: t, ctx: ctx, portal: p, console: console, shots: shots}
-
-	f.do("install the CSP reporter", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: cspReporter})
-		return err
-	}))
+	f := newFlow(t, p, shots, 4*time.Minute)
+	console := f.console
 	// Prove the listener sees console errors before trusting its silence.
 	f.do("console probe", chromedp.Evaluate[chromedp.Void](`console.error("e2e-console-probe")`), chromedp.Sleep(200*time.Millisecond))
 	if got := console.take(); len(got) != 1 || !strings.Contains(got[0], "e2e-console-probe") {

@@ -20,10 +20,13 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/nectarcloud/nls/db/dbtest"
@@ -335,4 +338,43 @@ func signIn(tb testing.TB, base string) *http.Client {
 		tb.Fatalf("POST /login: got %d at %s, want 200 at /admin", res.StatusCode, res.Request.URL.Path)
 	}
 	return c
+}
+
+// screenshotDir is where the browser tests save their screenshots (a test
+// artifact, not committed).
+func screenshotDir(t *testing.T) string {
+	t.Helper()
+	shots := filepath.Join(repoRoot(t), "test-artifacts", "screenshots")
+	if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return shots
+}
+
+// newFlow opens a browser tab for a test of p that lasts at most timeout:
+// it accepts every confirmation dialog (hx-confirm), as a person clicking
+// OK would, collects console errors and reports CSP violations to them.
+func newFlow(t *testing.T, p *portal, shots string, timeout time.Duration) *flow {
+	t.Helper()
+	console := &consoleLog{}
+	var tab atomic.Pointer[context.Context]
+	ctx := newBrowser(t, func(ev any) {
+		console.listen(ev)
+		if _, ok := ev.(*page.EventJavascriptDialogOpening); ok {
+			if c := tab.Load(); c != nil {
+				go func() {
+					_, _ = chromedp.Call(*c, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
+				}()
+			}
+		}
+	})
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	t.Cleanup(cancel)
+	tab.Store(&ctx)
+	f := &flow{t: t, ctx: ctx, portal: p, console: console, shots: shots}
+	f.do("install the CSP reporter", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: cspReporter})
+		return err
+	}))
+	return f
 }

@@ -19,13 +19,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/browser"
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
 
@@ -90,17 +87,17 @@ func inviteCustomerUser(f *flow, s portalSetup) (email, password string) {
 		t.Errorf("invitation page names %q", got)
 	}
 	f.do("try a weak password",
-		chromedp.SendKeys(chromedp.CSS(`[data-testid=invite-password]`), "password1234"),
-		chromedp.SendKeys(chromedp.CSS(`[data-testid=invite-confirm]`), "password1234"),
+		chromedp.SendKeys(chromedp.CSS(`[data-testid=new-password]`), "password1234"),
+		chromedp.SendKeys(chromedp.CSS(`[data-testid=confirm-password]`), "password1234"),
 		chromedp.Click(chromedp.CSS(`[data-testid=invite-submit]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=error-password]`)))
 	f.allowRefusal("a weak password", http.StatusUnprocessableEntity)
 	f.screenshot("invite-weak-password")
 	f.do("set the password",
-		clearField(`[data-testid=invite-password]`),
-		chromedp.SendKeys(chromedp.CSS(`[data-testid=invite-password]`), portalUserPassword),
-		clearField(`[data-testid=invite-confirm]`),
-		chromedp.SendKeys(chromedp.CSS(`[data-testid=invite-confirm]`), portalUserPassword),
+		clearField(`[data-testid=new-password]`),
+		chromedp.SendKeys(chromedp.CSS(`[data-testid=new-password]`), portalUserPassword),
+		clearField(`[data-testid=confirm-password]`),
+		chromedp.SendKeys(chromedp.CSS(`[data-testid=confirm-password]`), portalUserPassword),
 		chromedp.Click(chromedp.CSS(`[data-testid=invite-submit]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=license-card]`)))
 	if got := f.text(`#toasts`); !strings.Contains(got, "Your password is set") {
@@ -187,10 +184,7 @@ func setUpPortal(t *testing.T, p *portal, dbURL string) portalSetup {
 }
 
 func TestCustomerPortalInABrowser(t *testing.T) {
-	shots := filepath.Join(repoRoot(t), "test-artifacts", "screenshots")
-	if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	shots := screenshotDir(t)
 	requireChromium(t)
 	dbURL := dbtest.NewURL(t)
 	p := newPortal(t, dbURL)
@@ -198,27 +192,8 @@ func TestCustomerPortalInABrowser(t *testing.T) {
 	p.createAdmin(t)
 	setup := setUpPortal(t, p, dbURL)
 
-	console := &consoleLog{}
-	var tab atomic.Pointer[context.Context]
-	ctx := newBrowser(t, func(ev any) {
-		console.listen(ev)
-		// hx-confirm asks before a release: accept, as a person would.
-		if _, ok := ev.(*page.EventJavascriptDialogOpening); ok {
-			if c := tab.Load(); c != nil {
-				go func() {
-					_, _ = chromedp.Call(*c, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
-				}()
-			}
-		}
-	})
-	ctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
-	defer cancel()
-	tab.Store(&ctx)
-	f := &flow{t: t, ctx: ctx, portal: p, console: console, shots: shots}
-	f.do("install the CSP reporter", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: cspReporter})
-		return err
-	}))
+	f := newFlow(t, p, shots, 4*time.Minute)
+	ctx := f.ctx
 	downloads := t.TempDir()
 	if _, err := chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
 		Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads}); err != nil {

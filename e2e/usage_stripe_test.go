@@ -12,19 +12,13 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
 	"github.com/stripe/stripe-go/v76/webhook"
@@ -74,10 +68,7 @@ func (f *flow) noOverflow(path string, width int) {
 }
 
 func TestAdminUsageAndStripeEventsInABrowser(t *testing.T) {
-	shots := filepath.Join(repoRoot(t), "test-artifacts", "screenshots")
-	if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	shots := screenshotDir(t)
 	requireChromium(t)
 	p := newPortal(t, dbtest.NewURL(t))
 	p.env = append(p.env, "STRIPE_WEBHOOK_SECRET="+usageStripeSecret)
@@ -104,27 +95,7 @@ func TestAdminUsageAndStripeEventsInABrowser(t *testing.T) {
 		"reports": reports}, 200)
 	postStripeEvent(t, p.URL, "evt_e2e_unmapped", "price_e2e")
 
-	console := &consoleLog{}
-	var tab atomic.Pointer[context.Context]
-	ctx := newBrowser(t, func(ev any) {
-		console.listen(ev)
-		// hx-confirm asks before a replay: accept, as a person would.
-		if _, ok := ev.(*page.EventJavascriptDialogOpening); ok {
-			if c := tab.Load(); c != nil {
-				go func() {
-					_, _ = chromedp.Call(*c, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
-				}()
-			}
-		}
-	})
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-	defer cancel()
-	tab.Store(&ctx)
-	f := &flow{t: t, ctx: ctx, portal: p, console: console, shots: shots}
-	f.do("install the CSP reporter", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: cspReporter})
-		return err
-	}))
+	f := newFlow(t, p, shots, 3*time.Minute)
 	step := func(name string, fn func()) {
 		t.Helper()
 		t.Logf("step: %s", name)

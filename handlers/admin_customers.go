@@ -306,7 +306,7 @@ func (s *Server) customerDetail(c *fiber.Ctx, cu db.Customer) (admin.CustomerDet
 
 // licenseRowOf is one license as the lists show it.
 func licenseRowOf(r db.ListLicensesRow, now time.Time) partials.LicenseRow {
-	l := r.License()
+	l := r.License
 	seats := strconv.Itoa(int(r.SeatsInUse))
 	if l.MaxDeployments != nil {
 		seats += " of " + strconv.Itoa(int(*l.MaxDeployments))

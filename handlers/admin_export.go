@@ -113,7 +113,7 @@ func (s *Server) adminLicensesCSV(c *fiber.Ctx) error {
 		done = len(rows) < exportBatch
 		out := make([][]string, 0, len(rows))
 		for _, r := range rows {
-			l := r.License()
+			l := r.License
 			maxDep := ""
 			if l.MaxDeployments != nil {
 				maxDep = strconv.Itoa(int(*l.MaxDeployments))
@@ -122,7 +122,7 @@ func (s *Server) adminLicensesCSV(c *fiber.Ctx) error {
 				csvTime(l.ExpiresAt), maxDep, strconv.Itoa(int(r.SeatsInUse)), csvTime(&l.CreatedAt)})
 		}
 		if n := len(rows); n > 0 {
-			params.BeforeCreated, params.BeforeID = &rows[n-1].CreatedAt, &rows[n-1].ID
+			params.BeforeCreated, params.BeforeID = &rows[n-1].License.CreatedAt, &rows[n-1].License.ID
 		}
 		return out, nil
 	})

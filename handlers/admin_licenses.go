@@ -97,10 +97,10 @@ func (s *Server) loadLicenseResults(c *fiber.Ctx, now time.Time, f partials.Lice
 	}
 	for i, r := range rows {
 		if i == int(p.Limit) {
-			res.NextURL = licensesURL(f, *encodeCursor(cursor{T: rows[i-1].CreatedAt, ID: rows[i-1].ID}))
+			res.NextURL = licensesURL(f, *encodeCursor(cursor{T: rows[i-1].License.CreatedAt, ID: rows[i-1].License.ID}))
 			break
 		}
-		l := r.License()
+		l := r.License
 		seats := strconv.Itoa(int(r.SeatsInUse))
 		if l.MaxDeployments != nil {
 			seats += " of " + strconv.Itoa(int(*l.MaxDeployments))

@@ -178,10 +178,10 @@ func (s *Server) listLicenses(c *fiber.Ctx) error {
 	out := listBody[LicenseView]{Data: make([]LicenseView, 0, len(rows))}
 	for i, r := range rows {
 		if i == int(p.Limit) {
-			out.NextCursor = encodeCursor(cursor{T: rows[i-1].CreatedAt, ID: rows[i-1].ID})
+			out.NextCursor = encodeCursor(cursor{T: rows[i-1].License.CreatedAt, ID: rows[i-1].License.ID})
 			break
 		}
-		out.Data = append(out.Data, viewLicense(r.License(), r.PlanCode, int(r.SeatsInUse), now))
+		out.Data = append(out.Data, viewLicense(r.License, r.PlanCode, int(r.SeatsInUse), now))
 	}
 	return c.JSON(out)
 }

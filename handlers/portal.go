@@ -135,7 +135,7 @@ func (s *Server) portalOverview(c *fiber.Ctx) error {
 	}
 	lics := make([]db.License, len(rows))
 	for i, r := range rows {
-		lics[i] = r.License()
+		lics[i] = r.License
 	}
 	usage, err := s.store.CurrentUsageOf(ctx, lics, now)
 	if err != nil {
@@ -262,7 +262,7 @@ func (s *Server) renderPortalLicense(c *fiber.Ctx, d portal.LicenseDetail) error
 // portalLicenseDetail gathers everything the license page shows.
 func (s *Server) portalLicenseDetail(c *fiber.Ctx, row db.GetPortalLicenseRow) (portal.LicenseDetail, error) {
 	ctx, now := c.UserContext(), s.now()
-	l := row.License()
+	l := row.License
 	used, err := s.store.CurrentUsage(ctx, l.UsageLicense(), now)
 	if err != nil {
 		return portal.LicenseDetail{}, err
@@ -389,7 +389,7 @@ func (s *Server) portalReleaseDeployment(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	l := row.License()
+	l := row.License
 	table, err := s.portalDeployments(c, l)
 	if err != nil {
 		return err

@@ -93,7 +93,7 @@ func (s *Server) portalOfflineActivation(c *fiber.Ctx) error {
 			GraceEndsAt: graceEnd(l), DunningEndsAt: eff.DunningEndsAt}, time.Duration(l.OfflineDays)*24*time.Hour, now)
 	}
 	_, lease, exp, err := s.store.ActivateOffline(ctx, s.portalActor(c), db.OfflineActivation{CustomerID: cu.ID,
-		LicenseID: row.ID, DeploymentID: form.DeploymentID, Hostname: form.Hostname}, sign, now)
+		LicenseID: row.License.ID, DeploymentID: form.DeploymentID, Hostname: form.Hostname}, sign, now)
 	if err != nil {
 		if licensing.ErrorCode(err) != licensing.ECONFLICT {
 			return err
@@ -101,7 +101,7 @@ func (s *Server) portalOfflineActivation(c *fiber.Ctx) error {
 		form.Error = sentence(classify(err).Message)
 		return s.refuseOffline(c, row, form, fiber.StatusConflict)
 	}
-	file := armorOfflineLicense([][2]string{{"License", row.ID.String()}, {"Customer", cu.Name}, {"Plan", row.PlanCode},
+	file := armorOfflineLicense([][2]string{{"License", row.License.ID.String()}, {"Customer", cu.Name}, {"Plan", row.PlanCode},
 		{"Deployment", form.DeploymentID}, {"Issued", now.UTC().Format(time.RFC3339)},
 		{"Expires", exp.UTC().Format(time.RFC3339)}}, lease)
 	c.Set(fiber.HeaderContentType, "text/plain; charset=utf-8")

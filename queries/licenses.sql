@@ -136,7 +136,7 @@ WITH listed AS NOT MATERIALIZED (
             THEN sqlc.narg('q_exact')::text::uuid END))
      ORDER BY created_at DESC, id DESC LIMIT @max_rows)
 )
-SELECT l.*, p.code AS plan_code, c.name AS customer_name,
+SELECT sqlc.embed(l), p.code AS plan_code, c.name AS customer_name,
     (SELECT count(*) FROM deployments s WHERE s.license_id = l.id
         AND deployment_holds_seat(s.status, s.last_seen_at, s.offline_until, l.heartbeat_window_hours, sqlc.arg(now)::timestamptz))::int AS seats_in_use
 FROM licenses l

@@ -5,7 +5,11 @@
 // Tailwind, which scans web/templates for class names, keeps it in app.css.
 package components
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/a-h/templ"
+)
 
 // CSRF token transport shared by forms and htmx requests; the handlers'
 // CSRF middleware reads the same names.
@@ -118,4 +122,20 @@ func toastPrefix(kind string) string {
 		return "Error:"
 	}
 	return "Note:"
+}
+
+// FieldAttrs marks a form field invalid and points it at its error message
+// (errorID) when invalid; hint ids, always shown, follow the error's in
+// aria-describedby.
+func FieldAttrs(invalid bool, errorID string, hints ...string) templ.Attributes {
+	a := templ.Attributes{}
+	ids := hints
+	if invalid {
+		a["aria-invalid"] = "true"
+		ids = append([]string{errorID}, hints...)
+	}
+	if len(ids) > 0 {
+		a["aria-describedby"] = strings.Join(ids, " ")
+	}
+	return a
 }

@@ -80,3 +80,38 @@ func TestCSRFFieldAndButtons(t *testing.T) {
 		t.Errorf("submit button: %q", b.AttrOr("class", ""))
 	}
 }
+
+// The new-password fields point each input at its error when there is one,
+// and the password at its rules always, so a screen reader hears both.
+func TestNewPasswordFields(t *testing.T) {
+	doc, _ := viewtest.MustRender(t, components.NewPasswordFields(12, "", "", "Type it again"))
+	pw := viewtest.One(t, doc, `input#password`)
+	if pw.AttrOr("minlength", "") != "12" || pw.AttrOr("aria-describedby", "") != "password-rules" || pw.AttrOr("aria-invalid", "") != "" {
+		t.Errorf("valid password field: %v", pw.Nodes[0].Attr)
+	}
+	if c := viewtest.One(t, doc, `input#confirm`); c.AttrOr("aria-describedby", "-") != "-" || c.AttrOr("aria-invalid", "") != "" {
+		t.Errorf("valid confirm field: %v", c.Nodes[0].Attr)
+	}
+	if got := viewtest.One(t, doc, `label[for=confirm]`).Text(); got != "Type it again" {
+		t.Errorf("confirm label: %q", got)
+	}
+	if n := doc.Find(`.field-error`).Length(); n != 0 {
+		t.Errorf("%d errors shown without any", n)
+	}
+
+	doc, _ = viewtest.MustRender(t, components.NewPasswordFields(12, "is too short", "does not match", "Again"))
+	pw = viewtest.One(t, doc, `input#password`)
+	if pw.AttrOr("aria-invalid", "") != "true" || pw.AttrOr("aria-describedby", "") != "password-error password-rules" {
+		t.Errorf("invalid password field: %v", pw.Nodes[0].Attr)
+	}
+	if got := viewtest.One(t, doc, `#password-error`).Text(); got != "is too short" {
+		t.Errorf("password error: %q", got)
+	}
+	c := viewtest.One(t, doc, `input#confirm`)
+	if c.AttrOr("aria-invalid", "") != "true" || c.AttrOr("aria-describedby", "") != "confirm-error" {
+		t.Errorf("invalid confirm field: %v", c.Nodes[0].Attr)
+	}
+	if got := viewtest.One(t, doc, `#confirm-error`).Text(); got != "does not match" {
+		t.Errorf("confirm error: %q", got)
+	}
+}

@@ -144,7 +144,7 @@ func APIKeysListPage(p layouts.Page, v APIKeysPage) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.RenderAttributes(ctx, templ_7745c5c3_Buffer, templ_7745c5c3_ElementWriter, "input", invalidAttrs(v.Form.Err("name") != "", "name-error"))
+				templ_7745c5c3_Err = templruntime.RenderAttributes(ctx, templ_7745c5c3_Buffer, templ_7745c5c3_ElementWriter, "input", components.FieldAttrs(v.Form.Err("name") != "", "name-error"))
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -178,7 +178,7 @@ func APIKeysListPage(p layouts.Page, v APIKeysPage) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.RenderAttributes(ctx, templ_7745c5c3_Buffer, templ_7745c5c3_ElementWriter, "fieldset", invalidAttrs(v.Form.Err("scopes") != "", "scopes-error"))
+				templ_7745c5c3_Err = templruntime.RenderAttributes(ctx, templ_7745c5c3_Buffer, templ_7745c5c3_ElementWriter, "fieldset", components.FieldAttrs(v.Form.Err("scopes") != "", "scopes-error"))
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

@@ -6,14 +6,6 @@ import (
 	"github.com/a-h/templ"
 )
 
-// invalidAttrs marks a field invalid and points it at its error message.
-func invalidAttrs(invalid bool, errorID string) templ.Attributes {
-	if !invalid {
-		return templ.Attributes{}
-	}
-	return templ.Attributes{"aria-invalid": "true", "aria-describedby": errorID}
-}
-
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 // statusHref is the license list filtered to one state.
