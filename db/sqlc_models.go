@@ -116,6 +116,13 @@ type LicenseKey struct {
 	ReplacedAt *time.Time
 }
 
+type LoginFailure struct {
+	AccountHash  []byte
+	Source       string
+	Failures     int32
+	LastFailedAt time.Time
+}
+
 type Plan struct {
 	ID                   uuid.UUID
 	Code                 string
@@ -139,6 +146,18 @@ type PlanStripePrice struct {
 	PriceID   string
 	PlanID    uuid.UUID
 	CreatedAt time.Time
+}
+
+type Session struct {
+	ID         uuid.UUID
+	TokenHash  []byte
+	UserID     uuid.UUID
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	ExpiresAt  time.Time
+	RevokedAt  *time.Time
+	Ip         string
+	UserAgent  string
 }
 
 type SigningKey struct {
@@ -222,17 +241,16 @@ type UsageReport struct {
 }
 
 type User struct {
-	ID                uuid.UUID
-	Email             string
-	Name              string
-	Role              string
-	CustomerID        *uuid.UUID
-	PasswordHash      *string
-	DisabledAt        *time.Time
-	LastLoginAt       *time.Time
-	CreatedAt         time.Time
-	UpdatedAt         time.Time
-	SessionsValidFrom *time.Time
+	ID           uuid.UUID
+	Email        string
+	Name         string
+	Role         string
+	CustomerID   *uuid.UUID
+	PasswordHash *string
+	DisabledAt   *time.Time
+	LastLoginAt  *time.Time
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }
 
 type UserInvitation struct {

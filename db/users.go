@@ -204,8 +204,11 @@ func (s *Store) AcceptInvitation(ctx context.Context, actor licensing.Actor, tok
 		if !GetInvitationByTokenHashRow(inv).Open(now) {
 			return ErrInvitationClosed
 		}
-		if u, err = q.SetUserPasswordEndingSessions(ctx, SetUserPasswordEndingSessionsParams{ID: inv.UserID,
-			PasswordHash: &passwordHash, Now: &now}); err != nil {
+		if u, err = q.SetUserPasswordReturning(ctx, SetUserPasswordReturningParams{ID: inv.UserID,
+			PasswordHash: &passwordHash}); err != nil {
+			return err
+		}
+		if _, err := q.RevokeUserSessions(ctx, RevokeUserSessionsParams{UserID: u.ID, Now: &now}); err != nil {
 			return err
 		}
 		if err := q.MarkInvitationUsed(ctx, MarkInvitationUsedParams{ID: inv.ID, Now: &now}); err != nil {
@@ -226,9 +229,12 @@ func (s *Store) ChangePassword(ctx context.Context, actor licensing.Actor, userI
 	var u User
 	err := s.InTx(ctx, func(q *Queries) error {
 		var err error
-		if u, err = q.SetUserPasswordEndingSessions(ctx, SetUserPasswordEndingSessionsParams{ID: userID,
-			PasswordHash: &passwordHash, Now: &now}); err != nil {
+		if u, err = q.SetUserPasswordReturning(ctx, SetUserPasswordReturningParams{ID: userID,
+			PasswordHash: &passwordHash}); err != nil {
 			return notFoundAs(err, "user not found")
+		}
+		if _, err := q.RevokeUserSessions(ctx, RevokeUserSessionsParams{UserID: u.ID, Now: &now}); err != nil {
+			return err
 		}
 		if err := q.RevokeOpenInvitations(ctx, RevokeOpenInvitationsParams{UserID: u.ID, Now: &now}); err != nil {
 			return err
@@ -262,6 +268,9 @@ func (s *Store) SetCustomerUserDisabled(ctx context.Context, actor licensing.Act
 				return err
 			}
 			if err := q.RevokeOpenInvitations(ctx, RevokeOpenInvitationsParams{UserID: userID, Now: &now}); err != nil {
+				return err
+			}
+			if _, err := q.RevokeUserSessions(ctx, RevokeUserSessionsParams{UserID: userID, Now: &now}); err != nil {
 				return err
 			}
 		} else if u, err = q.EnableCustomerUser(ctx, EnableCustomerUserParams{ID: userID, CustomerID: &customerID}); err != nil {

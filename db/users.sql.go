@@ -64,7 +64,7 @@ func (q *Queries) CreateInvitation(ctx context.Context, arg CreateInvitationPara
 const createUser = `-- name: CreateUser :one
 INSERT INTO users (email, name, role, customer_id, password_hash)
 VALUES ($1, $2, $3, $4, $5)
-RETURNING id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at, sessions_valid_from
+RETURNING id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at
 `
 
 type CreateUserParams struct {
@@ -95,15 +95,14 @@ func (q *Queries) CreateUser(ctx context.Context, arg CreateUserParams) (User, e
 		&i.LastLoginAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
-		&i.SessionsValidFrom,
 	)
 	return i, err
 }
 
 const disableCustomerUser = `-- name: DisableCustomerUser :one
-UPDATE users SET disabled_at = $1, sessions_valid_from = $1, updated_at = now()
+UPDATE users SET disabled_at = $1, updated_at = now()
 WHERE id = $2 AND customer_id = $3
-RETURNING id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at, sessions_valid_from
+RETURNING id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at
 `
 
 type DisableCustomerUserParams struct {
@@ -126,7 +125,6 @@ func (q *Queries) DisableCustomerUser(ctx context.Context, arg DisableCustomerUs
 		&i.LastLoginAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
-		&i.SessionsValidFrom,
 	)
 	return i, err
 }
@@ -134,7 +132,7 @@ func (q *Queries) DisableCustomerUser(ctx context.Context, arg DisableCustomerUs
 const enableCustomerUser = `-- name: EnableCustomerUser :one
 UPDATE users SET disabled_at = NULL, updated_at = now()
 WHERE id = $1 AND customer_id = $2
-RETURNING id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at, sessions_valid_from
+RETURNING id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at
 `
 
 type EnableCustomerUserParams struct {
@@ -156,13 +154,12 @@ func (q *Queries) EnableCustomerUser(ctx context.Context, arg EnableCustomerUser
 		&i.LastLoginAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
-		&i.SessionsValidFrom,
 	)
 	return i, err
 }
 
 const getCustomerUserForUpdate = `-- name: GetCustomerUserForUpdate :one
-SELECT id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at, sessions_valid_from FROM users WHERE id = $1 AND customer_id = $2 FOR UPDATE
+SELECT id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at FROM users WHERE id = $1 AND customer_id = $2 FOR UPDATE
 `
 
 type GetCustomerUserForUpdateParams struct {
@@ -185,7 +182,6 @@ func (q *Queries) GetCustomerUserForUpdate(ctx context.Context, arg GetCustomerU
 		&i.LastLoginAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
-		&i.SessionsValidFrom,
 	)
 	return i, err
 }
@@ -274,7 +270,7 @@ func (q *Queries) GetInvitationByTokenHashForUpdate(ctx context.Context, tokenHa
 }
 
 const getUserByEmail = `-- name: GetUserByEmail :one
-SELECT id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at, sessions_valid_from FROM users WHERE email = $1
+SELECT id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at FROM users WHERE email = $1
 `
 
 func (q *Queries) GetUserByEmail(ctx context.Context, email string) (User, error) {
@@ -291,13 +287,12 @@ func (q *Queries) GetUserByEmail(ctx context.Context, email string) (User, error
 		&i.LastLoginAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
-		&i.SessionsValidFrom,
 	)
 	return i, err
 }
 
 const getUserByEmailForUpdate = `-- name: GetUserByEmailForUpdate :one
-SELECT id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at, sessions_valid_from FROM users WHERE email = $1 FOR UPDATE
+SELECT id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at FROM users WHERE email = $1 FOR UPDATE
 `
 
 func (q *Queries) GetUserByEmailForUpdate(ctx context.Context, email string) (User, error) {
@@ -314,13 +309,12 @@ func (q *Queries) GetUserByEmailForUpdate(ctx context.Context, email string) (Us
 		&i.LastLoginAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
-		&i.SessionsValidFrom,
 	)
 	return i, err
 }
 
 const getUserByID = `-- name: GetUserByID :one
-SELECT id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at, sessions_valid_from FROM users WHERE id = $1
+SELECT id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at FROM users WHERE id = $1
 `
 
 func (q *Queries) GetUserByID(ctx context.Context, id uuid.UUID) (User, error) {
@@ -337,13 +331,12 @@ func (q *Queries) GetUserByID(ctx context.Context, id uuid.UUID) (User, error) {
 		&i.LastLoginAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
-		&i.SessionsValidFrom,
 	)
 	return i, err
 }
 
 const getUserForUpdate = `-- name: GetUserForUpdate :one
-SELECT id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at, sessions_valid_from FROM users WHERE id = $1 FOR UPDATE
+SELECT id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at FROM users WHERE id = $1 FOR UPDATE
 `
 
 func (q *Queries) GetUserForUpdate(ctx context.Context, id uuid.UUID) (User, error) {
@@ -360,32 +353,6 @@ func (q *Queries) GetUserForUpdate(ctx context.Context, id uuid.UUID) (User, err
 		&i.LastLoginAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
-		&i.SessionsValidFrom,
-	)
-	return i, err
-}
-
-const getUserSessionState = `-- name: GetUserSessionState :one
-SELECT role, customer_id, disabled_at, sessions_valid_from FROM users WHERE id = $1
-`
-
-type GetUserSessionStateRow struct {
-	Role              string
-	CustomerID        *uuid.UUID
-	DisabledAt        *time.Time
-	SessionsValidFrom *time.Time
-}
-
-// What every signed-in page request checks about its user: still enabled,
-// same role and customer, and the session not ended since it was issued.
-func (q *Queries) GetUserSessionState(ctx context.Context, id uuid.UUID) (GetUserSessionStateRow, error) {
-	row := q.db.QueryRow(ctx, getUserSessionState, id)
-	var i GetUserSessionStateRow
-	err := row.Scan(
-		&i.Role,
-		&i.CustomerID,
-		&i.DisabledAt,
-		&i.SessionsValidFrom,
 	)
 	return i, err
 }
@@ -526,21 +493,20 @@ func (q *Queries) SetUserPassword(ctx context.Context, arg SetUserPasswordParams
 	return err
 }
 
-const setUserPasswordEndingSessions = `-- name: SetUserPasswordEndingSessions :one
-UPDATE users SET password_hash = $1, sessions_valid_from = $2, updated_at = now()
-WHERE id = $3
-RETURNING id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at, sessions_valid_from
+const setUserPasswordReturning = `-- name: SetUserPasswordReturning :one
+UPDATE users SET password_hash = $1, updated_at = now()
+WHERE id = $2
+RETURNING id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at
 `
 
-type SetUserPasswordEndingSessionsParams struct {
+type SetUserPasswordReturningParams struct {
 	PasswordHash *string
-	Now          *time.Time
 	ID           uuid.UUID
 }
 
-// A new password ends every session issued before @now.
-func (q *Queries) SetUserPasswordEndingSessions(ctx context.Context, arg SetUserPasswordEndingSessionsParams) (User, error) {
-	row := q.db.QueryRow(ctx, setUserPasswordEndingSessions, arg.PasswordHash, arg.Now, arg.ID)
+// Callers end the user's sessions in the same transaction.
+func (q *Queries) SetUserPasswordReturning(ctx context.Context, arg SetUserPasswordReturningParams) (User, error) {
+	row := q.db.QueryRow(ctx, setUserPasswordReturning, arg.PasswordHash, arg.ID)
 	var i User
 	err := row.Scan(
 		&i.ID,
@@ -553,7 +519,6 @@ func (q *Queries) SetUserPasswordEndingSessions(ctx context.Context, arg SetUser
 		&i.LastLoginAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
-		&i.SessionsValidFrom,
 	)
 	return i, err
 }

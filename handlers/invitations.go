@@ -115,7 +115,9 @@ func (s *Server) acceptInvite(c *fiber.Ctx) error {
 		}
 		return err
 	}
-	s.startSession(c, u.ID, u.Role, u.Email, u.CustomerID)
+	if err := s.startSession(c, u.ID, u.Role, u.Email, u.CustomerID); err != nil {
+		return err
+	}
 	if err := s.store.Q.RecordUserLogin(c.UserContext(), db.RecordUserLoginParams{ID: u.ID, LoggedInAt: &now}); err != nil {
 		s.log.Warn("recording sign-in time failed", "user", u.ID, "err", err)
 	}

@@ -1,17 +1,18 @@
 package handlers
 
 // Sign-in and sign-out for the admin and customer portals: one form, one
-// cookie session (session.go), the landing page chosen by the user's role.
+// cookie session (session.go), the landing page chosen by the user's role;
+// signing out ends the session on the server, here or everywhere.
 
 import (
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/licensing"
+	"github.com/nectarcloud/nls/web/templates/components"
 	"github.com/nectarcloud/nls/web/templates/pages/admin"
 )
 
@@ -26,6 +27,7 @@ func (s *Server) registerLoginRoutes(app *fiber.App) {
 	app.Get("/login", s.loginPage)
 	app.Post("/login", s.csrfProtect, s.login)
 	app.Post("/logout", s.csrfProtect, s.logout)
+	app.Post("/logout/everywhere", s.requireRole(""), s.csrfProtect, s.logoutEverywhere)
 }
 
 // loginPage handles GET /login?next=: the sign-in form, or the user's
@@ -34,7 +36,14 @@ func (s *Server) loginPage(c *fiber.Ctx) error {
 	sess := s.loadSession(c)
 	next := cleanNext(c.Query("next"))
 	if sess.signedIn() {
-		return c.Redirect(landingFor(sess.Role, next), fiber.StatusSeeOther)
+		current, err := s.sessionCurrent(c, sess)
+		if err != nil {
+			return err
+		}
+		if current {
+			return c.Redirect(landingFor(sess.Role, next), fiber.StatusSeeOther)
+		}
+		s.endSession(c)
 	}
 	return s.renderLogin(c, fiber.StatusOK, admin.LoginForm{Next: next})
 }
@@ -45,24 +54,19 @@ func (s *Server) login(c *fiber.Ctx) error {
 	password := c.FormValue("password")
 	form := admin.LoginForm{Email: email, Next: cleanNext(c.FormValue("next"))}
 
-	if retry, limited := s.loginLimited(c, email); limited {
-		mins := int((retry + time.Minute - 1) / time.Minute)
-		if mins < 1 {
-			mins = 1
-		}
-		c.Set(fiber.HeaderRetryAfter, fmt.Sprint(int((retry+time.Second-1)/time.Second)))
-		unit := "minutes"
-		if mins == 1 {
-			unit = "minute"
-		}
-		form.Error = fmt.Sprintf("Too many sign-in attempts. Try again in %d %s.", mins, unit)
-		return s.renderLogin(c, fiber.StatusTooManyRequests, form)
-	}
-
 	if email == "" || password == "" {
 		form.Error = badCredentials
 		return s.renderLogin(c, fiber.StatusUnauthorized, form)
 	}
+	wait, err := s.loginWait(c, email)
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
+		form.Error = fmt.Sprintf("Too many failed sign-in attempts. Wait %s, then try again.", tooSoon(c, wait))
+		return s.renderLogin(c, fiber.StatusTooManyRequests, form)
+	}
+
 	user, err := s.store.Q.GetUserByEmail(c.UserContext(), email)
 	if err != nil && licensing.ErrorCode(db.Translate(err)) != licensing.ENOTFOUND {
 		return db.Translate(err)
@@ -72,52 +76,66 @@ func (s *Server) login(c *fiber.Ctx) error {
 		hash = *user.PasswordHash
 	}
 	if ok := CheckPassword(hash, password); !ok || err != nil || user.PasswordHash == nil {
+		s.loginFailed(c, email)
 		form.Error = badCredentials
 		return s.renderLogin(c, fiber.StatusUnauthorized, form)
 	}
+	s.loginSucceeded(c, email)
 	if user.DisabledAt != nil {
 		form.Error = "This account is disabled. Ask an administrator to enable it again."
 		return s.renderLogin(c, fiber.StatusForbidden, form)
 	}
 
-	s.startSession(c, user.ID, user.Role, user.Email, user.CustomerID)
+	if err := s.startSession(c, user.ID, user.Role, user.Email, user.CustomerID); err != nil {
+		return err
+	}
 	if err := s.store.Q.RecordUserLogin(c.UserContext(), db.RecordUserLoginParams{ID: user.ID, LoggedInAt: ptr(s.now())}); err != nil {
 		s.log.Warn("recording sign-in time failed", "user", user.ID, "err", err)
 	}
 	return c.Redirect(landingFor(user.Role, form.Next), fiber.StatusSeeOther)
 }
 
-// logout handles POST /logout.
+// logout handles POST /logout: the session's row is revoked, so a copy of
+// the cookie stops working too.
 func (s *Server) logout(c *fiber.Ctx) error {
+	if sess := s.loadSession(c); sess.Token != "" {
+		if err := s.store.Q.RevokeSession(c.UserContext(), db.RevokeSessionParams{
+			TokenHash: sessionTokenHash(sess.Token), Now: ptr(s.now())}); err != nil {
+			return db.Translate(err)
+		}
+	}
 	s.endSession(c)
+	return signedOut(c)
+}
+
+// logoutEverywhere handles POST /logout/everywhere: every session of the
+// signed-in user ends, this one included, on every device.
+func (s *Server) logoutEverywhere(c *fiber.Ctx) error {
+	sess := s.loadSession(c)
+	actor := s.userActor(c, sess.UserID.String(), sess.Role, sess.Email)
+	n, err := s.store.SignOutEverywhere(c.UserContext(), actor, *sess.UserID, s.now())
+	if err != nil {
+		return err
+	}
+	s.endSession(c)
+	s.setFlash(c, components.ToastSuccess, fmt.Sprintf("Signed out everywhere: %s ended.", sessionsWord(n)))
+	return signedOut(c)
+}
+
+func sessionsWord(n int64) string {
+	if n == 1 {
+		return "1 session"
+	}
+	return fmt.Sprintf("%d sessions", n)
+}
+
+// signedOut sends the browser to the sign-in page (HX-Redirect under HTMX).
+func signedOut(c *fiber.Ctx) error {
 	if isHTMX(c) {
 		c.Set("HX-Redirect", "/login")
 		return c.SendStatus(fiber.StatusNoContent)
 	}
 	return c.Redirect("/login", fiber.StatusSeeOther)
-}
-
-// loginLimited counts one attempt against the account and the client IP
-// and reports whether either is over s.cfg.LoginRate.
-func (s *Server) loginLimited(c *fiber.Ctx, email string) (time.Duration, bool) {
-	r := s.cfg.LoginRate
-	if r.Limit <= 0 || s.limiter == nil {
-		return 0, false
-	}
-	var longest time.Duration
-	limited := false
-	for _, key := range []string{"login:account:" + email, "login:ip:" + c.IP()} {
-		ok, retry, err := s.limiter.Allow(c.UserContext(), key, r)
-		if err != nil {
-			s.log.Warn("rate limiter unavailable, allowing sign-in attempt", "err", err)
-			continue
-		}
-		if !ok {
-			limited = true
-			longest = max(longest, retry)
-		}
-	}
-	return longest, limited
 }
 
 func (s *Server) renderLogin(c *fiber.Ctx, status int, form admin.LoginForm) error {

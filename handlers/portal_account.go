@@ -5,7 +5,6 @@ package handlers
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -27,17 +26,20 @@ func (s *Server) portalAccount(c *fiber.Ctx) error {
 }
 
 // portalChangePassword handles POST /portal/account/password {current,
-// password, confirm}: checks the current password (counted against the
-// sign-in rate limit), sets the new one, ends every other session and
-// renews this one; or the form again with what is wrong.
+// password, confirm}: checks the current password (a wrong one counts as a
+// failed sign-in, with the same delays), sets the new one, ends every
+// other session and renews this one; or the form again with what is wrong.
 func (s *Server) portalChangePassword(c *fiber.Ctx) error {
 	sess := s.loadSession(c)
 	f := portal.PasswordForm{Errors: map[string]string{}}
 	current, password, confirm := c.FormValue("current"), c.FormValue("password"), c.FormValue("confirm")
 
-	if retry, limited := s.loginLimited(c, sess.Email); limited {
-		c.Set(fiber.HeaderRetryAfter, fmt.Sprint(int((retry+time.Second-1)/time.Second)))
-		f.Errors["form"] = fmt.Sprintf("Too many attempts. Try again in %d minute(s).", max(1, int((retry+time.Minute-1)/time.Minute)))
+	wait, err := s.loginWait(c, sess.Email)
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
+		f.Errors["form"] = fmt.Sprintf("Too many wrong passwords. Wait %s, then try again.", tooSoon(c, wait))
 		return s.renderAccount(c, fiber.StatusTooManyRequests, f)
 	}
 	u, err := s.store.Q.GetUserByID(c.UserContext(), *sess.UserID)
@@ -45,6 +47,9 @@ func (s *Server) portalChangePassword(c *fiber.Ctx) error {
 		return db.Translate(err)
 	}
 	if current == "" || u.PasswordHash == nil || !CheckPassword(*u.PasswordHash, current) {
+		if current != "" {
+			s.loginFailed(c, sess.Email)
+		}
 		f.Errors["current"] = "This is not your current password."
 		return s.renderAccount(c, fiber.StatusUnprocessableEntity, f)
 	}
@@ -65,7 +70,9 @@ func (s *Server) portalChangePassword(c *fiber.Ctx) error {
 	}
 	// A new session (and CSRF token) for this browser, issued after the
 	// change; every session issued before it is refused from now on.
-	s.startSession(c, u.ID, u.Role, u.Email, u.CustomerID)
+	if err := s.startSession(c, u.ID, u.Role, u.Email, u.CustomerID); err != nil {
+		return err
+	}
 	s.setFlash(c, components.ToastSuccess, "Password changed. Any other session of your account has been signed out.")
 	return c.Redirect("/portal/account", fiber.StatusSeeOther)
 }

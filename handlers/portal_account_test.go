@@ -99,7 +99,9 @@ func TestChangePasswordEndsOtherSessions(t *testing.T) {
 }
 
 func TestChangePasswordIsRateLimited(t *testing.T) {
-	e := newAcctEnv(t, func(c *handlers.Config) { c.LoginRate = handlers.Rate{Limit: 3, Window: 10 * time.Minute} })
+	e := newAcctEnv(t, func(c *handlers.Config) {
+		c.LoginThrottle = handlers.LoginThrottle{FreeFailures: 3, MaxDelay: time.Minute, Forget: time.Hour}
+	})
 	e.customerUser("guess@acme.example")
 	e.clock.Advance(time.Second)
 	b := signIn(t, e.testEnv, "guess@acme.example", customerPassword)
@@ -107,9 +109,9 @@ func TestChangePasswordIsRateLimited(t *testing.T) {
 	form := func(current string) url.Values {
 		return url.Values{"current": {current}, "password": {"velvet-harbour-compass-7"}, "confirm": {"velvet-harbour-compass-7"}}
 	}
-	// Sign-in attempts and password checks share the limit (3 per account
-	// and per IP): a few wrong guesses, then every attempt is refused, even
-	// the right password.
+	// Wrong current passwords count as failed sign-ins (3 free per account
+	// and address): a few wrong guesses, then every attempt must wait, even
+	// with the right password.
 	limited := 0
 	for i := 0; i < 5 && limited == 0; i++ {
 		p := b.post("/portal/account/password", form("wrong-guess-number-"+string(rune('a'+i))))
@@ -125,8 +127,8 @@ func TestChangePasswordIsRateLimited(t *testing.T) {
 			t.Fatalf("attempt %d: got %d", i+1, p.Status)
 		}
 	}
-	if limited == 0 || limited > 3 {
-		t.Fatalf("limited at attempt %d, want within 3", limited)
+	if limited != 4 {
+		t.Fatalf("limited at attempt %d, want 4", limited)
 	}
 	wantStatus(t, b.post("/portal/account/password", form(customerPassword)), http.StatusTooManyRequests)
 	if u, _ := e.store.Q.GetUserByEmail(t.Context(), "guess@acme.example"); !handlers.CheckPassword(*u.PasswordHash, customerPassword) {

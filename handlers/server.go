@@ -29,7 +29,6 @@ type Config struct {
 	APIRate        Rate     // per client IP on the management API
 	MachineRateIP  Rate     // per client IP on the machine API
 	MachineRateKey Rate     // per license key on the machine API
-	LoginRate      Rate     // per account and per IP on sign-in
 	StripeSecrets  []string // webhook signing secrets; several during a rotation
 	StripeAPIKey   string   // Stripe secret API key (billing portal); empty: billing off
 	StripeAPIBase  string   // Stripe API base URL override (stripe-mock in tests)
@@ -39,6 +38,9 @@ type Config struct {
 	InviteTTL  time.Duration // how long a link to set a password works; 0: 7 days
 	BcryptCost int           // for passwords set in the portal; below bcrypt's minimum: its default
 	Mail       MailConfig    // SMTP for invitation emails; an empty URL sends none
+
+	// Delays after failed sign-ins (login_throttle.go); zero: none.
+	LoginThrottle LoginThrottle
 }
 
 // Deps are the handlers' collaborators, built and owned by main.

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
@@ -19,10 +20,15 @@ import (
 	"github.com/nectarcloud/nls/web/templates/components"
 )
 
-// Sessions live entirely in a cookie signed (HMAC-SHA256) and encrypted
-// (AES-256) with gorilla/sessions' cookie codecs, so that any portal process
-// can serve any request. The previous secret still opens cookies during a
-// rotation; new cookies use the current one.
+// The session travels in a cookie signed (HMAC-SHA256) and encrypted
+// (AES-256) with gorilla/sessions' cookie codecs. The previous secret still
+// opens cookies during a rotation; new cookies use the current one.
+//
+// A signed-in cookie also carries a random token whose SHA-256 names a row of
+// the sessions table, and every signed-in request checks that row (one
+// indexed read, which also checks the user): signing out, "sign out
+// everywhere", a password change or disabling the account revoke rows, so a
+// copied cookie stops working at once on every process serving the database.
 
 const (
 	sessionCookie   = "nls_session"
@@ -37,13 +43,13 @@ const (
 // session is what the cookie carries. An anonymous session has only a CSRF
 // token (the sign-in form needs one too).
 type session struct {
+	Token      string     `json:"t,omitempty"` // names the sessions row (by its SHA-256) of a signed-in session
 	UserID     *uuid.UUID `json:"u,omitempty"`
 	Role       string     `json:"r,omitempty"`
 	CustomerID *uuid.UUID `json:"c,omitempty"`
 	Email      string     `json:"e,omitempty"`
 	CSRF       string     `json:"x"`
 	IssuedAt   int64      `json:"i"`
-	IssuedNs   int64      `json:"n,omitempty"` // IssuedAt to the nanosecond, compared with the user's sessions_valid_from
 	SeenAt     int64      `json:"s"`
 	Flash      *flash     `json:"f,omitempty"`
 }
@@ -55,7 +61,13 @@ type flash struct {
 	Message string `json:"m"`
 }
 
-func (s *session) signedIn() bool { return s != nil && s.UserID != nil }
+func (s *session) signedIn() bool { return s != nil && s.UserID != nil && s.Token != "" }
+
+// sessionTokenHash is how a session's token is stored and looked up.
+func sessionTokenHash(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
 
 // SessionKeys derives cookie codecs from the current and previous secrets.
 func SessionKeys(current, previous string) []securecookie.Codec {
@@ -122,14 +134,38 @@ func (s *Server) saveSession(c *fiber.Ctx, sess *session) {
 	c.Locals(localSession, sess)
 }
 
-// startSession replaces the session at sign-in: a new CSRF token and times,
-// so that nothing from before sign-in carries over.
-func (s *Server) startSession(c *fiber.Ctx, userID uuid.UUID, role, email string, customerID *uuid.UUID) {
+// startSession replaces the session at sign-in: a new sessions row, CSRF
+// token and times, so that nothing from before sign-in carries over. Ended
+// sessions of the user older than a day are forgotten on the way.
+func (s *Server) startSession(c *fiber.Ctx, userID uuid.UUID, role, email string, customerID *uuid.UUID) error {
 	at := s.now()
+	token := newToken()
+	ctx := c.UserContext()
+	if _, err := s.store.Q.CreateSession(ctx, db.CreateSessionParams{TokenHash: sessionTokenHash(token), UserID: userID,
+		Now: at, ExpiresAt: at.Add(sessionAbsolute), Ip: clip(c.IP(), 64),
+		UserAgent: clip(c.Get(fiber.HeaderUserAgent), 512)}); err != nil {
+		return db.Translate(err)
+	}
+	if err := s.store.Q.DeleteEndedSessions(ctx, db.DeleteEndedSessionsParams{UserID: userID,
+		Before: at.Add(-24 * time.Hour)}); err != nil {
+		s.log.Warn("forgetting ended sessions failed", "user", userID, "err", err)
+	}
 	now := at.Unix()
-	s.saveSession(c, &session{UserID: &userID, Role: role, Email: email, CustomerID: customerID, CSRF: newToken(),
-		IssuedAt: now, IssuedNs: at.UnixNano(), SeenAt: now})
-	c.Locals(localChecked, nil)
+	s.saveSession(c, &session{Token: token, UserID: &userID, Role: role, Email: email, CustomerID: customerID,
+		CSRF: newToken(), IssuedAt: now, SeenAt: now})
+	c.Locals(localChecked, true)
+	return nil
+}
+
+// clip makes a header value storable as text: valid UTF-8 without NUL, at
+// most n bytes, copied out of Fiber's reused buffers.
+func clip(v string, n int) string {
+	v = strings.ReplaceAll(strings.ToValidUTF8(v, ""), "\x00", "")
+	for len(v) > n {
+		_, size := utf8.DecodeLastRuneInString(v)
+		v = v[:len(v)-size]
+	}
+	return strings.Clone(v)
 }
 
 // setFlash keeps a message for the next page this browser loads.
@@ -150,7 +186,8 @@ func (s *Server) takeFlash(c *fiber.Ctx) *flash {
 	return f
 }
 
-// endSession signs out.
+// endSession forgets the session in this browser; revoking its row is
+// signOut's job.
 func (s *Server) endSession(c *fiber.Ctx) {
 	now := s.now().Unix()
 	s.saveSession(c, &session{CSRF: newToken(), IssuedAt: now, SeenAt: now})
@@ -174,7 +211,7 @@ func (s *Server) csrfProtect(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-// requireRole lets signed-in users of role through. A signed-out browser is
+// requireRole lets signed-in users of role (any role when empty) through. A signed-out browser is
 // sent to sign in (under HTMX with HX-Redirect, never a 302 into a swap
 // target); a user of another role gets 403.
 func (s *Server) requireRole(role string) fiber.Handler {
@@ -213,23 +250,27 @@ func (s *Server) requireRole(role string) fiber.Handler {
 			}
 			return c.Redirect(login, fiber.StatusSeeOther)
 		}
-		if sess.Role != role {
+		if role != "" && sess.Role != role {
 			return licensing.Errorf(licensing.EFORBIDDEN, "this page is not available to your account")
 		}
 		return c.Next()
 	}
 }
 
-// sessionCurrent checks a signed-in session against its user, once per
-// request: the user still exists and is enabled, with the same role and
-// customer, and their sessions were not ended (password set or changed,
-// account disabled) after this one was issued. So a change made through
-// any portal process takes effect at the next request everywhere.
+// sessionCurrent checks a signed-in session against its row and its user,
+// once per request: the row is not revoked (signed out, here or
+// everywhere; password set or changed; account disabled), expired or idle,
+// and the user still exists and is enabled, with the same role and
+// customer. So an ending made through any portal process takes effect at
+// the next request everywhere.
 func (s *Server) sessionCurrent(c *fiber.Ctx, sess *session) (bool, error) {
 	if ok, done := c.Locals(localChecked).(bool); done {
 		return ok, nil
 	}
-	st, err := s.store.Q.GetUserSessionState(c.UserContext(), *sess.UserID)
+	now := s.now()
+	ctx := c.UserContext()
+	st, err := s.store.Q.GetOpenSession(ctx, db.GetOpenSessionParams{TokenHash: sessionTokenHash(sess.Token),
+		Now: now, IdleSince: now.Add(-sessionIdle)})
 	if err != nil {
 		if err = db.Translate(err); licensing.ErrorCode(err) != licensing.ENOTFOUND {
 			return false, err
@@ -237,14 +278,13 @@ func (s *Server) sessionCurrent(c *fiber.Ctx, sess *session) (bool, error) {
 		c.Locals(localChecked, false)
 		return false, nil
 	}
-	ok := st.DisabledAt == nil && st.Role == sess.Role &&
+	ok := st.UserID == *sess.UserID && st.DisabledAt == nil && st.Role == sess.Role &&
 		(st.CustomerID == nil) == (sess.CustomerID == nil) && (st.CustomerID == nil || *st.CustomerID == *sess.CustomerID)
-	if ok && st.SessionsValidFrom != nil {
-		issued := sess.IssuedNs
-		if issued == 0 {
-			issued = sess.IssuedAt * int64(time.Second) // a cookie from before IssuedNs existed
+	if ok && now.Sub(st.LastSeenAt) > time.Minute {
+		// Slide the server's idle window too, at most once a minute.
+		if err := s.store.Q.TouchSession(ctx, db.TouchSessionParams{ID: st.ID, Now: now}); err != nil {
+			s.log.Warn("recording session activity failed", "err", err)
 		}
-		ok = issued >= st.SessionsValidFrom.UnixNano()
 	}
 	c.Locals(localChecked, ok)
 	return ok, nil

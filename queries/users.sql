@@ -27,11 +27,6 @@ SELECT * FROM users WHERE email = @email FOR UPDATE;
 -- One of a customer's users; another customer's user is not found.
 SELECT * FROM users WHERE id = @id AND customer_id = @customer_id FOR UPDATE;
 
--- name: GetUserSessionState :one
--- What every signed-in page request checks about its user: still enabled,
--- same role and customer, and the session not ended since it was issued.
-SELECT role, customer_id, disabled_at, sessions_valid_from FROM users WHERE id = @id;
-
 -- name: ListCustomerUsers :many
 -- A customer's users with the expiry of their open invitation, if any.
 SELECT u.id, u.email, u.name, (u.password_hash IS NOT NULL)::boolean AS has_password, u.disabled_at,
@@ -50,14 +45,14 @@ SELECT * FROM customers WHERE email = @email AND archived_at IS NULL ORDER BY cr
 -- name: UpdateUserName :exec
 UPDATE users SET name = @name, updated_at = now() WHERE id = @id;
 
--- name: SetUserPasswordEndingSessions :one
--- A new password ends every session issued before @now.
-UPDATE users SET password_hash = @password_hash, sessions_valid_from = @now, updated_at = now()
+-- name: SetUserPasswordReturning :one
+-- Callers end the user's sessions in the same transaction.
+UPDATE users SET password_hash = @password_hash, updated_at = now()
 WHERE id = @id
 RETURNING *;
 
 -- name: DisableCustomerUser :one
-UPDATE users SET disabled_at = @now, sessions_valid_from = @now, updated_at = now()
+UPDATE users SET disabled_at = @now, updated_at = now()
 WHERE id = @id AND customer_id = @customer_id
 RETURNING *;
 

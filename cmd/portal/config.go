@@ -34,7 +34,7 @@ type Config struct {
 	APIRate        handlers.Rate
 	MachineRateIP  handlers.Rate
 	MachineRateKey handlers.Rate
-	LoginRate      handlers.Rate
+	Login          handlers.LoginThrottle
 	RedisURL       string
 	LogLevel       slog.Level
 	LogFormat      string
@@ -78,7 +78,6 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		APIRate:        r.rate("NLS_RATE_API", "1200/1m"),
 		MachineRateIP:  r.rate("NLS_RATE_MACHINE_IP", "600/1m"),
 		MachineRateKey: r.rate("NLS_RATE_MACHINE_LICENSE", "300/1m"),
-		LoginRate:      r.rate("NLS_RATE_LOGIN", "10/15m"),
 		RedisURL:       r.str("REDIS_URL", ""),
 		LogLevel:       r.level("NLS_LOG_LEVEL", "info"),
 		LogFormat:      r.oneOf("NLS_LOG_FORMAT", "auto", "auto", "text", "json"),
@@ -94,6 +93,15 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		SMTPFrom:       r.str("NLS_SMTP_FROM", ""),
 	}
 	c.KeysDir = r.str("NLS_KEYS_DIR", filepath.Join(c.DataDir, "keys"))
+	c.Login = handlers.LoginThrottle{
+		FreeFailures:    r.int("NLS_LOGIN_FREE_FAILURES", 5, 0, 1000),
+		MaxDelay:        r.duration("NLS_LOGIN_MAX_DELAY", 15*time.Minute),
+		AccountFailures: r.int("NLS_LOGIN_ACCOUNT_FAILURES", 50, 0, 1_000_000),
+		Forget:          r.duration("NLS_LOGIN_FORGET_AFTER", 24*time.Hour),
+	}
+	if c.Login.FreeFailures > 0 && (c.Login.MaxDelay < time.Second || c.Login.Forget < c.Login.MaxDelay) {
+		r.fail("NLS_LOGIN_MAX_DELAY", "at least 1s, and NLS_LOGIN_FORGET_AFTER at least as long", c.Login.MaxDelay.String())
+	}
 	c.SecureCookies = r.bool("NLS_SECURE_COOKIES", strings.HasPrefix(c.BaseURL, "https://"))
 	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
 		r.fail("REDIS_URL", "a redis:// or rediss:// URL", c.RedisURL)

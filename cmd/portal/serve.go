@@ -68,7 +68,7 @@ func (e *cmdEnv) serve(ctx context.Context) error {
 		APIRate:        e.cfg.APIRate,
 		MachineRateIP:  e.cfg.MachineRateIP,
 		MachineRateKey: e.cfg.MachineRateKey,
-		LoginRate:      e.cfg.LoginRate,
+		LoginThrottle:  e.cfg.Login,
 		StripeSecrets:  e.cfg.StripeSecrets,
 		StripeAPIKey:   e.cfg.StripeAPIKey,
 		StripeAPIBase:  e.cfg.StripeAPIBase,
