@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -154,4 +155,27 @@ func TestSignOutEverywhereEndsEverySession(t *testing.T) {
 	wantSignedOut(t, admin2, "/admin")
 	wantSignedOut(t, e.admin, "/admin")
 	wantStatus(t, signIn(t, e.testEnv, "sam@acme.example", customerPassword).get("/portal"), http.StatusOK)
+}
+
+func TestSessionStaysWhileUsedAndEndsWhenIdle(t *testing.T) {
+	e := newAcctEnv(t)
+	other := secondProcess(t, e)
+	wantStatus(t, e.admin.get("/admin"), http.StatusOK)
+	// In use every 90 minutes (under the 2-hour idle limit), alternately on
+	// two processes, for longer than the idle limit: still signed in.
+	for i := range 4 {
+		e.clock.Advance(90 * time.Minute)
+		b := e.admin
+		if i%2 == 1 {
+			b = copyOf(e.admin, other)
+		}
+		wantStatus(t, b.get("/admin"), http.StatusOK)
+		maps.Copy(e.admin.cookies, b.cookies)
+	}
+	// Past the absolute lifetime (12 hours from sign-in): ended.
+	for range 5 {
+		e.clock.Advance(90 * time.Minute)
+		e.admin.get("/admin")
+	}
+	wantSignedOut(t, e.admin, "/admin")
 }
