@@ -172,3 +172,18 @@ func TestManagementAPILimitsPerAddressBeforeLookupAndPerKeyAfter(t *testing.T) {
 		t.Fatal("429 without Retry-After")
 	}
 }
+
+// Keys made before keys had a checksum still authenticate (they need the lookup).
+func TestAPIKeysWithoutChecksumStillWork(t *testing.T) {
+	e := newEnv(t)
+	legacy := licensing.APIKeyPrefix + strings.Repeat("Q", 43)
+	hash := licensing.HashAPIKey(legacy)
+	if _, err := e.store.Q.CreateAPIKey(context.Background(), db.CreateAPIKeyParams{Name: "old", Prefix: legacy[:12],
+		SecretHash: hash[:], Scopes: []string{licensing.ScopeAdmin}}); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.do("GET", "/api/customers", legacy, nil); r.Status != 200 {
+		t.Fatalf("a key without a checksum: got %d %s, want 200", r.Status, r.Body)
+	}
+	wantError(t, e.do("GET", "/api/customers", legacy[:len(legacy)-1]+"R", nil), 401, "unauthorized")
+}
