@@ -89,6 +89,24 @@ func (s *Store) AcquireSeat(ctx context.Context, licenseID uuid.UUID, maxDeploym
 	return dep, outcome, int(inUse), err
 }
 
+// RefreshSeat records that a deployment which held its seat when the caller
+// read it was seen again. It answers false, touching nothing, when the
+// deployment no longer holds the seat by the time the row is locked (a
+// release or a lapse won the race); the caller then asks for a seat as a
+// new deployment would, under the license lock.
+func (s *Store) RefreshSeat(ctx context.Context, id uuid.UUID, window time.Duration, info DeploymentInfo,
+	now time.Time) (Deployment, bool, error) {
+	d, err := s.Q.RefreshHeldSeat(ctx, RefreshHeldSeatParams{ID: id, LastSeenAt: now, Fingerprint: info.Fingerprint,
+		Hostname: info.Hostname, Ip: info.IP, AppVersion: info.AppVersion, WindowHours: windowHours(window), Now: now})
+	if err != nil {
+		if licensing.ErrorCode(Translate(err)) == licensing.ENOTFOUND {
+			return Deployment{}, false, nil
+		}
+		return Deployment{}, false, Translate(err)
+	}
+	return d, true, nil
+}
+
 // ReleaseDeployment frees a deployment's seat: it answers
 // DEPLOYMENT_DEACTIVATED until an admin reactivates it. by is who released
 // it: admin, customer or client (the installation itself).

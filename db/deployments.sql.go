@@ -276,33 +276,60 @@ func (q *Queries) ReactivateDeployment(ctx context.Context, arg ReactivateDeploy
 	return i, err
 }
 
-const touchDeployment = `-- name: TouchDeployment :exec
+const refreshHeldSeat = `-- name: RefreshHeldSeat :one
 
 UPDATE deployments SET last_seen_at = $1, fingerprint = $2, hostname = $3, ip = $4,
     app_version = $5
-WHERE id = $6
+WHERE id = $6 AND status = 'active'
+  AND deployment_holds_seat(status, last_seen_at, offline_until, $7::int, $8::timestamptz)
+RETURNING id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until
 `
 
-type TouchDeploymentParams struct {
+type RefreshHeldSeatParams struct {
 	LastSeenAt  time.Time
 	Fingerprint string
 	Hostname    string
 	Ip          string
 	AppVersion  string
 	ID          uuid.UUID
+	WindowHours int32
+	Now         time.Time
 }
 
 // Deployments: installations of a license, each holding a seat while seen.
-func (q *Queries) TouchDeployment(ctx context.Context, arg TouchDeploymentParams) error {
-	_, err := q.db.Exec(ctx, touchDeployment,
+// Refreshes a deployment that still holds its seat. The row lock the UPDATE
+// takes, and the re-check of the condition under it, order the refresh
+// against a concurrent release: a row released meanwhile is not touched and
+// no row comes back.
+func (q *Queries) RefreshHeldSeat(ctx context.Context, arg RefreshHeldSeatParams) (Deployment, error) {
+	row := q.db.QueryRow(ctx, refreshHeldSeat,
 		arg.LastSeenAt,
 		arg.Fingerprint,
 		arg.Hostname,
 		arg.Ip,
 		arg.AppVersion,
 		arg.ID,
+		arg.WindowHours,
+		arg.Now,
 	)
-	return err
+	var i Deployment
+	err := row.Scan(
+		&i.ID,
+		&i.LicenseID,
+		&i.DeploymentID,
+		&i.Status,
+		&i.Fingerprint,
+		&i.Hostname,
+		&i.Ip,
+		&i.AppVersion,
+		&i.Offline,
+		&i.DeactivatedAt,
+		&i.DeactivatedBy,
+		&i.FirstSeenAt,
+		&i.LastSeenAt,
+		&i.OfflineUntil,
+	)
+	return i, err
 }
 
 const upsertActiveDeployment = `-- name: UpsertActiveDeployment :one

@@ -70,6 +70,7 @@ func (v *ValidationStats) Flush(ctx context.Context) error {
 func (v *ValidationStats) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	failing := 0 // flushes failed in a row: an outage is logged when it starts and when it ends
 	for {
 		select {
 		case <-ctx.Done():
@@ -80,8 +81,17 @@ func (v *ValidationStats) Run(ctx context.Context, interval time.Duration) {
 			cancel()
 			return
 		case <-t.C:
-			if err := v.Flush(ctx); err != nil {
-				v.log.Warn("flushing validation counts failed; will retry", "err", err)
+			err := v.Flush(ctx)
+			switch {
+			case err != nil && failing == 0:
+				v.log.Warn("flushing validation counts failed; counts are kept and retried", "err", err)
+			case err == nil && failing > 0:
+				v.log.Info("flushing validation counts to the database works again", "failed_flushes", failing)
+			}
+			if err != nil {
+				failing++
+			} else {
+				failing = 0
 			}
 		}
 	}

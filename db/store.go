@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -75,6 +78,10 @@ func Translate(err error) error {
 	if errors.Is(err, context.Canceled) {
 		return &licensing.Error{Code: licensing.EUNAVAILABLE, Message: "request cancelled", Err: err}
 	}
+	if unreachable(err) {
+		return &licensing.Error{Code: licensing.EUNAVAILABLE, Message: "the database is unreachable; try again shortly",
+			Err: fmt.Errorf("%w: %w", ErrUnreachable, err)}
+	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch pe.Code {
@@ -89,4 +96,35 @@ func Translate(err error) error {
 		}
 	}
 	return licensing.Internal(err)
+}
+
+// ErrUnreachable marks the errors Translate turned into EUNAVAILABLE because
+// PostgreSQL could not be reached: the caller answers 503 and logs the outage
+// once rather than each request it fails.
+var ErrUnreachable = errors.New("database unreachable")
+
+// unreachable reports whether err says the server could not be reached or
+// went away, rather than that it refused what we sent: connecting failed,
+// the connection broke, the pool could not hand one out in time, or the
+// server is shutting down or starting (SQLSTATE class 08, 57P01..57P03).
+// A query the server refused (any other SQLSTATE) is not an outage.
+func unreachable(err error) bool {
+	// Any failure to open a connection, whatever the server said (starting
+	// up, too many connections), leaves nothing to do but try again later.
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return true
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		// Nothing was sent: the connection was closed or broken before use.
+		pgconn.SafeToRetry(err) ||
+		// The wait for a connection or an answer ran out: pgxpool returns the
+		// bare context error, so a pool that cannot connect and a server too
+		// slow to answer look alike; both are worth a retry later.
+		errors.Is(err, context.DeadlineExceeded)
 }

@@ -19,18 +19,33 @@ func bearerToken(c *fiber.Ctx) string {
 	return ""
 }
 
+// failedAuthWeight is how many requests one failed authentication counts as
+// against its client's limit: guessing keys runs out of budget ten times
+// sooner than honest use does.
+const failedAuthWeight = 10
+
 // requireScope authenticates the API key in Authorization: Bearer and checks
 // it grants scope. No, unknown, revoked or expired key: 401. Missing scope: 403.
+// The client's address is limited before anything is looked up, so a flood
+// of wrong keys costs no queries once over the limit; the key is limited
+// after it authenticated, wherever its requests come from.
 func (s *Server) requireScope(scope string) fiber.Handler {
 	return func(c *fiber.Ctx) error {
+		ipKey := "api-ip:" + c.IP()
+		if err := s.allow(c, ipKey, s.cfg.APIRate); err != nil {
+			return err
+		}
 		key, err := s.apiKey(c)
 		if err != nil {
+			if licensing.ErrorCode(err) == licensing.EUNAUTHORIZED {
+				s.charge(c, ipKey, s.cfg.APIRate, failedAuthWeight-1)
+			}
 			return err
 		}
 		if !licensing.ScopeAllows(key.Scopes, scope) {
 			return licensing.Errorf(licensing.EFORBIDDEN, "this API key lacks the %s scope", scope)
 		}
-		return s.limit(c, "api:"+key.ID.String(), s.cfg.APIRate)
+		return s.limit(c, "api-key:"+key.ID.String(), s.cfg.APIRate)
 	}
 }
 
@@ -42,6 +57,11 @@ func (s *Server) apiKey(c *fiber.Ctx) (db.ApiKey, error) {
 	if token == "" {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="nls"`)
 		return db.ApiKey{}, licensing.Errorf(licensing.EUNAUTHORIZED, "an API key is required: Authorization: Bearer <key>")
+	}
+	if !licensing.APIKeyPlausible(token) {
+		// Wrong prefix, length, alphabet or checksum: no key of ours, and
+		// no query to find that out.
+		return db.ApiKey{}, licensing.Errorf(licensing.EUNAUTHORIZED, "invalid API key")
 	}
 	hash := licensing.HashAPIKey(token)
 	key, err := s.store.Q.GetAPIKeyBySecretHash(c.UserContext(), hash[:])

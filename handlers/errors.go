@@ -6,6 +6,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/licensing"
 	"github.com/nectarcloud/nls/web/templates/pages"
 )
@@ -34,6 +35,11 @@ var statusOf = map[string]int{
 	licensing.EUNAVAILABLE:  fiber.StatusServiceUnavailable,
 	licensing.EINTERNAL:     fiber.StatusInternalServerError,
 }
+
+// retryAfterUnavailable is the Retry-After of a 503, in seconds: long enough
+// that clients do not hammer a database coming back, short enough that they
+// notice soon after it has.
+const retryAfterUnavailable = "5"
 
 // classify turns any error into the domain error the caller may see.
 func classify(err error) *licensing.Error {
@@ -75,8 +81,15 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		status = fiber.StatusInternalServerError
 	}
 	rid := requestIDOf(c)
-	if status >= 500 {
+	switch {
+	case errors.Is(err, db.ErrUnreachable):
+		// Logged once per outage, not once per request.
+		s.outage.failure(err)
+	case status >= 500:
 		s.log.Error("request failed", "request_id", rid, "method", c.Method(), "path", c.Path(), "err", err)
+	}
+	if status == fiber.StatusServiceUnavailable && len(c.Response().Header.Peek(fiber.HeaderRetryAfter)) == 0 {
+		c.Set(fiber.HeaderRetryAfter, retryAfterUnavailable)
 	}
 	details := le.Details
 	if details == nil {

@@ -212,19 +212,26 @@ func (s *Server) decideValidation(c *fiber.Ctx, b *machineBody) (validationAnswe
 	info := db.DeploymentInfo{DeploymentID: deploymentID, Fingerprint: deref(b.Fingerprint), Hostname: deref(b.Hostname),
 		IP: c.IP(), AppVersion: deref(b.AppVersion)}
 	if pre.Code.Valid() || pre.Code == licensing.CodeFeatureNotEntitled {
-		switch {
-		case holds:
+		if holds {
 			d := deploymentFromContext(row, deploymentID)
 			if now.Sub(d.LastSeenAt) > time.Minute || d.Hostname != info.Hostname || d.AppVersion != info.AppVersion ||
 				d.Fingerprint != info.Fingerprint || d.Ip != info.IP {
-				d.LastSeenAt = now
-				if err := s.store.Q.TouchDeployment(ctx, db.TouchDeploymentParams{ID: d.ID, LastSeenAt: now,
-					Fingerprint: info.Fingerprint, Hostname: info.Hostname, Ip: info.IP, AppVersion: info.AppVersion}); err != nil {
-					return ans, db.Translate(err)
+				// The refresh re-checks the seat under the row's lock, so a
+				// release that committed after our read wins: the deployment
+				// then goes the way of any other that lacks a seat below.
+				refreshed, ok, err := s.store.RefreshSeat(ctx, d.ID, window, info, now)
+				if err != nil {
+					return ans, err
 				}
+				d, holds = refreshed, ok
 			}
-			dep = &d
-		default:
+			// An answer without a write stands for the state read above: a
+			// release committed after that read comes after this answer.
+			if holds {
+				dep = &d
+			}
+		}
+		if !holds {
 			d, outcome, inUse, err := s.store.AcquireSeat(ctx, row.ID, row.MaxDeployments, window, info, now)
 			if err != nil {
 				return ans, err

@@ -113,6 +113,26 @@ func (sh *limiterShard) sweep(now time.Time, longest time.Duration) {
 	}
 }
 
+// Charge counts n more requests against key, whatever the count already is.
+func (l *MemoryLimiter) Charge(_ context.Context, key string, r Rate, n int) error {
+	if r.Limit <= 0 || n <= 0 {
+		return nil
+	}
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	sh := &l.shards[h.Sum32()%uint32(len(l.shards))]
+	now := l.now()
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	w := sh.windows[key]
+	if now.Sub(w.start) >= r.Window {
+		w = window{start: now}
+	}
+	w.count += n
+	sh.windows[key] = w
+	return nil
+}
+
 // RedisLimiter shares windows between portal processes.
 type RedisLimiter struct {
 	client *redis.Client
@@ -147,6 +167,42 @@ func (l *RedisLimiter) Allow(ctx context.Context, key string, r Rate) (bool, tim
 		return false, ttl.Val(), nil
 	}
 	return true, 0, nil
+}
+
+// Charge counts n more requests against key in Redis, in one round trip.
+func (l *RedisLimiter) Charge(ctx context.Context, key string, r Rate, n int) error {
+	if r.Limit <= 0 || n <= 0 {
+		return nil
+	}
+	k := "nls:rl:" + key
+	pipe := l.client.TxPipeline()
+	pipe.IncrBy(ctx, k, int64(n))
+	pipe.ExpireNX(ctx, k, r.Window)
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
+// charger is a Limiter that can count one request as several at once.
+type charger interface {
+	Charge(ctx context.Context, key string, r Rate, n int) error
+}
+
+// charge counts n extra requests against key (a failed authentication
+// weighs more than a request). It never refuses: the next request does.
+func (s *Server) charge(c *fiber.Ctx, key string, r Rate, n int) {
+	if r.Limit <= 0 || s.limiter == nil {
+		return
+	}
+	ch, ok := s.limiter.(charger)
+	if !ok {
+		for i := 0; i < n; i++ {
+			_, _, _ = s.limiter.Allow(c.UserContext(), key, r)
+		}
+		return
+	}
+	if err := ch.Charge(c.UserContext(), key, r, n); err != nil {
+		s.log.Warn("rate limiter unavailable, failed authentication not counted", "err", err)
+	}
 }
 
 func keyByIP(c *fiber.Ctx) string { return c.IP() }

@@ -72,6 +72,7 @@ type Server struct {
 	stats    *db.ValidationStats
 	codecs   []securecookie.Codec
 	now      func() time.Time
+	outage   *outageLog
 }
 
 // New builds the Fiber app with every route.
@@ -91,6 +92,7 @@ func New(cfg Config, d Deps) *fiber.App {
 	s := &Server{cfg: cfg, store: d.Store, log: d.Log, limiter: d.Limiter, assets: d.Assets, now: d.Now,
 		metrics: newMetrics(d.Registry, d.Store), gatherer: d.Registry, keys: d.Keys, issuer: d.Keys,
 		sealer: d.Sealer, stats: d.Stats, codecs: d.Sessions}
+	s.outage = newOutageLog(d.Log, d.Store.Pool.Ping)
 
 	fcfg := fiber.Config{
 		AppName:               "nls",
@@ -109,6 +111,7 @@ func New(cfg Config, d Deps) *fiber.App {
 		fcfg.EnableIPValidation = true
 	}
 	app := fiber.New(fcfg)
+	app.Hooks().OnShutdown(func() error { s.outage.close(); return nil })
 
 	app.Use(s.requestID, s.accessLog, s.recoverPanic, s.securityHeaders)
 	if len(cfg.CORSOrigins) > 0 {

@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"crypto/subtle"
+	"fmt"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -10,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/licensing"
 )
 
@@ -34,8 +36,9 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
 	defer cancel()
 	if err := s.store.Pool.Ping(ctx); err != nil {
-		s.log.Warn("readiness check failed", "err", err)
-		return &licensing.Error{Code: licensing.EUNAVAILABLE, Message: "database unreachable", Err: err}
+		// The error handler logs the outage once, however often this is probed.
+		return &licensing.Error{Code: licensing.EUNAVAILABLE, Message: "database unreachable",
+			Err: fmt.Errorf("%w: %w", db.ErrUnreachable, err)}
 	}
 	return c.JSON(fiber.Map{"status": "ready"})
 }

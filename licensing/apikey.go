@@ -26,6 +26,17 @@ var Scopes = []string{ScopeAdmin, ScopeLicensesRead, ScopeLicensesWrite, ScopeCu
 // APIKeyPrefix starts every API key, so that secret scanners can spot one.
 const APIKeyPrefix = "nls_"
 
+// An API key is APIKeyPrefix, 43 characters of base64url (32 random bytes),
+// then 8 characters of base64url checksum: the first 6 bytes of SHA-256 over
+// everything before it. The checksum lets the server refuse a mistyped,
+// truncated or made-up key without a database lookup. Keys made before the
+// checksum existed (prefix and random part only) keep working; for those
+// only the lookup can tell.
+const (
+	apiKeyRandomLen   = 43 // base64url of 32 bytes, no padding
+	apiKeyChecksumLen = 8  // base64url of 6 bytes
+)
+
 // NewAPIKey returns a fresh random API key, the short prefix shown in lists,
 // and the hash to store. The key itself is shown once and never stored.
 func NewAPIKey() (key, prefix string, hash [32]byte, err error) {
@@ -33,8 +44,38 @@ func NewAPIKey() (key, prefix string, hash [32]byte, err error) {
 	if _, err = rand.Read(buf); err != nil {
 		return "", "", hash, err
 	}
-	key = APIKeyPrefix + base64.RawURLEncoding.EncodeToString(buf)
+	body := APIKeyPrefix + base64.RawURLEncoding.EncodeToString(buf)
+	key = body + apiKeyChecksum(body)
 	return key, key[:len(APIKeyPrefix)+8], HashAPIKey(key), nil
+}
+
+func apiKeyChecksum(body string) string {
+	sum := sha256.Sum256([]byte(body))
+	return base64.RawURLEncoding.EncodeToString(sum[:6])
+}
+
+// APIKeyPlausible reports whether key can be one of ours: the prefix, the
+// right length and alphabet, and, for keys with a checksum, a checksum that
+// matches. A key that fails needs no lookup to be refused.
+func APIKeyPlausible(key string) bool {
+	rest, ok := strings.CutPrefix(key, APIKeyPrefix)
+	if !ok {
+		return false
+	}
+	for i := 0; i < len(rest); i++ {
+		c := rest[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	switch len(rest) {
+	case apiKeyRandomLen: // made before keys had a checksum
+		return true
+	case apiKeyRandomLen + apiKeyChecksumLen:
+		body := key[:len(APIKeyPrefix)+apiKeyRandomLen]
+		return key[len(body):] == apiKeyChecksum(body)
+	}
+	return false
 }
 
 // HashAPIKey is the lookup hash of an API key. Keys carry 256 random bits, so

@@ -1,9 +1,15 @@
 -- Deployments: installations of a license, each holding a seat while seen.
 
--- name: TouchDeployment :exec
+-- name: RefreshHeldSeat :one
+-- Refreshes a deployment that still holds its seat. The row lock the UPDATE
+-- takes, and the re-check of the condition under it, order the refresh
+-- against a concurrent release: a row released meanwhile is not touched and
+-- no row comes back.
 UPDATE deployments SET last_seen_at = @last_seen_at, fingerprint = @fingerprint, hostname = @hostname, ip = @ip,
     app_version = @app_version
-WHERE id = @id;
+WHERE id = @id AND status = 'active'
+  AND deployment_holds_seat(status, last_seen_at, offline_until, sqlc.arg(window_hours)::int, sqlc.arg(now)::timestamptz)
+RETURNING *;
 
 -- name: LockLicenseSeats :one
 -- Serialises seat changes of one license across processes.

@@ -88,8 +88,9 @@ func (e *ServerError) Error() string {
 	return fmt.Sprintf("nls server: HTTP %d %s: %s (request %s)", e.Status, e.Code, e.Message, e.RequestID)
 }
 
-// temporary reports whether trying again later may succeed: server errors,
-// rate limits and timeouts. Other 4xx mean the request itself is refused.
+// temporary reports whether trying again later may succeed: server errors
+// (503 while the server's database is down), rate limits and timeouts. Other
+// 4xx mean the request itself is refused.
 func (e *ServerError) temporary() bool {
 	return e.Status >= 500 || e.Status == http.StatusTooManyRequests || e.Status == http.StatusRequestTimeout
 }
@@ -136,9 +137,7 @@ func (c *Client) do(req *http.Request, out any) error {
 		if json.Unmarshal(raw, &env) == nil && env.Error.Code != "" {
 			se.Code, se.Message, se.RequestID = env.Error.Code, env.Error.Message, env.RequestID
 		}
-		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
-			se.RetryAfter = time.Duration(s) * time.Second
-		}
+		se.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), c.now())
 		return se
 	}
 	if out == nil {
@@ -148,6 +147,25 @@ func (c *Client) do(req *http.Request, out any) error {
 		return fmt.Errorf("%w: the answer is not the expected JSON: %w", ErrUnreachable, err)
 	}
 	return nil
+}
+
+// maxRetryAfter bounds the wait a server may ask for, so that a wrong header
+// cannot silence the client for days; the lease carries it meanwhile.
+const maxRetryAfter = time.Hour
+
+// retryAfter reads a Retry-After header in either form HTTP allows: a number
+// of seconds or an HTTP date. Zero means none (or one already past).
+func retryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if s, err := strconv.Atoi(v); err == nil {
+		d = time.Duration(s) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	}
+	return min(max(d, 0), maxRetryAfter)
 }
 
 // fetchJWKS downloads the public keys document.
