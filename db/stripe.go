@@ -682,18 +682,19 @@ func applyQuantity(l *License, plan *Plan, qty int32) error {
 // syncPayment reads; canceled ends the license at the period end. A
 // suspension by an admin or for a dispute is never touched.
 func (r *stripeRun) applyStatus(l *License, st subscriptionState) {
-	if l.Status == "revoked" {
+	if l.Status == string(licensing.StatusRevoked) {
 		return
 	}
-	bySource := func(src string) bool { return l.SuspensionSource != nil && *l.SuspensionSource == src }
 	switch st.status {
 	case "paused":
-		if l.Status == "active" {
-			_ = Suspend(l, "subscription paused in Stripe", SuspendedByPayment)
+		if l.Status == string(licensing.StatusActive) {
+			_ = l.Transition(func(x *licensing.License) error {
+				return x.Suspend("subscription paused in Stripe", licensing.SuspendedByPayment)
+			})
 		}
 	case "active", "trialing":
-		if bySource(SuspendedByPayment) {
-			_ = Reactivate(l)
+		if l.Standing().SuspendedBy(licensing.SuspendedByPayment) {
+			_ = l.Transition((*licensing.License).Reactivate)
 		}
 	}
 }
@@ -875,8 +876,8 @@ func (r *stripeRun) applyPaid(l *License, inv stripeInvoice) {
 		l.ExpiresAt = end
 	}
 	newer := l.StripeStateAt == nil || !r.ev.Created.Before(*l.StripeStateAt)
-	if l.Status == "suspended" && l.SuspensionSource != nil && *l.SuspensionSource == SuspendedByPayment && newer {
-		_ = Reactivate(l)
+	if l.Standing().SuspendedBy(licensing.SuspendedByPayment) && newer {
+		_ = l.Transition((*licensing.License).Reactivate)
 	}
 }
 
@@ -1048,7 +1049,7 @@ func (r *stripeRun) dispute() (stripeResult, error) {
 	switch {
 	case lic.Status == "revoked":
 		return ignored("license %s is revoked already", lic.ID), nil
-	case lic.Status == "suspended" && lic.SuspensionSource != nil && *lic.SuspensionSource == SuspendedByAdmin:
+	case lic.Standing().SuspendedBy(licensing.SuspendedByAdmin):
 		return ignored("license %s is suspended by an admin already; the admin's reason is kept", lic.ID), nil
 	}
 	reason := "payment disputed in Stripe (" + d.ID
@@ -1057,10 +1058,10 @@ func (r *stripeRun) dispute() (stripeResult, error) {
 	}
 	reason += ")"
 	return r.changeLicense(lic.ID, "license.suspend", func(l *License) error {
-		if l.Status == "suspended" && l.SuspensionSource != nil && *l.SuspensionSource == SuspendedByDispute {
+		if l.Standing().SuspendedBy(licensing.SuspendedByDispute) {
 			return nil
 		}
-		return Suspend(l, reason, SuspendedByDispute)
+		return l.Transition(func(x *licensing.License) error { return x.Suspend(reason, licensing.SuspendedByDispute) })
 	})
 }
 
