@@ -105,7 +105,7 @@ func (r *stripeRun) subscription() (stripeResult, error) {
 		return r.createSubscriptionLicense(raw.Customer, sub, item)
 	}
 	return r.changeLicense(lic.ID, "license.stripe_subscription", func(l *License) error {
-		return r.applySubscription(l, sub, item, priced)
+		return r.applySubscription(l, sub, item)
 	})
 }
 
@@ -175,20 +175,16 @@ func (r *stripeRun) createSubscriptionLicense(customer stripeRef, sub licensing.
 
 // applySubscription lays the subscription's state over the license. A new
 // plan brings its own entitlements; overrides of the old one go.
-func (r *stripeRun) applySubscription(l *License, sub licensing.Subscription, item licensing.SubscriptionItem,
-	priced bool) error {
-	var plan licensing.BillingPlan
-	if priced {
-		p := r.plans[item.PriceID]
-		if p.ID != l.PlanID {
+func (r *stripeRun) applySubscription(l *License, sub licensing.Subscription, item licensing.SubscriptionItem) error {
+	if item.Plan != nil {
+		if p := r.plans[item.PriceID]; p.ID != l.PlanID {
 			l.PlanID, l.Features, l.Limits, l.MaxDeployments = p.ID, nonNil(p.Features), p.Limits, p.MaxDeployments
 			l.GraceDays, l.OfflineDays, l.HeartbeatWindowHours = p.GraceDays, p.OfflineDays, p.HeartbeatWindowHours
 			l.DunningDays = p.DunningDays
 		}
-		plan = *item.Plan
 	}
 	b := billedOf(*l)
-	if err := b.ApplySubscription(sub, item, plan, priced, r.ev.Created); err != nil {
+	if err := b.ApplySubscription(sub, item, r.ev.Created); err != nil {
 		return err
 	}
 	if err := r.syncPayment(l, &b); err != nil {

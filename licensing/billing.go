@@ -208,16 +208,17 @@ func (b *Billed) SetQuantity(plan BillingPlan, qty int32) error {
 }
 
 // ApplySubscription lays a subscription event's state over the license.
-// plan is the plan the license is on after the event (its own when the
-// subscription's price maps to none); priced says whether the event named
-// it. The caller has checked Ignores, and sets the payment standing after.
-func (b *Billed) ApplySubscription(sub Subscription, item SubscriptionItem, plan BillingPlan, priced bool, at time.Time) error {
+// item is the subscription's priced item (Subscription.Priced); without a
+// plan (an ended subscription whose price maps to none) the license keeps
+// its price, quantity and plan. The caller has checked Ignores, and sets
+// the payment standing after.
+func (b *Billed) ApplySubscription(sub Subscription, item SubscriptionItem, at time.Time) error {
 	sub = sub.Normalize()
-	if priced {
+	if item.Plan != nil {
 		qty := item.Count()
 		price := item.PriceID
 		b.PriceID, b.Quantity = &price, &qty
-		if err := b.SetQuantity(plan, qty); err != nil {
+		if err := b.SetQuantity(*item.Plan, qty); err != nil {
 			return err
 		}
 	}

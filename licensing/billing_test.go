@@ -226,7 +226,11 @@ func TestApplySubscription(t *testing.T) {
 			}
 			sub := tc.sub
 			sub.PeriodStart = at(-oneDay)
-			if err := b.ApplySubscription(sub, item, pro, tc.priced, t0.Add(oneDay)); err != nil {
+			it := item
+			if !tc.priced {
+				it = SubscriptionItem{}
+			}
+			if err := b.ApplySubscription(sub, it, t0.Add(oneDay)); err != nil {
 				t.Fatal(err)
 			}
 			if !eqTime(b.ExpiresAt, tc.wantExp) {
@@ -250,7 +254,7 @@ func TestApplySubscription(t *testing.T) {
 	t.Run("quantity 0 cannot set seats", func(t *testing.T) {
 		b := base()
 		bad := SubscriptionItem{PriceID: "price_pro", Quantity: ptrInt64(0), Plan: &pro}
-		if err := b.ApplySubscription(Subscription{Status: "active", PeriodEnd: at(60 * oneDay)}, bad, pro, true, t0); ErrorCode(err) != EINVALID {
+		if err := b.ApplySubscription(Subscription{Status: "active", PeriodEnd: at(60 * oneDay)}, bad, t0); ErrorCode(err) != EINVALID {
 			t.Errorf("got %v", err)
 		}
 	})
