@@ -66,15 +66,14 @@ func (b BulkSeed) Run(ctx context.Context, s *Store, issuer KeyIssuer, sealer *l
 			e := starts.AddDate(0, 0, int(*p.DurationDays))
 			expires = &e
 		}
-		status, reason, source := "active", (*string)(nil), (*string)(nil)
+		st := licensing.License{Status: licensing.StatusActive}
 		if i%50 == 7 {
-			r, src := "seeded suspension", SuspendedByAdmin
-			status, reason, source = "suspended", &r, &src
+			_ = st.Suspend("seeded suspension", licensing.SuspendedByAdmin)
 		}
-		var revoked *time.Time
 		if i%97 == 3 {
-			status, reason, source, revoked = "revoked", nil, nil, &created
+			_ = st.Revoke(created)
 		}
+		status, reason, source, revoked := string(st.Status), st.SuspendedReason, (*string)(st.SuspensionSource), st.RevokedAt
 		licRows[i] = []any{id, cust, p.ID, status, reason, source, p.Features, p.Limits, p.MaxDeployments, starts, expires,
 			p.GraceDays, p.OfflineDays, p.HeartbeatWindowHours, p.DunningDays, "", revoked, created, created}
 		key, kid, err := issuer.IssueLicenseKey(LicenseKeyFacts{LicenseID: id, KeyID: keyID, CustomerID: cust, Plan: p.Code,

@@ -28,21 +28,6 @@ type DeploymentInfo struct {
 	Offline      bool // activated by an offline license file, not a live call
 }
 
-// HoldsSeat is the seat rule, as the SQL function deployment_holds_seat
-// states it for queries that count seats: a deployment holds a seat while it
-// is active and was seen within its license's heartbeat window, or while an
-// offline license file issued for it is still valid (until offlineUntil),
-// released or not, since that file keeps working where it is installed.
-func HoldsSeat(status string, lastSeenAt time.Time, offlineUntil *time.Time, window time.Duration, now time.Time) bool {
-	return (status == "active" && lastSeenAt.After(now.Add(-window))) ||
-		(offlineUntil != nil && offlineUntil.After(now))
-}
-
-// HoldsSeat is the seat rule applied to d.
-func (d Deployment) HoldsSeat(window time.Duration, now time.Time) bool {
-	return HoldsSeat(d.Status, d.LastSeenAt, d.OfflineUntil, window, now)
-}
-
 // windowHours is a heartbeat window in whole hours, as licenses store it.
 func windowHours(window time.Duration) int32 { return int32(window / time.Hour) }
 
@@ -63,7 +48,7 @@ func (s *Store) AcquireSeat(ctx context.Context, licenseID uuid.UUID, maxDeploym
 			return notFound(err, "license")
 		}
 		existing, err := q.GetDeploymentForUpdate(ctx, GetDeploymentForUpdateParams{LicenseID: licenseID, DeploymentID: info.DeploymentID})
-		if err == nil && existing.Status == "deactivated" {
+		if err == nil && existing.Status == string(licensing.DeploymentDeactivated) {
 			dep, outcome = existing, SeatDeactivated
 			return nil
 		}
@@ -118,7 +103,7 @@ func (s *Store) ReleaseDeployment(ctx context.Context, actor licensing.Actor, li
 		if err != nil {
 			return notFound(err, "deployment")
 		}
-		if before.Status == "deactivated" {
+		if before.Status == string(licensing.DeploymentDeactivated) {
 			dep = before
 			return nil
 		}
@@ -146,7 +131,7 @@ func (s *Store) ReactivateDeployment(ctx context.Context, actor licensing.Actor,
 		if err != nil {
 			return notFound(err, "deployment")
 		}
-		if before.Status == "active" {
+		if before.Status == string(licensing.DeploymentStoredActive) {
 			dep = before
 			return nil
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/db/dbtest"
+	"github.com/nectarcloud/nls/licensing"
 )
 
 // The SQL function license_effective_status (used to filter and count many
@@ -51,5 +52,41 @@ func TestEffectiveStatusSQLAgreesWithGo(t *testing.T) {
 	}
 	if n < 100 {
 		t.Fatalf("only %d combinations checked", n)
+	}
+}
+
+// The SQL function license_grace_ends_at (indexed, used to count expired
+// licenses) must agree with licensing.GraceEnd, across month ends, leap
+// days and daylight-saving changes of the server's zone.
+func TestGraceEndSQLAgreesWithGo(t *testing.T) {
+	store := dbtest.NewStore(t)
+	ctx := context.Background()
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		berlin = time.FixedZone("CET", 3600)
+	}
+	expiries := []time.Time{
+		time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC),
+		time.Date(2026, 1, 31, 23, 59, 59, 0, time.UTC),
+		time.Date(2028, 2, 28, 0, 30, 0, 0, time.UTC),
+		time.Date(2026, 3, 28, 23, 30, 0, 0, berlin), // the night before summer time
+		time.Date(2026, 10, 24, 1, 0, 0, 0, berlin),
+	}
+	n := 0
+	for _, exp := range expiries {
+		for _, days := range []int32{0, 1, 7, 30, 365} {
+			want := licensing.GraceEnd(&exp, int(days))
+			got, err := store.Q.GraceEndsAt(ctx, db.GraceEndsAtParams{ExpiresAt: exp, GraceDays: days})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !got.Equal(*want) {
+				t.Errorf("expiry %v + %d days: SQL says %v, Go says %v", exp, days, got.UTC(), want)
+			}
+			n++
+		}
+	}
+	if n != 25 {
+		t.Fatalf("checked %d combinations", n)
 	}
 }

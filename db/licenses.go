@@ -94,10 +94,10 @@ func (s *Store) createLicense(ctx context.Context, q *Queries, actor licensing.A
 		if cust.ArchivedAt != nil {
 			pr.Add("customerId", "this customer is archived")
 		}
-		l := License{ID: uuid.New(), CustomerID: cust.ID, PlanID: plan.ID, Status: "active",
+		l := License{ID: uuid.New(), CustomerID: cust.ID, PlanID: plan.ID, Status: string(licensing.StatusActive),
 			Features: nonNil(plan.Features), MaxDeployments: plan.MaxDeployments, StartsAt: now,
 			GraceDays: plan.GraceDays, OfflineDays: plan.OfflineDays, HeartbeatWindowHours: plan.HeartbeatWindowHours,
-			DunningDays: plan.DunningDays, PaymentState: "ok", Notes: in.Notes, CreatedAt: now, UpdatedAt: now,
+			DunningDays: plan.DunningDays, PaymentState: string(licensing.PaymentOK), Notes: in.Notes, CreatedAt: now, UpdatedAt: now,
 			StripeSubscriptionID: in.StripeSubscriptionID, StripePriceID: in.StripePriceID, StripeQuantity: in.StripeQuantity,
 			StripeStatus: in.StripeStatus, StripeStateAt: in.StripeStateAt, BillingPeriodStart: in.BillingPeriodStart,
 			BillingPeriodEnd: in.BillingPeriodEnd}
@@ -202,8 +202,8 @@ func (s *Store) Rekey(ctx context.Context, actor licensing.Actor, issuer KeyIssu
 		if lic, err = q.GetLicenseForUpdate(ctx, id); err != nil {
 			return notFound(err, "license")
 		}
-		if lic.Status == "revoked" {
-			return licensing.Errorf(licensing.ECONFLICT, "a revoked license cannot be re-keyed")
+		if err := lic.Standing().Rekey(); err != nil {
+			return err
 		}
 		plan, err := q.GetPlan(ctx, lic.PlanID)
 		if err != nil {

@@ -125,7 +125,7 @@ func (s *Store) ActivateOffline(ctx context.Context, actor licensing.Actor, in O
 		if err != nil && licensing.ErrorCode(Translate(err)) != licensing.ENOTFOUND {
 			return err
 		}
-		if existed && before.Status == "deactivated" {
+		if existed && before.Status == string(licensing.DeploymentDeactivated) {
 			return licensing.Errorf(licensing.ECONFLICT, "deployment %s was released; use a new deployment id for this "+
 				"installation, or ask your vendor to reactivate it", in.DeploymentID)
 		}
@@ -167,15 +167,8 @@ func (s *Store) ActivateOffline(ctx context.Context, actor licensing.Actor, in O
 
 // stateWords names an effective state in a sentence.
 func stateWords(s licensing.State) string {
-	switch s {
-	case licensing.StateNotYetValid:
+	if s == licensing.StateNotYetValid {
 		return "not valid yet"
-	case licensing.StateRevoked:
-		return "revoked"
-	case licensing.StateSuspended:
-		return "suspended"
-	case licensing.StateExpired:
-		return "expired"
 	}
 	return string(s)
 }

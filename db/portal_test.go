@@ -15,7 +15,7 @@ import (
 )
 
 // The SQL function deployment_holds_seat (used by every query that counts
-// seats) must agree with db.HoldsSeat on every combination, including the
+// seats) must agree with licensing's seat rule on every combination, including the
 // exact edges of the heartbeat window and of an offline file's window.
 func TestSeatRuleSQLAgreesWithGo(t *testing.T) {
 	store := dbtest.NewStore(t)
@@ -31,7 +31,8 @@ func TestSeatRuleSQLAgreesWithGo(t *testing.T) {
 	for _, status := range []string{"active", "deactivated"} {
 		for _, s := range seen {
 			for _, off := range offline {
-				want := db.HoldsSeat(status, s, off, window, now)
+				want := licensing.Deployment{Status: licensing.DeploymentStatus(status), LastSeenAt: s,
+					OfflineUntil: off}.HoldsSeat(window, now)
 				got, err := store.Q.DeploymentHoldsSeatAt(ctx, db.DeploymentHoldsSeatAtParams{Status: status, LastSeenAt: s,
 					OfflineUntil: off, WindowHours: 24, At: now})
 				if err != nil {

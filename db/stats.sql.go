@@ -150,6 +150,23 @@ func (q *Queries) EffectiveStatusAt(ctx context.Context, arg EffectiveStatusAtPa
 	return column_1, err
 }
 
+const graceEndsAt = `-- name: GraceEndsAt :one
+SELECT license_grace_ends_at($1::timestamptz, $2::int)::timestamptz
+`
+
+type GraceEndsAtParams struct {
+	ExpiresAt time.Time
+	GraceDays int32
+}
+
+// The SQL grace end for one expiry; a test compares it with licensing.GraceEnd.
+func (q *Queries) GraceEndsAt(ctx context.Context, arg GraceEndsAtParams) (time.Time, error) {
+	row := q.db.QueryRow(ctx, graceEndsAt, arg.ExpiresAt, arg.GraceDays)
+	var column_1 time.Time
+	err := row.Scan(&column_1)
+	return column_1, err
+}
+
 const validationsByCodeSince = `-- name: ValidationsByCodeSince :many
 SELECT code, sum(count)::bigint AS count FROM validation_stats WHERE hour >= $1 GROUP BY code ORDER BY code
 `

@@ -29,14 +29,14 @@ func (s *Server) adminSuspendLicense(c *fiber.Ctx) error {
 	}
 	reason = strings.Clone(reason)
 	return s.adminChangeLicense(c, "license.suspend", "License suspended.", func(_ *db.Queries, l *db.License) error {
-		return db.Suspend(l, reason, db.SuspendedByAdmin)
+		return l.Transition(func(x *licensing.License) error { return x.Suspend(reason, licensing.SuspendedByAdmin) })
 	})
 }
 
 // adminReactivateLicense handles POST /admin/licenses/:id/reactivate.
 func (s *Server) adminReactivateLicense(c *fiber.Ctx) error {
 	return s.adminChangeLicense(c, "license.reactivate", "License reactivated.", func(_ *db.Queries, l *db.License) error {
-		return db.Reactivate(l)
+		return l.Transition((*licensing.License).Reactivate)
 	})
 }
 
@@ -44,21 +44,13 @@ func (s *Server) adminReactivateLicense(c *fiber.Ctx) error {
 // current expiry, or from now when already expired.
 func (s *Server) adminRenewLicense(c *fiber.Ctx) error {
 	days, err := strconv.Atoi(strings.TrimSpace(c.FormValue("days")))
-	if err != nil || days < 1 || days > 36500 {
+	if err != nil || days < licensing.MinRenewDays || days > licensing.MaxRenewDays {
 		return s.answerLicenseAction(c, db.License{}, licensing.Invalid("Renew for a whole number of days from 1 to 36500."), "", "")
 	}
 	now := s.now()
 	return s.adminChangeLicense(c, "license.renew", "License renewed for "+strconv.Itoa(days)+" days.",
 		func(_ *db.Queries, l *db.License) error {
-			if l.Status == "revoked" {
-				return licensing.Errorf(licensing.ECONFLICT, "a revoked license cannot be renewed")
-			}
-			from := now
-			if l.ExpiresAt != nil && l.ExpiresAt.After(now) {
-				from = *l.ExpiresAt
-			}
-			l.ExpiresAt = ptr(from.AddDate(0, 0, days))
-			return nil
+			return l.Transition(func(x *licensing.License) error { return x.Renew(nil, days, now) })
 		})
 }
 
@@ -66,7 +58,7 @@ func (s *Server) adminRenewLicense(c *fiber.Ctx) error {
 func (s *Server) adminRevokeLicense(c *fiber.Ctx) error {
 	now := s.now()
 	return s.adminChangeLicense(c, "license.revoke", "License revoked.", func(_ *db.Queries, l *db.License) error {
-		return db.Revoke(l, now)
+		return l.Transition(func(x *licensing.License) error { return x.Revoke(now) })
 	})
 }
 

@@ -318,10 +318,9 @@ func (s *Server) licenseDeployments(c *fiber.Ctx, l db.License) (partials.Deploy
 	now := s.now()
 	out := partials.Deployments{LicenseID: l.ID.String()}
 	for _, d := range rows {
-		v := viewDeployment(d, heartbeatWindow(l), now)
 		out.Rows = append(out.Rows, partials.Deployment{ID: d.DeploymentID, Hostname: d.Hostname, IP: d.Ip,
 			AppVersion: d.AppVersion, FirstSeen: fmtDateTime(d.FirstSeenAt), LastSeen: fmtDateTime(d.LastSeenAt),
-			Status: v.Status})
+			Status: string(d.State(heartbeatWindow(l), now))})
 	}
 	return out, nil
 }

@@ -8,8 +8,8 @@ import (
 	"github.com/nectarcloud/nls/db"
 )
 
-// deploymentView adds the effective state: an active deployment not seen
-// within its license's heartbeat window is "stale" and holds no seat.
+// deploymentView adds the deployment's state (licensing's, in the API's
+// words) and whether it holds a seat.
 type deploymentView struct {
 	db.DeploymentView
 	HoldsSeat bool `json:"holdsSeat"`
@@ -17,15 +17,11 @@ type deploymentView struct {
 
 func viewDeployment(d db.Deployment, window time.Duration, now time.Time) deploymentView {
 	v := deploymentView{DeploymentView: d.View(), HoldsSeat: d.HoldsSeat(window, now)}
-	if d.Status == "active" && !v.HoldsSeat {
-		v.Status = "stale"
-	}
+	v.Status = string(d.State(window, now).APIState())
 	return v
 }
 
-func heartbeatWindow(l db.License) time.Duration {
-	return time.Duration(l.HeartbeatWindowHours) * time.Hour
-}
+func heartbeatWindow(l db.License) time.Duration { return l.HeartbeatWindow() }
 
 // listDeployments handles GET /api/licenses/:id/deployments.
 func (s *Server) listDeployments(c *fiber.Ctx) error {

@@ -56,18 +56,9 @@ func viewLicense(l db.License, plan string, seats int, now time.Time) LicenseVie
 	return LicenseView{ID: l.ID, CustomerID: l.CustomerID, Plan: plan, Status: string(eff.State),
 		Features: nonNilStrings(l.Features), Limits: db.DecodeLimits(l.Limits), MaxDeployments: l.MaxDeployments,
 		ActiveDeployments: seats, StartsAt: l.StartsAt.UTC(), ExpiresAt: utcPtr(l.ExpiresAt), GraceDays: l.GraceDays,
-		GraceEndsAt: graceEnd(l), PaymentState: l.PaymentState, PastDueSince: utcPtr(l.PastDueSince),
+		GraceEndsAt: l.GraceEnd(), PaymentState: l.PaymentState, PastDueSince: utcPtr(l.PastDueSince),
 		DunningEndsAt: utcPtr(eff.DunningEndsAt), SuspendedReason: l.SuspendedReason,
 		StripeSubscriptionID: l.StripeSubscriptionID, Notes: l.Notes, CreatedAt: l.CreatedAt.UTC(), UpdatedAt: l.UpdatedAt.UTC()}
-}
-
-// graceEnd is when the grace period after expiry ends (nil for perpetual licenses).
-func graceEnd(l db.License) *time.Time {
-	if l.ExpiresAt == nil {
-		return nil
-	}
-	t := l.ExpiresAt.AddDate(0, 0, int(l.GraceDays)).UTC()
-	return &t
 }
 
 func nonNilStrings(xs []string) []string {
@@ -186,7 +177,15 @@ func (s *Server) listLicenses(c *fiber.Ctx) error {
 	return c.JSON(out)
 }
 
-var effectiveStates = []string{"active", "grace", "past_due", "expired", "suspended", "not_yet_valid", "revoked"}
+// effectiveStates are the filter values and dashboard rows, in the order
+// pages list them.
+var effectiveStates = func() []string {
+	out := make([]string, len(licensing.ListedStates))
+	for i, s := range licensing.ListedStates {
+		out[i] = string(s)
+	}
+	return out
+}()
 
 // parseLicenseFilter reads the license list's filters, shared with the admin pages.
 func parseLicenseFilter(c *fiber.Ctx, now time.Time) (db.ListLicensesParams, error) {
@@ -314,14 +313,14 @@ func (s *Server) suspendLicense(c *fiber.Ctx) error {
 	}
 	reason := trimmed(*b.Reason)
 	return s.changeLicense(c, "license.suspend", func(_ *db.Queries, l *db.License) error {
-		return db.Suspend(l, reason, "admin")
+		return l.Transition(func(x *licensing.License) error { return x.Suspend(reason, licensing.SuspendedByAdmin) })
 	})
 }
 
 // reactivateLicense handles POST /api/licenses/:id/reactivate: lifts a suspension.
 func (s *Server) reactivateLicense(c *fiber.Ctx) error {
 	return s.changeLicense(c, "license.reactivate", func(_ *db.Queries, l *db.License) error {
-		return db.Reactivate(l)
+		return l.Transition((*licensing.License).Reactivate)
 	})
 }
 
@@ -347,28 +346,12 @@ func (s *Server) renewLicense(c *fiber.Ctx) error {
 	if (b.ExpiresAt == nil) == (b.Days == nil) {
 		return licensing.Invalid("give either expiresAt or days", licensing.ErrorDetail{Field: "days", Message: "exactly one of expiresAt or days"})
 	}
-	if b.Days != nil && (*b.Days < 1 || *b.Days > 36500) {
+	if b.Days != nil && (*b.Days < licensing.MinRenewDays || *b.Days > licensing.MaxRenewDays) {
 		return licensing.Invalid("days must be from 1 to 36500", licensing.ErrorDetail{Field: "days", Message: "out of range"})
 	}
-	now := s.now()
+	now, days := s.now(), ptrOr(b.Days, 0)
 	return s.changeLicense(c, "license.renew", func(_ *db.Queries, l *db.License) error {
-		if l.Status == "revoked" {
-			return licensing.Errorf(licensing.ECONFLICT, "a revoked license cannot be renewed")
-		}
-		if b.ExpiresAt != nil {
-			if !b.ExpiresAt.After(now) {
-				return licensing.Invalid("expiresAt must be in the future", licensing.ErrorDetail{Field: "expiresAt", Message: "in the past"})
-			}
-			l.ExpiresAt = b.ExpiresAt
-			return nil
-		}
-		from := now
-		if l.ExpiresAt != nil && l.ExpiresAt.After(now) {
-			from = *l.ExpiresAt
-		}
-		exp := from.AddDate(0, 0, *b.Days)
-		l.ExpiresAt = &exp
-		return nil
+		return l.Transition(func(x *licensing.License) error { return x.Renew(b.ExpiresAt, days, now) })
 	})
 }
 
@@ -376,7 +359,7 @@ func (s *Server) renewLicense(c *fiber.Ctx) error {
 func (s *Server) revokeLicense(c *fiber.Ctx) error {
 	now := s.now()
 	return s.changeLicense(c, "license.revoke", func(_ *db.Queries, l *db.License) error {
-		return db.Revoke(l, now)
+		return l.Transition(func(x *licensing.License) error { return x.Revoke(now) })
 	})
 }
 

@@ -197,10 +197,10 @@ func (s *Server) decideValidation(c *fiber.Ctx, b *machineBody) (validationAnswe
 		Explain:           b.Explain,
 	}
 	seats := int(row.SeatsInUse)
-	holds := row.DeploymentStatus != nil && *row.DeploymentStatus == "active" &&
+	holds := row.DeploymentStatus != nil && *row.DeploymentStatus == string(licensing.DeploymentStoredActive) &&
 		db.HoldsSeat(*row.DeploymentStatus, *row.DeploymentLastSeenAt, row.DeploymentOfflineUntil, window, now)
 	in.Deployment = licensing.DeploymentFacts{ID: deploymentID, Exists: row.DeploymentPk != nil,
-		Deactivated: row.DeploymentStatus != nil && *row.DeploymentStatus == "deactivated", HoldsSeat: holds}
+		Deactivated: row.DeploymentStatus != nil && *row.DeploymentStatus == string(licensing.DeploymentDeactivated), HoldsSeat: holds}
 	in.SeatsInUse = seats
 	if holds {
 		in.SeatsInUse = seats - 1 // seats held by the others
@@ -257,22 +257,19 @@ func (s *Server) decideValidation(c *fiber.Ctx, b *machineBody) (validationAnswe
 	eff := lic.Effective(now)
 	ans.License = &machineLicense{ID: row.ID, Status: string(eff.State), Plan: row.PlanCode,
 		Features: nonNilStrings(row.Features), Limits: db.DecodeLimits(row.Limits), MaxDeployments: row.MaxDeployments,
-		ActiveDeployments: seats, ExpiresAt: utcPtr(row.ExpiresAt), GraceEndsAt: graceEnd(lic),
+		ActiveDeployments: seats, ExpiresAt: utcPtr(row.ExpiresAt), GraceEndsAt: lic.GraceEnd(),
 		DunningEndsAt: utcPtr(eff.DunningEndsAt)}
 	if dep != nil {
-		status := dep.Status
-		if status == "active" && !dep.LastSeenAt.After(now.Add(-window)) {
-			status = "stale"
-		}
-		ans.Deployment = &machineDeployment{ID: dep.DeploymentID, Status: status, FirstSeenAt: dep.FirstSeenAt.UTC(),
-			LastSeenAt: dep.LastSeenAt.UTC()}
+		ans.Deployment = &machineDeployment{ID: dep.DeploymentID, Status: string(dep.State(window, now).APIState()),
+			FirstSeenAt: dep.FirstSeenAt.UTC(),
+			LastSeenAt:  dep.LastSeenAt.UTC()}
 	}
 	if dec.Valid {
 		token, exp, err := s.keys.IssueLease(licensing.LeaseClaims{
 			LicenseID: row.ID.String(), CustomerID: row.CustomerID.String(), DeploymentID: deploymentID,
 			Status: eff.State, Code: dec.Code, Plan: row.PlanCode, Features: nonNilStrings(row.Features),
 			Limits: db.DecodeLimits(row.Limits), MaxDeployments: int(ptrOr(row.MaxDeployments, 0)),
-			LicenseExpiresAt: row.ExpiresAt, GraceEndsAt: graceEnd(lic), DunningEndsAt: eff.DunningEndsAt,
+			LicenseExpiresAt: row.ExpiresAt, GraceEndsAt: lic.GraceEnd(), DunningEndsAt: eff.DunningEndsAt,
 		}, time.Duration(row.OfflineDays)*24*time.Hour, now)
 		if err != nil {
 			return ans, licensing.Internal(err)
@@ -322,7 +319,7 @@ func deploymentFromContext(r db.GetValidationContextRow, deploymentID string) db
 		Fingerprint: ptrOr(r.DeploymentFingerprint, ""), Hostname: ptrOr(r.DeploymentHostname, ""),
 		Ip: ptrOr(r.DeploymentIp, ""), AppVersion: ptrOr(r.DeploymentAppVersion, ""),
 		FirstSeenAt: ptrOr(r.DeploymentFirstSeenAt, time.Time{}), LastSeenAt: ptrOr(r.DeploymentLastSeenAt, time.Time{}),
-		DeploymentID: deploymentID}
+		OfflineUntil: r.DeploymentOfflineUntil, DeploymentID: deploymentID}
 }
 
 // machineLicenseFor authenticates a machine request that is not a
@@ -377,7 +374,8 @@ func (s *Server) deactivate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"released": true, "deployment": machineDeployment{ID: d.DeploymentID, Status: d.Status,
+	return c.JSON(fiber.Map{"released": true, "deployment": machineDeployment{ID: d.DeploymentID,
+		Status:      string(d.State(time.Duration(row.HeartbeatWindowHours)*time.Hour, now).APIState()),
 		FirstSeenAt: d.FirstSeenAt.UTC(), LastSeenAt: d.LastSeenAt.UTC()}, "serverTime": now.UTC()})
 }
 

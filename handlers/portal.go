@@ -204,9 +204,9 @@ func licenseNotices(l db.License, eff licensing.Effective, now time.Time) []port
 		case eff.DunningEndsAt != nil:
 			add(portal.NoticeDanger, fmt.Sprintf("Suspended on %s because payment is overdue. Paying the overdue invoice restores it.",
 				fmtDate(eff.DunningEndsAt)))
-		case l.SuspensionSource != nil && *l.SuspensionSource == db.SuspendedByPayment:
+		case l.Standing().SuspendedBy(licensing.SuspendedByPayment):
 			add(portal.NoticeDanger, "Suspended because payment is overdue. Paying the overdue invoice restores it.")
-		case l.SuspensionSource != nil && *l.SuspensionSource == db.SuspendedByDispute:
+		case l.Standing().SuspendedBy(licensing.SuspendedByDispute):
 			add(portal.NoticeDanger, "Suspended while a payment dispute is open. Contact your vendor.")
 		default:
 			add(portal.NoticeDanger, "Suspended by your vendor. Contact them to restore it.")
@@ -312,19 +312,18 @@ func (s *Server) portalDeployments(c *fiber.Ctx, l db.License) (partials.PortalD
 // its seat by checking in); or stale (not seen within the heartbeat window,
 // so holding no seat until it checks in again).
 func portalDeploymentState(d db.Deployment, window time.Duration, now time.Time) (status, note string) {
-	fileValid := d.OfflineUntil != nil && d.OfflineUntil.After(now)
-	switch {
-	case d.Status == "deactivated":
-		if fileValid {
-			return "deactivated", "Its offline license file holds the seat until " + fmtDateTime(*d.OfflineUntil) + " UTC"
+	st := d.State(window, now)
+	switch st {
+	case licensing.DeploymentReleased:
+		if d.Facts().OfflineFileValid(now) {
+			note = "Its offline license file holds the seat until " + fmtDateTime(*d.OfflineUntil) + " UTC"
 		}
-		return "deactivated", ""
-	case d.Offline && fileValid:
-		return "offline", "Offline license file valid until " + fmtDateTime(*d.OfflineUntil) + " UTC"
-	case d.HoldsSeat(window, now):
-		return "active", ""
+	case licensing.DeploymentOffline:
+		note = "Offline license file valid until " + fmtDateTime(*d.OfflineUntil) + " UTC"
+	case licensing.DeploymentStale:
+		note = fmt.Sprintf("No check-in for over %d hours: holds no seat", int(window.Hours()))
 	}
-	return "stale", fmt.Sprintf("No check-in for over %d hours: holds no seat", int(window.Hours()))
+	return string(st), note
 }
 
 // portalRevealKey handles POST /portal/licenses/:id/reveal: the license's

@@ -90,7 +90,7 @@ func (s *Server) portalOfflineActivation(c *fiber.Ctx) error {
 			CustomerID: l.CustomerID.String(), DeploymentID: form.DeploymentID, Status: eff.State, Code: code,
 			Plan: planCode, Features: nonNilStrings(l.Features), Limits: db.DecodeLimits(l.Limits),
 			MaxDeployments: int(ptrOr(l.MaxDeployments, 0)), StartsAt: &l.StartsAt, LicenseExpiresAt: l.ExpiresAt,
-			GraceEndsAt: graceEnd(l), DunningEndsAt: eff.DunningEndsAt}, time.Duration(l.OfflineDays)*24*time.Hour, now)
+			GraceEndsAt: l.GraceEnd(), DunningEndsAt: eff.DunningEndsAt}, time.Duration(l.OfflineDays)*24*time.Hour, now)
 	}
 	_, lease, exp, err := s.store.ActivateOffline(ctx, s.portalActor(c), db.OfflineActivation{CustomerID: cu.ID,
 		LicenseID: row.License.ID, DeploymentID: form.DeploymentID, Hostname: form.Hostname}, sign, now)

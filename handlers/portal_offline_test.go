@@ -276,3 +276,47 @@ func swapChar(line string) string {
 	}
 	return string(b)
 }
+
+// An installation running from an offline license file, unseen for longer
+// than the heartbeat window, holds its seat: every surface says so with the
+// same state (licensing.Deployment.State). The admin page names it offline
+// as the customer portal does; the JSON APIs, whose enum has no "offline",
+// call it active, the machine API included, even when it answers with the
+// stored facts (a suspended license).
+func TestOfflineDeploymentStateOnEverySurface(t *testing.T) {
+	pe := newPortalEnv(t)
+	wantStatus(t, pe.offlineFile("site-7", "vault.internal"), http.StatusOK)
+	pe.exec(`UPDATE deployments SET first_seen_at = now() - interval '3 days', last_seen_at = now() - interval '3 days'
+		WHERE deployment_id = 'site-7'`)
+
+	row := one(t, pe.a.get("/portal/licenses/"+pe.licA), `[data-testid=deployment-row][data-id=site-7]`)
+	if got := row.AttrOr("data-status", ""); got != "offline" {
+		t.Errorf("customer portal: %q, want offline", got)
+	}
+	createAdmin(t, pe.testEnv, "root@vendor.example", portalPassword)
+	admin := signIn(t, pe.testEnv, "root@vendor.example", portalPassword)
+	got := one(t, admin.get("/admin/licenses/"+pe.licA),
+		`#deployments [data-testid=deployment-row][data-id=site-7] [data-testid=deployment-status]`).Text()
+	if got != "Offline (license file)" {
+		t.Errorf("admin page: %q, want Offline (license file)", got)
+	}
+
+	r := pe.do("GET", "/api/licenses/"+pe.licA+"/deployments", pe.admin, nil)
+	list, _ := r.JSON(t)["data"].([]any)
+	if len(list) != 1 {
+		t.Fatalf("deployments %s", r.Body)
+	}
+	if d := list[0].(map[string]any); d["status"] != "active" || d["holdsSeat"] != true || d["offline"] != true {
+		t.Errorf("management API: %v", d)
+	}
+
+	if r := pe.do("POST", "/api/licenses/"+pe.licA+"/suspend", pe.admin, map[string]any{"reason": "audit"}); r.Status != 200 {
+		t.Fatalf("suspend: %d %s", r.Status, r.Body)
+	}
+	r = pe.do("POST", "/api/validation/validate", "", map[string]any{"licenseKey": pe.keyA, "deploymentId": "site-7"})
+	v := r.JSON(t)
+	dep, _ := v["deployment"].(map[string]any)
+	if v["code"] != "SUSPENDED" || dep == nil || dep["status"] != "active" {
+		t.Errorf("machine API: code %v, deployment %v, want SUSPENDED and active", v["code"], dep)
+	}
+}

@@ -1,4 +1,11 @@
-// Formats of the licensing core, which other programs depend on.
+// Package licensing is the domain core of NLS: license keys, the signing
+// keyring, leases, a license's standing and its transitions, effective
+// status, grace end, the seat rule and deployment state, validation
+// decisions, the billing policy and usage metrics. It reads no clock, opens
+// no socket and runs no SQL: every adapter (db, handlers, the client
+// package) imports it, and it imports none of them.
+//
+// Below are the formats of the core, which other programs depend on.
 //
 // # License key
 //

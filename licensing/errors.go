@@ -1,7 +1,6 @@
-// Package licensing is the domain core of NLS: license keys, the signing
-// keyring, leases, effective status, validation decisions and usage metrics.
-// It reads no clock, opens no socket and runs no SQL: every adapter (db,
-// handlers, the client package) imports it, and it imports none of them.
+// The one error type of NLS, with a code each adapter maps once (handlers
+// to an HTTP status, db from PostgreSQL errors).
+
 package licensing
 
 import (

@@ -29,6 +29,11 @@ const (
 	StateActive      State = "active"
 )
 
+// ListedStates are the effective states in the order lists and dashboards
+// show them: valid ones first, then why a license does not validate.
+var ListedStates = []State{StateActive, StateGrace, StatePastDue, StateExpired, StateSuspended, StateNotYetValid,
+	StateRevoked}
+
 // Valid reports whether licenses in state s validate.
 func (s State) Valid() bool { return s == StateActive || s == StateGrace || s == StatePastDue }
 
@@ -59,13 +64,8 @@ type effective struct {
 	dunningEnd time.Time // zero unless past due
 }
 
-// graceEnd is expiry plus grace days (calendar days, as the portal shows).
-func (f *LicenseFacts) graceEnd() (time.Time, bool) {
-	if f.ExpiresAt == nil {
-		return time.Time{}, false
-	}
-	return f.ExpiresAt.AddDate(0, 0, f.GraceDays), true
-}
+// graceEnd is GraceEnd, as a value.
+func (f *LicenseFacts) graceEnd() (time.Time, bool) { return graceEnd(f.ExpiresAt, f.GraceDays) }
 
 // dunningEnd is when a past-due license becomes suspended. A past-due flag
 // without a date is treated as starting now (the safe reading: the full

@@ -54,6 +54,10 @@ SELECT state::text AS state, sum(n)::bigint AS count FROM counts WHERE n > 0 GRO
 SELECT license_effective_status(@status, @starts_at, sqlc.narg('expires_at'), @grace_days, @payment_state,
     sqlc.narg('past_due_since'), @dunning_days, sqlc.arg(at)::timestamptz)::text;
 
+-- name: GraceEndsAt :one
+-- The SQL grace end for one expiry; a test compares it with licensing.GraceEnd.
+SELECT license_grace_ends_at(sqlc.arg(expires_at)::timestamptz, sqlc.arg(grace_days)::int)::timestamptz;
+
 -- name: CountExpiringBetween :one
 -- Licenses with status active expiring in [from_time, to_time): those with
 -- payment ok from their partial index, past-due ones (few) from theirs.

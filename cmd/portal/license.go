@@ -159,17 +159,11 @@ func (e *cmdEnv) licenseShow(ctx context.Context, args []string) error {
 		return nil
 	}
 	fmt.Fprintln(e.stdout, "\ndeployments:")
-	window := time.Duration(lic.HeartbeatWindowHours) * time.Hour
+	window := lic.HeartbeatWindow()
 	w = tabwriter.NewWriter(e.stdout, 0, 2, 2, ' ', 0)
 	fmt.Fprintln(w, "  ID\tSTATUS\tHOSTNAME\tVERSION\tLAST SEEN")
 	for _, d := range deps {
-		// The seat rule, as the API and pages apply it: an offline license
-		// file keeps a deployment's seat without check-ins.
-		status := d.Status
-		if status == "active" && !d.HoldsSeat(window, now) {
-			status = "stale"
-		}
-		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\t%s\n", d.DeploymentID, status, d.Hostname, d.AppVersion,
+		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\t%s\n", d.DeploymentID, d.State(window, now), d.Hostname, d.AppVersion,
 			d.LastSeenAt.UTC().Format(time.RFC3339))
 	}
 	return w.Flush()

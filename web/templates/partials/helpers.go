@@ -13,6 +13,8 @@ func deploymentLabel(status string) string {
 	switch status {
 	case "active":
 		return "Active"
+	case "offline":
+		return "Offline (license file)"
 	case "stale":
 		return "Stale (no recent heartbeat)"
 	case "deactivated":
@@ -26,6 +28,8 @@ func deploymentClass(status string) string {
 	switch status {
 	case "active":
 		return "badge badge-active"
+	case "offline":
+		return "badge badge-not_yet_valid"
 	case "stale":
 		return "badge badge-grace"
 	}
