@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nectarcloud/nls/handlers"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 )
@@ -146,5 +147,80 @@ func TestMetricsUnderKeepAliveTraffic(t *testing.T) {
 	}
 	if t.Failed() {
 		fmt.Println(string(body))
+	}
+}
+
+// send makes one request to a served app with extra headers.
+func send(t *testing.T, method, url, body string, headers map[string]string) response {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return response{Status: res.StatusCode, Header: res.Header, Body: b}
+}
+
+// auditRequestIDs are the request ids of the audit rows of action.
+func (e *testEnv) auditRequestIDs(action string) []string {
+	e.t.Helper()
+	rows, err := e.store.Pool.Query(e.t.Context(), `SELECT request_id FROM audit_log WHERE action = $1 ORDER BY id`, action)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			e.t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// TestRequestIDTrustedOnlyFromProxies: a caller's X-Request-Id reaches the
+// audit log only through a trusted proxy; anyone else gets an id of ours.
+func TestRequestIDTrustedOnlyFromProxies(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		proxies []string
+		adopted bool
+	}{
+		{"no trusted proxies", nil, false},
+		{"caller is not a trusted proxy", []string{"10.9.8.7"}, false},
+		{"caller is a trusted proxy", []string{"127.0.0.1"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, func(c *handlers.Config) { c.TrustedProxies = tc.proxies })
+			base := e.serve()
+			key := e.apiKey("admin")
+			const theirs = "forged-request-id-0001"
+			r := send(t, "POST", base+"/api/customers", `{"name":"Acme","email":"ops@acme.test"}`,
+				map[string]string{"Authorization": "Bearer " + key, "X-Request-Id": theirs})
+			if r.Status != http.StatusCreated {
+				t.Fatalf("create customer: got %d, want 201: %s", r.Status, r.Body)
+			}
+			got := r.Header.Get("X-Request-Id")
+			if (got == theirs) != tc.adopted {
+				t.Fatalf("X-Request-Id answered %q; caller's %q adopted: got %v, want %v", got, theirs, got == theirs, tc.adopted)
+			}
+			ids := e.auditRequestIDs("customer.create")
+			if len(ids) != 1 || ids[0] != got {
+				t.Fatalf("audit request ids %q, want [%q]", ids, got)
+			}
+		})
 	}
 }
