@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -222,5 +223,24 @@ func TestRequestIDTrustedOnlyFromProxies(t *testing.T) {
 				t.Fatalf("audit request ids %q, want [%q]", ids, got)
 			}
 		})
+	}
+}
+
+// TestCSRFTokenNeverFromQueryString: a token in the URL (which ends up in
+// logs, Referer headers and history) does not authorise a form post.
+func TestCSRFTokenNeverFromQueryString(t *testing.T) {
+	a := newAdminEnv(t)
+	b := a.b
+	b.get("/admin/customers/new")
+	form := url.Values{"name": {"Query Token Ltd"}, "email": {"q@token.example"}}
+	p := b.send("POST", "/admin/customers?csrf_token="+url.QueryEscape(b.csrf), form, nil)
+	wantStatus(t, p, http.StatusForbidden)
+	if rows := a.auditRows("customer.create"); len(rows) != 1 { // the fixture's own customer only
+		t.Fatalf("customers created: got %d audit rows, want 1 (the fixture's)", len(rows))
+	}
+	// The same token in the body is accepted.
+	p = b.post("/admin/customers", form)
+	if p.Status >= 400 {
+		t.Fatalf("token in the body: got %d, want success\n%.800s", p.Status, p.Body)
 	}
 }
