@@ -244,3 +244,63 @@ func TestCSRFTokenNeverFromQueryString(t *testing.T) {
 		t.Fatalf("token in the body: got %d, want success\n%.800s", p.Status, p.Body)
 	}
 }
+
+// TestWrongMethodIs405WithAllow: a route that exists under other methods
+// answers 405 naming them in Allow (the envelope under /api), not 404.
+func TestWrongMethodIs405WithAllow(t *testing.T) {
+	e := newEnv(t)
+	key := e.apiKey("admin")
+	for _, tc := range []struct {
+		method, path string
+		allow        []string
+	}{
+		{"PUT", "/api/plans", []string{"GET", "POST"}},
+		{"DELETE", "/api/validation/validate", []string{"POST"}},
+		{"POST", "/api/customers/00000000-0000-0000-0000-000000000001", []string{"GET", "PATCH"}},
+		{"GET", "/api/usage/report", []string{"POST"}},
+	} {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			r := e.do(tc.method, tc.path, key, nil)
+			wantError(t, r, http.StatusMethodNotAllowed, "method_not_allowed")
+			allow := r.Header.Values("Allow")
+			got := map[string]bool{}
+			for _, v := range allow {
+				for _, m := range strings.Split(v, ",") {
+					got[strings.TrimSpace(m)] = true
+				}
+			}
+			for _, m := range tc.allow {
+				if !got[m] {
+					t.Errorf("Allow %q lacks %s", allow, m)
+				}
+			}
+			if got[tc.method] {
+				t.Errorf("Allow %q names the refused method %s", allow, tc.method)
+			}
+		})
+	}
+	// A path no method serves is still 404.
+	wantError(t, e.do("PUT", "/api/no-such-thing", key, nil), http.StatusNotFound, "not_found")
+	// Outside /api the answer is a page, with the same status and Allow.
+	r := e.do("DELETE", "/login", "", nil)
+	if r.Status != http.StatusMethodNotAllowed || !strings.Contains(strings.Join(r.Header.Values("Allow"), ","), "POST") {
+		t.Fatalf("DELETE /login: got %d Allow %q, want 405 naming POST", r.Status, r.Header.Values("Allow"))
+	}
+}
+
+// TestOversizedHeadersUnderAPIAnswerTheEnvelope: a header block larger
+// than the read buffer is refused by the HTTP server before any route
+// runs; under /api the refusal is still the JSON envelope, with 431.
+func TestOversizedHeadersUnderAPIAnswerTheEnvelope(t *testing.T) {
+	e := newEnv(t)
+	base := e.serve()
+	big := strings.Repeat("a", 20<<10)
+	r := send(t, "GET", base+"/api/plans", "", map[string]string{"X-Padding": big})
+	wantError(t, r, http.StatusRequestHeaderFieldsTooLarge, "headers_too_large")
+	r = send(t, "POST", base+"/api/validation/validate", `{"licenseKey":"x"}`, map[string]string{"Cookie": "a=" + big})
+	wantError(t, r, http.StatusRequestHeaderFieldsTooLarge, "headers_too_large")
+	// Headers of a normal size still reach the route.
+	if r := send(t, "GET", base+"/api/plans", "", map[string]string{"X-Padding": big[:4<<10]}); r.Status != http.StatusUnauthorized {
+		t.Fatalf("GET /api/plans with a 4 KiB header: got %d, want 401: %s", r.Status, r.Body)
+	}
+}
