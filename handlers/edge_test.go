@@ -304,3 +304,106 @@ func TestOversizedHeadersUnderAPIAnswerTheEnvelope(t *testing.T) {
 		t.Fatalf("GET /api/plans with a 4 KiB header: got %d, want 401: %s", r.Status, r.Body)
 	}
 }
+
+// detailFields are the fields an error envelope's details name, with their messages.
+func detailFields(t *testing.T, r response) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, d := range r.JSON(t)["error"].(map[string]any)["details"].([]any) {
+		m := d.(map[string]any)
+		out[m["field"].(string)], _ = m["message"].(string)
+	}
+	return out
+}
+
+// TestUnknownFieldsInManagementBodiesAreRefused: a typo such as
+// "maxDeployment" is a 422 naming it, not silently ignored; the machine
+// API stays lenient so that older and newer clients keep working.
+func TestUnknownFieldsInManagementBodiesAreRefused(t *testing.T) {
+	f := newFixture(t)
+	licID, key := f.issue(map[string]any{"plan": "pro"})
+	for _, tc := range []struct {
+		name, method, path string
+		body               map[string]any
+		unknown            []string
+		suggest            string
+	}{
+		{"license typo", "POST", "/api/licenses", map[string]any{"customerId": f.customerID, "plan": "pro", "maxDeployment": 3}, []string{"maxDeployment"}, "maxDeployments"},
+		{"two unknown", "PATCH", "/api/licenses/" + licID, map[string]any{"notes": "n", "expiresat": nil, "colour": "red"}, []string{"colour", "expiresat"}, "expiresAt"},
+		{"customer", "POST", "/api/customers", map[string]any{"name": "A", "email": "a@a.example", "phone": "1"}, []string{"phone"}, ""},
+		{"plan", "POST", "/api/plans", map[string]any{"code": "x", "name": "X", "graceDay": 3}, []string{"graceDay"}, "graceDays"},
+		{"suspend", "POST", "/api/licenses/" + licID + "/suspend", map[string]any{"reason": "r", "notify": true}, []string{"notify"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := f.do(tc.method, tc.path, f.admin, tc.body)
+			wantError(t, r, http.StatusUnprocessableEntity, "invalid")
+			got := detailFields(t, r)
+			if len(got) != len(tc.unknown) {
+				t.Fatalf("got details %v, want %v", got, tc.unknown)
+			}
+			for _, u := range tc.unknown {
+				if _, ok := got[u]; !ok {
+					t.Errorf("details %v do not name %q", got, u)
+				}
+			}
+			if tc.suggest != "" && !strings.Contains(strings.Join(mapValues(got), " "), tc.suggest) {
+				t.Errorf("details %v do not suggest %q", got, tc.suggest)
+			}
+		})
+	}
+	// Nothing was changed by the refused requests.
+	r := f.do("GET", "/api/licenses/"+licID, f.admin, nil)
+	if st := r.JSON(t)["status"]; st != "active" {
+		t.Fatalf("license status %v after refused requests, want active", st)
+	}
+	// The machine API ignores fields it does not know.
+	r = f.do("POST", "/api/validation/validate", "", map[string]any{"licenseKey": key, "deploymentId": "d1", "clientBuild": "x"})
+	if r.Status != http.StatusOK {
+		t.Fatalf("validate with an extra field: got %d, want 200: %s", r.Status, r.Body)
+	}
+}
+
+func mapValues(m map[string]string) []string {
+	var out []string
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
+}
+
+// TestLicenseDatesOutsideTheWindowAreRefused: years 1 and 9999 are typos
+// or probes; dates must fall in 2000-01-01 … 2999-12-31.
+func TestLicenseDatesOutsideTheWindowAreRefused(t *testing.T) {
+	a := newAdminEnv(t)
+	f := a.fixture
+	lic := "/api/licenses/" + a.licenseID
+	for _, tc := range []struct {
+		name, method, path string
+		body               map[string]any
+		field              string
+	}{
+		{"startsAt year 1", "POST", "/api/licenses", map[string]any{"customerId": f.customerID, "plan": "pro", "startsAt": "0001-01-01T00:00:00Z"}, "startsAt"},
+		{"expiresAt year 9999", "POST", "/api/licenses", map[string]any{"customerId": f.customerID, "plan": "pro", "expiresAt": "9999-12-31T00:00:00Z"}, "expiresAt"},
+		{"update expiresAt year 9999", "PATCH", lic, map[string]any{"expiresAt": "9999-01-01T00:00:00Z"}, "expiresAt"},
+		{"renew to year 3000", "POST", lic + "/renew", map[string]any{"expiresAt": "3000-01-01T00:00:00Z"}, "expiresAt"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := f.do(tc.method, tc.path, f.admin, tc.body)
+			wantError(t, r, http.StatusUnprocessableEntity, "invalid")
+			if msg := detailFields(t, r)[tc.field]; !strings.Contains(msg, "2000-01-01") || !strings.Contains(msg, "2999-12-31") {
+				t.Fatalf("detail for %s: %q, want the window named", tc.field, msg)
+			}
+		})
+	}
+	// Inside the window is fine.
+	if r := f.do("PATCH", lic, f.admin, map[string]any{"expiresAt": "2999-12-31T00:00:00Z"}); r.Status != http.StatusOK {
+		t.Fatalf("expiresAt 2999-12-31: got %d, want 200: %s", r.Status, r.Body)
+	}
+	// The admin form shows the window at the field.
+	a.b.get("/admin/licenses/new")
+	p := a.b.htmx("POST", "/admin/licenses", url.Values{"customerId": {f.customerID}, "plan": {"pro"}, "expiresAt": {"9999-12-31"}})
+	wantStatus(t, p, http.StatusUnprocessableEntity)
+	if !strings.Contains(string(p.Body), "between 2000-01-01 and 2999-12-31") {
+		t.Fatalf("form does not name the window:\n%.1500s", p.Body)
+	}
+}

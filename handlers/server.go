@@ -114,7 +114,7 @@ func New(cfg Config, d Deps) *fiber.App {
 	}
 	app := fiber.New(fcfg)
 
-	app.Use(s.requestID, s.accessLog, s.recoverPanic, s.securityHeaders)
+	app.Use(s.requestID, s.accessLog, s.recoverPanic, s.securityHeaders, s.checkQueryText)
 	if len(cfg.CORSOrigins) > 0 {
 		app.Use(cors.New(cors.Config{
 			AllowOrigins:  joinComma(cfg.CORSOrigins),
