@@ -4,8 +4,10 @@
 package handlers_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -15,9 +17,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nectarcloud/nls/handlers"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/nectarcloud/nls/db/dbtest"
+	"github.com/nectarcloud/nls/handlers"
+	"github.com/nectarcloud/nls/web/static"
 )
 
 // serve runs the app on a real listener for the rest of the test.
@@ -405,5 +411,47 @@ func TestLicenseDatesOutsideTheWindowAreRefused(t *testing.T) {
 	wantStatus(t, p, http.StatusUnprocessableEntity)
 	if !strings.Contains(string(p.Body), "between 2000-01-01 and 2999-12-31") {
 		t.Fatalf("form does not name the window:\n%.1500s", p.Body)
+	}
+}
+
+// TestCallerRequestIDIsLoggedBesideOurs: an untrusted caller's id is kept
+// only as a separate, sanitised and length-limited log field.
+func TestCallerRequestIDIsLoggedBesideOurs(t *testing.T) {
+	store := dbtest.NewStore(t)
+	assets, err := static.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	keys, sealer := testKeys(t)
+	app := handlers.New(testConfig(), handlers.Deps{Store: store, Log: slog.New(slog.NewJSONHandler(&logs, nil)),
+		Limiter: handlers.NewMemoryLimiter(nil), Assets: assets, Registry: prometheus.NewRegistry(), Keys: keys,
+		Sealer: sealer, Sessions: handlers.SessionKeys("test-session-secret-0123456789abcdef", "")})
+	e := &testEnv{t: t, app: app, store: store}
+	base := e.serve()
+	theirs := "evil id <b>=" + strings.Repeat("x", 100)
+	r := send(t, "GET", base+"/api/plans", "", map[string]string{"X-Request-Id": theirs})
+	ours := r.Header.Get("X-Request-Id")
+	if ours == "" || ours == theirs {
+		t.Fatalf("X-Request-Id %q, want one of ours", ours)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(logs.String(), ours) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond) // the access log line is written after the answer is sent
+	}
+	var line map[string]any
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, ours) && strings.Contains(l, `"msg":"request"`) {
+			if err := json.Unmarshal([]byte(l), &line); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if line == nil {
+		t.Fatalf("no access log line for request %s:\n%s", ours, logs.String())
+	}
+	want := ("evil_id__b__" + strings.Repeat("x", 100))[:64]
+	if line["request_id"] != ours || line["caller_request_id"] != want {
+		t.Fatalf("logged request_id %v caller_request_id %v, want %s and %s", line["request_id"], line["caller_request_id"], ours, want)
 	}
 }
