@@ -91,6 +91,8 @@ func Translate(err error) error {
 			return &licensing.Error{Code: licensing.EINVALID, Message: "refers to something that does not exist", Err: err}
 		case "23514", "23502", "22001", "22P02", "22003":
 			return &licensing.Error{Code: licensing.EINVALID, Message: "value refused by the database", Err: err}
+		case "22021", "22P05": // a NUL byte or invalid UTF-8 in text or JSON; handlers refuse these first
+			return &licensing.Error{Code: licensing.EINVALID, Message: "text contains a NUL byte or invalid UTF-8", Err: err}
 		case "40001", "40P01":
 			return &licensing.Error{Code: licensing.ECONFLICT, Message: "concurrent update, try again", Err: err}
 		}

@@ -68,7 +68,7 @@ func (s *Server) adminAPIKeys(c *fiber.Ctx) error {
 // the key and answers the page with its secret, once (201); or the form
 // with its errors (422), storing nothing.
 func (s *Server) adminCreateAPIKey(c *fiber.Ctx) error {
-	f := admin.APIKeyForm{Name: strings.Clone(c.FormValue("name")), Errors: map[string]string{}}
+	f := admin.APIKeyForm{Name: strings.Clone(c.FormValue("name")), Errors: formTextErrors(c)}
 	for _, v := range c.Request().PostArgs().PeekMulti("scopes") {
 		f.Scopes = append(f.Scopes, string(v))
 	}

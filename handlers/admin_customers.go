@@ -94,7 +94,7 @@ func customersURL(f partials.CustomerFilter, cur string) string {
 func customerFormOf(c *fiber.Ctx) admin.CustomerForm {
 	return admin.CustomerForm{Name: strings.Clone(c.FormValue("name")), Email: strings.Clone(c.FormValue("email")),
 		Company: strings.Clone(c.FormValue("company")), StripeCustomerID: strings.Clone(c.FormValue("stripeCustomerId")),
-		Errors: map[string]string{}}
+		Errors: formTextErrors(c)}
 }
 
 // apply copies the form onto a customer; a blank Stripe id unlinks it.

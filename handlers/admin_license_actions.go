@@ -27,6 +27,9 @@ func (s *Server) adminSuspendLicense(c *fiber.Ctx) error {
 	if reason == "" || len(reason) > 500 {
 		return s.answerLicenseAction(c, db.License{}, licensing.Invalid("Give a reason for suspending (at most 500 characters)."), "", "")
 	}
+	if !storableText(reason) {
+		return s.answerLicenseAction(c, db.License{}, licensing.Invalid("The reason contains a NUL byte or invalid UTF-8: remove it and try again."), "", "")
+	}
 	reason = strings.Clone(reason)
 	return s.adminChangeLicense(c, "license.suspend", "License suspended.", func(_ *db.Queries, l *db.License) error {
 		return l.Transition(func(x *licensing.License) error { return x.Suspend(reason, licensing.SuspendedByAdmin) })

@@ -167,7 +167,7 @@ func (s *Server) adminCreateLicense(c *fiber.Ctx) error {
 	f := admin.LicenseForm{CustomerID: strings.Clone(c.FormValue("customerId")), Plan: strings.Clone(c.FormValue("plan")),
 		Features: strings.Clone(c.FormValue("features")), Limits: strings.Clone(c.FormValue("limits")),
 		MaxDeployments: strings.Clone(c.FormValue("maxDeployments")), ExpiresAt: strings.Clone(c.FormValue("expiresAt")),
-		Notes: strings.Clone(c.FormValue("notes")), Errors: map[string]string{}}
+		Notes: strings.Clone(c.FormValue("notes")), Errors: formTextErrors(c)}
 	in, now := db.LicenseInput{Plan: strings.TrimSpace(f.Plan), Notes: strings.TrimSpace(f.Notes)}, s.now()
 	if id, err := uuid.Parse(f.CustomerID); err != nil {
 		f.Errors["customerId"] = "Choose a customer."
@@ -205,6 +205,8 @@ func (s *Server) adminCreateLicense(c *fiber.Ctx) error {
 		switch {
 		case err != nil:
 			f.Errors["expiresAt"] = "Enter a date as YYYY-MM-DD."
+		case !inLicenseDateWindow(d):
+			f.Errors["expiresAt"] = "Choose a date between 2000-01-01 and 2999-12-31."
 		case !d.AddDate(0, 0, 1).After(now):
 			f.Errors["expiresAt"] = "Choose a date in the future."
 		default:

@@ -101,7 +101,7 @@ func planFormOf(c *fiber.Ctx) admin.PlanForm {
 		Limits: v("limits"), MaxDeployments: v("maxDeployments"), DurationDays: v("durationDays"),
 		GraceDays: v("graceDays"), OfflineDays: v("offlineDays"), HeartbeatWindowHours: v("heartbeatWindowHours"),
 		DunningDays: v("dunningDays"), StripePriceIDs: v("stripePriceIds"), QuantitySets: v("quantitySets"),
-		Archived: c.FormValue("archived") == "true", Errors: map[string]string{}}
+		Archived: c.FormValue("archived") == "true", Errors: formTextErrors(c)}
 }
 
 // planFormFrom fills the form from a stored plan.

@@ -72,9 +72,11 @@ func (s *Server) adminInviteUser(c *fiber.Ctx) error {
 		return err
 	}
 	f := partials.InviteUserForm{Email: strings.TrimSpace(strings.Clone(c.FormValue("email"))),
-		Name: strings.TrimSpace(strings.Clone(c.FormValue("name"))), Errors: map[string]string{}}
+		Name: strings.TrimSpace(strings.Clone(c.FormValue("name"))), Errors: formTextErrors(c)}
 	if f.Email == "" {
 		f.Errors["email"] = "Enter the email address of the person to invite."
+	}
+	if len(f.Errors) > 0 {
 		return s.answerUsers(c, cu, usersAnswer{form: f, status: fiber.StatusUnprocessableEntity})
 	}
 	inv, err := s.store.InviteUser(c.UserContext(), s.adminActor(c), db.InviteInput{CustomerID: cu.ID,

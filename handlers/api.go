@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -25,41 +24,6 @@ func (s *Server) registerAPIRoutes(api fiber.Router) {
 	s.registerDashboardRoutes(api)
 	s.registerOpenAPIRoutes(api)
 	s.registerStripeRoutes(api)
-}
-
-// decodeJSON reads the request body into v: malformed JSON is 400, a value
-// of the wrong type is 422 naming the field, trailing data is 400.
-func decodeJSON(c *fiber.Ctx, v any) error {
-	ct := c.Get(fiber.HeaderContentType)
-	if ct != "" && !strings.HasPrefix(strings.ToLower(ct), fiber.MIMEApplicationJSON) {
-		return licensing.Errorf(licensing.EMALFORMED, "expected Content-Type application/json")
-	}
-	body := c.Body()
-	if len(bytes.TrimSpace(body)) == 0 {
-		return licensing.Errorf(licensing.EMALFORMED, "request body is empty; expected a JSON object")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(v); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			field := te.Field
-			if field == "" {
-				return licensing.Errorf(licensing.EMALFORMED, "expected a JSON object")
-			}
-			return licensing.Invalid("wrong type for "+field,
-				licensing.ErrorDetail{Field: field, Message: "expected " + jsonTypeName(te.Type.String()) + ", got " + te.Value})
-		}
-		var ve *fieldError
-		if errors.As(err, &ve) {
-			return licensing.Invalid(ve.msg, licensing.ErrorDetail{Field: ve.field, Message: ve.msg})
-		}
-		return licensing.Errorf(licensing.EMALFORMED, "malformed JSON: %s", jsonErrorText(err))
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return licensing.Errorf(licensing.EMALFORMED, "malformed JSON: unexpected data after the object")
-	}
-	return nil
 }
 
 // fieldError lets custom UnmarshalJSON methods name the offending field.

@@ -383,8 +383,11 @@ func (s *Server) rekeyLicense(c *fiber.Ctx) error {
 // parseTimeField reads an RFC 3339 time, naming the field when it is not one.
 func parseTimeField(pr *licensing.Problems, field, v string) time.Time {
 	t, err := time.Parse(time.RFC3339Nano, v)
-	if err != nil {
+	switch {
+	case err != nil:
 		pr.Add(field, "must be an RFC 3339 time such as 2027-01-31T00:00:00Z")
+	case !inLicenseDateWindow(t):
+		pr.Add(field, licenseDateWindow)
 	}
 	return t.UTC()
 }

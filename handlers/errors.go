@@ -23,7 +23,16 @@ type errorDetail struct {
 	Details []licensing.ErrorDetail `json:"details"`
 }
 
+// HTTP-level refusals with no domain meaning live here rather than among
+// licensing's codes.
+const (
+	codeMethodNotAllowed = "method_not_allowed"
+	codeHeadersTooLarge  = "headers_too_large"
+)
+
 var statusOf = map[string]int{
+	codeMethodNotAllowed:    fiber.StatusMethodNotAllowed,
+	codeHeadersTooLarge:     fiber.StatusRequestHeaderFieldsTooLarge,
 	licensing.EMALFORMED:    fiber.StatusBadRequest,
 	licensing.EINVALID:      fiber.StatusUnprocessableEntity,
 	licensing.ENOTFOUND:     fiber.StatusNotFound,
@@ -56,7 +65,10 @@ func classify(err error) *licensing.Error {
 		case fiber.StatusNotFound:
 			return licensing.Errorf(licensing.ENOTFOUND, "no such route")
 		case fiber.StatusMethodNotAllowed:
-			return licensing.Errorf(licensing.ENOTFOUND, "method not allowed on this route")
+			// Fiber has already named the route's methods in Allow.
+			return licensing.Errorf(codeMethodNotAllowed, "this route does not take that method; see the Allow header")
+		case fiber.StatusRequestHeaderFieldsTooLarge:
+			return licensing.Errorf(codeHeadersTooLarge, "request headers too large")
 		case fiber.StatusRequestEntityTooLarge:
 			return licensing.Errorf(licensing.ETOOLARGE, "request body too large")
 		case fiber.StatusUnsupportedMediaType:
@@ -95,7 +107,9 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	if details == nil {
 		details = []licensing.ErrorDetail{}
 	}
-	if isAPIRequest(c) {
+	// Headers too large to read leave the request unparsed: its path is
+	// unknown, so the answer is the envelope, which API clients can read.
+	if isAPIRequest(c) || le.Code == codeHeadersTooLarge {
 		return c.Status(status).JSON(errorBody{
 			Error:     errorDetail{Code: le.Code, Message: le.Message, Details: details},
 			RequestID: rid,
@@ -103,7 +117,7 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	}
 	c.Status(status)
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
-	title := map[int]string{400: "Bad request", 401: "Sign-in required", 403: "Not allowed", 404: "Page not found",
+	title := map[int]string{400: "Bad request", 401: "Sign-in required", 403: "Not allowed", 404: "Page not found", 405: "Not allowed here",
 		413: "Too large", 422: "Check your input", 429: "Slow down", 503: "Temporarily unavailable"}[status]
 	if title == "" {
 		title = "Something went wrong"

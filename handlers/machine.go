@@ -123,7 +123,7 @@ func (s *Server) heartbeat(c *fiber.Ctx) error { return s.checkLicense(c, false)
 
 func (s *Server) checkLicense(c *fiber.Ctx, withFeatures bool) error {
 	var b machineBody
-	if err := decodeJSON(c, &b); err != nil {
+	if err := decodeJSONLenient(c, &b); err != nil {
 		return err
 	}
 	if err := b.check(); err != nil {
@@ -357,7 +357,7 @@ func (s *Server) machineLicenseFor(c *fiber.Ctx, b *machineBody) (db.GetValidati
 // releases its own seat (e.g. on uninstall).
 func (s *Server) deactivate(c *fiber.Ctx) error {
 	var b machineBody
-	if err := decodeJSON(c, &b); err != nil {
+	if err := decodeJSONLenient(c, &b); err != nil {
 		return err
 	}
 	if err := b.check(); err != nil {
@@ -382,7 +382,7 @@ func (s *Server) deactivate(c *fiber.Ctx) error {
 // reportUsage handles POST /api/usage/report.
 func (s *Server) reportUsage(c *fiber.Ctx) error {
 	var b usageReportBody
-	if err := decodeJSON(c, &b); err != nil {
+	if err := decodeJSONLenient(c, &b); err != nil {
 		return err
 	}
 	mb := machineBody{LicenseKey: b.LicenseKey, DeploymentID: b.DeploymentID}

@@ -12,20 +12,45 @@ import (
 	"github.com/gofiber/fiber/v2"
 )
 
-const localRequestID = "requestID"
+const (
+	localRequestID       = "requestID"
+	localCallerRequestID = "callerRequestID"
+)
 
-// requestID gives every request an id, echoed in X-Request-Id. A sane id
-// from the caller (a proxy's) is kept so that logs line up across hops.
+// requestID gives every request an id, echoed in X-Request-Id and written
+// to the audit log. A caller's X-Request-Id is adopted only from a trusted
+// proxy (NLS_TRUSTED_PROXIES), so that logs line up across hops; from
+// anyone else it could forge or collide with ids in the audit log, so ours
+// is used and theirs is only logged beside it as caller_request_id.
 func (s *Server) requestID(c *fiber.Ctx) error {
-	id := c.Get(fiber.HeaderXRequestID)
-	if !saneRequestID(id) {
-		id = newRequestID()
+	theirs := c.Get(fiber.HeaderXRequestID)
+	id := ""
+	if saneRequestID(theirs) && len(s.cfg.TrustedProxies) > 0 && c.IsProxyTrusted() {
+		id = theirs
 	} else {
-		id = string([]byte(id)) // Fiber reuses the header buffer
+		id = newRequestID()
+		if theirs != "" {
+			c.Locals(localCallerRequestID, sanitizedRequestID(theirs))
+		}
 	}
 	c.Locals(localRequestID, id)
 	c.Set(fiber.HeaderXRequestID, id)
 	return c.Next()
+}
+
+// sanitizedRequestID keeps a caller's id fit for a log line: at most 64
+// characters, anything outside the safe set replaced by "_".
+func sanitizedRequestID(id string) string {
+	if len(id) > 64 {
+		id = id[:64]
+	}
+	b := []byte(id)
+	for i, r := range b {
+		if !requestIDByte(r) {
+			b[i] = '_'
+		}
+	}
+	return string(b)
 }
 
 func newRequestID() string {
@@ -38,12 +63,16 @@ func saneRequestID(id string) bool {
 	if id == "" || len(id) > 64 {
 		return false
 	}
-	for _, r := range id {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+	for i := 0; i < len(id); i++ {
+		if !requestIDByte(id[i]) {
 			return false
 		}
 	}
 	return true
+}
+
+func requestIDByte(r byte) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.'
 }
 
 // requestIDOf returns the request's id, making one for requests that failed
@@ -83,8 +112,12 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 	if route == "/healthz" || route == "/readyz" || route == "/metrics" || route == "/static/*" {
 		level = s.log.Debug
 	}
-	level("request", "request_id", requestIDOf(c), "method", c.Method(), "path", c.Path(), "route", route,
-		"status", status, "duration_ms", float64(elapsed.Microseconds())/1000, "ip", c.IP())
+	attrs := []any{"request_id", requestIDOf(c), "method", c.Method(), "path", c.Path(), "route", route,
+		"status", status, "duration_ms", float64(elapsed.Microseconds()) / 1000, "ip", c.IP()}
+	if theirs, ok := c.Locals(localCallerRequestID).(string); ok {
+		attrs = append(attrs, "caller_request_id", theirs)
+	}
+	level("request", attrs...)
 	return nil
 }
 

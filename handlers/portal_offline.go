@@ -70,7 +70,7 @@ func (s *Server) portalOfflineActivation(c *fiber.Ctx) error {
 		form.Error, form.Field = "Enter the deployment id of the installation.", "deploymentId"
 	case len(form.DeploymentID) > 128 || !printableASCII(form.DeploymentID):
 		form.Error, form.Field = "A deployment id is 1 to 128 letters, digits or punctuation, without spaces.", "deploymentId"
-	case len(form.Hostname) > 256 || strings.ContainsFunc(form.Hostname, isControl):
+	case len(form.Hostname) > 256 || strings.ContainsFunc(form.Hostname, isControl) || !storableText(form.Hostname):
 		form.Error, form.Field = "The host name is at most 256 characters on one line.", "hostname"
 	}
 	if form.Error != "" {

@@ -203,7 +203,7 @@ func (s *Server) csrfProtect(c *fiber.Ctx) error {
 	sess := s.loadSession(c)
 	got := c.Get(csrfHeaderName)
 	if got == "" {
-		got = c.FormValue(csrfFieldName)
+		got = bodyFormValue(c, csrfFieldName)
 	}
 	if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(sess.CSRF)) != 1 {
 		return licensing.Errorf(licensing.EFORBIDDEN, "the form expired or did not come from this site: reload the page and try again")

@@ -118,8 +118,11 @@ func TestPanicIsInternalErrorWithoutCause(t *testing.T) {
 	}
 }
 
+// TestRequestIDEchoed: behind a trusted proxy the proxy's id is kept, and
+// an unsafe one replaced (see TestRequestIDTrustedOnlyFromProxies for
+// callers that are not proxies).
 func TestRequestIDEchoed(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, func(c *handlers.Config) { c.TrustedProxies = []string{"0.0.0.0/0"} })
 	req := httptest.NewRequest("GET", "/healthz", nil)
 	req.Header.Set("X-Request-Id", "proxy-abc-123")
 	res, err := e.app.Test(req)
