@@ -49,15 +49,15 @@ export class ExpressLicenseClient extends LicenseClient {
    * count); to ask "may one more be added?", return the count after adding.
    */
   checkUsageLimit<Req = unknown>(metric: string, current: (req: Req) => number | PromiseLike<number>): Handler<Req> {
+    const answer = (res: ResponseLike, next: Next, n: number) => {
+      const err = this.checkLimit(metric, n);
+      if (err !== null) {
+        writeRefusal(res, err);
+        return;
+      }
+      next();
+    };
     return (req, res, next) => {
-      const answer = (n: number) => {
-        const err = this.checkLimit(metric, n);
-        if (err !== null) {
-          writeRefusal(res, err);
-          return;
-        }
-        next();
-      };
       let n: number | PromiseLike<number>;
       try {
         n = current(req);
@@ -66,9 +66,10 @@ export class ExpressLicenseClient extends LicenseClient {
         return;
       }
       if (typeof n === 'number') {
-        answer(n);
+        answer(res, next, n);
       } else {
-        Promise.resolve(n).then(answer, next);
+        // Only an asynchronous count (a database query) costs a promise.
+        Promise.resolve(n).then((v) => answer(res, next, v), next);
       }
     };
   }
