@@ -122,12 +122,12 @@ func TestExampleAppKilledLosesNothing(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	app.signal(syscall.SIGKILL)
 	pending, err := os.ReadFile(filepath.Join(dir, "usage-pending.json"))
-	if err != nil {
-		t.Fatalf("no pending usage on disk after the crash: %v", err)
-	}
 	var batch struct{ Metrics map[string]int64 }
-	if err := json.Unmarshal(pending, &batch); err != nil || batch.Metrics["workflowExecutions"] < 20 {
-		t.Fatalf("pending usage after the crash: got %s (%v), want at least the 20 runs of the outage", pending, err)
+	if err == nil {
+		err = json.Unmarshal(pending, &batch)
+	}
+	if err != nil || batch.Metrics["workflowExecutions"] < 20 {
+		t.Errorf("pending usage after the crash: got %s (%v), want at least the 20 runs of the outage", pending, err)
 	}
 
 	// Restarted with the server back, then stopped cleanly: all 50 arrive.
