@@ -595,17 +595,17 @@ export class LicenseClient {
     this.observe(toMs(ans.serverTime) ?? 0, true);
     if (!ans.valid) {
       const l = ans.license;
-      this.publish(invalidSnapshot(ans.code || Codes.NOT_VALIDATED, ans.detail ?? '', {
-        licenseId: l?.id ?? '', plan: l?.plan ?? '', state: l?.status ?? '', expiresAt: toMs(l?.expiresAt),
-        graceEndsAt: toMs(l?.graceEndsAt), dunningEndsAt: toMs(l?.dunningEndsAt), lastContact: now,
-      }));
-      // The server has the last word: forget the lease, so that a restart
-      // offline cannot bring back what the server refused.
+      // The server has the last word: forget the lease (before the refusal
+      // shows), so that a restart offline cannot bring back what it refused.
       try {
         await this.state.remove(FILE_LEASE);
       } catch (err) {
         this.log.error?.('removing the refused lease failed', { err: String(err) });
       }
+      this.publish(invalidSnapshot(ans.code || Codes.NOT_VALIDATED, ans.detail ?? '', {
+        licenseId: l?.id ?? '', plan: l?.plan ?? '', state: l?.status ?? '', expiresAt: toMs(l?.expiresAt),
+        graceEndsAt: toMs(l?.graceEndsAt), dunningEndsAt: toMs(l?.dunningEndsAt), lastContact: now,
+      }));
       return;
     }
     if (!ans.lease) {
