@@ -48,7 +48,9 @@ export class ExpressLicenseClient extends LicenseClient {
    * current may return a number or a promise of one (e.g. a database
    * count); to ask "may one more be added?", return the count after adding.
    */
-  checkUsageLimit<Req = unknown>(metric: string, current: (req: Req) => number | PromiseLike<number>): Handler<Req> {
+  // Req defaults to any so that `(req) => Number(req.query.n)` compiles without
+  // naming the framework's request type; pass it (checkUsageLimit<Request>) to be precise.
+  checkUsageLimit<Req = any>(metric: string, current: (req: Req) => number | PromiseLike<number>): Handler<Req> {
     const answer = (res: ResponseLike, next: Next, n: number) => {
       const err = this.checkLimit(metric, n);
       if (err !== null) {
