@@ -513,7 +513,7 @@ export class LicenseClient {
   // ---- talking to the server ----------------------------------------------
 
   private async request(method: string, url: string, body: unknown): Promise<Response> {
-    const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.cfg.timeoutMs)]);
+    const signal = anySignal(this.abort.signal, AbortSignal.timeout(this.cfg.timeoutMs));
     let res: Response;
     try {
       res = await this.fetchFn(url, {
@@ -1095,6 +1095,17 @@ export class LicenseClient {
   get keyPrefix(): string {
     return keyPrefix(this.licenseKey);
   }
+}
+
+/** anySignal aborts when either signal does (AbortSignal.any arrived in Node 20.3). */
+function anySignal(a: AbortSignal, b: AbortSignal): AbortSignal {
+  if (typeof AbortSignal.any === 'function') return AbortSignal.any([a, b]);
+  const c = new AbortController();
+  for (const s of [a, b]) {
+    if (s.aborted) c.abort(s.reason);
+    else s.addEventListener('abort', () => c.abort(s.reason), { once: true });
+  }
+  return c.signal;
 }
 
 function positive(v: number | undefined, def: number): number {
