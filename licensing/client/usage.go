@@ -225,31 +225,67 @@ func (u *usageBuffer) restore(metrics map[string]int64) {
 	}
 }
 
-// loadPendingLocked reads the pending batch a previous run left (it crashed
-// before its checkpoint), so that it is sent under the same id. Called with
-// checkpointMu held, before anything writes filePending.
-func (c *Client) loadPendingLocked() {
+// loadPendingLocked sends to the outbox the pending batch a previous run
+// left (it crashed before its checkpoint), as it is and under the ids it
+// would have had: new usage never joins it, since the server may already
+// have counted it. Called with checkpointMu held, before anything writes
+// filePending; until it succeeds nothing new is written there.
+func (c *Client) loadPendingLocked() error {
 	u := &c.usage
 	if u.pendingLoaded {
-		return
+		return nil
+	}
+	data, err := c.state.read(filePending)
+	if err != nil {
+		return fmt.Errorf("nls client: reading the pending usage: %w", err)
+	}
+	if len(data) > 0 {
+		var r usageReport
+		if err := json.Unmarshal(data, &r); err != nil || r.ID == "" {
+			c.log.Error("usage: unreadable pending batch set aside", "err", err)
+			_ = os.MkdirAll(c.state.path(dirOutbox, dirRejected), 0o700)
+			if err := os.Rename(c.state.path(filePending), c.state.path(dirOutbox, dirRejected, filePending)); err != nil {
+				return fmt.Errorf("nls client: setting the pending usage aside: %w", err)
+			}
+		} else if err := c.commitLocked(&r); err != nil {
+			return err
+		}
 	}
 	u.pendingLoaded = true
-	data, err := c.state.read(filePending)
-	if err != nil || len(data) == 0 {
-		return
+	return nil
+}
+
+// commitLocked cuts a pending batch into outbox reports, the first under
+// its id and the others under ids derived from it, then removes
+// filePending. Cut again after a crash, the same batch gives the same
+// reports with the same ids, which the server counts once.
+func (c *Client) commitLocked(p *usageReport) error {
+	base, err := uuid.Parse(p.ID)
+	if err != nil {
+		base = uuid.NewSHA1(uuid.NameSpaceOID, []byte(p.ID))
 	}
-	var r usageReport
-	if err := json.Unmarshal(data, &r); err != nil || r.ID == "" {
-		c.log.Error("usage: unreadable pending batch set aside", "err", err)
-		_ = os.MkdirAll(c.state.path(dirOutbox, dirRejected), 0o700)
-		_ = os.Rename(c.state.path(filePending), c.state.path(dirOutbox, dirRejected, filePending))
-		return
+	names := make([]string, 0, len(p.Metrics))
+	for n := range p.Metrics {
+		names = append(names, n)
 	}
-	if u.pending == nil {
-		u.pending = &r
-		return
+	slices.Sort(names)
+	for i := 0; len(names) > 0; i++ {
+		chunk := names[:min(len(names), maxMetricsPerReport)]
+		names = names[len(chunk):]
+		id := p.ID
+		if i > 0 {
+			id = uuid.NewSHA1(base, []byte(strconv.Itoa(i))).String()
+		}
+		r := usageReport{ID: id, PeriodStart: p.PeriodStart, PeriodEnd: p.PeriodEnd, Metrics: pick(p.Metrics, chunk)}
+		data, _ := json.Marshal(r)
+		if err := c.state.write(data, dirOutbox, r.ID+".json"); err != nil {
+			return fmt.Errorf("nls client: persisting usage: %w", err)
+		}
 	}
-	mergeMetrics(u.pending.Metrics, r.Metrics)
+	if err := c.state.remove(filePending); err != nil {
+		return fmt.Errorf("nls client: persisting usage: %w", err)
+	}
+	return nil
 }
 
 // foldLocked drains the meters into the pending batch; it reports whether
@@ -305,7 +341,9 @@ func (c *Client) persistPending() error {
 	u := &c.usage
 	u.checkpointMu.Lock()
 	defer u.checkpointMu.Unlock()
-	c.loadPendingLocked()
+	if err := c.loadPendingLocked(); err != nil {
+		return err
+	}
 	if !c.foldLocked() {
 		return nil
 	}
@@ -331,44 +369,22 @@ func (c *Client) Checkpoint() error {
 	u := &c.usage
 	u.checkpointMu.Lock()
 	defer u.checkpointMu.Unlock()
-	c.loadPendingLocked()
+	if err := c.loadPendingLocked(); err != nil {
+		return err
+	}
 	c.foldLocked()
 	p := u.pending
 	if p == nil {
 		return nil
 	}
-	if len(p.Metrics) == 0 {
-		u.pending = nil
-		return c.state.remove(filePending)
-	}
+	// The whole batch on disk first, so that a crash while cutting it
+	// leaves what the next run cuts the same way.
 	data, _ := json.Marshal(p)
 	if err := c.state.write(data, filePending); err != nil {
 		return fmt.Errorf("nls client: persisting usage: %w", err)
 	}
-	base, err := uuid.Parse(p.ID)
-	if err != nil {
-		base = uuid.NewSHA1(uuid.NameSpaceOID, []byte(p.ID))
-	}
-	names := make([]string, 0, len(p.Metrics))
-	for n := range p.Metrics {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	for i := 0; len(names) > 0; i++ {
-		chunk := names[:min(len(names), maxMetricsPerReport)]
-		names = names[len(chunk):]
-		id := p.ID
-		if i > 0 {
-			id = uuid.NewSHA1(base, []byte(strconv.Itoa(i))).String()
-		}
-		r := usageReport{ID: id, PeriodStart: p.PeriodStart, PeriodEnd: p.PeriodEnd, Metrics: pick(p.Metrics, chunk)}
-		data, _ := json.Marshal(r)
-		if err := c.state.write(data, dirOutbox, r.ID+".json"); err != nil {
-			return fmt.Errorf("nls client: persisting usage: %w", err)
-		}
-	}
-	if err := c.state.remove(filePending); err != nil {
-		return fmt.Errorf("nls client: persisting usage: %w", err)
+	if err := c.commitLocked(p); err != nil {
+		return err
 	}
 	u.pending = nil
 	u.periodStart = p.PeriodEnd

@@ -903,26 +903,48 @@ export class LicenseClient {
     return run;
   }
 
-  /** loadPending reads the pending batch a crashed run left, so that it is sent under the same id. */
+  /**
+   * loadPending sends to the outbox the pending batch a crashed run left, as
+   * it is and under the ids it would have had: new usage never joins it,
+   * since the server may already have counted it. Until it succeeds nothing
+   * new is written to usage-pending.json.
+   */
   private async loadPending(): Promise<void> {
     if (this.pendingLoaded) return;
-    this.pendingLoaded = true;
     const data = await this.state.read(FILE_PENDING);
-    if (!data) return;
-    let r: UsageReport;
-    try {
-      r = JSON.parse(data) as UsageReport;
-      if (!r.id || typeof r.metrics !== 'object') throw new Error('no id or metrics');
-    } catch (err) {
-      this.log.error?.('usage: unreadable pending batch set aside', { err: String(err) });
-      await this.state.reject(FILE_PENDING).catch(() => undefined);
-      return;
+    if (data) {
+      let r: UsageReport | null = null;
+      try {
+        r = JSON.parse(data) as UsageReport;
+        if (!r.id || typeof r.metrics !== 'object' || r.metrics === null) throw new Error('no id or metrics');
+      } catch (err) {
+        this.log.error?.('usage: unreadable pending batch set aside', { err: String(err) });
+        await this.state.reject(FILE_PENDING);
+        r = null;
+      }
+      if (r) await this.commit(r);
     }
-    if (this.pending === null) {
-      this.pending = r;
-    } else {
-      mergeMetrics(this.pending.metrics, r.metrics);
+    this.pendingLoaded = true;
+  }
+
+  /**
+   * commit cuts a pending batch into outbox reports, the first under its id
+   * and the others under ids derived from it, then removes
+   * usage-pending.json. Cut again after a crash, the same batch gives the
+   * same reports with the same ids, which the server counts once.
+   */
+  private async commit(p: UsageReport): Promise<void> {
+    const names = Object.keys(p.metrics).sort();
+    const base = isUUID(p.id) ? p.id : uuidv5(NAMESPACE_OID, p.id);
+    for (let i = 0; names.length > 0; i++) {
+      const chunk = names.splice(0, MAX_METRICS_PER_REPORT);
+      const id = i === 0 ? p.id : uuidv5(base, String(i));
+      const metrics: Record<string, number> = {};
+      for (const n of chunk) metrics[n] = p.metrics[n];
+      const r: UsageReport = { id, periodStart: p.periodStart, periodEnd: p.periodEnd, metrics };
+      await this.state.write(JSON.stringify(r), DIR_OUTBOX, id + '.json');
     }
+    await this.state.remove(FILE_PENDING);
   }
 
   /** persistPending writes what was recorded since the last snapshot to usage-pending.json (once a second, in the background). */
@@ -948,23 +970,10 @@ export class LicenseClient {
       this.fold();
       const p = this.pending;
       if (p === null) return;
-      const names = Object.keys(p.metrics).sort();
-      if (names.length === 0) {
-        this.pending = null;
-        await this.state.remove(FILE_PENDING);
-        return;
-      }
+      // The whole batch on disk first, so that a crash while cutting it
+      // leaves what the next run cuts the same way.
       await this.state.write(JSON.stringify(p), FILE_PENDING);
-      const base = isUUID(p.id) ? p.id : uuidv5(NAMESPACE_OID, p.id);
-      for (let i = 0; names.length > 0; i++) {
-        const chunk = names.splice(0, MAX_METRICS_PER_REPORT);
-        const id = i === 0 ? p.id : uuidv5(base, String(i));
-        const metrics: Record<string, number> = {};
-        for (const n of chunk) metrics[n] = p.metrics[n];
-        const r: UsageReport = { id, periodStart: p.periodStart, periodEnd: p.periodEnd, metrics };
-        await this.state.write(JSON.stringify(r), DIR_OUTBOX, id + '.json');
-      }
-      await this.state.remove(FILE_PENDING);
+      await this.commit(p);
       this.pending = null;
       this.periodStart = Date.parse(p.periodEnd);
     });

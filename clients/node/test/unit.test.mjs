@@ -131,3 +131,26 @@ test('a refusal from the server applies at once and forgets the lease; payment r
   await eventually('the suspension without dunning', () => c.status().dunningEndsAt === null, 5000);
   assert.equal(c.refusal(c.allow()).status, 403);
 });
+
+test('a pending batch left by a crash goes out as it was; usage of the next run gets its own id', async () => {
+  const dir = tempDir();
+  const file = path.join(dir, 'offline-license.txt');
+  writeFileSync(file, read('offline-eddsa-valid.txt'));
+  const state = path.join(dir, 'state');
+  mkdirSync(state, { recursive: true });
+  const stale = { id: '01a233cb-20ac-7369-bed0-a3b703a5224a', periodStart: '2026-01-01T00:00:00.000Z',
+    periodEnd: '2026-01-01T00:00:30.000Z', metrics: { workflowExecutions: 21, users: 9 } };
+  writeFileSync(path.join(state, 'usage-pending.json'), JSON.stringify(stale));
+  const c = new LicenseClient({ offlineLicenseFile: file, deploymentId: 'dep-1', publicKeys: read('jwks.json'),
+    stateDir: state, logger: {}, now: () => vectorNow });
+  await c.start();
+  c.add('apiCalls', 2);
+  await c.checkpoint();
+  await c.close();
+  const reports = Object.fromEntries(readdirSync(path.join(state, 'outbox')).filter((f) => f.endsWith('.json'))
+    .map((f) => JSON.parse(readFileSync(path.join(state, 'outbox', f), 'utf8'))).map((r) => [r.id, r]));
+  assert.deepEqual(reports[stale.id], stale, 'the crashed run\'s batch changed');
+  const others = Object.values(reports).filter((r) => r.id !== stale.id);
+  assert.deepEqual(others.map((r) => r.metrics), [{ apiCalls: 2 }]);
+  assert.equal(existsSync(path.join(state, 'usage-pending.json')), false);
+});
