@@ -3,7 +3,7 @@
 // lease expiry, recovery, usage through an outage, and a clock set back.
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -74,9 +74,16 @@ describe('against the live portal', { skip }, () => {
 
   test('valid and feature-gated routes answer as the Go middleware does', async (t) => {
     const lic = await portal.newLicense(['workflows'], { users: 5 }, 30);
-    const { c, err } = await startClient(portal, lic, tempDir());
+    const dir = tempDir();
+    const { c, err } = await startClient(portal, lic, dir);
     t.after(() => c.close());
     assert.equal(err, null);
+    // The vendor's keys were pinned on first contact; the lease is kept for
+    // outages; only the app's user can read either.
+    for (const f of ['jwks.json', 'lease.jwt', 'deployment-id', 'last-seen']) {
+      assert.equal(statSync(path.join(dir, f)).mode & 0o777, 0o600, f);
+    }
+    assert.deepEqual(JSON.parse(readFileSync(path.join(dir, 'jwks.json'), 'utf8')), await (await fetch(portal.url + '/.well-known/jwks.json')).json());
     const st = c.status();
     assert.equal(st.valid, true);
     assert.equal(st.code, 'VALID');
