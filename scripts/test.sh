@@ -38,3 +38,6 @@ if [ -z "${TEST_DATABASE_URL:-}" ]; then
 fi
 
 go test -count=1 -p 2 "$@" ./...
+
+# --- Node client (clients/node): its own script, run after the Go tests ---
+./scripts/test-node.sh

@@ -27,7 +27,8 @@
 //     carries the limit and the current value).
 //  5. Record usage with Add, Set and the helpers, and call lic.Close() on
 //     shutdown so that the last counts are sent (or kept on disk for the
-//     next run).
+//     next run). Recorded usage reaches the state dir within a second, so
+//     even a hard crash loses at most the last second of it.
 //
 // Routes: GET / (status, open even when the license is not valid), GET /reports (needs the "reports" feature),
 // POST /users (checks the "users" limit), POST /workflows/run (counts a

@@ -1,6 +1,7 @@
 package client_test
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
@@ -51,6 +52,17 @@ func BenchmarkRequireFeature(b *testing.B) {
 
 func BenchmarkFullStack(b *testing.B) {
 	c := benchClient(b)
+	limit := c.CheckUsageLimit("users", func(*http.Request) int64 { return 3 })
+	serveBench(b, c.TrackAPICalls(c.Middleware(c.RequireFeature("reports")(limit(okHandler)))))
+}
+
+// BenchmarkFullStackStarted is BenchmarkFullStack with the background loops
+// running, so that it also pays for the usage snapshots written to disk
+// once a second while requests are counted.
+func BenchmarkFullStackStarted(b *testing.B) {
+	c := benchClient(b)
+	_ = c.Start(context.Background()) // the server is unreachable: the saved lease serves
+	b.Cleanup(func() { _ = c.Close() })
 	limit := c.CheckUsageLimit("users", func(*http.Request) int64 { return 3 })
 	serveBench(b, c.TrackAPICalls(c.Middleware(c.RequireFeature("reports")(limit(okHandler)))))
 }

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -38,6 +39,40 @@ func testConfig(p *portal, lic license, dir string, clock *fakeClock) client.Con
 		HeartbeatInterval: 300 * time.Millisecond, FlushInterval: 200 * time.Millisecond,
 		MinBackoff: 50 * time.Millisecond, MaxBackoff: 300 * time.Millisecond,
 		HTTPClient: &http.Client{Timeout: 10 * time.Second}, Logger: quietLogger(), Now: clock.Now}
+}
+
+// countingTransport counts the requests the client makes per path and
+// their outcome, so that a test can wait for attempts to have happened
+// instead of sleeping and hoping they did.
+type countingTransport struct {
+	mu       sync.Mutex
+	attempts map[string]int // path → requests sent
+	failures map[string]int // path → requests that got no answer
+	answered map[string]int // path → requests answered 2xx
+}
+
+func newCountingTransport() *countingTransport {
+	return &countingTransport{attempts: map[string]int{}, failures: map[string]int{}, answered: map[string]int{}}
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.attempts[r.URL.Path]++
+	switch {
+	case err != nil:
+		c.failures[r.URL.Path]++
+	case resp.StatusCode/100 == 2:
+		c.answered[r.URL.Path]++
+	}
+	return resp, err
+}
+
+func (c *countingTransport) count(m map[string]int, path string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return m[path]
 }
 
 func startClient(t *testing.T, cfg client.Config) *client.Client {
@@ -249,7 +284,10 @@ func TestSuspendAndReactivate(t *testing.T) {
 func TestUsageDuringOutageSentOnce(t *testing.T) {
 	p := startPortal(t)
 	lic := p.newLicense(nil, map[string]int64{"workflowExecutions": 1000}, 30)
-	c := startClient(t, testConfig(p, lic, t.TempDir(), &fakeClock{}))
+	cfg := testConfig(p, lic, t.TempDir(), &fakeClock{})
+	tr := newCountingTransport()
+	cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second, Transport: tr}
+	c := startClient(t, cfg)
 
 	c.Add(client.MetricAPICalls, 3)
 	if err := c.Flush(context.Background()); err != nil {
@@ -265,7 +303,8 @@ func TestUsageDuringOutageSentOnce(t *testing.T) {
 	c.RecordIntegrationUse("slack")
 	c.RecordIntegrationUse("github")
 	eventually(t, "the batch to be persisted in the outbox", func() bool { return c.Pending() > 0 })
-	time.Sleep(500 * time.Millisecond) // a few failed sends
+	failed := tr.count(tr.failures, "/api/usage/report")
+	eventually(t, "three sends to fail", func() bool { return tr.count(tr.failures, "/api/usage/report") >= failed+3 })
 	if c.Pending() == 0 {
 		t.Fatal("the outbox emptied while the server was down")
 	}
@@ -352,7 +391,10 @@ func TestForgedLeasesAndClockRefused(t *testing.T) {
 	jwks := p.jwks()
 	dir := t.TempDir()
 	clock := &fakeClock{}
-	c := startClient(t, testConfig(p, lic, dir, clock))
+	cfg := testConfig(p, lic, dir, clock)
+	tr := newCountingTransport()
+	cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second, Transport: tr}
+	c := startClient(t, cfg)
 	lease, err := os.ReadFile(filepath.Join(dir, "lease.jwt"))
 	if err != nil {
 		t.Fatal(err)
@@ -363,9 +405,14 @@ func TestForgedLeasesAndClockRefused(t *testing.T) {
 	if st := c.Status(); st.Valid || st.Code != client.CodeClockTampered {
 		t.Fatalf("clock back online: got %v %s, want CLOCK_TAMPERED", st.Valid, st.Code)
 	}
-	time.Sleep(time.Second)
-	if c.Valid() {
-		t.Fatal("clock back online: valid again after a heartbeat")
+	// Two heartbeats answered after the clock moved: the second surely
+	// started after it, and neither may have made the license valid again.
+	beats := tr.count(tr.answered, "/api/validation/heartbeat")
+	eventually(t, "two heartbeats with the clock set back", func() bool {
+		return tr.count(tr.answered, "/api/validation/heartbeat") >= beats+2
+	})
+	if st := c.Status(); st.Valid || st.Code != client.CodeClockTampered {
+		t.Fatalf("clock back online after heartbeats: got %v %s, want CLOCK_TAMPERED", st.Valid, st.Code)
 	}
 	clock.Set(0)
 	eventually(t, "validity once the clock is right", c.Valid)

@@ -232,12 +232,13 @@ func (c *Client) loadOfflineFile() error {
 func (c *Client) offlineOnly() bool { return c.serverURL == "" }
 
 // startOffline is Start without a server: no validation, no heartbeats, no
-// usage sending (usage stays in the outbox). A background tick raises the
+// usage sending (usage is snapshotted and checkpointed into the outbox). A background tick raises the
 // clock high-water mark, so that a clock set back while running is caught.
 func (c *Client) startOffline(ctx context.Context) error {
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	c.cancel = cancel
-	c.wg.Add(1)
+	c.wg.Add(2)
+	go c.flushLoop(bg) // checkpoints into the outbox; nothing is sent offline
 	go func() {
 		defer c.wg.Done()
 		t := time.NewTicker(c.cfg.HeartbeatInterval)

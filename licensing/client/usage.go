@@ -3,6 +3,13 @@
 // before they are sent, and resent with the same id until the server
 // acknowledges them. The server counts a report id once, so a crash, a
 // restart or an outage neither loses nor double-counts anything.
+//
+// Between checkpoints (FlushInterval, a minute by default) the counts are
+// not only in memory: every persistInterval (one second) what was recorded
+// since the last snapshot is folded into the pending batch, which is
+// written to usage-pending.json under the id it will be sent with. A hard
+// crash (SIGKILL, power cut) therefore loses at most the last second of
+// usage; Close loses nothing. The hot path is unchanged: one atomic add.
 
 package client
 
@@ -15,6 +22,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,6 +48,10 @@ const (
 const (
 	maxMetricsPerReport = 100  // the server's limit per report
 	maxReportsPerPost   = 1000 // the server's limit per request
+	// persistInterval bounds what a hard crash can lose: usage recorded
+	// since the last snapshot of the pending batch.
+	persistInterval = time.Second
+	filePending     = "usage-pending.json"
 )
 
 // meter is one metric. A counter holds the sum since the last drain; a
@@ -59,6 +71,11 @@ type usageBuffer struct {
 	checkpointMu sync.Mutex                        // draining and writing batches
 	sendMu       sync.Mutex                        // sending the outbox
 	periodStart  time.Time                         // under checkpointMu
+	// pending holds what was drained since the last checkpoint, mirrored in
+	// filePending; pendingLoaded is set once a previous run's file is read.
+	// Both under checkpointMu.
+	pending       *usageReport
+	pendingLoaded bool
 }
 
 func (u *usageBuffer) init() {
@@ -208,44 +225,169 @@ func (u *usageBuffer) restore(metrics map[string]int64) {
 	}
 }
 
+// loadPendingLocked sends to the outbox the pending batch a previous run
+// left (it crashed before its checkpoint), as it is and under the ids it
+// would have had: new usage never joins it, since the server may already
+// have counted it. Called with checkpointMu held, before anything writes
+// filePending; until it succeeds nothing new is written there.
+func (c *Client) loadPendingLocked() error {
+	u := &c.usage
+	if u.pendingLoaded {
+		return nil
+	}
+	data, err := c.state.read(filePending)
+	if err != nil {
+		return fmt.Errorf("nls client: reading the pending usage: %w", err)
+	}
+	if len(data) > 0 {
+		var r usageReport
+		if err := json.Unmarshal(data, &r); err != nil || r.ID == "" {
+			c.log.Error("usage: unreadable pending batch set aside", "err", err)
+			_ = os.MkdirAll(c.state.path(dirOutbox, dirRejected), 0o700)
+			if err := os.Rename(c.state.path(filePending), c.state.path(dirOutbox, dirRejected, filePending)); err != nil {
+				return fmt.Errorf("nls client: setting the pending usage aside: %w", err)
+			}
+		} else if err := c.commitLocked(&r); err != nil {
+			return err
+		}
+	}
+	u.pendingLoaded = true
+	return nil
+}
+
+// commitLocked cuts a pending batch into outbox reports, the first under
+// its id and the others under ids derived from it, then removes
+// filePending. Cut again after a crash, the same batch gives the same
+// reports with the same ids, which the server counts once.
+func (c *Client) commitLocked(p *usageReport) error {
+	base, err := uuid.Parse(p.ID)
+	if err != nil {
+		base = uuid.NewSHA1(uuid.NameSpaceOID, []byte(p.ID))
+	}
+	names := make([]string, 0, len(p.Metrics))
+	for n := range p.Metrics {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for i := 0; len(names) > 0; i++ {
+		chunk := names[:min(len(names), maxMetricsPerReport)]
+		names = names[len(chunk):]
+		id := p.ID
+		if i > 0 {
+			id = uuid.NewSHA1(base, []byte(strconv.Itoa(i))).String()
+		}
+		r := usageReport{ID: id, PeriodStart: p.PeriodStart, PeriodEnd: p.PeriodEnd, Metrics: pick(p.Metrics, chunk)}
+		data, _ := json.Marshal(r)
+		if err := c.state.write(data, dirOutbox, r.ID+".json"); err != nil {
+			return fmt.Errorf("nls client: persisting usage: %w", err)
+		}
+	}
+	if err := c.state.remove(filePending); err != nil {
+		return fmt.Errorf("nls client: persisting usage: %w", err)
+	}
+	return nil
+}
+
+// foldLocked drains the meters into the pending batch; it reports whether
+// anything new was recorded.
+func (c *Client) foldLocked() bool {
+	u := &c.usage
+	metrics := u.drain()
+	if len(metrics) == 0 {
+		return false
+	}
+	end := c.now().UTC()
+	if u.pending == nil {
+		id, err := uuid.NewV7() // time-ordered, so the outbox sends oldest first
+		if err != nil {
+			u.restore(metrics)
+			return false
+		}
+		start := u.periodStart
+		if start.IsZero() || start.After(end) {
+			start = end
+		}
+		u.pending = &usageReport{ID: id.String(), PeriodStart: start, Metrics: map[string]int64{}}
+	}
+	mergeMetrics(u.pending.Metrics, metrics)
+	if end.After(u.pending.PeriodEnd) {
+		u.pending.PeriodEnd = end
+	}
+	return true
+}
+
+// mergeMetrics folds m into into: counters add up (saturating), gauges
+// keep the peak.
+func mergeMetrics(into, m map[string]int64) {
+	for name, v := range m {
+		old, ok := into[name]
+		switch {
+		case !ok:
+			into[name] = v
+		case licensing.MetricKindOf(name) == licensing.Gauge:
+			into[name] = max(old, v)
+		case old > math.MaxInt64-v:
+			into[name] = math.MaxInt64
+		default:
+			into[name] = old + v
+		}
+	}
+}
+
+// persistPending writes what was recorded since the last snapshot into the
+// pending batch on disk (at most once per persistInterval, from the
+// background loop). Nothing is written when nothing was recorded.
+func (c *Client) persistPending() error {
+	u := &c.usage
+	u.checkpointMu.Lock()
+	defer u.checkpointMu.Unlock()
+	if err := c.loadPendingLocked(); err != nil {
+		return err
+	}
+	if !c.foldLocked() {
+		return nil
+	}
+	data, _ := json.Marshal(u.pending)
+	if err := c.state.write(data, filePending); err != nil {
+		// Still in memory: the next snapshot or checkpoint writes it.
+		return fmt.Errorf("nls client: persisting usage: %w", err)
+	}
+	return nil
+}
+
 // Checkpoint moves what was counted since the last checkpoint into the
 // outbox on disk, as batches with fresh ids, without sending them. Flush
 // and the background flusher call it; call it yourself before a planned
 // exit if you cannot wait for Close.
+//
+// The pending batch is first written whole to usage-pending.json, then cut
+// into reports whose ids derive from its id, then that file is removed: a
+// crash at any point leaves either the pending file (which the next run
+// cuts into the same reports with the same ids, so the server counts each
+// once) or the reports alone.
 func (c *Client) Checkpoint() error {
 	u := &c.usage
 	u.checkpointMu.Lock()
 	defer u.checkpointMu.Unlock()
-	metrics := u.drain()
-	if len(metrics) == 0 {
+	if err := c.loadPendingLocked(); err != nil {
+		return err
+	}
+	c.foldLocked()
+	p := u.pending
+	if p == nil {
 		return nil
 	}
-	end := c.now().UTC()
-	start := u.periodStart
-	if start.IsZero() || start.After(end) {
-		start = end
+	// The whole batch on disk first, so that a crash while cutting it
+	// leaves what the next run cuts the same way.
+	data, _ := json.Marshal(p)
+	if err := c.state.write(data, filePending); err != nil {
+		return fmt.Errorf("nls client: persisting usage: %w", err)
 	}
-	names := make([]string, 0, len(metrics))
-	for n := range metrics {
-		names = append(names, n)
+	if err := c.commitLocked(p); err != nil {
+		return err
 	}
-	slices.Sort(names)
-	for len(names) > 0 {
-		chunk := names[:min(len(names), maxMetricsPerReport)]
-		names = names[len(chunk):]
-		id, err := uuid.NewV7() // time-ordered, so the outbox sends oldest first
-		if err != nil {
-			u.restore(pick(metrics, append(chunk, names...)))
-			return err
-		}
-		r := usageReport{ID: id.String(), PeriodStart: start, PeriodEnd: end, Metrics: pick(metrics, chunk)}
-		data, _ := json.Marshal(r)
-		if err := c.state.write(data, dirOutbox, r.ID+".json"); err != nil {
-			u.restore(pick(metrics, append(chunk, names...)))
-			return fmt.Errorf("nls client: persisting usage: %w", err)
-		}
-	}
-	u.periodStart = end
+	u.pending = nil
+	u.periodStart = p.PeriodEnd
 	return nil
 }
 
@@ -354,9 +496,13 @@ func (c *Client) reject(file string) {
 	}
 }
 
-// flushLoop sends usage every FlushInterval until ctx ends.
+// flushLoop sends usage every FlushInterval until ctx ends. It runs the
+// snapshot loop beside it, so that a send stuck on a slow server never
+// delays a snapshot.
 func (c *Client) flushLoop(ctx context.Context) {
 	defer c.wg.Done()
+	c.wg.Add(1) // flushLoop's own count keeps the WaitGroup above zero here
+	go c.persistLoop(ctx)
 	t := time.NewTicker(c.cfg.FlushInterval)
 	defer t.Stop()
 	for {
@@ -370,5 +516,22 @@ func (c *Client) flushLoop(ctx context.Context) {
 			c.log.Debug("usage not sent yet; kept in the outbox", "err", err, "pending", c.Pending())
 		}
 		cancel()
+	}
+}
+
+// persistLoop writes the pending usage to disk every persistInterval.
+func (c *Client) persistLoop(ctx context.Context) {
+	defer c.wg.Done()
+	t := time.NewTicker(persistInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := c.persistPending(); err != nil {
+			c.log.Warn("usage: snapshot failed; kept in memory", "err", err)
+		}
 	}
 }
