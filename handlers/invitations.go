@@ -29,6 +29,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/nectarcloud/nls/app"
+	"github.com/nectarcloud/nls/auth"
 	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/licensing"
 	"github.com/nectarcloud/nls/web/templates/components"
@@ -102,7 +104,7 @@ func (s *Server) acceptInvite(c *fiber.Ctx) error {
 	if len(f.Errors) > 0 {
 		return s.renderInvite(c, fiber.StatusUnprocessableEntity, f)
 	}
-	pwHash, err := HashPassword(password, s.cfg.BcryptCost)
+	pwHash, err := auth.HashPassword(password, s.cfg.BcryptCost)
 	if err != nil {
 		return licensing.Internal(err)
 	}
@@ -155,13 +157,7 @@ func (s *Server) inviteTTL() time.Duration {
 
 // inviteLink is the URL an invitation token is sent as.
 func (s *Server) inviteLink(token string) string {
-	return InviteLink(s.cfg.BaseURL, token)
-}
-
-// InviteLink is the URL an invitation token is sent as: the portal's base
-// URL, /invite/, the token.
-func InviteLink(baseURL, token string) string {
-	return strings.TrimRight(baseURL, "/") + "/invite/" + token
+	return app.InviteLink(s.cfg.BaseURL, token)
 }
 
 // userActor names a signed-out person acting on their own account (through

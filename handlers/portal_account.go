@@ -8,6 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/nectarcloud/nls/auth"
 	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/licensing"
 	"github.com/nectarcloud/nls/web/templates/components"
@@ -46,7 +47,7 @@ func (s *Server) portalChangePassword(c *fiber.Ctx) error {
 	if err != nil {
 		return db.Translate(err)
 	}
-	if current == "" || u.PasswordHash == nil || !CheckPassword(*u.PasswordHash, current) {
+	if current == "" || u.PasswordHash == nil || !auth.CheckPassword(*u.PasswordHash, current) {
 		if current != "" {
 			s.loginFailed(c, sess.Email)
 		}
@@ -60,7 +61,7 @@ func (s *Server) portalChangePassword(c *fiber.Ctx) error {
 	if len(f.Errors) > 0 {
 		return s.renderAccount(c, fiber.StatusUnprocessableEntity, f)
 	}
-	hash, err := HashPassword(password, s.cfg.BcryptCost)
+	hash, err := auth.HashPassword(password, s.cfg.BcryptCost)
 	if err != nil {
 		return licensing.Internal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/securecookie"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/nectarcloud/nls/app"
 	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/licensing"
 	"github.com/nectarcloud/nls/web/static"
@@ -50,7 +51,7 @@ type Deps struct {
 	Limiter  Limiter
 	Assets   *static.Assets
 	Registry *prometheus.Registry
-	Keys     *KeyService
+	Keys     *app.KeyService
 	Sealer   *licensing.Sealer
 	Stats    *db.ValidationStats // nil: counted in memory and flushed only when read
 	Sessions []securecookie.Codec
@@ -66,7 +67,7 @@ type Server struct {
 	assets   *static.Assets
 	metrics  *metrics
 	gatherer prometheus.Gatherer
-	keys     *KeyService
+	keys     *app.KeyService
 	issuer   db.KeyIssuer
 	sealer   *licensing.Sealer
 	stats    *db.ValidationStats

@@ -8,14 +8,15 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nectarcloud/nls/app"
+	"github.com/nectarcloud/nls/auth"
 	"github.com/nectarcloud/nls/db"
-	"github.com/nectarcloud/nls/handlers"
 	"github.com/nectarcloud/nls/licensing"
 )
 
 // seedIfEmpty fills a database that has no users yet with demo data (an
 // admin, three plans, a few customers and licenses) and says how to sign in.
-func (e *cmdEnv) seedIfEmpty(ctx context.Context, store *db.Store, keys *handlers.KeyService, sealer *licensing.Sealer) error {
+func (e *cmdEnv) seedIfEmpty(ctx context.Context, store *db.Store, keys *app.KeyService, sealer *licensing.Sealer) error {
 	n, err := store.Q.CountUsers(ctx)
 	if err != nil {
 		return db.Translate(err)
@@ -30,7 +31,7 @@ func (e *cmdEnv) seedIfEmpty(ctx context.Context, store *db.Store, keys *handler
 		return err
 	}
 	password := base64.RawURLEncoding.EncodeToString(buf)
-	hash, err := handlers.HashPassword(password, e.cfg.BcryptCost)
+	hash, err := auth.HashPassword(password, e.cfg.BcryptCost)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/nectarcloud/nls/app"
 	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/handlers"
 	"github.com/nectarcloud/nls/licensing"
@@ -55,7 +56,7 @@ func (e *cmdEnv) user(ctx context.Context, args []string) error {
 		}
 		return err
 	}
-	link := handlers.InviteLink(e.cfg.BaseURL, inv.Token)
+	link := app.InviteLink(e.cfg.BaseURL, inv.Token)
 	mail := e.cfg.Mail()
 	switch {
 	case !mail.Enabled():
