@@ -133,13 +133,4 @@ func parseNonNegativeInt(raw json.RawMessage) (int64, bool) {
 	return n, true
 }
 
-// usageAgainstLimits answers one entry per limited metric for the current period.
-func usageAgainstLimits(limits map[string]int64, used map[string]int64) map[string]licensing.LimitUsage {
-	out := make(map[string]licensing.LimitUsage, len(limits))
-	for name, limit := range limits {
-		out[name] = licensing.EvaluateLimit(used[name], limit)
-	}
-	return out
-}
-
 var _ = fiber.StatusOK

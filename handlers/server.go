@@ -68,6 +68,7 @@ type Server struct {
 	metrics  *metrics
 	gatherer prometheus.Gatherer
 	keys     *app.KeyService
+	machine  *app.Machine
 	issuer   db.KeyIssuer
 	sealer   *licensing.Sealer
 	stats    *db.ValidationStats
@@ -93,6 +94,7 @@ func New(cfg Config, d Deps) *fiber.App {
 	s := &Server{cfg: cfg, store: d.Store, log: d.Log, limiter: d.Limiter, assets: d.Assets, now: d.Now,
 		metrics: newMetrics(d.Registry, d.Store), gatherer: d.Registry, keys: d.Keys, issuer: d.Keys,
 		sealer: d.Sealer, stats: d.Stats, codecs: d.Sessions}
+	s.machine = app.NewMachine(d.Store, d.Keys, d.Stats, d.Now)
 	s.outage = newOutageLog(d.Log, d.Store.Pool.Ping)
 
 	fcfg := fiber.Config{
