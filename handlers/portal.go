@@ -335,7 +335,7 @@ func (s *Server) portalRevealKey(c *fiber.Ctx) error {
 		return err
 	}
 	cu := s.customerOf(c)
-	key, err := s.store.RevealCustomerKey(c.UserContext(), s.portalActor(c), s.sealer, cu.ID, id, s.now())
+	key, err := s.licenses.RevealCustomerKey(c.UserContext(), s.portalActor(c), cu.ID, id)
 	if err != nil {
 		return err
 	}
@@ -371,7 +371,7 @@ func (s *Server) portalReleaseDeployment(c *fiber.Ctx) error {
 	}
 	dep = strings.Clone(dep)
 	cu, now := s.customerOf(c), s.now()
-	d, err := s.store.ReleaseCustomerDeployment(c.UserContext(), s.portalActor(c), cu.ID, id, dep, now)
+	d, err := s.licenses.ReleaseCustomerDeployment(c.UserContext(), s.portalActor(c), cu.ID, id, dep)
 	if err != nil {
 		return err
 	}

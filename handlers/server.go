@@ -69,6 +69,7 @@ type Server struct {
 	gatherer prometheus.Gatherer
 	keys     *app.KeyService
 	machine  *app.Machine
+	licenses *app.Licenses
 	issuer   db.KeyIssuer
 	sealer   *licensing.Sealer
 	stats    *db.ValidationStats
@@ -95,6 +96,7 @@ func New(cfg Config, d Deps) *fiber.App {
 		metrics: newMetrics(d.Registry, d.Store), gatherer: d.Registry, keys: d.Keys, issuer: d.Keys,
 		sealer: d.Sealer, stats: d.Stats, codecs: d.Sessions}
 	s.machine = app.NewMachine(d.Store, d.Keys, d.Stats, d.Now)
+	s.licenses = app.NewLicenses(d.Store, d.Keys, d.Sealer, d.Now)
 	s.outage = newOutageLog(d.Log, d.Store.Pool.Ping)
 
 	fcfg := fiber.Config{
