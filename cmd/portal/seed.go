@@ -46,13 +46,14 @@ func (e *cmdEnv) seedIfEmpty(ctx context.Context, store *db.Store, keys *app.Key
 	}
 	plans := []string{"enterprise", "pro", "starter", "pro"}
 	var firstKey string
+	licenses := app.NewLicenses(store, keys, sealer, func() time.Time { return now })
 	for i, c := range demoCustomers() {
 		cust, err := store.CreateCustomer(ctx, actor, c, now)
 		if err != nil {
 			return err
 		}
-		_, key, err := store.CreateLicense(ctx, actor, keys, sealer, db.LicenseInput{CustomerID: cust.ID, Plan: plans[i],
-			Notes: "demo license"}, now)
+		_, key, err := licenses.Issue(ctx, actor, db.LicenseInput{CustomerID: cust.ID, Plan: plans[i],
+			Notes: "demo license"})
 		if err != nil {
 			return err
 		}
