@@ -29,9 +29,9 @@ func (s *Server) listDeployments(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	rows, err := s.store.Q.ListDeployments(c.UserContext(), l.ID)
+	rows, err := s.store.ListDeployments(c.UserContext(), l.ID)
 	if err != nil {
-		return db.Translate(err)
+		return err
 	}
 	now := s.now()
 	out := listBody[deploymentView]{Data: make([]deploymentView, 0, len(rows))}

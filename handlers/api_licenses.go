@@ -71,16 +71,15 @@ func nonNilStrings(xs []string) []string {
 // licenseResponse loads what a license view needs beyond the row.
 func (s *Server) licenseResponse(c *fiber.Ctx, l db.License) (LicenseView, error) {
 	now := s.now()
-	plan, err := s.store.Q.GetPlan(c.UserContext(), l.PlanID)
+	plan, err := s.store.GetPlan(c.UserContext(), l.PlanID)
 	if err != nil {
-		return LicenseView{}, db.Translate(err)
+		return LicenseView{}, err
 	}
-	seats, err := s.store.Q.CountSeatsInUse(c.UserContext(), db.CountSeatsInUseParams{LicenseID: l.ID,
-		WindowHours: l.HeartbeatWindowHours, Now: now})
+	seats, err := s.store.SeatsInUse(c.UserContext(), l, now)
 	if err != nil {
-		return LicenseView{}, db.Translate(err)
+		return LicenseView{}, err
 	}
-	return viewLicense(l, plan.Code, int(seats), now), nil
+	return viewLicense(l, plan.Code, seats, now), nil
 }
 
 // licenseBody is a license create or update request.
@@ -162,9 +161,9 @@ func (s *Server) listLicenses(c *fiber.Ctx) error {
 	if p.After != nil {
 		params.BeforeCreated, params.BeforeID = &p.After.T, &p.After.ID
 	}
-	rows, err := s.store.Q.ListLicenses(c.UserContext(), params)
+	rows, err := s.store.ListLicenses(c.UserContext(), params)
 	if err != nil {
-		return db.Translate(err)
+		return err
 	}
 	out := listBody[LicenseView]{Data: make([]LicenseView, 0, len(rows))}
 	for i, r := range rows {
@@ -248,7 +247,7 @@ func (s *Server) licenseByParam(c *fiber.Ctx) (db.License, error) {
 	if err != nil {
 		return db.License{}, err
 	}
-	l, err := s.store.Q.GetLicense(c.UserContext(), id)
+	l, err := s.store.GetLicense(c.UserContext(), id)
 	return l, notFoundAs(err, "license")
 }
 

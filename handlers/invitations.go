@@ -64,9 +64,9 @@ func (s *Server) openInvitation(c *fiber.Ctx) (inv db.GetInvitationByTokenHashRo
 		return inv, nil, false, nil
 	}
 	hash = db.InviteTokenHash(token)
-	inv, err = s.store.Q.GetInvitationByTokenHash(c.UserContext(), hash)
+	inv, err = s.store.GetInvitationByTokenHash(c.UserContext(), hash)
 	if err != nil {
-		if err = db.Translate(err); licensing.ErrorCode(err) == licensing.ENOTFOUND {
+		if licensing.ErrorCode(err) == licensing.ENOTFOUND {
 			return inv, nil, false, nil
 		}
 		return inv, nil, false, err
@@ -120,7 +120,7 @@ func (s *Server) acceptInvite(c *fiber.Ctx) error {
 	if err := s.startSession(c, u.ID, u.Role, u.Email, u.CustomerID); err != nil {
 		return err
 	}
-	if err := s.store.Q.RecordUserLogin(c.UserContext(), db.RecordUserLoginParams{ID: u.ID, LoggedInAt: &now}); err != nil {
+	if err := s.store.RecordUserLogin(c.UserContext(), db.RecordUserLoginParams{ID: u.ID, LoggedInAt: &now}); err != nil {
 		s.log.Warn("recording sign-in time failed", "user", u.ID, "err", err)
 	}
 	msg := "Your password is set and you are signed in."
