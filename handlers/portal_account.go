@@ -54,7 +54,7 @@ func (s *Server) portalChangePassword(c *fiber.Ctx) error {
 		f.Errors["current"] = "This is not your current password."
 		return s.renderAccount(c, fiber.StatusUnprocessableEntity, f)
 	}
-	f.Errors = passwordProblems(password, confirm, u.Email)
+	f.Errors = auth.PasswordProblems(password, confirm, u.Email)
 	if len(f.Errors) == 0 && password == current {
 		f.Errors["password"] = "Choose a password different from your current one."
 	}
@@ -88,7 +88,7 @@ func (s *Server) renderAccount(c *fiber.Ctx, status int, f portal.PasswordForm) 
 	// The portal's layout: its navigation (Account marked) and the
 	// customer's name.
 	p := s.portalPage(c, "Your account")
-	f.MinLength = minPasswordRunes
+	f.MinLength = auth.MinPasswordRunes
 	a := portal.Account{Email: u.Email, Name: u.Name, Customer: p.Customer.Name, Form: f}
 	if u.LastLoginAt != nil {
 		a.LastLogin = fmtDateTime(*u.LastLoginAt)
