@@ -59,18 +59,7 @@ func (s *Server) hideInviteToken(c *fiber.Ctx) error {
 // when the link cannot be used, whatever the reason.
 func (s *Server) openInvitation(c *fiber.Ctx) (inv db.GetInvitationByTokenHashRow, hash []byte, ok bool, err error) {
 	token, _ := c.Locals(localInviteToken).(string)
-	if len(token) != 43 || strings.Trim(token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != "" {
-		return inv, nil, false, nil
-	}
-	hash = db.InviteTokenHash(token)
-	inv, err = s.store.GetInvitationByTokenHash(c.UserContext(), hash)
-	if err != nil {
-		if licensing.ErrorCode(err) == licensing.ENOTFOUND {
-			return inv, nil, false, nil
-		}
-		return inv, nil, false, err
-	}
-	return inv, hash, inv.Open(s.now()), nil
+	return s.invitations.Open(c.UserContext(), token)
 }
 
 // invitePage handles GET /invite/:token: the form to choose a password, or
@@ -97,19 +86,12 @@ func (s *Server) acceptInvite(c *fiber.Ctx) error {
 	if !ok {
 		return s.renderInviteClosed(c)
 	}
-	password, confirm := c.FormValue("password"), c.FormValue("confirm")
-	f := pages.InviteForm{Email: inv.Email, Name: inv.Name, Reset: inv.HasPassword,
-		Errors: auth.PasswordProblems(password, confirm, inv.Email)}
-	if len(f.Errors) > 0 {
+	u, problems, err := s.invitations.Accept(c.UserContext(), s.userActor(c, inv.UserID.String(), inv.Role, inv.Email),
+		inv, hash, c.FormValue("password"), c.FormValue("confirm"))
+	if len(problems) > 0 {
+		f := pages.InviteForm{Email: inv.Email, Name: inv.Name, Reset: inv.HasPassword, Errors: problems}
 		return s.renderInvite(c, fiber.StatusUnprocessableEntity, f)
 	}
-	pwHash, err := auth.HashPassword(password, s.cfg.BcryptCost)
-	if err != nil {
-		return licensing.Internal(err)
-	}
-	now := s.now()
-	u, err := s.store.AcceptInvitation(c.UserContext(), s.userActor(c, inv.UserID.String(), inv.Role, inv.Email),
-		hash, pwHash, now)
 	if err != nil {
 		if errors.Is(err, db.ErrInvitationClosed) {
 			return s.renderInviteClosed(c) // used by a request that won the race
@@ -119,6 +101,7 @@ func (s *Server) acceptInvite(c *fiber.Ctx) error {
 	if err := s.startSession(c, u.ID, u.Role, u.Email, u.CustomerID); err != nil {
 		return err
 	}
+	now := s.now()
 	if err := s.store.RecordUserLogin(c.UserContext(), db.RecordUserLoginParams{ID: u.ID, LoggedInAt: &now}); err != nil {
 		s.log.Warn("recording sign-in time failed", "user", u.ID, "err", err)
 	}

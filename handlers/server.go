@@ -60,22 +60,23 @@ type Deps struct {
 
 // Server holds the dependencies every handler method uses.
 type Server struct {
-	cfg      Config
-	store    *db.Store
-	log      *slog.Logger
-	limiter  Limiter
-	assets   *static.Assets
-	metrics  *metrics
-	gatherer prometheus.Gatherer
-	keys     *app.KeyService
-	machine  *app.Machine
-	licenses *app.Licenses
-	issuer   db.KeyIssuer
-	sealer   *licensing.Sealer
-	stats    *db.ValidationStats
-	codecs   []securecookie.Codec
-	now      func() time.Time
-	outage   *outageLog
+	cfg         Config
+	store       *db.Store
+	log         *slog.Logger
+	limiter     Limiter
+	assets      *static.Assets
+	metrics     *metrics
+	gatherer    prometheus.Gatherer
+	keys        *app.KeyService
+	machine     *app.Machine
+	licenses    *app.Licenses
+	invitations *app.Invitations
+	issuer      db.KeyIssuer
+	sealer      *licensing.Sealer
+	stats       *db.ValidationStats
+	codecs      []securecookie.Codec
+	now         func() time.Time
+	outage      *outageLog
 }
 
 // New builds the Fiber app with every route.
@@ -97,6 +98,7 @@ func New(cfg Config, d Deps) *fiber.App {
 		sealer: d.Sealer, stats: d.Stats, codecs: d.Sessions}
 	s.machine = app.NewMachine(d.Store, d.Keys, d.Stats, d.Now)
 	s.licenses = app.NewLicenses(d.Store, d.Keys, d.Sealer, d.Now)
+	s.invitations = app.NewInvitations(d.Store, cfg.BaseURL, cfg.BcryptCost, d.Now)
 	s.outage = newOutageLog(d.Log, d.Store.Pool.Ping)
 
 	fcfg := fiber.Config{
