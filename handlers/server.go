@@ -60,23 +60,26 @@ type Deps struct {
 
 // Server holds the dependencies every handler method uses.
 type Server struct {
-	cfg         Config
-	store       *db.Store
-	log         *slog.Logger
-	limiter     Limiter
-	assets      *static.Assets
-	metrics     *metrics
-	gatherer    prometheus.Gatherer
-	keys        *app.KeyService
+	cfg      Config
+	store    *db.Store
+	log      *slog.Logger
+	limiter  Limiter
+	assets   *static.Assets
+	metrics  *metrics
+	gatherer prometheus.Gatherer
+	keys     *app.KeyService
+	issuer   db.KeyIssuer
+	sealer   *licensing.Sealer
+	stats    *db.ValidationStats
+	codecs   []securecookie.Codec
+	now      func() time.Time
+	outage   *outageLog
+
+	// The use cases (app/) that handlers call: a handler parses, calls one,
+	// and answers.
 	machine     *app.Machine
 	licenses    *app.Licenses
 	invitations *app.Invitations
-	issuer      db.KeyIssuer
-	sealer      *licensing.Sealer
-	stats       *db.ValidationStats
-	codecs      []securecookie.Codec
-	now         func() time.Time
-	outage      *outageLog
 }
 
 // New builds the Fiber app with every route.
