@@ -1,3 +1,4 @@
+// The usage report body: parsing and checking each report before app.Machine.ReportUsage records it.
 package handlers
 
 import (
@@ -8,7 +9,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
 	"github.com/nectarcloud/nls/db"
@@ -132,5 +132,3 @@ func parseNonNegativeInt(raw json.RawMessage) (int64, bool) {
 	}
 	return n, true
 }
-
-var _ = fiber.StatusOK
