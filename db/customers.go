@@ -124,3 +124,14 @@ func conflictAs(err error, field, msg string) error {
 	}
 	return err
 }
+
+// The reads and small writes handlers call. Each returns the query's rows;
+// errors arrive already translated by the connection (conn.go).
+
+func (s *Store) GetCustomer(ctx context.Context, id uuid.UUID) (Customer, error) {
+	return s.Q.GetCustomer(ctx, id)
+}
+
+func (s *Store) ListCustomers(ctx context.Context, arg ListCustomersParams) ([]Customer, error) {
+	return s.Q.ListCustomers(ctx, arg)
+}

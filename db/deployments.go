@@ -175,3 +175,14 @@ func (d Deployment) View() DeploymentView {
 		IP: d.Ip, AppVersion: d.AppVersion, Offline: d.Offline, FirstSeenAt: d.FirstSeenAt.UTC(),
 		LastSeenAt: d.LastSeenAt.UTC(), DeactivatedAt: utcPtr(d.DeactivatedAt), DeactivatedBy: d.DeactivatedBy}
 }
+
+// The reads and small writes handlers call. Each returns the query's rows;
+// errors arrive already translated by the connection (conn.go).
+
+func (s *Store) CountDeploymentsByFreshness(ctx context.Context, now time.Time) (CountDeploymentsByFreshnessRow, error) {
+	return s.Q.CountDeploymentsByFreshness(ctx, now)
+}
+
+func (s *Store) ListDeployments(ctx context.Context, licenseID uuid.UUID) ([]Deployment, error) {
+	return s.Q.ListDeployments(ctx, licenseID)
+}

@@ -329,3 +329,14 @@ func (l License) Facts(plan string) LicenseFacts {
 		PastDueSince: utcPtr(l.PastDueSince), StripeSubscriptionID: l.StripeSubscriptionID, StripeStatus: l.StripeStatus,
 		Notes: l.Notes}
 }
+
+// The reads and small writes handlers call. Each returns the query's rows;
+// errors arrive already translated by the connection (conn.go).
+
+func (s *Store) GetLicense(ctx context.Context, id uuid.UUID) (License, error) {
+	return s.Q.GetLicense(ctx, id)
+}
+
+func (s *Store) ListLicenses(ctx context.Context, arg ListLicensesParams) ([]ListLicensesRow, error) {
+	return s.Q.ListLicenses(ctx, arg)
+}

@@ -172,3 +172,10 @@ func stateWords(s licensing.State) string {
 	}
 	return string(s)
 }
+
+// The reads and small writes handlers call. Each returns the query's rows;
+// errors arrive already translated by the connection (conn.go).
+
+func (s *Store) ListPortalActivity(ctx context.Context, arg ListPortalActivityParams) ([]ListPortalActivityRow, error) {
+	return s.Q.ListPortalActivity(ctx, arg)
+}

@@ -292,3 +292,22 @@ func notFoundAs(err error, msg string) error {
 	}
 	return err
 }
+
+// The reads and small writes handlers call. Each returns the query's rows;
+// errors arrive already translated by the connection (conn.go).
+
+func (s *Store) RecordUserLogin(ctx context.Context, arg RecordUserLoginParams) error {
+	return s.Q.RecordUserLogin(ctx, arg)
+}
+
+func (s *Store) GetUserByEmail(ctx context.Context, email string) (User, error) {
+	return s.Q.GetUserByEmail(ctx, email)
+}
+
+func (s *Store) GetUserByID(ctx context.Context, id uuid.UUID) (User, error) {
+	return s.Q.GetUserByID(ctx, id)
+}
+
+func (s *Store) ListCustomerUsers(ctx context.Context, arg ListCustomerUsersParams) ([]ListCustomerUsersRow, error) {
+	return s.Q.ListCustomerUsers(ctx, arg)
+}
