@@ -108,9 +108,9 @@ func (s *Server) loadAuditResults(c *fiber.Ctx, f partials.AuditFilter, params d
 	if p.After != nil {
 		params.BeforeID = &p.After.N
 	}
-	rows, err := s.store.Q.ListAudit(c.UserContext(), params)
+	rows, err := s.store.ListAudit(c.UserContext(), params)
 	if err != nil {
-		return db.Translate(err)
+		return err
 	}
 	for i, a := range rows {
 		if i == int(p.Limit) {

@@ -57,9 +57,9 @@ func (s *Server) loadCustomerResults(c *fiber.Ctx, f partials.CustomerFilter, re
 	if p.After != nil {
 		params.BeforeCreated, params.BeforeID = &p.After.T, &p.After.ID
 	}
-	rows, err := s.store.Q.ListCustomers(c.UserContext(), params)
+	rows, err := s.store.ListCustomers(c.UserContext(), params)
 	if err != nil {
-		return db.Translate(err)
+		return err
 	}
 	for i, r := range rows {
 		if i == int(p.Limit) {
@@ -180,7 +180,7 @@ func (s *Server) customerByParam(c *fiber.Ctx) (db.Customer, error) {
 	if err != nil {
 		return db.Customer{}, err
 	}
-	cu, err := s.store.Q.GetCustomer(c.UserContext(), id)
+	cu, err := s.store.GetCustomer(c.UserContext(), id)
 	return cu, notFoundAs(err, "customer")
 }
 
@@ -267,10 +267,10 @@ func (s *Server) customerDetail(c *fiber.Ctx, cu db.Customer) (admin.CustomerDet
 		d.StripeURL = "https://dashboard.stripe.com/customers/" + url.PathEscape(*cu.StripeCustomerID)
 	}
 
-	lics, err := s.store.Q.ListLicenses(ctx, db.ListLicensesParams{Now: now, CustomerID: &cu.ID,
+	lics, err := s.store.ListLicenses(ctx, db.ListLicensesParams{Now: now, CustomerID: &cu.ID,
 		MaxRows: customerLicensesShown + 1})
 	if err != nil {
-		return d, db.Translate(err)
+		return d, err
 	}
 	for i, r := range lics {
 		if i == customerLicensesShown {
@@ -287,18 +287,18 @@ func (s *Server) customerDetail(c *fiber.Ctx, cu db.Customer) (admin.CustomerDet
 	to := now.UTC().Truncate(24 * time.Hour)
 	from := to.AddDate(0, 0, -(customerUsageDays - 1))
 	d.UsageFrom, d.UsageTo = fmtDate(&from), fmtDate(&to)
-	usage, err := s.store.Q.UsageTotalsByCustomer(ctx, db.UsageTotalsByCustomerParams{CustomerID: cu.ID,
+	usage, err := s.store.UsageTotalsByCustomer(ctx, db.UsageTotalsByCustomerParams{CustomerID: cu.ID,
 		FromDay: from, ToDay: to})
 	if err != nil {
-		return d, db.Translate(err)
+		return d, err
 	}
 	for _, u := range usage {
 		d.Usage = append(d.Usage, admin.UsageTotal{Metric: u.Metric, Kind: u.Kind, Total: u.Total})
 	}
 
-	audit, err := s.store.Q.ListAudit(ctx, db.ListAuditParams{CustomerID: &cu.ID, MaxRows: 10})
+	audit, err := s.store.ListAudit(ctx, db.ListAuditParams{CustomerID: &cu.ID, MaxRows: 10})
 	if err != nil {
-		return d, db.Translate(err)
+		return d, err
 	}
 	d.Audit = auditRows(audit)
 	return d, nil

@@ -91,9 +91,9 @@ func (s *Server) loadLicenseResults(c *fiber.Ctx, now time.Time, f partials.Lice
 	if p.After != nil {
 		params.BeforeCreated, params.BeforeID = &p.After.T, &p.After.ID
 	}
-	rows, err := s.store.Q.ListLicenses(c.UserContext(), params)
+	rows, err := s.store.ListLicenses(c.UserContext(), params)
 	if err != nil {
-		return db.Translate(err)
+		return err
 	}
 	for i, r := range rows {
 		if i == int(p.Limit) {
@@ -133,16 +133,16 @@ func licensesURL(f partials.LicenseFilter, cur string) string {
 
 // licenseChoices are the plans and customers a form or filter offers.
 func (s *Server) licenseChoices(c *fiber.Ctx) (plans, customers []admin.Option, err error) {
-	ps, err := s.store.Q.ListPlans(c.UserContext(), db.ListPlansParams{MaxRows: 200})
+	ps, err := s.store.ListPlans(c.UserContext(), db.ListPlansParams{MaxRows: 200})
 	if err != nil {
-		return nil, nil, db.Translate(err)
+		return nil, nil, err
 	}
 	for _, p := range ps {
 		plans = append(plans, admin.Option{Value: p.Code, Label: p.Name + " (" + p.Code + ")"})
 	}
-	cs, err := s.store.Q.ListCustomers(c.UserContext(), db.ListCustomersParams{MaxRows: 500})
+	cs, err := s.store.ListCustomers(c.UserContext(), db.ListCustomersParams{MaxRows: 500})
 	if err != nil {
-		return nil, nil, db.Translate(err)
+		return nil, nil, err
 	}
 	sort.Slice(cs, func(i, j int) bool { return strings.ToLower(cs[i].Name) < strings.ToLower(cs[j].Name) })
 	for _, cu := range cs {
@@ -247,7 +247,7 @@ func (s *Server) adminCreateLicense(c *fiber.Ctx) error {
 		return s.render(c, admin.NewLicense(s.page(c, "Issue a license"), f))
 	}
 	v := admin.LicenseIssued{ID: lic.ID.String(), Key: key, Plan: in.Plan}
-	if cu, err := s.store.Q.GetCustomer(c.UserContext(), lic.CustomerID); err == nil {
+	if cu, err := s.store.GetCustomer(c.UserContext(), lic.CustomerID); err == nil {
 		v.CustomerName = cu.Name
 	}
 	c.Status(fiber.StatusCreated)
@@ -303,7 +303,7 @@ func (s *Server) licenseHeader(c *fiber.Ctx, l db.License) (partials.LicenseHead
 	if l.SuspendedReason != nil {
 		h.SuspendedReason = *l.SuspendedReason
 	}
-	if cu, err := s.store.Q.GetCustomer(c.UserContext(), l.CustomerID); err == nil {
+	if cu, err := s.store.GetCustomer(c.UserContext(), l.CustomerID); err == nil {
 		h.CustomerName = cu.Name
 	} else {
 		h.CustomerName = l.CustomerID.String()
@@ -313,9 +313,9 @@ func (s *Server) licenseHeader(c *fiber.Ctx, l db.License) (partials.LicenseHead
 
 // licenseDeployments is the deployments table of l.
 func (s *Server) licenseDeployments(c *fiber.Ctx, l db.License) (partials.Deployments, error) {
-	rows, err := s.store.Q.ListDeployments(c.UserContext(), l.ID)
+	rows, err := s.store.ListDeployments(c.UserContext(), l.ID)
 	if err != nil {
-		return partials.Deployments{}, db.Translate(err)
+		return partials.Deployments{}, err
 	}
 	now := s.now()
 	out := partials.Deployments{LicenseID: l.ID.String()}
@@ -357,10 +357,10 @@ func (s *Server) licenseDetail(c *fiber.Ctx, l db.License) (admin.LicenseDetail,
 	if d.Deployments, err = s.licenseDeployments(c, l); err != nil {
 		return d, err
 	}
-	vals, err := s.store.Q.ValidationsForLicense(ctx, db.ValidationsForLicenseParams{LicenseID: &l.ID,
+	vals, err := s.store.ValidationsForLicense(ctx, db.ValidationsForLicenseParams{LicenseID: &l.ID,
 		Since: now.AddDate(0, 0, -chartDays)})
 	if err != nil {
-		return d, db.Translate(err)
+		return d, err
 	}
 	byDay := map[[2]string]int64{}
 	for _, v := range vals {
@@ -374,9 +374,9 @@ func (s *Server) licenseDetail(c *fiber.Ctx, l db.License) (admin.LicenseDetail,
 		return a.Day > b.Day || (a.Day == b.Day && a.Code < b.Code)
 	})
 	id := l.ID.String()
-	audit, err := s.store.Q.ListAudit(ctx, db.ListAuditParams{EntityID: &id, MaxRows: 25})
+	audit, err := s.store.ListAudit(ctx, db.ListAuditParams{EntityID: &id, MaxRows: 25})
 	if err != nil {
-		return d, db.Translate(err)
+		return d, err
 	}
 	d.Audit = auditRows(audit)
 	return d, nil

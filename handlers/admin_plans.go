@@ -34,13 +34,13 @@ func (s *Server) adminPlans(c *fiber.Ctx) error {
 		params.AfterCode = &p.After.S
 	}
 	ctx := c.UserContext()
-	plans, err := s.store.Q.ListPlans(ctx, params)
+	plans, err := s.store.ListPlans(ctx, params)
 	if err != nil {
-		return db.Translate(err)
+		return err
 	}
-	all, err := s.store.Q.ListAllPlanPrices(ctx)
+	all, err := s.store.ListAllPlanPrices(ctx)
 	if err != nil {
-		return db.Translate(err)
+		return err
 	}
 	prices := map[uuid.UUID][]string{}
 	for _, pp := range all {
@@ -209,7 +209,7 @@ func (s *Server) planByCodeParam(c *fiber.Ctx) (db.Plan, error) {
 	if err != nil {
 		return db.Plan{}, licensing.Errorf(licensing.ENOTFOUND, "plan not found")
 	}
-	p, err := s.store.Q.GetPlanByCode(c.UserContext(), code)
+	p, err := s.store.GetPlanByCode(c.UserContext(), code)
 	return p, notFoundAs(err, "plan")
 }
 
@@ -219,9 +219,9 @@ func (s *Server) adminEditPlan(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	prices, err := s.store.Q.ListPlanPrices(c.UserContext(), p.ID)
+	prices, err := s.store.ListPlanPrices(c.UserContext(), p.ID)
 	if err != nil {
-		return db.Translate(err)
+		return err
 	}
 	f := planFormFrom(p.Spec(prices), p.ArchivedAt != nil)
 	return s.render(c, admin.PlanFormPage(s.page(c, "Edit plan "+p.Code), f))

@@ -76,9 +76,9 @@ func (s *Server) loadStripeEventResults(c *fiber.Ctx, f partials.StripeEventFilt
 	if p.After != nil {
 		params.BeforeReceived, params.BeforeID = &p.After.T, &p.After.S
 	}
-	rows, err := s.store.Q.ListStripeEventsForAdmin(c.UserContext(), params)
+	rows, err := s.store.ListStripeEventsForAdmin(c.UserContext(), params)
 	if err != nil {
-		return db.Translate(err)
+		return err
 	}
 	for i, r := range rows {
 		if i == int(p.Limit) {
@@ -124,7 +124,7 @@ func shorten(s string, n int) string {
 // adminStripeEvent handles GET /admin/stripe-events/:id: the event, what
 // became of it, and its payload.
 func (s *Server) adminStripeEvent(c *fiber.Ctx) error {
-	ev, err := s.store.Q.GetStripeEventForAdmin(c.UserContext(), string([]byte(c.Params("id"))))
+	ev, err := s.store.GetStripeEventForAdmin(c.UserContext(), string([]byte(c.Params("id"))))
 	if err != nil {
 		return notFoundAs(err, "Stripe event")
 	}
@@ -184,7 +184,7 @@ func (s *Server) adminReplayStripeEvent(c *fiber.Ctx) error {
 		s.setFlash(c, kind, msg)
 		return c.Redirect(partials.StripeEventURL(id), fiber.StatusSeeOther)
 	}
-	cur, err := s.store.Q.GetStripeEventForAdmin(c.UserContext(), id)
+	cur, err := s.store.GetStripeEventForAdmin(c.UserContext(), id)
 	if err != nil {
 		return notFoundAs(err, "Stripe event")
 	}

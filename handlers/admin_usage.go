@@ -45,9 +45,9 @@ var usageRanges = []int{7, 30, 90}
 func (s *Server) adminUsage(c *fiber.Ctx) error {
 	ctx, now := c.UserContext(), s.now()
 	f := partials.UsageFilter{Metric: strings.Clone(c.Query("metric")), Days: strings.Clone(c.Query("days"))}
-	metrics, err := s.store.Q.ListUsageMetrics(ctx)
+	metrics, err := s.store.ListUsageMetrics(ctx)
 	if err != nil {
-		return db.Translate(err)
+		return err
 	}
 	var (
 		res    partials.UsageResults
@@ -115,8 +115,8 @@ func (s *Server) usageResults(ctx context.Context, f *partials.UsageFilter, metr
 	)
 	err = concurrently(
 		func() (err error) {
-			perDay, err = s.store.Q.UsageTotalsPerDay(ctx, db.UsageTotalsPerDayParams{Metric: f.Metric, FromDay: from, ToDay: to})
-			return db.Translate(err)
+			perDay, err = s.store.UsageTotalsPerDay(ctx, db.UsageTotalsPerDayParams{Metric: f.Metric, FromDay: from, ToDay: to})
+			return err
 		},
 		func() (err error) {
 			top, err = s.store.TopUsageCustomers(ctx, f.Metric, from, to, usageTopRows)
@@ -195,17 +195,17 @@ func (s *Server) usageNearLimits(ctx context.Context, now time.Time, v *admin.Us
 	var rows []db.ListUsageNearLimitsRow
 	err := concurrently(
 		func() (err error) {
-			rows, err = s.store.Q.ListUsageNearLimits(ctx, db.ListUsageNearLimitsParams{Now: now, MonthStart: monthStart,
+			rows, err = s.store.ListUsageNearLimits(ctx, db.ListUsageNearLimitsParams{Now: now, MonthStart: monthStart,
 				MaxRows: usageNearRows})
-			return db.Translate(err)
+			return err
 		},
 		func() (err error) {
-			v.NearTotal, err = s.store.Q.CountUsageNearLimits(ctx, db.CountUsageNearLimitsParams{Now: now,
+			v.NearTotal, err = s.store.CountUsageNearLimits(ctx, db.CountUsageNearLimitsParams{Now: now,
 				MonthStart: monthStart, MaxRows: usageNearCountCap + 1})
 			if v.NearTotal > usageNearCountCap {
 				v.NearTotal, v.NearMore = usageNearCountCap, true
 			}
-			return db.Translate(err)
+			return err
 		},
 	)
 	if err != nil {

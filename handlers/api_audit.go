@@ -113,9 +113,9 @@ func (s *Server) listAudit(c *fiber.Ctx) error {
 	if p.After != nil {
 		f.BeforeID = &p.After.N
 	}
-	rows, err := s.store.Q.ListAudit(c.UserContext(), f)
+	rows, err := s.store.ListAudit(c.UserContext(), f)
 	if err != nil {
-		return db.Translate(err)
+		return err
 	}
 	out := listBody[auditView]{Data: make([]auditView, 0, len(rows))}
 	for i, r := range rows {

@@ -58,9 +58,9 @@ func (s *Server) listCustomers(c *fiber.Ctx) error {
 	if p.After != nil {
 		params.BeforeCreated, params.BeforeID = &p.After.T, &p.After.ID
 	}
-	rows, err := s.store.Q.ListCustomers(c.UserContext(), params)
+	rows, err := s.store.ListCustomers(c.UserContext(), params)
 	if err != nil {
-		return db.Translate(err)
+		return err
 	}
 	out := listBody[db.CustomerView]{Data: make([]db.CustomerView, 0, len(rows))}
 	for i, r := range rows {
@@ -95,7 +95,7 @@ func (s *Server) getCustomer(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	cust, err := s.store.Q.GetCustomer(c.UserContext(), id)
+	cust, err := s.store.GetCustomer(c.UserContext(), id)
 	if err != nil {
 		return notFoundAs(err, "customer")
 	}
@@ -133,7 +133,6 @@ func (s *Server) archiveCustomer(c *fiber.Ctx) error {
 }
 
 func notFoundAs(err error, what string) error {
-	err = db.Translate(err)
 	if licensing.ErrorCode(err) == licensing.ENOTFOUND {
 		return licensing.Errorf(licensing.ENOTFOUND, "%s not found", what)
 	}

@@ -71,13 +71,13 @@ func (s *Server) listPlans(c *fiber.Ctx) error {
 		code := p.After.S
 		params.AfterCode = &code
 	}
-	rows, err := s.store.Q.ListPlans(c.UserContext(), params)
+	rows, err := s.store.ListPlans(c.UserContext(), params)
 	if err != nil {
-		return db.Translate(err)
+		return err
 	}
-	prices, err := s.store.Q.ListAllPlanPrices(c.UserContext())
+	prices, err := s.store.ListAllPlanPrices(c.UserContext())
 	if err != nil {
-		return db.Translate(err)
+		return err
 	}
 	byPlan := map[[16]byte][]string{}
 	for _, pr := range prices {
@@ -145,9 +145,9 @@ func (s *Server) updatePlan(c *fiber.Ctx) error {
 // planByRef finds a plan by UUID or by code.
 func (s *Server) planByRef(c *fiber.Ctx, ref string) (db.Plan, error) {
 	if id, err := parseUUID(ref, "plan"); err == nil {
-		p, err := s.store.Q.GetPlan(c.UserContext(), id)
+		p, err := s.store.GetPlan(c.UserContext(), id)
 		return p, notFoundAs(err, "plan")
 	}
-	p, err := s.store.Q.GetPlanByCode(c.UserContext(), string([]byte(ref)))
+	p, err := s.store.GetPlanByCode(c.UserContext(), string([]byte(ref)))
 	return p, notFoundAs(err, "plan")
 }

@@ -33,9 +33,9 @@ func (s *Server) portalActivity(c *fiber.Ctx) error {
 		}
 		p.BeforeID = &n
 	}
-	rows, err := s.store.Q.ListPortalActivity(c.UserContext(), p)
+	rows, err := s.store.ListPortalActivity(c.UserContext(), p)
 	if err != nil {
-		return db.Translate(err)
+		return err
 	}
 	var res partials.PortalActivity
 	for i, r := range rows {

@@ -139,9 +139,9 @@ func (s *Server) listStripeEvents(c *fiber.Ctx) error {
 	if p.After != nil {
 		params.BeforeReceived, params.BeforeID = &p.After.T, &p.After.S
 	}
-	rows, err := s.store.Q.ListStripeEvents(c.UserContext(), params)
+	rows, err := s.store.ListStripeEvents(c.UserContext(), params)
 	if err != nil {
-		return db.Translate(err)
+		return err
 	}
 	out := listBody[StripeEventView]{Data: make([]StripeEventView, 0, len(rows))}
 	for i, r := range rows {
