@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/nectarcloud/nls/db"
@@ -37,12 +38,9 @@ func (s *Server) adminCustomers(c *fiber.Ctx) error {
 		}
 		res.Error, status = problemText(err), fiber.StatusUnprocessableEntity
 	}
-	if wantsPartial(c) {
-		// htmx swaps only 2xx answers; the error is shown in place.
-		return s.render(c, partials.CustomerList(res))
-	}
-	c.Status(status)
-	return s.render(c, admin.CustomersList(s.page(c, "Customers"), admin.CustomersPage{Filter: f, Results: res}))
+	return s.renderSwap(c, status, partials.CustomerList(res), func() (templ.Component, error) {
+		return admin.CustomersList(s.page(c, "Customers"), admin.CustomersPage{Filter: f, Results: res}), nil
+	})
 }
 
 func (s *Server) loadCustomerResults(c *fiber.Ctx, f partials.CustomerFilter, res *partials.CustomerResults) error {
@@ -53,21 +51,20 @@ func (s *Server) loadCustomerResults(c *fiber.Ctx, f partials.CustomerFilter, re
 	if c.Query("limit") == "" {
 		p.Limit = adminPageSize
 	}
-	params := db.ListCustomersParams{Q: likePattern(f.Q), IncludeArchived: f.Archived, MaxRows: p.Limit + 1}
+	params := db.ListCustomersParams{Q: likePattern(f.Q), IncludeArchived: f.Archived}
 	if p.After != nil {
 		params.BeforeCreated, params.BeforeID = &p.After.T, &p.After.ID
 	}
-	rows, err := s.store.ListCustomers(c.UserContext(), params)
+	pg, err := s.customersPage(c, p.Limit, params)
 	if err != nil {
 		return err
 	}
-	for i, r := range rows {
-		if i == int(p.Limit) {
-			res.NextURL = customersURL(f, *encodeCursor(cursor{T: rows[i-1].CreatedAt, ID: rows[i-1].ID}))
-			break
-		}
-		res.Rows = append(res.Rows, partials.CustomerRow{ID: r.ID.String(), Name: r.Name, Email: r.Email,
-			Company: r.Company, CreatedAt: fmtDate(&r.CreatedAt), Archived: r.ArchivedAt != nil})
+	res.Rows = mapRows(pg.Rows, func(r db.Customer) partials.CustomerRow {
+		return partials.CustomerRow{ID: r.ID.String(), Name: r.Name, Email: r.Email,
+			Company: r.Company, CreatedAt: fmtDate(&r.CreatedAt), Archived: r.ArchivedAt != nil}
+	})
+	if pg.Next != nil {
+		res.NextURL = customersURL(f, *encodeCursor(*pg.Next))
 	}
 	return nil
 }
@@ -236,12 +233,7 @@ func (s *Server) adminArchiveCustomer(c *fiber.Ctx) error {
 		return err
 	}
 	s.setFlash(c, components.ToastSuccess, "Customer "+cu.Name+" archived. Their licenses are unchanged.")
-	to := "/admin/customers/" + id.String()
-	if isHTMX(c) {
-		c.Set("HX-Redirect", to)
-		return c.SendStatus(fiber.StatusNoContent)
-	}
-	return c.Redirect(to, fiber.StatusSeeOther)
+	return redirect(c, "/admin/customers/"+id.String())
 }
 
 // adminCustomer handles GET /admin/customers/:id: the customer page.

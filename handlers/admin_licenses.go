@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
@@ -22,12 +23,6 @@ import (
 )
 
 const adminPageSize = 25
-
-// wantsPartial reports whether an HTMX request asks for the swap target
-// only. A history restore (htmx found no cached copy) needs the whole page.
-func wantsPartial(c *fiber.Ctx) bool {
-	return isHTMX(c) && !strings.EqualFold(c.Get("HX-History-Restore-Request"), "true")
-}
 
 // problemText is a refused input's message with its field details, for
 // showing in place.
@@ -57,22 +52,19 @@ func (s *Server) adminLicenses(c *fiber.Ctx) error {
 		}
 		res.Error, status = problemText(err), fiber.StatusUnprocessableEntity
 	}
-	if wantsPartial(c) {
-		// htmx swaps only 2xx answers; the error is shown in place.
-		return s.render(c, partials.LicenseList(res))
-	}
-	v := admin.LicensesPage{Filter: f, Results: res,
-		Expiring: []admin.Option{{Value: "7", Label: "Within 7 days"}, {Value: "30", Label: "Within 30 days"},
-			{Value: "90", Label: "Within 90 days"}}}
-	for _, st := range effectiveStates {
-		v.Statuses = append(v.Statuses, admin.Option{Value: st, Label: components.BadgeLabel(st)})
-	}
-	var err error
-	if v.Plans, v.Customers, err = s.licenseChoices(c); err != nil {
-		return err
-	}
-	c.Status(status)
-	return s.render(c, admin.LicensesList(s.page(c, "Licenses"), v))
+	return s.renderSwap(c, status, partials.LicenseList(res), func() (templ.Component, error) {
+		v := admin.LicensesPage{Filter: f, Results: res,
+			Expiring: []admin.Option{{Value: "7", Label: "Within 7 days"}, {Value: "30", Label: "Within 30 days"},
+				{Value: "90", Label: "Within 90 days"}}}
+		for _, st := range effectiveStates {
+			v.Statuses = append(v.Statuses, admin.Option{Value: st, Label: components.BadgeLabel(st)})
+		}
+		var err error
+		if v.Plans, v.Customers, err = s.licenseChoices(c); err != nil {
+			return nil, err
+		}
+		return admin.LicensesList(s.page(c, "Licenses"), v), nil
+	})
 }
 
 func (s *Server) loadLicenseResults(c *fiber.Ctx, now time.Time, f partials.LicenseFilter, res *partials.LicenseResults) error {
@@ -87,19 +79,20 @@ func (s *Server) loadLicenseResults(c *fiber.Ctx, now time.Time, f partials.Lice
 	if c.Query("limit") == "" {
 		p.Limit = adminPageSize
 	}
-	params.MaxRows = p.Limit + 1
 	if p.After != nil {
 		params.BeforeCreated, params.BeforeID = &p.After.T, &p.After.ID
 	}
-	rows, err := s.store.ListLicenses(c.UserContext(), params)
+	pg, err := fetchPage(p.Limit, func(n int32) ([]db.ListLicensesRow, error) {
+		params.MaxRows = n
+		return s.store.ListLicenses(c.UserContext(), params)
+	}, func(last db.ListLicensesRow) cursor { return cursor{T: last.License.CreatedAt, ID: last.License.ID} })
 	if err != nil {
 		return err
 	}
-	for i, r := range rows {
-		if i == int(p.Limit) {
-			res.NextURL = licensesURL(f, *encodeCursor(cursor{T: rows[i-1].License.CreatedAt, ID: rows[i-1].License.ID}))
-			break
-		}
+	if pg.Next != nil {
+		res.NextURL = licensesURL(f, *encodeCursor(*pg.Next))
+	}
+	for _, r := range pg.Rows {
 		l := r.License
 		seats := strconv.Itoa(int(r.SeatsInUse))
 		if l.MaxDeployments != nil {

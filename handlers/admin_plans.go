@@ -29,12 +29,12 @@ func (s *Server) adminPlans(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	params := db.ListPlansParams{IncludeArchived: true, MaxRows: plansPageSize + 1}
+	params := db.ListPlansParams{IncludeArchived: true}
 	if p.After != nil && p.After.S != "" {
 		params.AfterCode = &p.After.S
 	}
 	ctx := c.UserContext()
-	plans, err := s.store.ListPlans(ctx, params)
+	pg, err := s.plansPage(c, plansPageSize, params)
 	if err != nil {
 		return err
 	}
@@ -47,11 +47,10 @@ func (s *Server) adminPlans(c *fiber.Ctx) error {
 		prices[pp.PlanID] = append(prices[pp.PlanID], pp.PriceID)
 	}
 	var v admin.PlansPage
-	for i, pl := range plans {
-		if i == plansPageSize {
-			v.NextURL = "/admin/plans?cursor=" + url.QueryEscape(*encodeCursor(cursor{S: plans[i-1].Code}))
-			break
-		}
+	if pg.Next != nil {
+		v.NextURL = "/admin/plans?cursor=" + url.QueryEscape(*encodeCursor(*pg.Next))
+	}
+	for _, pl := range pg.Rows {
 		r := admin.PlanRow{Code: pl.Code, Name: pl.Name, Features: strings.Join(pl.Features, ", "),
 			Limits: limitsText(db.DecodeLimits(pl.Limits), ", "), MaxDeployments: "Unlimited", Duration: "Perpetual",
 			Prices: strings.Join(prices[pl.ID], ", "), Archived: pl.ArchivedAt != nil}

@@ -44,16 +44,13 @@ func (s *Server) adminStripeEvents(c *fiber.Ctx) error {
 		}
 		res.Error, status = problemText(err), fiber.StatusUnprocessableEntity
 	}
-	if wantsPartial(c) {
-		// htmx swaps only 2xx answers; the error is shown in place.
-		return s.render(c, partials.StripeEventList(res))
-	}
-	v := admin.StripeEvents{Filter: f, Results: res}
-	for _, st := range []string{db.StripeNeedsAttention, db.StripeFailed, db.StripeProcessed, db.StripeIgnored} {
-		v.Statuses = append(v.Statuses, admin.Option{Value: st, Label: partials.StripeStatusLabel(st)})
-	}
-	c.Status(status)
-	return s.render(c, admin.StripeEventsPage(s.page(c, "Stripe events"), v))
+	return s.renderSwap(c, status, partials.StripeEventList(res), func() (templ.Component, error) {
+		v := admin.StripeEvents{Filter: f, Results: res}
+		for _, st := range []string{db.StripeNeedsAttention, db.StripeFailed, db.StripeProcessed, db.StripeIgnored} {
+			v.Statuses = append(v.Statuses, admin.Option{Value: st, Label: partials.StripeStatusLabel(st)})
+		}
+		return admin.StripeEventsPage(s.page(c, "Stripe events"), v), nil
+	})
 }
 
 func (s *Server) loadStripeEventResults(c *fiber.Ctx, f partials.StripeEventFilter, res *partials.StripeEventResults) error {
@@ -72,24 +69,25 @@ func (s *Server) loadStripeEventResults(c *fiber.Ctx, f partials.StripeEventFilt
 	if c.Query("limit") == "" {
 		p.Limit = stripeEventsPageSize
 	}
-	params.MaxRows = p.Limit + 1
 	if p.After != nil {
 		params.BeforeReceived, params.BeforeID = &p.After.T, &p.After.S
 	}
-	rows, err := s.store.ListStripeEventsForAdmin(c.UserContext(), params)
+	pg, err := fetchPage(p.Limit, func(n int32) ([]db.ListStripeEventsForAdminRow, error) {
+		params.MaxRows = n
+		return s.store.ListStripeEventsForAdmin(c.UserContext(), params)
+	}, func(last db.ListStripeEventsForAdminRow) cursor { return cursor{T: last.ReceivedAt, S: last.ID} })
 	if err != nil {
 		return err
 	}
-	for i, r := range rows {
-		if i == int(p.Limit) {
-			q := url.Values{}
-			if f.Status != "" {
-				q.Set("status", f.Status)
-			}
-			q.Set("cursor", *encodeCursor(cursor{T: rows[i-1].ReceivedAt, S: rows[i-1].ID}))
-			res.NextURL = withQuery("/admin/stripe-events", q)
-			break
+	if pg.Next != nil {
+		q := url.Values{}
+		if f.Status != "" {
+			q.Set("status", f.Status)
 		}
+		q.Set("cursor", *encodeCursor(*pg.Next))
+		res.NextURL = withQuery("/admin/stripe-events", q)
+	}
+	for _, r := range pg.Rows {
 		res.Rows = append(res.Rows, stripeEventRow(r.ID, r.Type, r.Status, r.Error, r.ReceivedAt.UTC().Format(dateTimeFormat),
 			r.CustomerID, r.CustomerName, r.LicenseID))
 	}

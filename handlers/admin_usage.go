@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/nectarcloud/nls/db"
@@ -76,22 +77,19 @@ func (s *Server) adminUsage(c *fiber.Ctx) error {
 		}
 		res.Error, status = problemText(resErr), fiber.StatusUnprocessableEntity
 	}
-	if wantsPartial(c) {
-		// htmx swaps only 2xx answers; the error is shown in place.
-		return s.render(c, partials.UsageList(res))
-	}
-	v.Filter, v.Results = f, res
-	for _, m := range metrics {
-		v.Metrics = append(v.Metrics, admin.Option{Value: m, Label: m})
-	}
-	if f.Metric != "" && !slices.Contains(metrics, f.Metric) {
-		v.Metrics = append(v.Metrics, admin.Option{Value: f.Metric, Label: f.Metric + " (none reported)"})
-	}
-	for _, d := range usageRanges {
-		v.Ranges = append(v.Ranges, admin.Option{Value: strconv.Itoa(d), Label: "Last " + strconv.Itoa(d) + " days"})
-	}
-	c.Status(status)
-	return s.render(c, admin.UsagePage(s.page(c, "Usage"), v))
+	return s.renderSwap(c, status, partials.UsageList(res), func() (templ.Component, error) {
+		v.Filter, v.Results = f, res
+		for _, m := range metrics {
+			v.Metrics = append(v.Metrics, admin.Option{Value: m, Label: m})
+		}
+		if f.Metric != "" && !slices.Contains(metrics, f.Metric) {
+			v.Metrics = append(v.Metrics, admin.Option{Value: f.Metric, Label: f.Metric + " (none reported)"})
+		}
+		for _, d := range usageRanges {
+			v.Ranges = append(v.Ranges, admin.Option{Value: strconv.Itoa(d), Label: "Last " + strconv.Itoa(d) + " days"})
+		}
+		return admin.UsagePage(s.page(c, "Usage"), v), nil
+	})
 }
 
 // usageResults reads the filter (filling in the defaults: the first metric,

@@ -53,25 +53,24 @@ func (s *Server) listCustomers(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	params := db.ListCustomersParams{Q: likePattern(c.Query("q")), IncludeArchived: c.QueryBool("archived"),
-		MaxRows: p.Limit + 1}
+	params := db.ListCustomersParams{Q: likePattern(c.Query("q")), IncludeArchived: c.QueryBool("archived")}
 	if p.After != nil {
 		params.BeforeCreated, params.BeforeID = &p.After.T, &p.After.ID
 	}
-	rows, err := s.store.ListCustomers(c.UserContext(), params)
+	pg, err := s.customersPage(c, p.Limit, params)
 	if err != nil {
 		return err
 	}
-	out := listBody[db.CustomerView]{Data: make([]db.CustomerView, 0, len(rows))}
-	for i, r := range rows {
-		if i == int(p.Limit) {
-			last := rows[i-1]
-			out.NextCursor = encodeCursor(cursor{T: last.CreatedAt, ID: last.ID})
-			break
-		}
-		out.Data = append(out.Data, r.View())
-	}
-	return c.JSON(out)
+	return c.JSON(listOf(pg, db.Customer.View))
+}
+
+// customersPage is one page of customers, newest first, for the API and the
+// admin list alike.
+func (s *Server) customersPage(c *fiber.Ctx, limit int32, params db.ListCustomersParams) (Page[db.Customer, cursor], error) {
+	return fetchPage(limit, func(n int32) ([]db.Customer, error) {
+		params.MaxRows = n
+		return s.store.ListCustomers(c.UserContext(), params)
+	}, func(last db.Customer) cursor { return cursor{T: last.CreatedAt, ID: last.ID} })
 }
 
 // createCustomer handles POST /api/customers.

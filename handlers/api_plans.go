@@ -66,12 +66,12 @@ func (s *Server) listPlans(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	params := db.ListPlansParams{IncludeArchived: c.QueryBool("archived"), MaxRows: p.Limit + 1}
+	params := db.ListPlansParams{IncludeArchived: c.QueryBool("archived")}
 	if p.After != nil {
 		code := p.After.S
 		params.AfterCode = &code
 	}
-	rows, err := s.store.ListPlans(c.UserContext(), params)
+	pg, err := s.plansPage(c, p.Limit, params)
 	if err != nil {
 		return err
 	}
@@ -83,15 +83,16 @@ func (s *Server) listPlans(c *fiber.Ctx) error {
 	for _, pr := range prices {
 		byPlan[pr.PlanID] = append(byPlan[pr.PlanID], pr.PriceID)
 	}
-	out := listBody[db.PlanView]{Data: make([]db.PlanView, 0, len(rows))}
-	for i, r := range rows {
-		if i == int(p.Limit) {
-			out.NextCursor = encodeCursor(cursor{S: rows[i-1].Code})
-			break
-		}
-		out.Data = append(out.Data, r.View(byPlan[r.ID]))
-	}
-	return c.JSON(out)
+	return c.JSON(listOf(pg, func(r db.Plan) db.PlanView { return r.View(byPlan[r.ID]) }))
+}
+
+// plansPage is one page of plans in code order, for the API and the admin
+// list alike.
+func (s *Server) plansPage(c *fiber.Ctx, limit int32, params db.ListPlansParams) (Page[db.Plan, cursor], error) {
+	return fetchPage(limit, func(n int32) ([]db.Plan, error) {
+		params.MaxRows = n
+		return s.store.ListPlans(c.UserContext(), params)
+	}, func(last db.Plan) cursor { return cursor{S: last.Code} })
 }
 
 // createPlan handles POST /api/plans.

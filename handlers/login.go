@@ -131,11 +131,7 @@ func sessionsWord(n int64) string {
 
 // signedOut sends the browser to the sign-in page (HX-Redirect under HTMX).
 func signedOut(c *fiber.Ctx) error {
-	if isHTMX(c) {
-		c.Set("HX-Redirect", "/login")
-		return c.SendStatus(fiber.StatusNoContent)
-	}
-	return c.Redirect("/login", fiber.StatusSeeOther)
+	return redirect(c, "/login")
 }
 
 func (s *Server) renderLogin(c *fiber.Ctx, status int, form admin.LoginForm) error {

@@ -244,11 +244,7 @@ func (s *Server) requireRole(role string) fiber.Handler {
 			if next := safeNext(back); next != "/" {
 				login += "?next=" + url.QueryEscape(next)
 			}
-			if isHTMX(c) {
-				c.Set("HX-Redirect", login)
-				return c.SendStatus(fiber.StatusUnauthorized)
-			}
-			return c.Redirect(login, fiber.StatusSeeOther)
+			return redirectWith(c, login, fiber.StatusUnauthorized)
 		}
 		if role != "" && sess.Role != role {
 			return licensing.Errorf(licensing.EFORBIDDEN, "this page is not available to your account")
