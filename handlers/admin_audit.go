@@ -96,12 +96,9 @@ func (s *Server) auditPage(c *fiber.Ctx) (admin.AuditPage, int, error) {
 }
 
 func (s *Server) loadAuditResults(c *fiber.Ctx, f partials.AuditFilter, params db.ListAuditParams, res *partials.AuditResults) error {
-	p, err := parsePage(c)
+	p, err := parseListPage(c, auditPageSize)
 	if err != nil {
 		return err
-	}
-	if c.Query("limit") == "" {
-		p.Limit = auditPageSize
 	}
 	if p.After != nil {
 		params.BeforeID = &p.After.N

@@ -44,12 +44,9 @@ func (s *Server) adminCustomers(c *fiber.Ctx) error {
 }
 
 func (s *Server) loadCustomerResults(c *fiber.Ctx, f partials.CustomerFilter, res *partials.CustomerResults) error {
-	p, err := parsePage(c)
+	p, err := parseListPage(c, adminPageSize)
 	if err != nil {
 		return err
-	}
-	if c.Query("limit") == "" {
-		p.Limit = adminPageSize
 	}
 	params := db.ListCustomersParams{Q: likePattern(f.Q), IncludeArchived: f.Archived}
 	if p.After != nil {

@@ -72,12 +72,9 @@ func (s *Server) loadLicenseResults(c *fiber.Ctx, now time.Time, f partials.Lice
 	if err != nil {
 		return err
 	}
-	p, err := parsePage(c)
+	p, err := parseListPage(c, adminPageSize)
 	if err != nil {
 		return err
-	}
-	if c.Query("limit") == "" {
-		p.Limit = adminPageSize
 	}
 	if p.After != nil {
 		params.BeforeCreated, params.BeforeID = &p.After.T, &p.After.ID
@@ -92,20 +89,7 @@ func (s *Server) loadLicenseResults(c *fiber.Ctx, now time.Time, f partials.Lice
 	if pg.Next != nil {
 		res.NextURL = licensesURL(f, *encodeCursor(*pg.Next))
 	}
-	for _, r := range pg.Rows {
-		l := r.License
-		seats := strconv.Itoa(int(r.SeatsInUse))
-		if l.MaxDeployments != nil {
-			seats += " of " + strconv.Itoa(int(*l.MaxDeployments))
-		}
-		exp := fmtDate(l.ExpiresAt)
-		if exp == "" {
-			exp = "Never"
-		}
-		res.Rows = append(res.Rows, partials.LicenseRow{ID: l.ID.String(), ShortID: l.ID.String()[:8],
-			CustomerName: r.CustomerName, Plan: r.PlanCode, Status: string(l.Effective(now).State), Seats: seats,
-			ExpiresAt: exp, CreatedAt: fmtDate(&l.CreatedAt)})
-	}
+	res.Rows = mapRows(pg.Rows, func(r db.ListLicensesRow) partials.LicenseRow { return licenseRowOf(r, now) })
 	return nil
 }
 

@@ -62,12 +62,9 @@ func (s *Server) loadStripeEventResults(c *fiber.Ctx, f partials.StripeEventFilt
 		}
 		params.Status = &f.Status
 	}
-	p, err := parsePage(c)
+	p, err := parseListPage(c, stripeEventsPageSize)
 	if err != nil {
 		return err
-	}
-	if c.Query("limit") == "" {
-		p.Limit = stripeEventsPageSize
 	}
 	if p.After != nil {
 		params.BeforeReceived, params.BeforeID = &p.After.T, &p.After.S

@@ -2,6 +2,8 @@
 // page holds, and if it came, the key of the last row shown starts the next.
 package handlers
 
+import "github.com/gofiber/fiber/v2"
+
 // Page is one page of a keyset-paged list: the rows shown and, when more
 // follow, the key of the last row shown, which the next page starts after.
 type Page[T, K any] struct {
@@ -41,4 +43,14 @@ func listOf[T, V any](pg Page[T, cursor], view func(T) V) listBody[V] {
 		out.NextCursor = encodeCursor(*pg.Next)
 	}
 	return out
+}
+
+// parseListPage is parsePage for a page of an admin list, which shows
+// def rows unless the URL asks for another number.
+func parseListPage(c *fiber.Ctx, def int32) (page, error) {
+	p, err := parsePage(c)
+	if err == nil && c.Query("limit") == "" {
+		p.Limit = def
+	}
+	return p, err
 }
