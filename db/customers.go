@@ -125,10 +125,13 @@ func conflictAs(err error, field, msg string) error {
 	return err
 }
 
-// The reads and small writes handlers call. Each returns the query's rows
-// with its errors translated into licensing errors.
+// The reads and small writes handlers call. Each returns the query's rows;
+// errors arrive already translated by the connection (conn.go).
 
 func (s *Store) GetCustomer(ctx context.Context, id uuid.UUID) (Customer, error) {
-	c, err := s.Q.GetCustomer(ctx, id)
-	return c, Translate(err)
+	return s.Q.GetCustomer(ctx, id)
+}
+
+func (s *Store) ListCustomers(ctx context.Context, arg ListCustomersParams) ([]Customer, error) {
+	return s.Q.ListCustomers(ctx, arg)
 }

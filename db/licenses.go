@@ -330,15 +330,13 @@ func (l License) Facts(plan string) LicenseFacts {
 		Notes: l.Notes}
 }
 
-// The reads and small writes handlers call. Each returns the query's rows
-// with its errors translated into licensing errors.
+// The reads and small writes handlers call. Each returns the query's rows;
+// errors arrive already translated by the connection (conn.go).
 
 func (s *Store) GetLicense(ctx context.Context, id uuid.UUID) (License, error) {
-	l, err := s.Q.GetLicense(ctx, id)
-	return l, Translate(err)
+	return s.Q.GetLicense(ctx, id)
 }
 
 func (s *Store) ListLicenses(ctx context.Context, arg ListLicensesParams) ([]ListLicensesRow, error) {
-	rows, err := s.Q.ListLicenses(ctx, arg)
-	return rows, Translate(err)
+	return s.Q.ListLicenses(ctx, arg)
 }

@@ -25,7 +25,7 @@ type Store struct {
 
 // NewStore wraps an open pool.
 func NewStore(pool *pgxpool.Pool) *Store {
-	return &Store{Pool: pool, Q: New(pool)}
+	return &Store{Pool: pool, Q: newQueries(pool)}
 }
 
 // Connect opens a pool on url and checks that the server answers.
@@ -56,7 +56,7 @@ func Connect(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, er
 // back translated into licensing errors.
 func (s *Store) InTx(ctx context.Context, fn func(q *Queries) error) error {
 	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
-		return fn(s.Q.WithTx(tx))
+		return fn(txQueries(tx))
 	})
 	return Translate(err)
 }

@@ -53,25 +53,24 @@ func (s *Server) listCustomers(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	params := db.ListCustomersParams{Q: likePattern(c.Query("q")), IncludeArchived: c.QueryBool("archived"),
-		MaxRows: p.Limit + 1}
+	params := db.ListCustomersParams{Q: likePattern(c.Query("q")), IncludeArchived: c.QueryBool("archived")}
 	if p.After != nil {
 		params.BeforeCreated, params.BeforeID = &p.After.T, &p.After.ID
 	}
-	rows, err := s.store.Q.ListCustomers(c.UserContext(), params)
+	pg, err := s.customersPage(c, p.Limit, params)
 	if err != nil {
-		return db.Translate(err)
+		return err
 	}
-	out := listBody[db.CustomerView]{Data: make([]db.CustomerView, 0, len(rows))}
-	for i, r := range rows {
-		if i == int(p.Limit) {
-			last := rows[i-1]
-			out.NextCursor = encodeCursor(cursor{T: last.CreatedAt, ID: last.ID})
-			break
-		}
-		out.Data = append(out.Data, r.View())
-	}
-	return c.JSON(out)
+	return c.JSON(listOf(pg, db.Customer.View))
+}
+
+// customersPage is one page of customers, newest first, for the API and the
+// admin list alike.
+func (s *Server) customersPage(c *fiber.Ctx, limit int32, params db.ListCustomersParams) (Page[db.Customer, cursor], error) {
+	return fetchPage(limit, func(n int32) ([]db.Customer, error) {
+		params.MaxRows = n
+		return s.store.ListCustomers(c.UserContext(), params)
+	}, func(last db.Customer) cursor { return cursor{T: last.CreatedAt, ID: last.ID} })
 }
 
 // createCustomer handles POST /api/customers.
@@ -95,7 +94,7 @@ func (s *Server) getCustomer(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	cust, err := s.store.Q.GetCustomer(c.UserContext(), id)
+	cust, err := s.store.GetCustomer(c.UserContext(), id)
 	if err != nil {
 		return notFoundAs(err, "customer")
 	}
@@ -133,7 +132,6 @@ func (s *Server) archiveCustomer(c *fiber.Ctx) error {
 }
 
 func notFoundAs(err error, what string) error {
-	err = db.Translate(err)
 	if licensing.ErrorCode(err) == licensing.ENOTFOUND {
 		return licensing.Errorf(licensing.ENOTFOUND, "%s not found", what)
 	}

@@ -38,11 +38,7 @@ func (s *Server) portalOpenBilling(c *fiber.Ctx) error {
 		cu := s.customerOf(c)
 		target, err := s.openBillingPortal(c, *cu.StripeCustomerID)
 		if err == nil {
-			if isHTMX(c) {
-				c.Set("HX-Redirect", target)
-				return c.SendStatus(fiber.StatusNoContent)
-			}
-			return c.Redirect(target, fiber.StatusSeeOther)
+			return redirect(c, target)
 		}
 		s.log.Warn("creating a Stripe billing portal session failed", "request_id", requestIDOf(c),
 			"customer", cu.ID, "err", err)

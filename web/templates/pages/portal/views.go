@@ -55,10 +55,7 @@ type Overview struct {
 }
 
 // Limit is one limit of a license.
-type Limit struct {
-	Metric string
-	Value  int64
-}
+type Limit = components.Limit
 
 // UsageChart is one limited metric's usage over the current period.
 type UsageChart struct {
