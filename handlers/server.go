@@ -5,6 +5,7 @@ package handlers
 
 import (
 	"log/slog"
+	"net/http"
 	"strings"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/cors"
 	"github.com/gorilla/securecookie"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/licensing"
@@ -55,6 +57,8 @@ type Deps struct {
 	Stats    *db.ValidationStats // nil: counted in memory and flushed only when read
 	Sessions []securecookie.Codec
 	Now      func() time.Time
+	// Tracer records a span per request and per outbound call; nil: tracing off.
+	Tracer trace.TracerProvider
 }
 
 // Server holds the dependencies every handler method uses.
@@ -73,6 +77,8 @@ type Server struct {
 	codecs   []securecookie.Codec
 	now      func() time.Time
 	outage   *outageLog
+	tracer   trace.Tracer      // nil: tracing off
+	outbound http.RoundTripper // for calls to other services (Stripe)
 }
 
 // New builds the Fiber app with every route.
@@ -93,6 +99,10 @@ func New(cfg Config, d Deps) *fiber.App {
 		metrics: newMetrics(d.Registry, d.Store), gatherer: d.Registry, keys: d.Keys, issuer: d.Keys,
 		sealer: d.Sealer, stats: d.Stats, codecs: d.Sessions}
 	s.outage = newOutageLog(d.Log, d.Store.Pool.Ping)
+	if d.Tracer != nil {
+		s.tracer = d.Tracer.Tracer(tracerName)
+	}
+	s.outbound = outboundTransport(d.Tracer)
 
 	fcfg := fiber.Config{
 		AppName:               "nls",

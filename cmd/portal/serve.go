@@ -12,12 +12,28 @@ import (
 
 	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/handlers"
+	"github.com/nectarcloud/nls/telemetry"
 	"github.com/nectarcloud/nls/web/static"
 )
 
 // serve handles "portal serve": migrate, seed a first start, listen, and on
 // SIGINT/SIGTERM drain requests, close the pool and stop the managed database.
 func (e *cmdEnv) serve(ctx context.Context) error {
+	tracing, err := telemetry.Setup(ctx, e.getenv, "")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := tracing.Shutdown(sctx); err != nil {
+			e.log.Warn("exporting the last spans failed", "err", err)
+		}
+	}()
+	if tracing.Enabled() {
+		e.tracer = tracing.Provider()
+		e.log.Info("tracing on: spans are exported over OTLP/HTTP (OTEL_* variables)")
+	}
 	store, closeDB, err := e.openStore(ctx)
 	if err != nil {
 		return err
@@ -77,7 +93,8 @@ func (e *cmdEnv) serve(ctx context.Context) error {
 		BcryptCost:     e.cfg.BcryptCost,
 		Mail:           e.cfg.Mail(),
 	}, handlers.Deps{Store: store, Log: e.log, Limiter: limiter, Assets: assets, Registry: reg, Keys: keys,
-		Sealer: sealer, Stats: stats, Sessions: handlers.SessionKeys(sessionSecret, e.cfg.SessionPrev)})
+		Sealer: sealer, Stats: stats, Sessions: handlers.SessionKeys(sessionSecret, e.cfg.SessionPrev),
+		Tracer: e.tracer})
 
 	ln, err := net.Listen("tcp", e.cfg.ListenAddr)
 	if err != nil {
