@@ -136,6 +136,7 @@ func (s *Server) checkLicense(c *fiber.Ctx, withFeatures bool) error {
 	if err != nil {
 		return err
 	}
+	s.metrics.validation(ans.Code, ans.Lease != nil)
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.JSON(ans)
 }
@@ -404,6 +405,7 @@ func (s *Server) reportUsage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	s.metrics.usageIngested(reports, results)
 	used, err := s.store.CurrentUsage(c.UserContext(), lic, now)
 	if err != nil {
 		return err

@@ -96,7 +96,7 @@ func New(cfg Config, d Deps) *fiber.App {
 		d.Stats = db.NewValidationStats(d.Store, d.Log)
 	}
 	s := &Server{cfg: cfg, store: d.Store, log: d.Log, limiter: d.Limiter, assets: d.Assets, now: d.Now,
-		metrics: newMetrics(d.Registry, d.Store), gatherer: d.Registry, keys: d.Keys, issuer: d.Keys,
+		metrics: newMetrics(d.Registry, d.Store, d.Keys, d.Now), gatherer: d.Registry, keys: d.Keys, issuer: d.Keys,
 		sealer: d.Sealer, stats: d.Stats, codecs: d.Sessions}
 	s.outage = newOutageLog(d.Log, d.Store.Pool.Ping)
 	if d.Tracer != nil {
