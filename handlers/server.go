@@ -59,26 +59,29 @@ type Deps struct {
 	Now      func() time.Time
 	// Tracer records a span per request and per outbound call; nil: tracing off.
 	Tracer trace.TracerProvider
+	// Readiness turns /readyz to 503 when main starts a shutdown; nil: never.
+	Readiness *Readiness
 }
 
 // Server holds the dependencies every handler method uses.
 type Server struct {
-	cfg      Config
-	store    *db.Store
-	log      *slog.Logger
-	limiter  Limiter
-	assets   *static.Assets
-	metrics  *metrics
-	gatherer prometheus.Gatherer
-	keys     *KeyService
-	issuer   db.KeyIssuer
-	sealer   *licensing.Sealer
-	stats    *db.ValidationStats
-	codecs   []securecookie.Codec
-	now      func() time.Time
-	outage   *outageLog
-	tracer   trace.Tracer      // nil: tracing off
-	outbound http.RoundTripper // for calls to other services (Stripe)
+	cfg       Config
+	store     *db.Store
+	log       *slog.Logger
+	limiter   Limiter
+	assets    *static.Assets
+	metrics   *metrics
+	gatherer  prometheus.Gatherer
+	keys      *KeyService
+	issuer    db.KeyIssuer
+	sealer    *licensing.Sealer
+	stats     *db.ValidationStats
+	codecs    []securecookie.Codec
+	now       func() time.Time
+	outage    *outageLog
+	tracer    trace.Tracer      // nil: tracing off
+	outbound  http.RoundTripper // for calls to other services (Stripe)
+	readiness *Readiness
 }
 
 // New builds the Fiber app with every route.
@@ -103,6 +106,7 @@ func New(cfg Config, d Deps) *fiber.App {
 		s.tracer = d.Tracer.Tracer(tracerName)
 	}
 	s.outbound = outboundTransport(d.Tracer)
+	s.readiness = d.Readiness
 
 	fcfg := fiber.Config{
 		AppName:               "nls",
@@ -129,7 +133,7 @@ func New(cfg Config, d Deps) *fiber.App {
 	app := fiber.New(fcfg)
 	app.Hooks().OnShutdown(func() error { s.outage.close(); return nil })
 
-	app.Use(s.requestID, s.accessLog, s.recoverPanic, s.securityHeaders, s.checkQueryText)
+	app.Use(s.requestID, s.accessLog, s.recoverPanic, s.closeWhenDraining, s.securityHeaders, s.checkQueryText)
 	if len(cfg.CORSOrigins) > 0 {
 		app.Use(cors.New(cors.Config{
 			AllowOrigins:  joinComma(cfg.CORSOrigins),

@@ -75,6 +75,7 @@ func (e *cmdEnv) serve(ctx context.Context) error {
 		}
 	}
 
+	readiness := &handlers.Readiness{}
 	app := handlers.New(handlers.Config{
 		BodyLimit:      e.cfg.BodyLimit,
 		CORSOrigins:    e.cfg.CORSOrigins,
@@ -94,7 +95,7 @@ func (e *cmdEnv) serve(ctx context.Context) error {
 		Mail:           e.cfg.Mail(),
 	}, handlers.Deps{Store: store, Log: e.log, Limiter: limiter, Assets: assets, Registry: reg, Keys: keys,
 		Sealer: sealer, Stats: stats, Sessions: handlers.SessionKeys(sessionSecret, e.cfg.SessionPrev),
-		Tracer: e.tracer})
+		Tracer: e.tracer, Readiness: readiness})
 
 	ln, err := net.Listen("tcp", e.cfg.ListenAddr)
 	if err != nil {
@@ -109,7 +110,19 @@ func (e *cmdEnv) serve(ctx context.Context) error {
 		return err
 	case <-ctx.Done():
 	}
-	e.log.Info("shutting down: draining requests", "grace", e.cfg.ShutdownGrace.String())
+	// Readiness turns first and the listener stays open for the drain
+	// delay, so that load balancers see /readyz fail and stop sending new
+	// requests before any connection is refused; then the listener closes
+	// and the requests in flight get the grace period to finish.
+	readiness.Drain()
+	e.log.Info("shutting down: /readyz answers 503; still serving during the drain delay",
+		"drain", e.cfg.ShutdownDrain.String(), "grace", e.cfg.ShutdownGrace.String())
+	select {
+	case <-time.After(e.cfg.ShutdownDrain):
+	case err := <-served:
+		return err
+	}
+	e.log.Info("shutting down: listener closed, finishing requests in flight")
 	shutdownErr := app.ShutdownWithTimeout(e.cfg.ShutdownGrace)
 	if err := <-served; err != nil && !errors.Is(err, net.ErrClosed) {
 		e.log.Warn("listener stopped with an error", "err", err)
