@@ -22,10 +22,16 @@ const (
 // proxy (NLS_TRUSTED_PROXIES), so that logs line up across hops; from
 // anyone else it could forge or collide with ids in the audit log, so ours
 // is used and theirs is only logged beside it as caller_request_id.
+//
+// With tracing on, the request id is the trace id instead (tracing.go).
 func (s *Server) requestID(c *fiber.Ctx) error {
+	trusted := len(s.cfg.TrustedProxies) > 0 && c.IsProxyTrusted()
+	if s.tracer != nil {
+		return s.tracedRequest(c, trusted)
+	}
 	theirs := c.Get(fiber.HeaderXRequestID)
 	id := ""
-	if saneRequestID(theirs) && len(s.cfg.TrustedProxies) > 0 && c.IsProxyTrusted() {
+	if saneRequestID(theirs) && trusted {
 		id = theirs
 	} else {
 		id = newRequestID()
@@ -116,6 +122,9 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 		"status", status, "duration_ms", float64(elapsed.Microseconds()) / 1000, "ip", c.IP()}
 	if theirs, ok := c.Locals(localCallerRequestID).(string); ok {
 		attrs = append(attrs, "caller_request_id", theirs)
+	}
+	if tid := traceIDOf(c); tid != "" {
+		attrs = append(attrs, "trace_id", tid)
 	}
 	level("request", attrs...)
 	return nil

@@ -58,7 +58,7 @@ func (s *Server) portalOpenBilling(c *fiber.Ctx) error {
 
 // openBillingPortal creates the session and returns its URL.
 func (s *Server) openBillingPortal(c *fiber.Ctx, stripeCustomerID string) (string, error) {
-	cfg := &stripe.BackendConfig{HTTPClient: &http.Client{Timeout: 20 * time.Second},
+	cfg := &stripe.BackendConfig{HTTPClient: &http.Client{Timeout: 20 * time.Second, Transport: s.outbound},
 		LeveledLogger: &stripe.LeveledLogger{Level: stripe.LevelNull}, MaxNetworkRetries: stripe.Int64(1)}
 	if s.cfg.StripeAPIBase != "" {
 		cfg.URL = stripe.String(s.cfg.StripeAPIBase)

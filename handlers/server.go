@@ -5,6 +5,7 @@ package handlers
 
 import (
 	"log/slog"
+	"net/http"
 	"strings"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/cors"
 	"github.com/gorilla/securecookie"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/nectarcloud/nls/app"
 	"github.com/nectarcloud/nls/db"
@@ -56,24 +58,31 @@ type Deps struct {
 	Stats    *db.ValidationStats // nil: counted in memory and flushed only when read
 	Sessions []securecookie.Codec
 	Now      func() time.Time
+	// Tracer records a span per request and per outbound call; nil: tracing off.
+	Tracer trace.TracerProvider
+	// Readiness turns /readyz to 503 when main starts a shutdown; nil: never.
+	Readiness *Readiness
 }
 
 // Server holds the dependencies every handler method uses.
 type Server struct {
-	cfg      Config
-	store    *db.Store
-	log      *slog.Logger
-	limiter  Limiter
-	assets   *static.Assets
-	metrics  *metrics
-	gatherer prometheus.Gatherer
-	keys     *app.KeyService
-	issuer   db.KeyIssuer
-	sealer   *licensing.Sealer
-	stats    *db.ValidationStats
-	codecs   []securecookie.Codec
-	now      func() time.Time
-	outage   *outageLog
+	cfg       Config
+	store     *db.Store
+	log       *slog.Logger
+	limiter   Limiter
+	assets    *static.Assets
+	metrics   *metrics
+	gatherer  prometheus.Gatherer
+	keys      *app.KeyService
+	issuer    db.KeyIssuer
+	sealer    *licensing.Sealer
+	stats     *db.ValidationStats
+	codecs    []securecookie.Codec
+	now       func() time.Time
+	outage    *outageLog
+	tracer    trace.Tracer      // nil: tracing off
+	outbound  http.RoundTripper // for calls to other services (Stripe)
+	readiness *Readiness
 
 	// The use cases (app/) that handlers call: a handler parses, calls one,
 	// and answers.
@@ -97,12 +106,17 @@ func New(cfg Config, d Deps) *fiber.App {
 		d.Stats = db.NewValidationStats(d.Store, d.Log)
 	}
 	s := &Server{cfg: cfg, store: d.Store, log: d.Log, limiter: d.Limiter, assets: d.Assets, now: d.Now,
-		metrics: newMetrics(d.Registry, d.Store), gatherer: d.Registry, keys: d.Keys, issuer: d.Keys,
+		metrics: newMetrics(d.Registry, d.Store, d.Keys, d.Now), gatherer: d.Registry, keys: d.Keys, issuer: d.Keys,
 		sealer: d.Sealer, stats: d.Stats, codecs: d.Sessions}
 	s.machine = app.NewMachine(d.Store, d.Keys, d.Stats, d.Now)
 	s.licenses = app.NewLicenses(d.Store, d.Keys, d.Sealer, d.Now)
 	s.invitations = app.NewInvitations(d.Store, cfg.BaseURL, cfg.BcryptCost, d.Now)
 	s.outage = newOutageLog(d.Log, d.Store.Pool.Ping)
+	if d.Tracer != nil {
+		s.tracer = d.Tracer.Tracer(tracerName)
+	}
+	s.outbound = outboundTransport(d.Tracer)
+	s.readiness = d.Readiness
 
 	fcfg := fiber.Config{
 		AppName:               "nls",
@@ -129,7 +143,7 @@ func New(cfg Config, d Deps) *fiber.App {
 	app := fiber.New(fcfg)
 	app.Hooks().OnShutdown(func() error { s.outage.close(); return nil })
 
-	app.Use(s.requestID, s.accessLog, s.recoverPanic, s.securityHeaders, s.checkQueryText)
+	app.Use(s.requestID, s.accessLog, s.recoverPanic, s.closeWhenDraining, s.securityHeaders, s.checkQueryText)
 	if len(cfg.CORSOrigins) > 0 {
 		app.Use(cors.New(cors.Config{
 			AllowOrigins:  joinComma(cfg.CORSOrigins),

@@ -28,6 +28,25 @@ if [ ! -x bin/stripe-mock ] && ! command -v stripe-mock >/dev/null 2>&1; then
     echo "warning: could not install stripe-mock; the billing tests will fail under CI" >&2
 fi
 
+# --- Services for the high-availability tests (ha/) ---------------------------
+# They run three portals behind HAProxy with a shared Redis, and a PostgreSQL
+# primary failing over to a streaming replica (pg_basebackup comes with the
+# server package). Install Debian's packages when running as root; if that
+# fails the ha tests fail under CI (and are skipped elsewhere).
+ha_missing=""
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || ha_missing="$ha_missing haproxy"
+command -v redis-server >/dev/null 2>&1 || ha_missing="$ha_missing redis-server"
+if [ -n "$ha_missing" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing$ha_missing for the high-availability tests" >&2
+    { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $ha_missing; } >&2 ||
+      echo "warning: could not install$ha_missing; the ha tests will fail under CI" >&2
+  else
+    echo "warning:$ha_missing not installed (apt-get install$ha_missing); the ha tests will be skipped, or fail under CI" >&2
+  fi
+fi
+# -------------------------------------------------------------------------------
+
 if [ -z "${TEST_DATABASE_URL:-}" ]; then
   dir=$(mktemp -d /tmp/nls-test-pg.XXXXXX)
   go build -o "$dir/portal" ./cmd/portal

@@ -41,6 +41,7 @@ type Config struct {
 	Seed           bool
 	MetricsToken   string
 	ShutdownGrace  time.Duration
+	ShutdownDrain  time.Duration
 	BcryptCost     int
 	StripeSecrets  []string
 	StripeAPIKey   string
@@ -84,6 +85,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		Seed:           r.bool("NLS_SEED", true),
 		MetricsToken:   r.str("NLS_METRICS_TOKEN", ""),
 		ShutdownGrace:  r.duration("NLS_SHUTDOWN_TIMEOUT", 15*time.Second),
+		ShutdownDrain:  r.duration("NLS_SHUTDOWN_DRAIN", 5*time.Second),
 		BcryptCost:     r.int("NLS_BCRYPT_COST", 12, 4, 31),
 		StripeSecrets:  r.list("STRIPE_WEBHOOK_SECRET"),
 		StripeAPIKey:   r.str("STRIPE_SECRET_KEY", ""),
