@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/nectarcloud/nls/events"
 	"github.com/nectarcloud/nls/licensing"
 )
 
@@ -52,6 +53,9 @@ func (s *Store) CreateCustomer(ctx context.Context, actor licensing.Actor, in Cu
 		if err != nil {
 			return conflictAs(err, "stripeCustomerId", "another customer has this Stripe customer id")
 		}
+		if err := s.recordCustomer(ctx, q, events.CustomerCreated, c, now); err != nil {
+			return err
+		}
 		return Audit(ctx, q, actor, AuditEntry{Action: "customer.create", EntityType: "customer",
 			EntityID: c.ID.String(), CustomerID: &c.ID, After: c.View()}, now)
 	})
@@ -78,6 +82,9 @@ func (s *Store) UpdateCustomer(ctx context.Context, actor licensing.Actor, id uu
 			Metadata: md, StripeCustomerID: in.StripeCustomerID, UpdatedAt: now})
 		if err != nil {
 			return conflictAs(err, "stripeCustomerId", "another customer has this Stripe customer id")
+		}
+		if err := s.recordCustomer(ctx, q, events.CustomerUpdated, c, now); err != nil {
+			return err
 		}
 		return Audit(ctx, q, actor, AuditEntry{Action: "customer.update", EntityType: "customer",
 			EntityID: id.String(), CustomerID: &c.ID, Before: before.View(), After: c.View()}, now)
