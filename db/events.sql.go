@@ -223,16 +223,15 @@ SELECT d.id, d.license_id, l.customer_id, d.deployment_id, d.hostname, d.last_se
 FROM deployments d
 JOIN licenses l ON l.id = d.license_id
 WHERE d.status = 'active' AND l.status = 'active'
-  AND d.last_seen_at < $1
-  AND d.last_seen_at + l.heartbeat_window_hours * interval '1 hour' > $2::timestamptz
-  AND (d.offline_until IS NULL OR d.offline_until < $3::timestamptz)
+  AND d.last_seen_at < $1::timestamptz - (l.heartbeat_window_hours * interval '1 hour')
+  AND d.last_seen_at + (l.heartbeat_window_hours * interval '1 hour') > $2::timestamptz
+  AND (d.offline_until IS NULL OR d.offline_until < $1::timestamptz)
 ORDER BY d.id
 `
 
 type ListStaleDeploymentsForMilestonesParams struct {
-	NowtimestamptzLheartbeatWindowHours1HourpgCataloginterval time.Time
-	Since                                                     time.Time
-	Now                                                       time.Time
+	Now   time.Time
+	Since time.Time
 }
 
 type ListStaleDeploymentsForMilestonesRow struct {
@@ -248,7 +247,7 @@ type ListStaleDeploymentsForMilestonesRow struct {
 // heartbeat window, gone silent after since (older silences were told
 // about already, or predate the notices).
 func (q *Queries) ListStaleDeploymentsForMilestones(ctx context.Context, arg ListStaleDeploymentsForMilestonesParams) ([]ListStaleDeploymentsForMilestonesRow, error) {
-	rows, err := q.db.Query(ctx, listStaleDeploymentsForMilestones, arg.NowtimestamptzLheartbeatWindowHours1HourpgCataloginterval, arg.Since, arg.Now)
+	rows, err := q.db.Query(ctx, listStaleDeploymentsForMilestones, arg.Now, arg.Since)
 	if err != nil {
 		return nil, err
 	}

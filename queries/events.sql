@@ -41,9 +41,9 @@ SELECT d.id, d.license_id, l.customer_id, d.deployment_id, d.hostname, d.last_se
 FROM deployments d
 JOIN licenses l ON l.id = d.license_id
 WHERE d.status = 'active' AND l.status = 'active'
-  AND d.last_seen_at < @now::timestamptz - l.heartbeat_window_hours * interval '1 hour'
-  AND d.last_seen_at + l.heartbeat_window_hours * interval '1 hour' > @since::timestamptz
-  AND (d.offline_until IS NULL OR d.offline_until < @now::timestamptz)
+  AND d.last_seen_at < sqlc.arg(now)::timestamptz - (l.heartbeat_window_hours * interval '1 hour')
+  AND d.last_seen_at + (l.heartbeat_window_hours * interval '1 hour') > sqlc.arg(since)::timestamptz
+  AND (d.offline_until IS NULL OR d.offline_until < sqlc.arg(now)::timestamptz)
 ORDER BY d.id;
 
 -- name: ListUsageNearLimitsForMilestones :many
