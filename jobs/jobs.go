@@ -143,4 +143,6 @@ func (r *Runner) RunScan(ctx context.Context) (int, error) { return r.scan(ctx) 
 
 type fixedRetry time.Duration
 
-func (d fixedRetry) NextRetry(job *rivertype.JobRow) time.Time { return time.Now().Add(time.Duration(d)) }
+func (d fixedRetry) NextRetry(job *rivertype.JobRow) time.Time {
+	return time.Now().Add(time.Duration(d))
+}
