@@ -36,6 +36,10 @@ func (e *cmdEnv) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	runner, err := e.newRunner(store, sessionSecret)
+	if err != nil {
+		return err
+	}
 	stats := db.NewValidationStats(store, e.log)
 	statsCtx, stopStats := context.WithCancel(context.Background())
 	statsDone := make(chan struct{})
@@ -78,6 +82,12 @@ func (e *cmdEnv) serve(ctx context.Context) error {
 		Mail:           e.cfg.Mail(),
 	}, handlers.Deps{Store: store, Log: e.log, Limiter: limiter, Assets: assets, Registry: reg, Keys: keys,
 		Sealer: sealer, Stats: stats, Sessions: handlers.SessionKeys(sessionSecret, e.cfg.SessionPrev)})
+
+	stopJobs, err := e.startJobs(ctx, runner)
+	if err != nil {
+		return err
+	}
+	defer stopJobs()
 
 	ln, err := net.Listen("tcp", e.cfg.ListenAddr)
 	if err != nil {
