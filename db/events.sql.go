@@ -61,6 +61,17 @@ func (q *Queries) GetEvent(ctx context.Context, id uuid.UUID) (Event, error) {
 	return i, err
 }
 
+const getStripeCancelAtPeriodEnd = `-- name: GetStripeCancelAtPeriodEnd :one
+SELECT cancel_at_period_end FROM license_stripe_cancels WHERE license_id = $1
+`
+
+func (q *Queries) GetStripeCancelAtPeriodEnd(ctx context.Context, licenseID uuid.UUID) (bool, error) {
+	row := q.db.QueryRow(ctx, getStripeCancelAtPeriodEnd, licenseID)
+	var cancel_at_period_end bool
+	err := row.Scan(&cancel_at_period_end)
+	return cancel_at_period_end, err
+}
+
 const insertEvent = `-- name: InsertEvent :many
 
 INSERT INTO events (type, occurred_at, license_id, customer_id, deployment_id, data, milestone_key)

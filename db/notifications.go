@@ -271,3 +271,35 @@ func emptyAsNil(s string) *string {
 	}
 	return &s
 }
+
+// RequestRenewal records a customer's request to renew a license (one open
+// request per license: asking again updates its message) and audits it.
+func (s *Store) RequestRenewal(ctx context.Context, actor licensing.Actor, licenseID, customerID uuid.UUID,
+	userID *uuid.UUID, message string, now time.Time) (RenewalRequest, error) {
+	var r RenewalRequest
+	if len([]rune(message)) > 2000 {
+		return r, licensing.Invalid("the message is too long", licensing.ErrorDetail{Field: "message", Message: "at most 2000 characters"})
+	}
+	err := s.InTx(ctx, func(q *Queries) error {
+		var err error
+		if r, err = q.CreateRenewalRequest(ctx, CreateRenewalRequestParams{LicenseID: licenseID, CustomerID: customerID,
+			RequestedBy: userID, Message: message, Now: now}); err != nil {
+			return err
+		}
+		return Audit(ctx, q, actor, AuditEntry{Action: "license.renewal_request", EntityType: "license",
+			EntityID: licenseID.String(), CustomerID: &customerID, After: map[string]any{"message": message}}, now)
+	})
+	return r, err
+}
+
+// OpenRenewalRequest is the license's open renewal request, if any.
+func (s *Store) OpenRenewalRequest(ctx context.Context, licenseID uuid.UUID) (*RenewalRequest, error) {
+	r, err := s.Q.GetOpenRenewalRequest(ctx, licenseID)
+	if err != nil {
+		if licensing.ErrorCode(Translate(err)) == licensing.ENOTFOUND {
+			return nil, nil
+		}
+		return nil, Translate(err)
+	}
+	return &r, nil
+}

@@ -135,3 +135,37 @@ func utc(t *time.Time) *time.Time {
 	u := t.UTC()
 	return &u
 }
+
+// Upcoming is one future milestone of a license, for its admin page.
+type Upcoming struct {
+	What string
+	At   time.Time
+}
+
+// UpcomingMilestones lists a license's next renewal reminder, its expiry and
+// its grace end, as far as they lie after now.
+func UpcomingMilestones(expiresAt *time.Time, graceDays int, stripe, cancelAtPeriodEnd bool, now time.Time,
+	reminderDays []int) []Upcoming {
+	if expiresAt == nil {
+		return nil
+	}
+	var out []Upcoming
+	if !stripe || cancelAtPeriodEnd {
+		offsets := slices.Clone(reminderDays)
+		slices.Sort(offsets)
+		slices.Reverse(offsets)
+		for _, d := range offsets {
+			if at := expiresAt.AddDate(0, 0, -d); at.After(now) {
+				out = append(out, Upcoming{What: fmt.Sprintf("Renewal reminder (%d days before expiry)", d), At: at})
+				break
+			}
+		}
+	}
+	if expiresAt.After(now) {
+		out = append(out, Upcoming{What: "Expiry", At: *expiresAt})
+	}
+	if end := expiresAt.AddDate(0, 0, graceDays); graceDays > 0 && end.After(now) {
+		out = append(out, Upcoming{What: "Grace period ends", At: end})
+	}
+	return out
+}

@@ -60,3 +60,6 @@ INSERT INTO license_stripe_cancels (license_id, cancel_at_period_end, updated_at
 VALUES (@license_id, @cancel_at_period_end, @updated_at)
 ON CONFLICT (license_id) DO UPDATE SET cancel_at_period_end = excluded.cancel_at_period_end,
     updated_at = excluded.updated_at;
+
+-- name: GetStripeCancelAtPeriodEnd :one
+SELECT cancel_at_period_end FROM license_stripe_cancels WHERE license_id = @license_id;

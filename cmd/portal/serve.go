@@ -80,6 +80,8 @@ func (e *cmdEnv) serve(ctx context.Context) error {
 		InviteTTL:      e.cfg.InviteTTL,
 		BcryptCost:     e.cfg.BcryptCost,
 		Mail:           e.cfg.Mail(),
+		NoticeSecret:   noticeSecret(sessionSecret),
+		ReminderDays:   e.cfg.Jobs.ReminderDays,
 	}, handlers.Deps{Store: store, Log: e.log, Limiter: limiter, Assets: assets, Registry: reg, Keys: keys,
 		Sealer: sealer, Stats: stats, Sessions: handlers.SessionKeys(sessionSecret, e.cfg.SessionPrev)})
 
