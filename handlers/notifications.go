@@ -254,7 +254,6 @@ func (s *Server) portalRequestRenewal(c *fiber.Ctx) error {
 	return c.Redirect("/portal/licenses/"+row.License.ID.String(), fiber.StatusSeeOther)
 }
 
-
 // licenseLifecycle is the license page's lifecycle card.
 func (s *Server) licenseLifecycle(c *fiber.Ctx, l db.License) (admin.LicenseLifecycle, error) {
 	ctx := c.UserContext()
