@@ -33,7 +33,7 @@ func Schemas() map[string]any {
 			"required":    []string{"id", "type", "occurredAt", "data"},
 			"properties": map[string]any{
 				"id":         map[string]any{"type": "string", "format": "uuid"},
-				"type":       map[string]any{"type": "string", "const": s.Type},
+				"type":       map[string]any{"type": "string", "enum": []string{s.Type}},
 				"occurredAt": map[string]any{"type": "string", "format": "date-time"},
 				"data":       schemaOf(reflect.TypeOf(s.Data)),
 			},
