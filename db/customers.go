@@ -19,6 +19,9 @@ type CustomerInput struct {
 	Company          string
 	Metadata         map[string]any
 	StripeCustomerID *string
+	// Contacts besides Email (contacts.go): nil leaves one as it is, "" clears it.
+	BillingEmail   *string
+	TechnicalEmail *string
 }
 
 func (in *CustomerInput) normalise() ([]byte, error) {
@@ -26,6 +29,9 @@ func (in *CustomerInput) normalise() ([]byte, error) {
 	in.Email = strings.TrimSpace(in.Email)
 	in.Company = strings.TrimSpace(in.Company)
 	if err := licensing.ValidateCustomer(in.Name, in.Email, in.Company); err != nil {
+		return nil, err
+	}
+	if err := in.checkContacts(); err != nil {
 		return nil, err
 	}
 	if in.Metadata == nil {
@@ -52,6 +58,9 @@ func (s *Store) CreateCustomer(ctx context.Context, actor licensing.Actor, in Cu
 			Metadata: md, StripeCustomerID: in.StripeCustomerID})
 		if err != nil {
 			return conflictAs(err, "stripeCustomerId", "another customer has this Stripe customer id")
+		}
+		if err := saveContacts(ctx, q, c.ID, in, now); err != nil {
+			return err
 		}
 		if err := s.recordCustomer(ctx, q, events.CustomerCreated, c, now); err != nil {
 			return err
@@ -82,6 +91,9 @@ func (s *Store) UpdateCustomer(ctx context.Context, actor licensing.Actor, id uu
 			Metadata: md, StripeCustomerID: in.StripeCustomerID, UpdatedAt: now})
 		if err != nil {
 			return conflictAs(err, "stripeCustomerId", "another customer has this Stripe customer id")
+		}
+		if err := saveContacts(ctx, q, c.ID, in, now); err != nil {
+			return err
 		}
 		if err := s.recordCustomer(ctx, q, events.CustomerUpdated, c, now); err != nil {
 			return err

@@ -168,3 +168,44 @@ func TestRenewalRequestIsATaskCompletedByRenewing(t *testing.T) {
 		t.Fatal("the renewal task is still open after renewing")
 	}
 }
+
+func TestCustomerNoticeContactsThroughTheAPIAndTheAdminForm(t *testing.T) {
+	e := newEnv(t)
+	key := e.apiKey("admin")
+	r := e.do("POST", "/api/customers", key, map[string]any{"name": "Acme", "email": "ops@acme.example",
+		"billingEmail": "billing@acme.example", "technicalEmail": "tech@acme.example"})
+	if r.Status != 201 {
+		t.Fatalf("got %d %s", r.Status, r.Body)
+	}
+	m := r.JSON(t)
+	id := m["id"].(string)
+	if m["billingEmail"] != "billing@acme.example" || m["technicalEmail"] != "tech@acme.example" {
+		t.Fatalf("contacts %v %v", m["billingEmail"], m["technicalEmail"])
+	}
+	r = e.do("PATCH", "/api/customers/"+id, key, map[string]any{"billingEmail": ""})
+	if m := r.JSON(t); r.Status != 200 || m["billingEmail"] != nil || m["technicalEmail"] != "tech@acme.example" {
+		t.Fatalf("after clearing: %d %s", r.Status, r.Body)
+	}
+	r = e.do("PATCH", "/api/customers/"+id, key, map[string]any{"technicalEmail": "not an address"})
+	body := wantError(t, r, http.StatusUnprocessableEntity, "invalid")
+	if !strings.Contains(string(r.Body), "technicalEmail") {
+		t.Fatalf("the error does not name the field: %v", body)
+	}
+	if m := e.do("GET", "/api/customers/"+id, key, nil).JSON(t); m["technicalEmail"] != "tech@acme.example" {
+		t.Fatalf("a refused change changed the contact: %v", m["technicalEmail"])
+	}
+
+	createAdmin(t, e, adminEmail, adminPassword)
+	admin := signIn(t, e, adminEmail, adminPassword)
+	p := admin.get("/admin/customers/" + id + "/edit")
+	wantStatus(t, p, http.StatusOK)
+	if got := one(t, p, `input[data-testid=technicalEmail]`).AttrOr("value", ""); got != "tech@acme.example" {
+		t.Fatalf("form shows %q", got)
+	}
+	p = admin.post("/admin/customers/"+id+"/edit", url.Values{"name": {"Acme"}, "email": {"ops@acme.example"},
+		"billingEmail": {"money@acme.example"}, "technicalEmail": {""}})
+	wantStatus(t, p, http.StatusSeeOther)
+	if m := e.do("GET", "/api/customers/"+id, key, nil).JSON(t); m["billingEmail"] != "money@acme.example" || m["technicalEmail"] != nil {
+		t.Fatalf("after the form: %v %v", m["billingEmail"], m["technicalEmail"])
+	}
+}
