@@ -81,7 +81,7 @@ func New(pool *pgxpool.Pool, store *db.Store, cfg Config) (*Runner, error) {
 	river.AddWorker(workers, &scanWorker{r: r})
 	river.AddWorker(workers, &digestWorker{r: r})
 	rc := &river.Config{
-		Logger:      cfg.Log.With("component", "jobs"),
+		Logger:      slog.New(atLeast{cfg.Log.With("component", "jobs").Handler(), slog.LevelWarn}),
 		Workers:     workers,
 		MaxAttempts: cfg.MaxAttempts,
 		Queues:      map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
@@ -146,3 +146,18 @@ type fixedRetry time.Duration
 func (d fixedRetry) NextRetry(job *rivertype.JobRow) time.Time {
 	return time.Now().Add(time.Duration(d))
 }
+
+// atLeast passes on records of level min and above: River reports every
+// fetch and job count at info, which would drown the portal's own log.
+type atLeast struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h atLeast) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h atLeast) WithAttrs(a []slog.Attr) slog.Handler { return atLeast{h.Handler.WithAttrs(a), h.min} }
+
+func (h atLeast) WithGroup(n string) slog.Handler { return atLeast{h.Handler.WithGroup(n), h.min} }
