@@ -194,7 +194,8 @@ func Render(ctx context.Context, n email.Notice) (text, htmlBody string, err err
 	// templ escapes for HTML and keeps the template's indentation.
 	lines := strings.Split(html.UnescapeString(t.String()), "\n")
 	for i, l := range lines {
-		lines[i] = strings.TrimSpace(l)
+		// Only the indentation: "-- " opens the signature and keeps its space.
+		lines[i] = strings.TrimLeft(l, " \t")
 	}
 	if lines[len(lines)-1] != "" {
 		lines = append(lines, "")
