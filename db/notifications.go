@@ -162,9 +162,10 @@ func (s *Store) MarkNoticeAttemptFailed(ctx context.Context, id uuid.UUID, final
 		LastError: cause, Now: now}))
 }
 
-// MarkNoticeSuppressed records that the recipient opted out before sending.
-func (s *Store) MarkNoticeSuppressed(ctx context.Context, id uuid.UUID, now time.Time) error {
-	return Translate(s.Q.MarkNotificationSuppressed(ctx, MarkNotificationSuppressedParams{ID: id, Now: now}))
+// MarkNoticeSuppressed records that the notice was not sent, and why (the
+// recipient opted out, or email is not configured).
+func (s *Store) MarkNoticeSuppressed(ctx context.Context, id uuid.UUID, reason string, now time.Time) error {
+	return Translate(s.Q.MarkNotificationSuppressed(ctx, MarkNotificationSuppressedParams{ID: id, Reason: reason, Now: now}))
 }
 
 // ResendNotice puts a notice back in the queue ("send again" on the admin

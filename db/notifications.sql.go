@@ -559,16 +559,17 @@ func (q *Queries) MarkNotificationSent(ctx context.Context, arg MarkNotification
 }
 
 const markNotificationSuppressed = `-- name: MarkNotificationSuppressed :exec
-UPDATE notifications SET status = 'suppressed', updated_at = $1 WHERE id = $2
+UPDATE notifications SET status = 'suppressed', last_error = $1, updated_at = $2 WHERE id = $3
 `
 
 type MarkNotificationSuppressedParams struct {
-	Now time.Time
-	ID  uuid.UUID
+	Reason string
+	Now    time.Time
+	ID     uuid.UUID
 }
 
 func (q *Queries) MarkNotificationSuppressed(ctx context.Context, arg MarkNotificationSuppressedParams) error {
-	_, err := q.db.Exec(ctx, markNotificationSuppressed, arg.Now, arg.ID)
+	_, err := q.db.Exec(ctx, markNotificationSuppressed, arg.Reason, arg.Now, arg.ID)
 	return err
 }
 

@@ -198,3 +198,21 @@ func TestUnsubscribeLinkWorksOnceRefusesTamperingAndHoldsForTheNextMilestone(t *
 		t.Fatalf("notices %v, want one sent and one suppressed", statuses)
 	}
 }
+
+// Without SMTP settings nothing is attempted: notices are kept, suppressed
+// with the reason, instead of counting as failed deliveries.
+func TestWithoutSMTPNoticesAreSuppressedWithTheReason(t *testing.T) {
+	e := newEnv(t)
+	r := e.runner("", func(c *jobs.Config) { c.StaffEmails = nil })
+	e.start(r)
+	c := e.customer("nosmtp")
+	e.license(c, lic{expires: at(3 * dayLen), graceDays: 7})
+	if _, err := r.RunScan(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	e.settle()
+	ns := e.notices(e.addr("nosmtp"))
+	if len(ns) != 1 || ns[0].Status != "suppressed" || !strings.Contains(ns[0].LastError, "NLS_SMTP_URL") {
+		t.Fatalf("notices %+v, want one suppressed naming NLS_SMTP_URL", ns)
+	}
+}

@@ -69,15 +69,15 @@ func (w *sendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 		return nil
 	}
 	if n.OptedOut {
-		return r.store.MarkNoticeSuppressed(ctx, n.ID, r.cfg.Now())
+		return r.store.MarkNoticeSuppressed(ctx, n.ID, "the recipient unsubscribed from these notices", r.cfg.Now())
+	}
+	if !r.cfg.Mail.Enabled() {
+		// Not a delivery failure: nothing was tried. "Send again" sends it
+		// once NLS_SMTP_URL is set.
+		return r.store.MarkNoticeSuppressed(ctx, n.ID, "email is not configured (NLS_SMTP_URL)", r.cfg.Now())
 	}
 	msg, err := r.compose(ctx, n)
 	if err != nil {
-		_ = r.store.MarkNoticeAttemptFailed(ctx, n.ID, true, err.Error(), r.cfg.Now())
-		return river.JobCancel(err)
-	}
-	if !r.cfg.Mail.Enabled() {
-		err := fmt.Errorf("email is not configured (NLS_SMTP_URL)")
 		_ = r.store.MarkNoticeAttemptFailed(ctx, n.ID, true, err.Error(), r.cfg.Now())
 		return river.JobCancel(err)
 	}

@@ -43,7 +43,7 @@ UPDATE notifications SET status = @status, attempts = attempts + 1, last_error =
 WHERE id = @id;
 
 -- name: MarkNotificationSuppressed :exec
-UPDATE notifications SET status = 'suppressed', updated_at = @now WHERE id = @id;
+UPDATE notifications SET status = 'suppressed', last_error = @reason, updated_at = @now WHERE id = @id;
 
 -- name: RequeueNotification :one
 -- "Send again": a failed, suppressed or sent notice goes back in the queue.
