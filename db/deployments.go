@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/nectarcloud/nls/events"
 	"github.com/nectarcloud/nls/licensing"
 )
 
@@ -69,6 +70,9 @@ func (s *Store) AcquireSeat(ctx context.Context, licenseID uuid.UUID, maxDeploym
 			AppVersion: info.AppVersion, Offline: info.Offline, SeenAt: now})
 		inUse++
 		outcome = SeatHeld
+		if err == nil && existing.ID == uuid.Nil {
+			err = s.recordActivation(ctx, q, dep, now)
+		}
 		return err
 	})
 	return dep, outcome, int(inUse), err
@@ -110,6 +114,9 @@ func (s *Store) ReleaseDeployment(ctx context.Context, actor licensing.Actor, li
 		dep, err = q.DeactivateDeployment(ctx, DeactivateDeploymentParams{LicenseID: licenseID, DeploymentID: deploymentID,
 			DeactivatedAt: &now, DeactivatedBy: &by})
 		if err != nil {
+			return err
+		}
+		if err := s.recordDeployment(ctx, q, events.DeploymentReleased, customerID, dep, now); err != nil {
 			return err
 		}
 		return Audit(ctx, q, actor, AuditEntry{Action: "deployment.release", EntityType: "deployment",

@@ -56,6 +56,13 @@ type Customer struct {
 	UpdatedAt        time.Time
 }
 
+type CustomerContact struct {
+	CustomerID     uuid.UUID
+	BillingEmail   pgtype.Text
+	TechnicalEmail pgtype.Text
+	UpdatedAt      time.Time
+}
+
 type Deployment struct {
 	ID            uuid.UUID
 	LicenseID     uuid.UUID
@@ -71,6 +78,17 @@ type Deployment struct {
 	FirstSeenAt   time.Time
 	LastSeenAt    time.Time
 	OfflineUntil  *time.Time
+}
+
+type Event struct {
+	ID           uuid.UUID
+	Type         string
+	OccurredAt   time.Time
+	LicenseID    *uuid.UUID
+	CustomerID   *uuid.UUID
+	DeploymentID *uuid.UUID
+	Data         []byte
+	MilestoneKey *string
 }
 
 type License struct {
@@ -116,11 +134,42 @@ type LicenseKey struct {
 	ReplacedAt *time.Time
 }
 
+type LicenseStripeCancel struct {
+	LicenseID         uuid.UUID
+	CancelAtPeriodEnd bool
+	UpdatedAt         time.Time
+}
+
 type LoginFailure struct {
 	AccountHash  []byte
 	Source       string
 	Failures     int32
 	LastFailedAt time.Time
+}
+
+type Notification struct {
+	ID             uuid.UUID
+	EventID        *uuid.UUID
+	EventType      string
+	Category       string
+	Recipient      string
+	LicenseID      *uuid.UUID
+	CustomerID     *uuid.UUID
+	Subject        string
+	DedupeKey      string
+	Status         string
+	Attempts       int32
+	LastError      string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	SentAt         *time.Time
+	UnsubscribedAt *time.Time
+}
+
+type NotificationOptout struct {
+	Email     string
+	Category  string
+	CreatedAt time.Time
 }
 
 type Plan struct {
@@ -146,6 +195,16 @@ type PlanStripePrice struct {
 	PriceID   string
 	PlanID    uuid.UUID
 	CreatedAt time.Time
+}
+
+type RenewalRequest struct {
+	ID          uuid.UUID
+	LicenseID   uuid.UUID
+	CustomerID  uuid.UUID
+	RequestedBy *uuid.UUID
+	Message     string
+	CreatedAt   time.Time
+	CompletedAt *time.Time
 }
 
 type Session struct {

@@ -23,6 +23,8 @@ import (
 type Store struct {
 	Pool *pgxpool.Pool
 	Q    *Queries
+
+	outbox outbox // domain events written with each change (events.go)
 }
 
 // NewStore wraps an open pool.

@@ -88,12 +88,14 @@ func customersURL(f partials.CustomerFilter, cur string) string {
 func customerFormOf(c *fiber.Ctx) admin.CustomerForm {
 	return admin.CustomerForm{Name: strings.Clone(c.FormValue("name")), Email: strings.Clone(c.FormValue("email")),
 		Company: strings.Clone(c.FormValue("company")), StripeCustomerID: strings.Clone(c.FormValue("stripeCustomerId")),
+		BillingEmail: strings.Clone(c.FormValue("billingEmail")), TechnicalEmail: strings.Clone(c.FormValue("technicalEmail")),
 		Errors: formTextErrors(c)}
 }
 
 // apply copies the form onto a customer; a blank Stripe id unlinks it.
 func applyCustomerForm(f admin.CustomerForm, in *db.CustomerInput) {
 	in.Name, in.Email, in.Company = f.Name, f.Email, f.Company
+	in.BillingEmail, in.TechnicalEmail = &f.BillingEmail, &f.TechnicalEmail
 	in.StripeCustomerID = nil
 	if v := strings.TrimSpace(f.StripeCustomerID); v != "" {
 		in.StripeCustomerID = &v
@@ -144,7 +146,7 @@ func sentence(msg string) string {
 	return msg
 }
 
-var customerFields = []string{"name", "email", "company", "stripeCustomerId"}
+var customerFields = []string{"name", "email", "company", "stripeCustomerId", "billingEmail", "technicalEmail"}
 
 // adminNewCustomer handles GET /admin/customers/new: the add form.
 func (s *Server) adminNewCustomer(c *fiber.Ctx) error {
@@ -187,6 +189,16 @@ func (s *Server) adminEditCustomer(c *fiber.Ctx) error {
 	f := admin.CustomerForm{ID: cu.ID.String(), Name: cu.Name, Email: cu.Email, Company: cu.Company}
 	if cu.StripeCustomerID != nil {
 		f.StripeCustomerID = *cu.StripeCustomerID
+	}
+	billing, technical, err := s.store.CustomerContacts(c.UserContext(), cu.ID)
+	if err != nil {
+		return err
+	}
+	if billing != nil {
+		f.BillingEmail = *billing
+	}
+	if technical != nil {
+		f.TechnicalEmail = *technical
 	}
 	return s.render(c, admin.CustomerFormPage(s.page(c, "Edit "+cu.Name), f))
 }

@@ -66,6 +66,10 @@ func (s *Server) adminDashboard(c *fiber.Ctx) error {
 			stripe, err = s.store.ListStripeEventsNeedingAttention(ctx, dashboardStripeEvents)
 			return err
 		},
+		func() (err error) {
+			v.FailedDeliveries, err = s.store.Q.CountFailedNotificationsSince(ctx, now.AddDate(0, 0, -7))
+			return db.Translate(err)
+		},
 	)
 	if err != nil {
 		return err

@@ -356,5 +356,8 @@ func (s *Server) licenseDetail(c *fiber.Ctx, l db.License) (admin.LicenseDetail,
 		return d, err
 	}
 	d.Audit = auditRows(audit)
+	if d.Lifecycle, err = s.licenseLifecycle(c, l); err != nil {
+		return d, err
+	}
 	return d, nil
 }

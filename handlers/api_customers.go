@@ -22,6 +22,8 @@ type customerBody struct {
 	Company          *string         `json:"company"`
 	Metadata         *map[string]any `json:"metadata"`
 	StripeCustomerID *string         `json:"stripeCustomerId"`
+	BillingEmail     *string         `json:"billingEmail"`
+	TechnicalEmail   *string         `json:"technicalEmail"`
 }
 
 func (b customerBody) apply(in *db.CustomerInput) {
@@ -36,6 +38,9 @@ func (b customerBody) apply(in *db.CustomerInput) {
 	}
 	if b.Metadata != nil {
 		in.Metadata = *b.Metadata
+	}
+	if b.BillingEmail != nil || b.TechnicalEmail != nil {
+		in.BillingEmail, in.TechnicalEmail = b.BillingEmail, b.TechnicalEmail
 	}
 	if b.StripeCustomerID != nil {
 		v := *b.StripeCustomerID
@@ -85,7 +90,7 @@ func (s *Server) createCustomer(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.Status(fiber.StatusCreated).JSON(cust.View())
+	return s.answerCustomer(c.Status(fiber.StatusCreated), cust)
 }
 
 // getCustomer handles GET /api/customers/:id.
@@ -98,7 +103,7 @@ func (s *Server) getCustomer(c *fiber.Ctx) error {
 	if err != nil {
 		return notFoundAs(err, "customer")
 	}
-	return c.JSON(cust.View())
+	return s.answerCustomer(c, cust)
 }
 
 // updateCustomer handles PATCH /api/customers/:id.
@@ -115,7 +120,7 @@ func (s *Server) updateCustomer(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(cust.View())
+	return s.answerCustomer(c, cust)
 }
 
 // archiveCustomer handles POST /api/customers/:id/archive and DELETE /api/customers/:id.
@@ -136,4 +141,20 @@ func notFoundAs(err error, what string) error {
 		return licensing.Errorf(licensing.ENOTFOUND, "%s not found", what)
 	}
 	return err
+}
+
+// customerAnswer is one customer as the API answers it, with its contacts
+// (lists leave them out).
+type customerAnswer struct {
+	db.CustomerView
+	BillingEmail   *string `json:"billingEmail"`
+	TechnicalEmail *string `json:"technicalEmail"`
+}
+
+func (s *Server) answerCustomer(c *fiber.Ctx, cust db.Customer) error {
+	billing, technical, err := s.store.CustomerContacts(c.UserContext(), cust.ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(customerAnswer{CustomerView: cust.View(), BillingEmail: billing, TechnicalEmail: technical})
 }

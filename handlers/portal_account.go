@@ -89,6 +89,9 @@ func (s *Server) renderAccount(c *fiber.Ctx, status int, f portal.PasswordForm) 
 	p := s.portalPage(c, "Your account")
 	f.MinLength = auth.MinPasswordRunes
 	a := portal.Account{Email: u.Email, Name: u.Name, Customer: p.Customer.Name, Form: f}
+	if a.Notices, err = s.noticeChoices(c, u.Email); err != nil {
+		return err
+	}
 	if u.LastLoginAt != nil {
 		a.LastLogin = fmtDateTime(*u.LastLoginAt)
 	}

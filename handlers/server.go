@@ -42,6 +42,10 @@ type Config struct {
 	BcryptCost int           // for passwords set in the portal; below bcrypt's minimum: its default
 	Mail       MailConfig    // SMTP for invitation emails; an empty URL sends none
 
+	// Signs the unsubscribe links of notice emails (notifications.go).
+	NoticeSecret []byte
+	ReminderDays []int // renewal reminder offsets shown on license pages; nil: 30, 14, 7, 1
+
 	// Delays after failed sign-ins (login_throttle.go); zero: none.
 	LoginThrottle LoginThrottle
 }
@@ -170,6 +174,7 @@ func New(cfg Config, d Deps) *fiber.App {
 	s.registerAdminUserRoutes(app)
 	s.registerPortalAccountRoutes(app)
 	s.registerPortalRoutes(app)
+	s.registerNotificationRoutes(app)
 	// A request no route matches falls through the middleware to Fiber's
 	// ErrNotFound, which handleError renders.
 	return app

@@ -9,4 +9,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 go test -run '^$' -bench . -benchmem ./licensing/...
 go test -run '^$' -bench RecordUsage -benchtime 3000x ./db/
+# What the outbox (domain events and their fan-out jobs) costs license actions and usage reports.
+go test -run '^$' -bench Outbox -benchtime 2000x ./db/
 go run ./cmd/benchvalidate -licenses "${BENCH_LICENSES:-10000}" -clients "${BENCH_CLIENTS:-64}" -duration "${BENCH_DURATION:-10s}"

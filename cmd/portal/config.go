@@ -51,6 +51,8 @@ type Config struct {
 	InviteTTL time.Duration
 	SMTPURL   string
 	SMTPFrom  string
+
+	Jobs JobsConfig // background jobs and notices (jobs.go)
 }
 
 // configError names the variable and what it expected.
@@ -95,6 +97,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		SMTPFrom:       r.str("NLS_SMTP_FROM", ""),
 	}
 	c.KeysDir = r.str("NLS_KEYS_DIR", filepath.Join(c.DataDir, "keys"))
+	c.Jobs = readJobsConfig(&r)
 	c.Login = handlers.LoginThrottle{
 		FreeFailures:    r.int("NLS_LOGIN_FREE_FAILURES", 5, 0, 1000),
 		MaxDelay:        r.duration("NLS_LOGIN_MAX_DELAY", 15*time.Minute),

@@ -35,6 +35,8 @@ Commands:
   user invite --customer ID|EMAIL --email E [--name N]
                                 invite a customer user (the link printed alone on the last line)
   stripe replay EVENT_ID        apply a received Stripe event again (once its price is mapped)
+  worker                        run the background jobs only (with NLS_WORKERS=false on the serve processes)
+  jobs                          list the job queues' backlog and the recent job failures
 
 Configuration is read from the environment; see .env.example.
 `
@@ -93,6 +95,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = env.license(ctx, args)
 	case "user":
 		err = env.user(ctx, args)
+	case "worker":
+		err = env.worker(ctx)
+	case "jobs":
+		err = env.jobsCmd(ctx, args)
 	default:
 		fmt.Fprintf(stderr, "unknown command %q\n\n%s", cmd, usage)
 		return 2

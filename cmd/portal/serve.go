@@ -52,6 +52,10 @@ func (e *cmdEnv) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	runner, err := e.newRunner(store, sessionSecret)
+	if err != nil {
+		return err
+	}
 	stats := db.NewValidationStats(store, e.log)
 	statsCtx, stopStats := context.WithCancel(context.Background())
 	statsDone := make(chan struct{})
@@ -93,9 +97,17 @@ func (e *cmdEnv) serve(ctx context.Context) error {
 		InviteTTL:      e.cfg.InviteTTL,
 		BcryptCost:     e.cfg.BcryptCost,
 		Mail:           e.cfg.Mail(),
+		NoticeSecret:   noticeSecret(sessionSecret),
+		ReminderDays:   e.cfg.Jobs.ReminderDays,
 	}, handlers.Deps{Store: store, Log: e.log, Limiter: limiter, Assets: assets, Registry: reg, Keys: keys,
 		Sealer: sealer, Stats: stats, Sessions: handlers.SessionKeys(sessionSecret, e.cfg.SessionPrev),
 		Tracer: e.tracer, Readiness: readiness})
+
+	stopJobs, err := e.startJobs(ctx, runner)
+	if err != nil {
+		return err
+	}
+	defer stopJobs()
 
 	ln, err := net.Listen("tcp", e.cfg.ListenAddr)
 	if err != nil {

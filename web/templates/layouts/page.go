@@ -62,6 +62,7 @@ func AdminNav() []NavItem {
 		{Key: "licenses", Label: "Licenses", Href: "/admin/licenses"},
 		{Key: "usage", Label: "Usage", Href: "/admin/usage"},
 		{Key: "stripe-events", Label: "Stripe events", Href: "/admin/stripe-events"},
+		{Key: "notifications", Label: "Notifications", Href: "/admin/notifications"},
 		{Key: "audit", Label: "Audit", Href: "/admin/audit"},
 		{Key: "api-keys", Label: "API keys", Href: "/admin/api-keys"},
 	}

@@ -42,6 +42,7 @@ type Dashboard struct {
 	ValidationsTotal  int64
 	Stripe            StripeAttention
 	Audit             []AuditRow
+	FailedDeliveries  int64 // notices that failed for good in the last 7 days (license_lifecycle.templ)
 }
 
 // Option is one choice of a <select>.
@@ -110,4 +111,5 @@ type LicenseDetail struct {
 	Validations    []ValidationRow
 	Audit          []AuditRow
 	RevealedKey    string
+	Lifecycle      LicenseLifecycle // license_lifecycle.templ
 }
