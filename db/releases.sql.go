@@ -311,6 +311,46 @@ func (q *Queries) GetRelease(ctx context.Context, id uuid.UUID) (Release, error)
 	return i, err
 }
 
+const getReleaseByRepositoryVersion = `-- name: GetReleaseByRepositoryVersion :one
+SELECT r.id, r.product_id, r.version, r.channel, r.notes, r.published_at, r.yanked_at, r.created_at, p.code AS product_code
+FROM releases r JOIN products p ON p.id = r.product_id
+WHERE p.repository = $1 AND r.version = $2
+`
+
+type GetReleaseByRepositoryVersionParams struct {
+	Repository string
+	Version    string
+}
+
+type GetReleaseByRepositoryVersionRow struct {
+	ID          uuid.UUID
+	ProductID   uuid.UUID
+	Version     string
+	Channel     string
+	Notes       string
+	PublishedAt *time.Time
+	YankedAt    *time.Time
+	CreatedAt   time.Time
+	ProductCode string
+}
+
+func (q *Queries) GetReleaseByRepositoryVersion(ctx context.Context, arg GetReleaseByRepositoryVersionParams) (GetReleaseByRepositoryVersionRow, error) {
+	row := q.db.QueryRow(ctx, getReleaseByRepositoryVersion, arg.Repository, arg.Version)
+	var i GetReleaseByRepositoryVersionRow
+	err := row.Scan(
+		&i.ID,
+		&i.ProductID,
+		&i.Version,
+		&i.Channel,
+		&i.Notes,
+		&i.PublishedAt,
+		&i.YankedAt,
+		&i.CreatedAt,
+		&i.ProductCode,
+	)
+	return i, err
+}
+
 const getReleaseByVersion = `-- name: GetReleaseByVersion :one
 SELECT id, product_id, version, channel, notes, published_at, yanked_at, created_at FROM releases WHERE product_id = $1 AND version = $2
 `
@@ -332,6 +372,43 @@ func (q *Queries) GetReleaseByVersion(ctx context.Context, arg GetReleaseByVersi
 		&i.PublishedAt,
 		&i.YankedAt,
 		&i.CreatedAt,
+	)
+	return i, err
+}
+
+const getReleaseWithProduct = `-- name: GetReleaseWithProduct :one
+SELECT r.id, r.product_id, r.version, r.channel, r.notes, r.published_at, r.yanked_at, r.created_at, p.code AS product_code, p.repository AS product_repository
+FROM releases r JOIN products p ON p.id = r.product_id
+WHERE r.id = $1
+`
+
+type GetReleaseWithProductRow struct {
+	ID                uuid.UUID
+	ProductID         uuid.UUID
+	Version           string
+	Channel           string
+	Notes             string
+	PublishedAt       *time.Time
+	YankedAt          *time.Time
+	CreatedAt         time.Time
+	ProductCode       string
+	ProductRepository string
+}
+
+func (q *Queries) GetReleaseWithProduct(ctx context.Context, id uuid.UUID) (GetReleaseWithProductRow, error) {
+	row := q.db.QueryRow(ctx, getReleaseWithProduct, id)
+	var i GetReleaseWithProductRow
+	err := row.Scan(
+		&i.ID,
+		&i.ProductID,
+		&i.Version,
+		&i.Channel,
+		&i.Notes,
+		&i.PublishedAt,
+		&i.YankedAt,
+		&i.CreatedAt,
+		&i.ProductCode,
+		&i.ProductRepository,
 	)
 	return i, err
 }
@@ -363,6 +440,41 @@ SELECT id, release_id, filename, platform, arch, content_type, size_bytes, sha25
 
 func (q *Queries) ListArtifactsByRelease(ctx context.Context, releaseID uuid.UUID) ([]Artifact, error) {
 	rows, err := q.db.Query(ctx, listArtifactsByRelease, releaseID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Artifact{}
+	for rows.Next() {
+		var i Artifact
+		if err := rows.Scan(
+			&i.ID,
+			&i.ReleaseID,
+			&i.Filename,
+			&i.Platform,
+			&i.Arch,
+			&i.ContentType,
+			&i.SizeBytes,
+			&i.Sha256,
+			&i.BlobKey,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listArtifactsByReleases = `-- name: ListArtifactsByReleases :many
+SELECT id, release_id, filename, platform, arch, content_type, size_bytes, sha256, blob_key, created_at FROM artifacts WHERE release_id = ANY($1::uuid[]) ORDER BY filename
+`
+
+func (q *Queries) ListArtifactsByReleases(ctx context.Context, releaseIds []uuid.UUID) ([]Artifact, error) {
+	rows, err := q.db.Query(ctx, listArtifactsByReleases, releaseIds)
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/securecookie"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/nectarcloud/nls/blobstore"
 	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/licensing"
 	"github.com/nectarcloud/nls/web/static"
@@ -41,6 +42,8 @@ type Config struct {
 
 	// Delays after failed sign-ins (login_throttle.go); zero: none.
 	LoginThrottle LoginThrottle
+
+	Distribution DistributionConfig // releases, downloads, registry tokens (distribution.go)
 }
 
 // Deps are the handlers' collaborators, built and owned by main.
@@ -55,6 +58,10 @@ type Deps struct {
 	Stats    *db.ValidationStats // nil: counted in memory and flushed only when read
 	Sessions []securecookie.Codec
 	Now      func() time.Time
+
+	Blobs        blobstore.Store    // artifacts; nil: distribution routes answer 503
+	LocalBlobs   *blobstore.FS      // set when Blobs is the filesystem store, whose links NLS serves
+	RegistryKeys *licensing.Keyring // signs registry tokens; nil: no registry token service
 }
 
 // Server holds the dependencies every handler method uses.
@@ -73,6 +80,7 @@ type Server struct {
 	codecs   []securecookie.Codec
 	now      func() time.Time
 	outage   *outageLog
+	dist     distribution
 }
 
 // New builds the Fiber app with every route.
@@ -93,6 +101,7 @@ func New(cfg Config, d Deps) *fiber.App {
 		metrics: newMetrics(d.Registry, d.Store), gatherer: d.Registry, keys: d.Keys, issuer: d.Keys,
 		sealer: d.Sealer, stats: d.Stats, codecs: d.Sessions}
 	s.outage = newOutageLog(d.Log, d.Store.Pool.Ping)
+	s.dist = newDistribution(cfg.Distribution, d)
 
 	fcfg := fiber.Config{
 		AppName:               "nls",
@@ -103,6 +112,10 @@ func New(cfg Config, d Deps) *fiber.App {
 		WriteTimeout:          60 * time.Second,
 		IdleTimeout:           120 * time.Second,
 		ReadBufferSize:        16 << 10,
+		// Artifact uploads stream to the blob store (distribution.go);
+		// limitBody keeps BodyLimit for every other route.
+		StreamRequestBody:           true,
+		DisablePreParseMultipartForm: true,
 	}
 	if len(cfg.TrustedProxies) > 0 {
 		fcfg.ProxyHeader = fiber.HeaderXForwardedFor
@@ -113,7 +126,7 @@ func New(cfg Config, d Deps) *fiber.App {
 	app := fiber.New(fcfg)
 	app.Hooks().OnShutdown(func() error { s.outage.close(); return nil })
 
-	app.Use(s.requestID, s.accessLog, s.recoverPanic, s.securityHeaders)
+	app.Use(s.requestID, s.accessLog, s.recoverPanic, s.securityHeaders, s.limitBody)
 	if len(cfg.CORSOrigins) > 0 {
 		app.Use(cors.New(cors.Config{
 			AllowOrigins:  joinComma(cfg.CORSOrigins),
@@ -140,6 +153,7 @@ func New(cfg Config, d Deps) *fiber.App {
 	s.registerAdminUserRoutes(app)
 	s.registerPortalAccountRoutes(app)
 	s.registerPortalRoutes(app)
+	s.registerDistributionRoutes(app, api)
 	// A request no route matches falls through the middleware to Fiber's
 	// ErrNotFound, which handleError renders.
 	return app

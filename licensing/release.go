@@ -361,3 +361,22 @@ func RegistrySigningKid(keys []KeyInfo, delay time.Duration, now time.Time) stri
 	}
 	return kid
 }
+
+var (
+	productCodeRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+	// The registry's repository name grammar (distribution/reference).
+	repositoryRE = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$`)
+)
+
+// ValidateProduct checks a new product's code, name and repository.
+func ValidateProduct(code, name, repository string) error {
+	var pr Problems
+	pr.CheckText("name", name, true, 200)
+	if !productCodeRE.MatchString(code) {
+		pr.Add("code", "lowercase letters, digits, - and _, starting with a letter or digit, at most 63")
+	}
+	if !repositoryRE.MatchString(repository) || len(repository) > 200 {
+		pr.Add("repository", "a registry repository name: lowercase path components separated by /")
+	}
+	return pr.Err()
+}

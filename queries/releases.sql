@@ -94,3 +94,16 @@ INSERT INTO downloads (license_id, artifact_id, via, occurred_at) VALUES (@licen
 
 -- name: CountDownloadsByLicense :one
 SELECT count(*) FROM downloads WHERE license_id = @license_id;
+
+-- name: GetReleaseWithProduct :one
+SELECT r.*, p.code AS product_code, p.repository AS product_repository
+FROM releases r JOIN products p ON p.id = r.product_id
+WHERE r.id = @id;
+
+-- name: GetReleaseByRepositoryVersion :one
+SELECT r.*, p.code AS product_code
+FROM releases r JOIN products p ON p.id = r.product_id
+WHERE p.repository = @repository AND r.version = @version;
+
+-- name: ListArtifactsByReleases :many
+SELECT * FROM artifacts WHERE release_id = ANY(@release_ids::uuid[]) ORDER BY filename;

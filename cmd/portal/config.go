@@ -50,6 +50,8 @@ type Config struct {
 	InviteTTL time.Duration
 	SMTPURL   string
 	SMTPFrom  string
+
+	Dist DistConfig // releases, downloads and registry tokens (distribution.go)
 }
 
 // configError names the variable and what it expected.
@@ -93,6 +95,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		SMTPFrom:       r.str("NLS_SMTP_FROM", ""),
 	}
 	c.KeysDir = r.str("NLS_KEYS_DIR", filepath.Join(c.DataDir, "keys"))
+	loadDistConfig(&r, &c)
 	c.Login = handlers.LoginThrottle{
 		FreeFailures:    r.int("NLS_LOGIN_FREE_FAILURES", 5, 0, 1000),
 		MaxDelay:        r.duration("NLS_LOGIN_MAX_DELAY", 15*time.Minute),

@@ -36,6 +36,10 @@ func (e *cmdEnv) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	blobs, registryKeys, err := e.openDistribution()
+	if err != nil {
+		return err
+	}
 	stats := db.NewValidationStats(store, e.log)
 	statsCtx, stopStats := context.WithCancel(context.Background())
 	statsDone := make(chan struct{})
@@ -76,8 +80,10 @@ func (e *cmdEnv) serve(ctx context.Context) error {
 		InviteTTL:      e.cfg.InviteTTL,
 		BcryptCost:     e.cfg.BcryptCost,
 		Mail:           e.cfg.Mail(),
+		Distribution:   e.cfg.distributionConfig(),
 	}, handlers.Deps{Store: store, Log: e.log, Limiter: limiter, Assets: assets, Registry: reg, Keys: keys,
-		Sealer: sealer, Stats: stats, Sessions: handlers.SessionKeys(sessionSecret, e.cfg.SessionPrev)})
+		Sealer: sealer, Stats: stats, Sessions: handlers.SessionKeys(sessionSecret, e.cfg.SessionPrev),
+		Blobs: blobs, LocalBlobs: blobs, RegistryKeys: registryKeys})
 
 	ln, err := net.Listen("tcp", e.cfg.ListenAddr)
 	if err != nil {
