@@ -192,5 +192,3 @@ func (c *capReader) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
-
-

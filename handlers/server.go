@@ -114,7 +114,7 @@ func New(cfg Config, d Deps) *fiber.App {
 		ReadBufferSize:        16 << 10,
 		// Artifact uploads stream to the blob store (distribution.go);
 		// limitBody keeps BodyLimit for every other route.
-		StreamRequestBody:           true,
+		StreamRequestBody:            true,
 		DisablePreParseMultipartForm: true,
 	}
 	if len(cfg.TrustedProxies) > 0 {
