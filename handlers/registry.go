@@ -16,6 +16,7 @@ package handlers
 // repository and its version paths, for CI.
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -45,6 +46,21 @@ func (s *Server) registryJWKS(c *fiber.Ctx) error {
 	}
 	c.Set(fiber.HeaderContentType, "application/jwk-set+json")
 	return c.Send(b)
+}
+
+// RegistryAuthSection is the auth section of a CNCF Distribution registry's
+// config.yml that trusts this portal's tokens; jwksPath is where the
+// registry reads GET /api/registry/jwks from (it loads the file at start).
+func RegistryAuthSection(baseURL, service, issuer, jwksPath string) string {
+	return fmt.Sprintf(`auth:
+  token:
+    realm: %s/api/registry/token
+    service: %s
+    issuer: %s
+    jwks: %s
+    signingalgorithms:
+      - EdDSA
+`, strings.TrimRight(baseURL, "/"), service, issuer, jwksPath)
 }
 
 // scopeRequest is one "repository:name:actions" of the scope parameter.

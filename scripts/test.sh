@@ -28,6 +28,15 @@ if [ ! -x bin/stripe-mock ] && ! command -v stripe-mock >/dev/null 2>&1; then
     echo "warning: could not install stripe-mock; the billing tests will fail under CI" >&2
 fi
 
+# Distribution: the license-gated image tests run the real registry (CNCF
+# Distribution) with token auth pointing at the portal under test. Built
+# into bin/ like stripe-mock; without it those tests fail under CI.
+if [ ! -x bin/registry ] && ! command -v registry >/dev/null 2>&1; then
+  echo "installing the registry for the distribution tests" >&2
+  GOBIN="$PWD/bin" go install github.com/distribution/distribution/v3/cmd/registry@v3.1.2 >&2 ||
+    echo "warning: could not install the registry; the image tests will fail under CI" >&2
+fi
+
 if [ -z "${TEST_DATABASE_URL:-}" ]; then
   dir=$(mktemp -d /tmp/nls-test-pg.XXXXXX)
   go build -o "$dir/portal" ./cmd/portal

@@ -110,7 +110,7 @@ func (e *cmdEnv) registry(_ context.Context, args []string) error {
 				return err
 			}
 		}
-		fmt.Fprint(e.stdout, RegistryAuthConfig(e.cfg.BaseURL, e.cfg.Dist.RegistryService, e.cfg.Dist.RegistryIssuer, *jwksPath))
+		fmt.Fprint(e.stdout, handlers.RegistryAuthSection(e.cfg.BaseURL, e.cfg.Dist.RegistryService, e.cfg.Dist.RegistryIssuer, *jwksPath))
 		return nil
 	case "rotate":
 		info, err := ring.Rotate(licensing.AlgEdDSA, time.Now())
@@ -123,20 +123,6 @@ func (e *cmdEnv) registry(_ context.Context, args []string) error {
 		return nil
 	}
 	return usageErr("registry: expected config or rotate")
-}
-
-// RegistryAuthConfig is the auth section of a CNCF Distribution registry's
-// config.yml trusting this portal's tokens.
-func RegistryAuthConfig(baseURL, service, issuer, jwksPath string) string {
-	return fmt.Sprintf(`auth:
-  token:
-    realm: %s/api/registry/token
-    service: %s
-    issuer: %s
-    jwks: %s
-    signingalgorithms:
-      - EdDSA
-`, baseURL, service, issuer, jwksPath)
 }
 
 // release handles "portal release publish --product P --version V --channel C FILE...":
