@@ -18,10 +18,12 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/nectarcloud/nls/blobstore"
+	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/handlers"
 	"github.com/nectarcloud/nls/licensing"
 )
@@ -31,7 +33,7 @@ type DistConfig struct {
 	BlobDir          string
 	DownloadSecret   string
 	DownloadTTL      time.Duration
-	UploadLimit      int
+	UploadLimit      int64
 	RegistryKeysDir  string
 	RegistryService  string
 	RegistryIssuer   string
@@ -45,7 +47,7 @@ func loadDistConfig(r *envReader, c *Config) {
 		BlobDir:          r.str("NLS_BLOB_DIR", filepath.Join(c.DataDir, "artifacts")),
 		DownloadSecret:   r.secret("NLS_DOWNLOAD_SECRET"),
 		DownloadTTL:      r.duration("NLS_DOWNLOAD_TTL", 5*time.Minute),
-		UploadLimit:      r.size("NLS_UPLOAD_LIMIT", 16<<30),
+		UploadLimit:      largeSize(r, "NLS_UPLOAD_LIMIT", 16<<30),
 		RegistryKeysDir:  r.str("NLS_REGISTRY_KEYS_DIR", filepath.Join(c.DataDir, "registry-keys")),
 		RegistryService:  r.str("NLS_REGISTRY_SERVICE", "nls-registry"),
 		RegistryIssuer:   r.str("NLS_REGISTRY_ISSUER", c.Issuer),
@@ -55,9 +57,33 @@ func loadDistConfig(r *envReader, c *Config) {
 	}
 }
 
+// largeSize reads a byte count that may pass 1 GiB: 17179869184, 512MiB, 16GiB.
+func largeSize(r *envReader, name string, def int64) int64 {
+	v := strings.ToUpper(strings.TrimSpace(r.getenv(name)))
+	if v == "" {
+		return def
+	}
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		m      int64
+	}{{"GIB", 1 << 30}, {"MIB", 1 << 20}, {"KIB", 1 << 10}} {
+		if strings.HasSuffix(v, u.suffix) {
+			mult, v = u.m, strings.TrimSpace(strings.TrimSuffix(v, u.suffix))
+			break
+		}
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 || n > (1<<50)/mult {
+		r.fail(name, "a size such as 1073741824, 512MiB or 16GiB", r.getenv(name))
+		return def
+	}
+	return n * mult
+}
+
 func (c Config) distributionConfig() handlers.DistributionConfig {
 	d := c.Dist
-	return handlers.DistributionConfig{DownloadTTL: d.DownloadTTL, UploadLimit: int64(d.UploadLimit),
+	return handlers.DistributionConfig{DownloadTTL: d.DownloadTTL, UploadLimit: d.UploadLimit,
 		RegistryService: d.RegistryService, RegistryIssuer: d.RegistryIssuer, RegistryTokenTTL: d.RegistryTokenTTL,
 		RegistryKeyDelay: d.RegistryKeyDelay, RegistryHost: d.RegistryHost}
 }
@@ -243,4 +269,49 @@ func (c *apiClient) upload(ctx context.Context, releaseID, path, platform, arch 
 	req.Header.Set("Content-Type", "application/octet-stream")
 	req.Header.Set("X-Checksum-Sha256", hex.EncodeToString(h.Sum(nil)))
 	return c.do(req, nil)
+}
+
+// seedDistribution adds the demo product: a release with an install script
+// as its artifact, pullable as acme/server; enterprise licenses keep what
+// was published before they expire (maintain) and see release candidates,
+// pro licenses get stable releases while valid.
+func (e *cmdEnv) seedDistribution(ctx context.Context, store *db.Store, actor licensing.Actor, now time.Time) error {
+	blobs, _, err := e.openDistribution()
+	if err != nil {
+		return err
+	}
+	if _, err := store.CreateProduct(ctx, actor, "acme-server", "Acme Server", "acme/server", now); err != nil {
+		return err
+	}
+	published := now.Add(-time.Hour)
+	rel, err := store.CreateRelease(ctx, actor, db.NewRelease{Product: "acme-server", Version: "1.0.0", Channel: "stable",
+		Notes: "First release of the demo product.", PublishedAt: &published}, now)
+	if err != nil {
+		return err
+	}
+	script := []byte("#!/bin/sh\necho 'Acme Server 1.0.0 installed (demo)'\n")
+	key := "demo-acme-server-1.0.0"
+	w, err := blobs.Put(ctx, key, bytes.NewReader(script))
+	if err != nil {
+		return err
+	}
+	if _, err := store.AddArtifact(ctx, actor, db.CreateArtifactParams{ReleaseID: rel.ID, Filename: "install.sh",
+		Platform: "linux", Arch: "amd64", ContentType: "text/x-shellscript", SizeBytes: w.Size, Sha256: w.SHA256[:],
+		BlobKey: key}, now); err != nil {
+		return err
+	}
+	for code, ent := range map[string]licensing.Entitlement{
+		"enterprise": {Products: []string{"acme-server"}, Channels: []licensing.Channel{licensing.ChannelStable, licensing.ChannelRC},
+			Expiry: licensing.ExpiryMaintain},
+		"pro": {Products: []string{"acme-server"}, Channels: []licensing.Channel{licensing.ChannelStable}, Expiry: licensing.ExpiryRestrict},
+	} {
+		plan, err := store.Q.GetPlanByCode(ctx, code)
+		if err != nil {
+			return db.Translate(err)
+		}
+		if err := store.SetPlanDistribution(ctx, actor, plan.ID, ent, now); err != nil {
+			return err
+		}
+	}
+	return nil
 }
