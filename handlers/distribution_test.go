@@ -22,9 +22,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nectarcloud/nls/blobstore"
+	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/db/dbtest"
 	"github.com/nectarcloud/nls/handlers"
 	"github.com/nectarcloud/nls/licensing"
@@ -41,22 +43,32 @@ type distEnv struct {
 	http    *http.Client
 }
 
-func newDistEnv(t *testing.T, mutate ...func(*handlers.DistributionConfig)) *distEnv {
-	t.Helper()
-	store := dbtest.NewStore(t)
+// distServer is the portal of a distribution test or benchmark.
+type distServer struct {
+	app     *fiber.App
+	store   *db.Store
+	cfg     handlers.Config
+	base    string
+	blobDir string
+	regKeys *licensing.Keyring
+}
+
+func startDist(tb testing.TB, mutate ...func(*handlers.DistributionConfig)) distServer {
+	tb.Helper()
+	store := dbtest.NewStore(tb)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	base := "http://" + ln.Addr().String()
-	blobDir := t.TempDir()
+	blobDir := tb.TempDir()
 	blobs, err := blobstore.NewFS(blobDir, bytes.Repeat([]byte{9}, 32), base+"/dl", nil)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	regKeys, _, err := licensing.LoadOrInitKeyring(t.TempDir(), time.Now())
+	regKeys, _, err := licensing.LoadOrInitKeyring(tb.TempDir(), time.Now())
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	cfg := testConfig()
 	cfg.BaseURL = base
@@ -66,20 +78,29 @@ func newDistEnv(t *testing.T, mutate ...func(*handlers.DistributionConfig)) *dis
 	}
 	assets, err := static.New()
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if os.Getenv("NLS_TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	keys, sealer := testKeys(t)
+	keysOnce.Do(initTestKeys)
+	if keysErr != nil {
+		tb.Fatal(keysErr)
+	}
 	app := handlers.New(cfg, handlers.Deps{Store: store, Log: log, Limiter: handlers.NewMemoryLimiter(nil),
-		Assets: assets, Registry: prometheus.NewRegistry(), Keys: keys, Sealer: sealer,
+		Assets: assets, Registry: prometheus.NewRegistry(), Keys: testRing, Sealer: testSealer,
 		Sessions: handlers.SessionKeys("test-session-secret-0123456789abcdef", ""),
 		Blobs:    blobs, LocalBlobs: blobs, RegistryKeys: regKeys})
 	go func() { _ = app.Listener(ln) }()
-	t.Cleanup(func() { _ = app.Shutdown() })
-	e := &testEnv{t: t, app: app, store: store, cfg: cfg}
+	tb.Cleanup(func() { _ = app.Shutdown() })
+	return distServer{app: app, store: store, cfg: cfg, base: base, blobDir: blobDir, regKeys: regKeys}
+}
+
+func newDistEnv(t *testing.T, mutate ...func(*handlers.DistributionConfig)) *distEnv {
+	t.Helper()
+	srv := startDist(t, mutate...)
+	e := &testEnv{t: t, app: srv.app, store: srv.store, cfg: srv.cfg}
 	f := &fixture{testEnv: e, admin: e.apiKey("admin")}
 	r := e.do("POST", "/api/customers", f.admin, map[string]any{"name": "Acme", "email": "ops@acme.example"})
 	if r.Status != 201 {
@@ -88,7 +109,7 @@ func newDistEnv(t *testing.T, mutate ...func(*handlers.DistributionConfig)) *dis
 	f.customerID = r.JSON(t)["id"].(string)
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		Timeout: 5 * time.Minute}
-	return &distEnv{fixture: f, base: base, blobDir: blobDir, regKeys: regKeys, http: noRedirect}
+	return &distEnv{fixture: f, base: srv.base, blobDir: srv.blobDir, regKeys: srv.regKeys, http: noRedirect}
 }
 
 // req sends one request over the wire; auth is the whole Authorization value.
