@@ -290,7 +290,11 @@ func (s *Server) updateRelease(c *fiber.Ctx) error {
 // body is the file, streamed to the blob store and hashed on the way. An
 // X-Checksum-Sha256 header (hex) is checked against what arrived; on a
 // mismatch nothing is kept. Query: platform, arch.
-func (s *Server) uploadArtifact(c *fiber.Ctx) error {
+func (s *Server) uploadArtifact(c *fiber.Ctx) error { return s.storeArtifact(c, s.apiActor(c)) }
+
+// storeArtifact streams the request body into the blob store as a file of
+// the release named in the path, for the API and the admin portal.
+func (s *Server) storeArtifact(c *fiber.Ctx, actor licensing.Actor) error {
 	if err := s.requireBlobs(); err != nil {
 		return err
 	}
@@ -343,7 +347,7 @@ func (s *Server) uploadArtifact(c *fiber.Ctx) error {
 		return licensing.Invalid("the file's SHA-256 does not match X-Checksum-Sha256",
 			licensing.ErrorDetail{Field: "X-Checksum-Sha256", Message: "received " + hex.EncodeToString(w.SHA256[:])})
 	}
-	a, err := s.store.AddArtifact(ctx, s.apiActor(c), db.CreateArtifactParams{ReleaseID: r.ID, Filename: filename,
+	a, err := s.store.AddArtifact(ctx, actor, db.CreateArtifactParams{ReleaseID: r.ID, Filename: filename,
 		Platform: platform, Arch: arch, ContentType: contentType, SizeBytes: w.Size, Sha256: w.SHA256[:], BlobKey: key}, s.now())
 	if err != nil {
 		_ = s.dist.blobs.Delete(ctx, key)

@@ -63,12 +63,14 @@ func (s *Server) registerDistributionRoutes(app *fiber.App, api fiber.Router) {
 	s.registerMachineReleaseRoutes(app, api)
 	s.registerRegistryRoutes(api)
 	s.registerPortalDownloadRoutes(app)
+	s.registerAdminReleaseRoutes(app)
 }
 
 // isUpload names the routes whose bodies stream to the blob store.
 func isUpload(c *fiber.Ctx) bool {
-	return c.Method() == fiber.MethodPut && strings.HasPrefix(c.Path(), "/api/releases/") &&
-		strings.Contains(c.Path(), "/artifacts/")
+	p := c.Path()
+	return c.Method() == fiber.MethodPut && (strings.HasPrefix(p, "/api/releases/") || strings.HasPrefix(p, "/admin/releases/")) &&
+		strings.Contains(p, "/artifacts/")
 }
 
 // limitBody enforces BodyLimit on every route but artifact uploads. The app
@@ -77,7 +79,13 @@ func isUpload(c *fiber.Ctx) bool {
 // whole, whatever its size.
 func (s *Server) limitBody(c *fiber.Ctx) error {
 	if isUpload(c) {
-		return c.Next()
+		// A refused upload leaves its body unread on the connection: close
+		// it rather than read the rest of the file as the next request.
+		err := c.Next()
+		if err != nil || c.Response().StatusCode() >= 300 {
+			c.Context().SetConnectionClose()
+		}
+		return err
 	}
 	req := c.Request()
 	if n := req.Header.ContentLength(); n > s.cfg.BodyLimit {
