@@ -55,17 +55,27 @@ type distServer struct {
 
 func startDist(tb testing.TB, mutate ...func(*handlers.DistributionConfig)) distServer {
 	tb.Helper()
+	blobDir := tb.TempDir()
+	return startDistWith(tb, func(base string) (blobstore.Store, *blobstore.FS) {
+		fs, err := blobstore.NewFS(blobDir, bytes.Repeat([]byte{9}, 32), base+"/dl", nil)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return fs, fs
+	}, blobDir, mutate...)
+}
+
+// startDistWith serves with the blob store mk makes (given the base URL).
+func startDistWith(tb testing.TB, mk func(base string) (blobstore.Store, *blobstore.FS), blobDir string,
+	mutate ...func(*handlers.DistributionConfig)) distServer {
+	tb.Helper()
 	store := dbtest.NewStore(tb)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
 	base := "http://" + ln.Addr().String()
-	blobDir := tb.TempDir()
-	blobs, err := blobstore.NewFS(blobDir, bytes.Repeat([]byte{9}, 32), base+"/dl", nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	blobs, local := mk(base)
 	regKeys, _, err := licensing.LoadOrInitKeyring(tb.TempDir(), time.Now())
 	if err != nil {
 		tb.Fatal(err)
@@ -91,7 +101,7 @@ func startDist(tb testing.TB, mutate ...func(*handlers.DistributionConfig)) dist
 	app := handlers.New(cfg, handlers.Deps{Store: store, Log: log, Limiter: handlers.NewMemoryLimiter(nil),
 		Assets: assets, Registry: prometheus.NewRegistry(), Keys: testRing, Sealer: testSealer,
 		Sessions: handlers.SessionKeys("test-session-secret-0123456789abcdef", ""),
-		Blobs:    blobs, LocalBlobs: blobs, RegistryKeys: regKeys})
+		Blobs:    blobs, LocalBlobs: local, RegistryKeys: regKeys})
 	go func() { _ = app.Listener(ln) }()
 	tb.Cleanup(func() { _ = app.Shutdown() })
 	return distServer{app: app, store: store, cfg: cfg, base: base, blobDir: blobDir, regKeys: regKeys}
@@ -99,7 +109,11 @@ func startDist(tb testing.TB, mutate ...func(*handlers.DistributionConfig)) dist
 
 func newDistEnv(t *testing.T, mutate ...func(*handlers.DistributionConfig)) *distEnv {
 	t.Helper()
-	srv := startDist(t, mutate...)
+	return distEnvOn(t, startDist(t, mutate...))
+}
+
+func distEnvOn(t *testing.T, srv distServer) *distEnv {
+	t.Helper()
 	e := &testEnv{t: t, app: srv.app, store: srv.store, cfg: srv.cfg}
 	f := &fixture{testEnv: e, admin: e.apiKey("admin")}
 	r := e.do("POST", "/api/customers", f.admin, map[string]any{"name": "Acme", "email": "ops@acme.example"})

@@ -40,6 +40,7 @@ type DistConfig struct {
 	RegistryTokenTTL time.Duration
 	RegistryKeyDelay time.Duration
 	RegistryHost     string
+	S3               blobstore.S3Config // S3.Bucket set: artifacts live in S3
 }
 
 func loadDistConfig(r *envReader, c *Config) {
@@ -54,6 +55,10 @@ func loadDistConfig(r *envReader, c *Config) {
 		RegistryTokenTTL: r.duration("NLS_REGISTRY_TOKEN_TTL", 5*time.Minute),
 		RegistryKeyDelay: r.duration("NLS_REGISTRY_KEY_DELAY", 24*time.Hour),
 		RegistryHost:     r.str("NLS_REGISTRY_HOST", ""),
+		S3: blobstore.S3Config{Endpoint: r.str("NLS_S3_ENDPOINT", ""), Region: r.str("NLS_S3_REGION", "us-east-1"),
+			Bucket: r.str("NLS_S3_BUCKET", ""), Prefix: r.str("NLS_S3_PREFIX", ""),
+			AccessKeyID: r.str("NLS_S3_ACCESS_KEY_ID", ""), SecretAccessKey: r.secret("NLS_S3_SECRET_ACCESS_KEY"),
+			PathStyle: r.bool("NLS_S3_PATH_STYLE", false)},
 	}
 }
 
@@ -88,25 +93,33 @@ func (c Config) distributionConfig() handlers.DistributionConfig {
 		RegistryKeyDelay: d.RegistryKeyDelay, RegistryHost: d.RegistryHost}
 }
 
-// openDistribution opens the filesystem blob store and the registry keyring,
-// creating either on a first start.
-func (e *cmdEnv) openDistribution() (*blobstore.FS, *licensing.Keyring, error) {
-	secret, err := e.dataSecret(e.cfg.Dist.DownloadSecret, "download.key")
-	if err != nil {
-		return nil, nil, err
-	}
-	fs, err := blobstore.NewFS(e.cfg.Dist.BlobDir, []byte(secret), e.cfg.BaseURL+"/dl", nil)
-	if err != nil {
-		return nil, nil, fmt.Errorf("NLS_BLOB_DIR: %w", err)
+// openDistribution opens the artifact store (S3 when a bucket is
+// configured, else the filesystem; local is set only for the latter, whose
+// links the portal serves) and the registry keyring, creating what a first
+// start needs.
+func (e *cmdEnv) openDistribution() (store blobstore.Store, local *blobstore.FS, ring *licensing.Keyring, err error) {
+	if e.cfg.Dist.S3.Bucket != "" {
+		if store, err = blobstore.NewS3(e.cfg.Dist.S3); err != nil {
+			return nil, nil, nil, fmt.Errorf("NLS_S3_BUCKET: %w", err)
+		}
+	} else {
+		secret, err := e.dataSecret(e.cfg.Dist.DownloadSecret, "download.key")
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if local, err = blobstore.NewFS(e.cfg.Dist.BlobDir, []byte(secret), e.cfg.BaseURL+"/dl", nil); err != nil {
+			return nil, nil, nil, fmt.Errorf("NLS_BLOB_DIR: %w", err)
+		}
+		store = local
 	}
 	ring, created, err := licensing.LoadOrInitKeyring(e.cfg.Dist.RegistryKeysDir, time.Now())
 	if err != nil {
-		return nil, nil, fmt.Errorf("NLS_REGISTRY_KEYS_DIR: %w", err)
+		return nil, nil, nil, fmt.Errorf("NLS_REGISTRY_KEYS_DIR: %w", err)
 	}
 	if created {
 		e.log.Info("generated a registry token signing key", "dir", e.cfg.Dist.RegistryKeysDir)
 	}
-	return fs, ring, nil
+	return store, local, ring, nil
 }
 
 // registry handles "portal registry config|rotate".
@@ -114,7 +127,7 @@ func (e *cmdEnv) registry(_ context.Context, args []string) error {
 	if len(args) == 0 {
 		return usageErr("registry: expected config or rotate")
 	}
-	_, ring, err := e.openDistribution()
+	_, _, ring, err := e.openDistribution()
 	if err != nil {
 		return err
 	}
@@ -276,7 +289,7 @@ func (c *apiClient) upload(ctx context.Context, releaseID, path, platform, arch 
 // was published before they expire (maintain) and see release candidates,
 // pro licenses get stable releases while valid.
 func (e *cmdEnv) seedDistribution(ctx context.Context, store *db.Store, actor licensing.Actor, now time.Time) error {
-	blobs, _, err := e.openDistribution()
+	blobs, _, _, err := e.openDistribution()
 	if err != nil {
 		return err
 	}

@@ -36,7 +36,7 @@ func (e *cmdEnv) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	blobs, registryKeys, err := e.openDistribution()
+	blobs, localBlobs, registryKeys, err := e.openDistribution()
 	if err != nil {
 		return err
 	}
@@ -83,7 +83,7 @@ func (e *cmdEnv) serve(ctx context.Context) error {
 		Distribution:   e.cfg.distributionConfig(),
 	}, handlers.Deps{Store: store, Log: e.log, Limiter: limiter, Assets: assets, Registry: reg, Keys: keys,
 		Sealer: sealer, Stats: stats, Sessions: handlers.SessionKeys(sessionSecret, e.cfg.SessionPrev),
-		Blobs: blobs, LocalBlobs: blobs, RegistryKeys: registryKeys})
+		Blobs: blobs, LocalBlobs: localBlobs, RegistryKeys: registryKeys})
 
 	ln, err := net.Listen("tcp", e.cfg.ListenAddr)
 	if err != nil {
