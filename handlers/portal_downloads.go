@@ -108,6 +108,15 @@ func (s *Server) portalDownloadArtifact(c *fiber.Ctx) error {
 	return s.sendArtifact(c, d, artID, s.portalActor(c), "portal")
 }
 
+// downloadCount says how many release files were downloaded with a license.
+func (s *Server) downloadCount(c *fiber.Ctx, license uuid.UUID) (string, error) {
+	n, err := s.store.Q.CountDownloadsByLicense(c.UserContext(), license)
+	if err != nil {
+		return "", db.Translate(err)
+	}
+	return plural(n, "file"), nil
+}
+
 // imageRef is how a customer names a product's image.
 func (s *Server) imageRef(repo string) string {
 	if s.dist.cfg.RegistryHost != "" {

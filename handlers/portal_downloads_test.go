@@ -111,6 +111,12 @@ func TestReleasePagesAndPortalDownloads(t *testing.T) {
 	if c := one(t, alice.get("/portal/downloads"), `[data-testid="download-count"]`).Text(); c != "1 download" {
 		t.Fatalf("count %q, want 1 download", c)
 	}
+	if c := one(t, alice.get("/portal/licenses/"+licA), `[data-testid="downloads"]`).Text(); c != "1 file" {
+		t.Fatalf("customer's license page: downloads %q, want 1 file", c)
+	}
+	if c := one(t, ad.get("/admin/licenses/"+licA), `[data-testid="downloads"]`).Text(); c != "1 file" {
+		t.Fatalf("admin's license page: downloads %q, want 1 file", c)
+	}
 	if rows := d.auditRows("artifact.download"); len(rows) != 1 {
 		t.Fatalf("%d download audit rows, want 1", len(rows))
 	}
@@ -126,7 +132,6 @@ func TestReleasePagesAndPortalDownloads(t *testing.T) {
 		t.Fatalf("another customer's download: got %d, want 404", r.Status)
 	}
 	artID := link[strings.LastIndex(link, "/")+1:]
-	_ = licA
 	var bobLic string
 	if err := d.store.Pool.QueryRow(t.Context(), `SELECT id::text FROM licenses WHERE customer_id = $1`, custB).Scan(&bobLic); err != nil {
 		t.Fatal(err)
