@@ -6,6 +6,7 @@ package handlers
 
 import (
 	"encoding/hex"
+	"io"
 	"strings"
 	"time"
 
@@ -334,6 +335,12 @@ func (s *Server) storeArtifact(c *fiber.Ctx, actor licensing.Actor) error {
 	}
 	ctx := c.UserContext()
 	key := uuid.NewString()
+	// The server's ReadTimeout bounds a whole request; an upload of
+	// gigabytes may take longer, so the deadline moves with the data
+	// instead: it only fires when nothing arrives for a minute.
+	if conn := c.Context().Conn(); conn != nil {
+		body = &idleDeadlineReader{r: body, conn: conn, idle: time.Minute}
+	}
 	w, err := s.dist.blobs.Put(ctx, key, limitedReader(body, s.dist.cfg.UploadLimit))
 	if err != nil {
 		if err == errUploadTooLarge {
@@ -354,6 +361,19 @@ func (s *Server) storeArtifact(c *fiber.Ctx, actor licensing.Actor) error {
 		return err
 	}
 	return c.Status(fiber.StatusCreated).JSON(artifactOut(a))
+}
+
+// idleDeadlineReader pushes the connection's read deadline forward before
+// every read.
+type idleDeadlineReader struct {
+	r    io.Reader
+	conn interface{ SetReadDeadline(time.Time) error }
+	idle time.Duration
+}
+
+func (d *idleDeadlineReader) Read(p []byte) (int, error) {
+	_ = d.conn.SetReadDeadline(time.Now().Add(d.idle))
+	return d.r.Read(p)
 }
 
 func equalBytes(a, b []byte) bool { return hex.EncodeToString(a) == hex.EncodeToString(b) }

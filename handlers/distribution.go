@@ -6,12 +6,14 @@ package handlers
 // limit that request streaming would otherwise lift.
 
 import (
+	"bytes"
 	"encoding/base64"
 	"io"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 
 	"github.com/nectarcloud/nls/blobstore"
 	"github.com/nectarcloud/nls/db"
@@ -64,6 +66,21 @@ func (s *Server) registerDistributionRoutes(app *fiber.App, api fiber.Router) {
 	s.registerRegistryRoutes(api)
 	s.registerPortalDownloadRoutes(app)
 	s.registerAdminReleaseRoutes(app)
+}
+
+// downloadWriteTimeout replaces the server's WriteTimeout for the signed
+// download route: a large file to a slow client takes far longer than an
+// API answer may.
+const downloadWriteTimeout = 6 * time.Hour
+
+// requestTimeouts is the server's HeaderReceived hook: it lifts the write
+// timeout for signed downloads. (Uploads keep the read timeout but move it
+// with the data, see storeArtifact.)
+func requestTimeouts(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+	if bytes.HasPrefix(h.RequestURI(), []byte("/dl/")) {
+		return fasthttp.RequestConfig{WriteTimeout: downloadWriteTimeout}
+	}
+	return fasthttp.RequestConfig{}
 }
 
 // isUpload names the routes whose bodies stream to the blob store.

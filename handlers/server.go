@@ -124,6 +124,7 @@ func New(cfg Config, d Deps) *fiber.App {
 		fcfg.EnableIPValidation = true
 	}
 	app := fiber.New(fcfg)
+	app.Server().HeaderReceived = requestTimeouts // long downloads (distribution.go)
 	app.Hooks().OnShutdown(func() error { s.outage.close(); return nil })
 
 	app.Use(s.requestID, s.accessLog, s.recoverPanic, s.securityHeaders, s.limitBody)
