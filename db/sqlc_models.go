@@ -24,6 +24,19 @@ type ApiKey struct {
 	RevokedAt  *time.Time
 }
 
+type Artifact struct {
+	ID          uuid.UUID
+	ReleaseID   uuid.UUID
+	Filename    string
+	Platform    string
+	Arch        string
+	ContentType string
+	SizeBytes   int64
+	Sha256      []byte
+	BlobKey     string
+	CreatedAt   time.Time
+}
+
 type AuditLog struct {
 	ID         int64
 	Seq        int64
@@ -80,6 +93,14 @@ type Deployment struct {
 	OfflineUntil  *time.Time
 }
 
+type Download struct {
+	ID         int64
+	LicenseID  uuid.UUID
+	ArtifactID uuid.UUID
+	Via        string
+	OccurredAt time.Time
+}
+
 type Event struct {
 	ID           uuid.UUID
 	Type         string
@@ -120,6 +141,13 @@ type License struct {
 	RevokedAt            *time.Time
 	CreatedAt            time.Time
 	UpdatedAt            time.Time
+}
+
+type LicenseDistribution struct {
+	LicenseID      uuid.UUID
+	Products       []string
+	Channels       []string
+	ExpiryStrategy *string
 }
 
 type LicenseKey struct {
@@ -191,10 +219,36 @@ type Plan struct {
 	UpdatedAt            time.Time
 }
 
+type PlanDistribution struct {
+	PlanID         uuid.UUID
+	Products       []string
+	Channels       []string
+	ExpiryStrategy string
+}
+
 type PlanStripePrice struct {
 	PriceID   string
 	PlanID    uuid.UUID
 	CreatedAt time.Time
+}
+
+type Product struct {
+	ID         uuid.UUID
+	Code       string
+	Name       string
+	Repository string
+	CreatedAt  time.Time
+}
+
+type Release struct {
+	ID          uuid.UUID
+	ProductID   uuid.UUID
+	Version     string
+	Channel     string
+	Notes       string
+	PublishedAt *time.Time
+	YankedAt    *time.Time
+	CreatedAt   time.Time
 }
 
 type RenewalRequest struct {

@@ -313,6 +313,9 @@ func (s *Server) licenseDetail(c *fiber.Ctx, l db.License) (admin.LicenseDetail,
 		return d, err
 	}
 	d.Features = l.Features
+	if d.Downloads, err = s.downloadCount(c, l.ID); err != nil {
+		return d, err
+	}
 	d.MaxDeployments = "Unlimited"
 	if l.MaxDeployments != nil {
 		d.MaxDeployments = strconv.Itoa(int(*l.MaxDeployments))

@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/nectarcloud/nls/app"
+	"github.com/nectarcloud/nls/blobstore"
 	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/licensing"
 	"github.com/nectarcloud/nls/web/static"
@@ -48,6 +49,8 @@ type Config struct {
 
 	// Delays after failed sign-ins (login_throttle.go); zero: none.
 	LoginThrottle LoginThrottle
+
+	Distribution DistributionConfig // releases, downloads, registry tokens (distribution.go)
 }
 
 // Deps are the handlers' collaborators, built and owned by main.
@@ -66,6 +69,10 @@ type Deps struct {
 	Tracer trace.TracerProvider
 	// Readiness turns /readyz to 503 when main starts a shutdown; nil: never.
 	Readiness *Readiness
+
+	Blobs        blobstore.Store    // artifacts; nil: distribution routes answer 503
+	LocalBlobs   *blobstore.FS      // set when Blobs is the filesystem store, whose links NLS serves
+	RegistryKeys *licensing.Keyring // signs registry tokens; nil: no registry token service
 }
 
 // Server holds the dependencies every handler method uses.
@@ -93,6 +100,8 @@ type Server struct {
 	machine     *app.Machine
 	licenses    *app.Licenses
 	invitations *app.Invitations
+
+	dist distribution
 }
 
 // New builds the Fiber app with every route.
@@ -121,6 +130,7 @@ func New(cfg Config, d Deps) *fiber.App {
 	}
 	s.outbound = outboundTransport(d.Tracer)
 	s.readiness = d.Readiness
+	s.dist = newDistribution(cfg.Distribution, d)
 
 	fcfg := fiber.Config{
 		AppName:               "nls",
@@ -137,6 +147,10 @@ func New(cfg Config, d Deps) *fiber.App {
 		// It costs about one small allocation per value read; see
 		// TestMetricsUnderKeepAliveTraffic for what happens without it.
 		Immutable: true,
+		// Artifact uploads stream to the blob store (distribution.go);
+		// limitBody keeps BodyLimit for every other route.
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
 	}
 	if len(cfg.TrustedProxies) > 0 {
 		fcfg.ProxyHeader = fiber.HeaderXForwardedFor
@@ -145,9 +159,10 @@ func New(cfg Config, d Deps) *fiber.App {
 		fcfg.EnableIPValidation = true
 	}
 	app := fiber.New(fcfg)
+	app.Server().HeaderReceived = requestTimeouts // long downloads (distribution.go)
 	app.Hooks().OnShutdown(func() error { s.outage.close(); return nil })
 
-	app.Use(s.requestID, s.accessLog, s.recoverPanic, s.closeWhenDraining, s.securityHeaders, s.checkQueryText)
+	app.Use(s.requestID, s.accessLog, s.recoverPanic, s.closeWhenDraining, s.securityHeaders, s.limitBody, s.checkQueryText)
 	if len(cfg.CORSOrigins) > 0 {
 		app.Use(cors.New(cors.Config{
 			AllowOrigins:  joinComma(cfg.CORSOrigins),
@@ -175,6 +190,7 @@ func New(cfg Config, d Deps) *fiber.App {
 	s.registerPortalAccountRoutes(app)
 	s.registerPortalRoutes(app)
 	s.registerNotificationRoutes(app)
+	s.registerDistributionRoutes(app, api)
 	// A request no route matches falls through the middleware to Fiber's
 	// ErrNotFound, which handleError renders.
 	return app

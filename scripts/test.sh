@@ -71,6 +71,14 @@ if [ -n "$mailpit_bin" ] && [ -z "${NLS_TEST_SMTP_URL:-}" ]; then
   export NLS_TEST_SMTP_URL="smtp://127.0.0.1:$smtp_port" NLS_TEST_MAILPIT_API="http://127.0.0.1:$api_port"
 fi
 # --- end of mailpit -------------------------------------------------------------
+# Distribution: the license-gated image tests run the real registry (CNCF
+# Distribution) with token auth pointing at the portal under test. Built
+# into bin/ like stripe-mock; without it those tests fail under CI.
+if [ ! -x bin/registry ] && ! command -v registry >/dev/null 2>&1; then
+  echo "installing the registry for the distribution tests" >&2
+  GOBIN="$PWD/bin" go install github.com/distribution/distribution/v3/cmd/registry@v3.1.2 >&2 ||
+    echo "warning: could not install the registry; the image tests will fail under CI" >&2
+fi
 
 if [ -z "${TEST_DATABASE_URL:-}" ]; then
   dir=$(mktemp -d /tmp/nls-test-pg.XXXXXX)

@@ -56,6 +56,10 @@ func (e *cmdEnv) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	blobs, localBlobs, registryKeys, err := e.openDistribution()
+	if err != nil {
+		return err
+	}
 	stats := db.NewValidationStats(store, e.log)
 	statsCtx, stopStats := context.WithCancel(context.Background())
 	statsDone := make(chan struct{})
@@ -99,9 +103,11 @@ func (e *cmdEnv) serve(ctx context.Context) error {
 		Mail:           e.cfg.Mail(),
 		NoticeSecret:   noticeSecret(sessionSecret),
 		ReminderDays:   e.cfg.Jobs.ReminderDays,
+		Distribution:   e.cfg.distributionConfig(),
 	}, handlers.Deps{Store: store, Log: e.log, Limiter: limiter, Assets: assets, Registry: reg, Keys: keys,
 		Sealer: sealer, Stats: stats, Sessions: handlers.SessionKeys(sessionSecret, e.cfg.SessionPrev),
-		Tracer: e.tracer, Readiness: readiness})
+		Tracer: e.tracer, Readiness: readiness,
+		Blobs: blobs, LocalBlobs: localBlobs, RegistryKeys: registryKeys})
 
 	stopJobs, err := e.startJobs(ctx, runner)
 	if err != nil {

@@ -106,6 +106,7 @@ type LicenseDetail struct {
 	Features       []string
 	Limits         []UsageLine
 	MaxDeployments string
+	Downloads      string // release files downloaded with this license
 	UsagePeriod    string
 	Deployments    partials.Deployments
 	Validations    []ValidationRow

@@ -161,7 +161,7 @@ func LicensePage(p layouts.Page, d LicenseDetail) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			templ_7745c5c3_Err = components.Entitlements(components.EntitlementsCard{Features: d.Features, ShowLimits: true, Limits: d.Limits,
-				MaxLabel: "Installations at once", MaxDeployments: d.MaxDeployments}).Render(ctx, templ_7745c5c3_Buffer)
+				MaxLabel: "Installations at once", MaxDeployments: d.MaxDeployments, Downloads: d.Downloads}).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

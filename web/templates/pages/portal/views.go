@@ -82,6 +82,7 @@ type LicenseDetail struct {
 	Features       []string
 	Limits         []Limit
 	MaxDeployments string
+	Downloads      string // release files downloaded with this license
 	Key            partials.PortalKey
 	Deployments    partials.PortalDeployments
 	Charts         []UsageChart
