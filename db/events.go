@@ -66,7 +66,7 @@ func (s *Store) recordEvent(ctx context.Context, q *Queries, e events.Event) (bo
 		}
 	}
 	if s.outbox.queue != nil {
-		tx, ok := q.db.(pgx.Tx)
+		tx, ok := txOf(q)
 		if !ok {
 			return false, licensing.Internal(errNoTx)
 		}
