@@ -36,10 +36,10 @@ func scrape(t *testing.T, e *testEnv) map[string]float64 {
 func TestBusinessMetricsAfterTraffic(t *testing.T) {
 	f := newFixture(t)
 	_, key := f.issue(map[string]any{"plan": "pro"})
-	// River's table, as River's migrations create it, with a backlog.
-	f.exec(`CREATE TYPE river_job_state AS ENUM ('available', 'cancelled', 'completed', 'discarded', 'pending', 'retryable', 'running', 'scheduled')`)
-	f.exec(`CREATE TABLE river_job (id bigserial PRIMARY KEY, queue text NOT NULL DEFAULT 'default', state river_job_state NOT NULL DEFAULT 'available')`)
-	f.exec(`INSERT INTO river_job (queue, state) VALUES ('default', 'available'), ('default', 'available'), ('mail', 'retryable'), ('default', 'completed')`)
+	// A backlog in River's table (migrated with ours); no worker runs here.
+	f.exec(`INSERT INTO river_job (queue, state, args, kind, finalized_at) VALUES
+		('default', 'available', '{}', 'test', NULL), ('default', 'available', '{}', 'test', NULL),
+		('mail', 'retryable', '{}', 'test', NULL), ('default', 'completed', '{}', 'test', now())`)
 
 	validate(t, f.testEnv, key, "dep-1", nil)
 	validate(t, f.testEnv, key, "dep-2", nil)

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -161,3 +162,34 @@ func (h atLeast) Enabled(ctx context.Context, l slog.Level) bool {
 func (h atLeast) WithAttrs(a []slog.Attr) slog.Handler { return atLeast{h.Handler.WithAttrs(a), h.min} }
 
 func (h atLeast) WithGroup(n string) slog.Handler { return atLeast{h.Handler.WithGroup(n), h.min} }
+
+// Handle reports River's errors about an unreachable database (its producer
+// polls while PostgreSQL fails over or restarts) as warnings: the portal's
+// outage log already says the database is down, and an outage is not a
+// fault of the job engine.
+func (h atLeast) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelError && unreachableRecord(r) {
+		r2 := slog.NewRecord(r.Time, slog.LevelWarn, r.Message, r.PC)
+		r.Attrs(func(a slog.Attr) bool { r2.AddAttrs(a); return true })
+		r = r2
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func unreachableRecord(r slog.Record) bool {
+	found := false
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key != "err" && a.Key != "error" {
+			return true
+		}
+		if err, ok := a.Value.Any().(error); ok {
+			found = errors.Is(db.Translate(err), db.ErrUnreachable)
+		} else {
+			s := a.Value.String()
+			found = strings.Contains(s, "failed to connect") || strings.Contains(s, "SQLSTATE 57P0") ||
+				strings.Contains(s, "conn closed") || strings.Contains(s, "unexpected EOF")
+		}
+		return !found
+	})
+	return found
+}
