@@ -38,3 +38,7 @@ if [ -z "${TEST_DATABASE_URL:-}" ]; then
 fi
 
 go test -count=1 -p 2 "$@" ./...
+
+# The deployment artifacts (container image, Helm chart, alert rules, release
+# build) are a module of their own with their own tools: see scripts/test-deploy.sh.
+./scripts/test-deploy.sh
