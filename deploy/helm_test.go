@@ -7,6 +7,9 @@ package deploy
 import (
 	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -211,6 +214,7 @@ func TestChartRendersValidManifestsForARollout(t *testing.T) {
 	}
 	checkSecretRefs(t, r, c)
 	checkKeysVolume(t, r, spec)
+	checkEnvKnown(t, c)
 
 	// The migration hook runs portal migrate before install and upgrade, with a URL it can read then.
 	if len(r.jobs) != 1 {
@@ -273,6 +277,22 @@ func TestChartRendersValidManifestsForARollout(t *testing.T) {
 	}
 	checkSecretRefs(t, r, wc)
 	checkKeysVolume(t, r, worker.Spec.Template.Spec)
+	checkEnvKnown(t, wc)
+}
+
+// checkEnvKnown: every variable the chart sets is one the portal reads (listed
+// in .env.example); a misspelt or unsupported one would be ignored silently.
+func checkEnvKnown(t *testing.T, c corev1.Container) {
+	t.Helper()
+	example, err := os.ReadFile(filepath.Join(root, ".env.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range c.Env {
+		if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(e.Name) + `=`).Match(example) {
+			t.Errorf("%s: the chart sets %s, which the portal does not read (.env.example does not list it)", c.Name, e.Name)
+		}
+	}
 }
 
 func TestChartOptionalParts(t *testing.T) {
