@@ -22,5 +22,5 @@ if [ -n "$ko" ]; then
   make -s image KO="$ko" >&2 || { echo "warning: make image failed" >&2; rm -rf build/oci; }
 fi
 
-(cd deploy && go test -count=1 -timeout 25m "$@" ./...)
+(cd deploy && go vet ./... && go test -count=1 -timeout 25m "$@" ./...)
 echo "deployment checks took $(($(date +%s) - start))s" >&2
