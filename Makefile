@@ -10,6 +10,8 @@ STRIPE_MOCK_VERSION := v0.203.0
 
 .PHONY: run build test bench generate tools check fmt vet lint-generated
 
+include deploy/deploy.mk
+
 run:
 	$(GO) run ./cmd/portal serve
 

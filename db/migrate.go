@@ -98,6 +98,26 @@ func RiverMigrationVersion() int {
 	return all[len(all)-1].Version
 }
 
+// PendingMigrations counts the migrations not applied yet.
+func PendingMigrations(ctx context.Context, pool *pgxpool.Pool) (int, error) {
+	p, closeDB, err := newProvider(pool)
+	if err != nil {
+		return 0, err
+	}
+	defer closeDB()
+	statuses, err := p.Status(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("reading migration status: %w", err)
+	}
+	n := 0
+	for _, s := range statuses {
+		if s.State != goose.StateApplied {
+			n++
+		}
+	}
+	return n, nil
+}
+
 // MigrationStatus writes one line per migration: version, name, applied time or "pending".
 func MigrationStatus(ctx context.Context, pool *pgxpool.Pool, w io.Writer) error {
 	p, closeDB, err := newProvider(pool)

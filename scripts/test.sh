@@ -93,3 +93,7 @@ go test -count=1 -p 2 "$@" ./...
 
 # --- Node client (clients/node): its own script, run after the Go tests ---
 ./scripts/test-node.sh
+
+# The deployment artifacts (container image, Helm chart, alert rules, release
+# build) are a module of their own with their own tools: see scripts/test-deploy.sh.
+./scripts/test-deploy.sh

@@ -39,6 +39,7 @@ type Config struct {
 	LogLevel       slog.Level
 	LogFormat      string
 	Seed           bool
+	MigrateOnStart bool
 	MetricsToken   string
 	ShutdownGrace  time.Duration
 	ShutdownDrain  time.Duration
@@ -86,6 +87,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		LogLevel:       r.level("NLS_LOG_LEVEL", "info"),
 		LogFormat:      r.oneOf("NLS_LOG_FORMAT", "auto", "auto", "text", "json"),
 		Seed:           r.bool("NLS_SEED", true),
+		MigrateOnStart: r.bool("NLS_MIGRATE_ON_START", true),
 		MetricsToken:   r.str("NLS_METRICS_TOKEN", ""),
 		ShutdownGrace:  r.duration("NLS_SHUTDOWN_TIMEOUT", 15*time.Second),
 		ShutdownDrain:  r.duration("NLS_SHUTDOWN_DRAIN", 5*time.Second),

@@ -65,11 +65,25 @@ func (e *cmdEnv) openDB(ctx context.Context) (*pgxpool.Pool, func(), error) {
 	return pool, closeFn, nil
 }
 
-// openStore is openDB plus migrations.
+// openStore is openDB plus migrations. With NLS_MIGRATE_ON_START=false it
+// applies none and refuses a database that still has some pending, so that
+// replicas leave migrating to one "portal migrate" (a deploy hook) and never
+// serve a schema older than their code.
 func (e *cmdEnv) openStore(ctx context.Context) (*db.Store, func(), error) {
 	pool, closeFn, err := e.openDB(ctx)
 	if err != nil {
 		return nil, nil, err
+	}
+	if !e.cfg.MigrateOnStart {
+		pending, err := db.PendingMigrations(ctx, pool)
+		if err == nil && pending > 0 {
+			err = fmt.Errorf("%d migration(s) pending and NLS_MIGRATE_ON_START=false: run \"portal migrate\" first", pending)
+		}
+		if err != nil {
+			closeFn()
+			return nil, nil, err
+		}
+		return db.NewStore(pool), closeFn, nil
 	}
 	n, err := db.Migrate(ctx, pool)
 	if err != nil {
