@@ -400,15 +400,11 @@ func (s *Server) reportUsage(c *fiber.Ctx) error {
 	now := s.now()
 	lic := db.UsageLicense{ID: row.ID, CustomerID: row.CustomerID, BillingPeriodStart: row.BillingPeriodStart,
 		BillingPeriodEnd: row.BillingPeriodEnd}
-	results, err := s.store.RecordUsage(c.UserContext(), lic, row.DeploymentPk, reports, now)
+	rec, err := s.store.ReportUsage(c.UserContext(), lic, row.DeploymentPk, reports, now)
 	if err != nil {
 		return err
 	}
-	used, err := s.store.CurrentUsage(c.UserContext(), lic, now)
-	if err != nil {
-		return err
-	}
-	return c.JSON(fiber.Map{"results": results, "usage": usageAgainstLimits(db.DecodeLimits(row.Limits), used)})
+	return c.JSON(fiber.Map{"results": rec.Results, "usage": usageAgainstLimits(db.DecodeLimits(row.Limits), rec.Current)})
 }
 
 // flushStats makes this process's validation counts visible before a page or

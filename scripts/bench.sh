@@ -12,4 +12,4 @@ command -v wrk >/dev/null || { echo "bench: wrk is required (apt-get install wrk
 go test -run '^$' -bench . -benchmem ./licensing/...
 go build -o "${TMPDIR:-/tmp}/nls-benchvalidate" ./cmd/benchvalidate
 "${TMPDIR:-/tmp}/nls-benchvalidate" -licenses "${BENCH_LICENSES:-10000}" -connections "${BENCH_CONNECTIONS:-64}" \
-    -duration "${BENCH_DURATION:-8s}"
+    -duration "${BENCH_DURATION:-9s}"

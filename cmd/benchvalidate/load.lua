@@ -1,6 +1,6 @@
 -- The load that make bench drives with wrk, in wrk's own process, so that
 -- the server measured shares no Go runtime with its load generator.
--- Arguments: mode, data file, [batch size].
+-- Arguments: mode, data file, [batch size], [first line (seq)].
 --   lines   a random line of the file per request (a fixed body when the file has one line)
 --   seq     the file's lines in order, each thread its own share, each line once (wrapping is counted)
 --   newdep  a random key of the file with a deployment id never used before
@@ -14,9 +14,9 @@ function setup(thread)
    table.insert(threads, thread)
 end
 
-local mode, lines, batch, n, pos
--- global, so that done() can read it from each thread
-wrapped = 0
+local mode, lines, batch, n, first
+-- globals, so that done() can read them from each thread
+wrapped, pos = 0, 0
 
 function init(args)
    mode = args[1]
@@ -26,7 +26,8 @@ function init(args)
       for l in io.lines(args[2]) do table.insert(lines, l) end
    end
    n = 0
-   pos = tid + 1
+   first = tonumber(args[4] or "0")
+   pos = first + tid + 1
    wrapped = 0
    math.randomseed(os.time() * 100 + tid)
    wrk.headers["Content-Type"] = "application/json"
@@ -48,7 +49,7 @@ function request()
       return wrk.format("POST", nil, nil, pick())
    elseif mode == "seq" then
       if pos > #lines then
-         pos = tid + 1
+         pos = first + tid + 1
          wrapped = wrapped + 1
       end
       local body = lines[pos]
@@ -73,10 +74,13 @@ function request()
 end
 
 function done(summary, latency, requests)
-   local w = 0
-   for _, t in ipairs(threads) do w = w + (t:get("wrapped") or 0) end
-   io.write(string.format("RESULT requests=%d duration_us=%d p50_us=%d p99_us=%d errors=%d non2xx=%d wrapped=%d\n",
+   local w, last = 0, 0
+   for _, t in ipairs(threads) do
+      w = w + (t:get("wrapped") or 0)
+      last = math.max(last, (t:get("pos") or 1) - 1)
+   end
+   io.write(string.format("RESULT requests=%d duration_us=%d p50_us=%d p99_us=%d errors=%d non2xx=%d wrapped=%d last=%d\n",
       summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
       summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-      summary.errors.status, w))
+      summary.errors.status, w, last))
 end

@@ -21,11 +21,13 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -53,9 +55,9 @@ var loadScript []byte
 const heartbeatInterval = 15 * time.Minute
 
 type options struct {
-	licenses, connections, threads, poolSize, heartbeats int
-	duration                                             time.Duration
-	only                                                 string
+	licenses, connections, threads, poolSize, heartbeats, rounds int
+	duration                                                     time.Duration
+	only                                                         string
 }
 
 func main() {
@@ -65,8 +67,9 @@ func main() {
 	flag.IntVar(&o.threads, "threads", 2, "wrk threads")
 	flag.IntVar(&o.poolSize, "pool", 20, "database connections (NLS_DB_MAX_CONNS's default)")
 	flag.IntVar(&o.heartbeats, "heartbeats", 8, "deployments per license seeded for the production heartbeat mix")
-	flag.DurationVar(&o.duration, "duration", 8*time.Second, "how long each route is driven")
+	flag.DurationVar(&o.duration, "duration", 9*time.Second, "how long each route is driven in all")
 	flag.StringVar(&o.only, "only", "", "run only the routes whose names contain this")
+	flag.IntVar(&o.rounds, "rounds", 3, "rounds: each route is driven duration/rounds per round, the routes taking turns, so that a change in the machine's load falls on all of them")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -171,17 +174,32 @@ func run(o options) error {
 	if err := os.WriteFile(files.oneKey, []byte(oneKeyBody(keys[0])+"\n"), 0o600); err != nil {
 		return err
 	}
-	var results []result
-	for _, r := range routes {
-		if o.only != "" && !strings.Contains(r.name, o.only) && r.name != "baseline SELECT" {
-			continue
+	var selected []*route
+	for i := range routes {
+		r := &routes[i]
+		if o.only == "" || strings.Contains(r.name, o.only) || r.name == "baseline SELECT" {
+			selected = append(selected, r)
 		}
-		res, err := drive(base, script, r, o)
-		if err != nil {
-			return fmt.Errorf("%s: %w", r.name, err)
+	}
+	if err := probe(base, selected, keys, files); err != nil {
+		return err
+	}
+	runs := make([][]result, len(selected))
+	for round := 0; round < o.rounds; round++ {
+		fmt.Printf("round %d of %d\n", round+1, o.rounds)
+		for i, r := range selected {
+			res, err := drive(base, script, *r, o)
+			if err != nil {
+				return fmt.Errorf("%s: %w", r.name, err)
+			}
+			r.next = res.last
+			fmt.Printf("  %-28s %9.0f req/s  p50 %-9s p99 %-9s\n", r.name, res.rps, res.p50, res.p99)
+			runs[i] = append(runs[i], res)
 		}
-		fmt.Printf("  %-28s %9.0f req/s  p50 %-9s p99 %-9s\n", r.name, res.rps, res.p50, res.p99)
-		results = append(results, res)
+	}
+	results := make([]result, len(selected))
+	for i, rs := range runs {
+		results[i] = combine(rs)
 	}
 	printTable(o, results)
 	return nil
@@ -192,6 +210,7 @@ type route struct {
 	args       []string
 	batch      int
 	floor      bool
+	next       int64 // seq routes: the first line the next round sends
 }
 
 type result struct {
@@ -200,12 +219,14 @@ type result struct {
 	p50, p99         time.Duration
 	requests         int64
 	errors, non2xx   int64
-	wrapped          int64
+	wrapped, last    int64
+	elapsed          time.Duration
+	allocs, bytes    uint64
 	allocsPerRequest float64
 	bytesPerRequest  float64
 }
 
-var resultRE = regexp.MustCompile(`RESULT requests=(\d+) duration_us=(\d+) p50_us=(\d+) p99_us=(\d+) errors=(\d+) non2xx=(\d+) wrapped=(\d+)`)
+var resultRE = regexp.MustCompile(`RESULT requests=(\d+) duration_us=(\d+) p50_us=(\d+) p99_us=(\d+) errors=(\d+) non2xx=(\d+) wrapped=(\d+) last=(\d+)`)
 
 // drive runs wrk against one route and reads its summary and this
 // process's allocations over the run.
@@ -214,8 +235,11 @@ func drive(base, script string, r route, o options) (result, error) {
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	args := []string{"-t", strconv.Itoa(o.threads), "-c", strconv.Itoa(o.connections),
-		"-d", o.duration.String(), "--timeout", "10s", "-s", script, base + r.path, "--"}
+		"-d", strconv.Itoa(max(1, int(o.duration.Seconds())/o.rounds)) + "s", "--timeout", "10s", "-s", script, base + r.path, "--"}
 	args = append(args, r.args...)
+	if r.args[0] == "seq" {
+		args = append(args, "1", strconv.FormatInt(r.next, 10))
+	}
 	out, err := exec.Command("wrk", args...).CombinedOutput()
 	runtime.ReadMemStats(&after)
 	if err != nil {
@@ -231,12 +255,82 @@ func drive(base, script string, r route, o options) (result, error) {
 	}
 	res := result{route: r, requests: n[1], rps: float64(n[1]) / (float64(n[2]) / 1e6),
 		p50: time.Duration(n[3]) * time.Microsecond, p99: time.Duration(n[4]) * time.Microsecond,
-		errors: n[5], non2xx: n[6], wrapped: n[7]}
-	if res.requests > 0 {
-		res.allocsPerRequest = float64(after.Mallocs-before.Mallocs) / float64(res.requests)
-		res.bytesPerRequest = float64(after.TotalAlloc-before.TotalAlloc) / float64(res.requests)
-	}
+		errors: n[5], non2xx: n[6], wrapped: n[7], last: n[8], elapsed: time.Duration(n[2]) * time.Microsecond,
+		allocs: after.Mallocs - before.Mallocs, bytes: after.TotalAlloc - before.TotalAlloc}
 	return res, nil
+}
+
+// combine adds up a route's rounds: throughput over all of them, and the
+// median round's p50 and p99.
+func combine(rs []result) result {
+	out := rs[0]
+	out.requests, out.elapsed, out.allocs, out.bytes, out.errors, out.non2xx, out.wrapped = 0, 0, 0, 0, 0, 0, 0
+	var p50s, p99s []time.Duration
+	for _, r := range rs {
+		out.requests += r.requests
+		out.elapsed += r.elapsed
+		out.allocs += r.allocs
+		out.bytes += r.bytes
+		out.errors += r.errors
+		out.non2xx += r.non2xx
+		out.wrapped += r.wrapped
+		p50s, p99s = append(p50s, r.p50), append(p99s, r.p99)
+	}
+	slices.Sort(p50s)
+	slices.Sort(p99s)
+	out.p50, out.p99 = p50s[len(p50s)/2], p99s[len(p99s)/2]
+	out.rps = float64(out.requests) / out.elapsed.Seconds()
+	if out.requests > 0 {
+		out.allocsPerRequest = float64(out.allocs) / float64(out.requests)
+		out.bytesPerRequest = float64(out.bytes) / float64(out.requests)
+	}
+	return out
+}
+
+// probe sends one request of each route and checks its answer, so that a
+// route answering errors fast is not mistaken for a fast route.
+func probe(base string, routes []*route, keys []string, files bodyFiles) error {
+	last := func(path string) string {
+		b, _ := os.ReadFile(path)
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		return lines[len(lines)-1]
+	}
+	period := time.Now().UTC().Truncate(time.Minute).Format(time.RFC3339)
+	usage := func() string {
+		return fmt.Sprintf(`{"licenseKey":%q,"deploymentId":"bench","reports":[{"id":%q,"periodStart":%q,"periodEnd":%q,"metrics":{"apiCalls":1}}]}`,
+			keys[1], uuid.NewString(), period, period)
+	}
+	for _, r := range routes {
+		var body, want string
+		switch r.args[0] {
+		case "get":
+			continue
+		case "lines", "seq":
+			body = last(r.args[1])
+			want = `"valid":true`
+		case "newdep":
+			body = fmt.Sprintf(`{"licenseKey":%q,"deploymentId":"probe-new"}`, keys[1])
+			want = `"valid":true`
+		case "usage":
+			body, want = usage(), `"status":"accepted"`
+			if r.floor {
+				want = `"stored"`
+			}
+		}
+		if r.name == "baseline SELECT" {
+			want = `"status"`
+		}
+		res, err := http.Post(base+r.path, "application/json", strings.NewReader(body))
+		if err != nil {
+			return err
+		}
+		got, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 || !strings.Contains(string(got), want) {
+			return fmt.Errorf("%s: probe answered %d %s, want %s", r.name, res.StatusCode, got, want)
+		}
+	}
+	return nil
 }
 
 func printTable(o options, results []result) {
@@ -251,8 +345,8 @@ func printTable(o options, results []result) {
 		}
 	}
 	load, _ := os.ReadFile("/proc/loadavg")
-	fmt.Printf("\n%d licenses, wrk -t%d -c%d, %s per route, %d database connections, %d CPUs, load %s\n\n",
-		o.licenses, o.threads, o.connections, o.duration, o.poolSize, runtime.NumCPU(), strings.Join(strings.Fields(string(load))[:3], " "))
+	fmt.Printf("\n%d licenses, wrk -t%d -c%d, %s per route in %d rounds, %d database connections, %d CPUs, load %s\n\n",
+		o.licenses, o.threads, o.connections, o.duration, o.rounds, o.poolSize, runtime.NumCPU(), strings.Join(strings.Fields(string(load))[:3], " "))
 	fmt.Printf("%-28s %9s %9s %9s %8s %9s %9s %8s %s\n", "route", "req/s", "p50", "p99", "×base", "rows/s", "×INSERT", "allocs", "errors")
 	for _, r := range results {
 		rows, vsFloor := "", ""
