@@ -214,7 +214,7 @@ func (s *Server) decideValidation(c *fiber.Ctx, b *machineBody) (validationAnswe
 	if pre.Code.Valid() || pre.Code == licensing.CodeFeatureNotEntitled {
 		if holds {
 			d := deploymentFromContext(row, deploymentID)
-			if now.Sub(d.LastSeenAt) > time.Minute || d.Hostname != info.Hostname || d.AppVersion != info.AppVersion ||
+			if now.Sub(d.LastSeenAt) > window-db.SeenMargin || d.Hostname != info.Hostname || d.AppVersion != info.AppVersion ||
 				d.Fingerprint != info.Fingerprint || d.Ip != info.IP {
 				// The refresh re-checks the seat under the row's lock, so a
 				// release that committed after our read wins: the deployment
@@ -224,6 +224,11 @@ func (s *Server) decideValidation(c *fiber.Ctx, b *machineBody) (validationAnswe
 					return ans, err
 				}
 				d, holds = refreshed, ok
+			} else {
+				// Seen well inside its window: the time waits for the next
+				// batch of last-seen writes (db.LastSeen), off this request.
+				s.seen.Seen(d.ID, now)
+				d.LastSeenAt = now
 			}
 			// An answer without a write stands for the state read above: a
 			// release committed after that read comes after this answer.
@@ -250,6 +255,7 @@ func (s *Server) decideValidation(c *fiber.Ctx, b *machineBody) (validationAnswe
 		}
 	} else if row.DeploymentPk != nil {
 		d := deploymentFromContext(row, deploymentID)
+		d.LastSeenAt = s.seen.Newest(d.ID, d.LastSeenAt)
 		dep = &d
 	}
 	dec := licensing.Decide(in)
@@ -407,12 +413,15 @@ func (s *Server) reportUsage(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"results": rec.Results, "usage": usageAgainstLimits(db.DecodeLimits(row.Limits), rec.Current)})
 }
 
-// flushStats makes this process's validation counts visible before a page or
-// answer that shows them.
+// flushStats makes this process's validation counts and last-seen times
+// visible before a page or answer that shows them.
 func (s *Server) flushStats(c *fiber.Ctx) {
 	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
 	defer cancel()
 	if err := s.stats.Flush(ctx); err != nil {
 		s.log.Warn("flushing validation counts failed", "err", err)
+	}
+	if err := s.seen.Flush(ctx); err != nil {
+		s.log.Warn("flushing last-seen times failed", "err", err)
 	}
 }

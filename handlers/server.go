@@ -4,6 +4,7 @@
 package handlers
 
 import (
+	"context"
 	"log/slog"
 	"strings"
 	"time"
@@ -53,6 +54,7 @@ type Deps struct {
 	Keys     *KeyService
 	Sealer   *licensing.Sealer
 	Stats    *db.ValidationStats // nil: counted in memory and flushed only when read
+	Seen     *db.LastSeen        // nil: last-seen times kept in memory and flushed when read and at shutdown
 	Sessions []securecookie.Codec
 	Now      func() time.Time
 }
@@ -70,6 +72,7 @@ type Server struct {
 	issuer   db.KeyIssuer
 	sealer   *licensing.Sealer
 	stats    *db.ValidationStats
+	seen     *db.LastSeen
 	codecs   []securecookie.Codec
 	now      func() time.Time
 	outage   *outageLog
@@ -89,9 +92,12 @@ func New(cfg Config, d Deps) *fiber.App {
 	if d.Stats == nil {
 		d.Stats = db.NewValidationStats(d.Store, d.Log)
 	}
+	if d.Seen == nil {
+		d.Seen = db.NewLastSeen(d.Store, d.Log)
+	}
 	s := &Server{cfg: cfg, store: d.Store, log: d.Log, limiter: d.Limiter, assets: d.Assets, now: d.Now,
 		metrics: newMetrics(d.Registry, d.Store), gatherer: d.Registry, keys: d.Keys, issuer: d.Keys,
-		sealer: d.Sealer, stats: d.Stats, codecs: d.Sessions}
+		sealer: d.Sealer, stats: d.Stats, seen: d.Seen, codecs: d.Sessions}
 	s.outage = newOutageLog(d.Log, d.Store.Pool.Ping)
 
 	fcfg := fiber.Config{
@@ -117,7 +123,16 @@ func New(cfg Config, d Deps) *fiber.App {
 		fcfg.EnableIPValidation = true
 	}
 	app := fiber.New(fcfg)
-	app.Hooks().OnShutdown(func() error { s.outage.close(); return nil })
+	app.Hooks().OnShutdown(func() error {
+		s.outage.close()
+		// Last-seen times still in memory (when no one runs d.Seen) are written now.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.seen.Flush(ctx); err != nil {
+			s.log.Warn("flushing last-seen times at shutdown failed", "err", err)
+		}
+		return nil
+	})
 
 	app.Use(s.requestID, s.accessLog, s.recoverPanic, s.securityHeaders, s.checkQueryText)
 	if len(cfg.CORSOrigins) > 0 {

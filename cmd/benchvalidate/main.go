@@ -140,8 +140,13 @@ func run(o options) error {
 	statsDone := make(chan struct{})
 	go func() { stats.Run(statsCtx, 10*time.Second); close(statsDone) }()
 	defer func() { stopStats(); <-statsDone }()
+	seen := db.NewLastSeen(store, log)
+	seenCtx, stopSeen := context.WithCancel(ctx)
+	seenDone := make(chan struct{})
+	go func() { seen.Run(seenCtx, 5*time.Second); close(seenDone) }()
+	defer func() { stopSeen(); <-seenDone }()
 	app := handlers.New(handlers.Config{}, handlers.Deps{Store: store, Log: log, Assets: assets,
-		Registry: prometheus.NewRegistry(), Keys: keysSvc, Sealer: sealer, Stats: stats})
+		Registry: prometheus.NewRegistry(), Keys: keysSvc, Sealer: sealer, Stats: stats, Seen: seen})
 	addBenchRoutes(app, store, pool, keys, ids)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

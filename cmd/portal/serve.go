@@ -41,6 +41,11 @@ func (e *cmdEnv) serve(ctx context.Context) error {
 	statsDone := make(chan struct{})
 	go func() { stats.Run(statsCtx, 10*time.Second); close(statsDone) }()
 	defer func() { stopStats(); <-statsDone }()
+	seen := db.NewLastSeen(store, e.log)
+	seenCtx, stopSeen := context.WithCancel(context.Background())
+	seenDone := make(chan struct{})
+	go func() { seen.Run(seenCtx, 5*time.Second); close(seenDone) }()
+	defer func() { stopSeen(); <-seenDone }()
 	var limiter handlers.Limiter = handlers.NewMemoryLimiter(nil)
 	if e.cfg.RedisURL != "" {
 		rl, err := handlers.NewRedisLimiter(e.cfg.RedisURL)
@@ -77,7 +82,7 @@ func (e *cmdEnv) serve(ctx context.Context) error {
 		BcryptCost:     e.cfg.BcryptCost,
 		Mail:           e.cfg.Mail(),
 	}, handlers.Deps{Store: store, Log: e.log, Limiter: limiter, Assets: assets, Registry: reg, Keys: keys,
-		Sealer: sealer, Stats: stats, Sessions: handlers.SessionKeys(sessionSecret, e.cfg.SessionPrev)})
+		Sealer: sealer, Stats: stats, Seen: seen, Sessions: handlers.SessionKeys(sessionSecret, e.cfg.SessionPrev)})
 
 	ln, err := net.Listen("tcp", e.cfg.ListenAddr)
 	if err != nil {
