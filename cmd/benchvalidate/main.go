@@ -39,6 +39,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/nectarcloud/nls/app"
 	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/db/pgcluster"
 	"github.com/nectarcloud/nls/handlers"
@@ -114,7 +115,7 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	keysSvc := handlers.NewKeyService(keyring, "nls-bench")
+	keysSvc := app.NewKeyService(keyring, "nls-bench")
 
 	fmt.Printf("seeding %d licenses…\n", o.licenses)
 	start := time.Now()

@@ -1,12 +1,12 @@
 // Tests of lease reuse: a deployment validating again within minutes, with
 // unchanged facts, gets the lease it already has instead of a new signature.
-package handlers_test
+package app_test
 
 import (
 	"testing"
 	"time"
 
-	"github.com/nectarcloud/nls/handlers"
+	"github.com/nectarcloud/nls/app"
 	"github.com/nectarcloud/nls/licensing"
 )
 
@@ -16,7 +16,7 @@ func TestLeaseIsReusedWhileYoungAndFactsUnchanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys := handlers.NewKeyService(ring, "nls-test")
+	keys := app.NewKeyService(ring, "nls-test")
 	claims := func() licensing.LeaseClaims {
 		return licensing.LeaseClaims{LicenseID: "lic-1", DeploymentID: "dep-1", CustomerID: "cust-1",
 			Status: licensing.StateActive, Code: licensing.CodeValid, Plan: "pro", Features: []string{"a", "b"},
