@@ -204,6 +204,53 @@ func (q *Queries) GetDeploymentForUpdate(ctx context.Context, arg GetDeploymentF
 	return i, err
 }
 
+const listActiveAndReleasedDeployments = `-- name: ListActiveAndReleasedDeployments :many
+SELECT id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until, seen_hour FROM deployments WHERE license_id = $1 LIMIT $2
+`
+
+type ListActiveAndReleasedDeploymentsParams struct {
+	LicenseID uuid.UUID
+	Max       int32
+}
+
+// A license's deployments, at most @max of them, for the cached validation
+// facts (db.FactsCache).
+func (q *Queries) ListActiveAndReleasedDeployments(ctx context.Context, arg ListActiveAndReleasedDeploymentsParams) ([]Deployment, error) {
+	rows, err := q.db.Query(ctx, listActiveAndReleasedDeployments, arg.LicenseID, arg.Max)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Deployment{}
+	for rows.Next() {
+		var i Deployment
+		if err := rows.Scan(
+			&i.ID,
+			&i.LicenseID,
+			&i.DeploymentID,
+			&i.Status,
+			&i.Fingerprint,
+			&i.Hostname,
+			&i.Ip,
+			&i.AppVersion,
+			&i.Offline,
+			&i.DeactivatedAt,
+			&i.DeactivatedBy,
+			&i.FirstSeenAt,
+			&i.LastSeenAt,
+			&i.OfflineUntil,
+			&i.SeenHour,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listDeployments = `-- name: ListDeployments :many
 SELECT id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until, seen_hour FROM deployments WHERE license_id = $1 ORDER BY last_seen_at DESC, id
 `

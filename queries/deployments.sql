@@ -105,3 +105,8 @@ FROM counts;
 UPDATE deployments d SET last_seen_at = v.seen_at
 FROM (SELECT unnest(@ids::uuid[]) AS id, unnest(@seen_ats::timestamptz[]) AS seen_at ORDER BY 1) v
 WHERE d.id = v.id AND d.status = 'active' AND d.last_seen_at < v.seen_at;
+
+-- name: ListActiveAndReleasedDeployments :many
+-- A license's deployments, at most @max of them, for the cached validation
+-- facts (db.FactsCache).
+SELECT * FROM deployments WHERE license_id = @license_id LIMIT @max;

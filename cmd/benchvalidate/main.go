@@ -146,8 +146,13 @@ func run(o options) error {
 	seenDone := make(chan struct{})
 	go func() { seen.Run(seenCtx, 5*time.Second); close(seenDone) }()
 	defer func() { stopSeen(); <-seenDone }()
+	facts := db.NewFactsCache(store, log, time.Minute)
+	factsCtx, stopFacts := context.WithCancel(ctx)
+	factsDone := make(chan struct{})
+	go func() { facts.Run(factsCtx); close(factsDone) }()
+	defer func() { stopFacts(); <-factsDone }()
 	app := handlers.New(handlers.Config{}, handlers.Deps{Store: store, Log: log, Assets: assets,
-		Registry: prometheus.NewRegistry(), Keys: keysSvc, Sealer: sealer, Stats: stats, Seen: seen})
+		Registry: prometheus.NewRegistry(), Keys: keysSvc, Sealer: sealer, Stats: stats, Seen: seen, Facts: facts})
 	addBenchRoutes(app, store, pool, keys, ids)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

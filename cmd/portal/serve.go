@@ -46,6 +46,11 @@ func (e *cmdEnv) serve(ctx context.Context) error {
 	seenDone := make(chan struct{})
 	go func() { seen.Run(seenCtx, 5*time.Second); close(seenDone) }()
 	defer func() { stopSeen(); <-seenDone }()
+	facts := db.NewFactsCache(store, e.log, time.Minute)
+	factsCtx, stopFacts := context.WithCancel(context.Background())
+	factsDone := make(chan struct{})
+	go func() { facts.Run(factsCtx); close(factsDone) }()
+	defer func() { stopFacts(); <-factsDone }()
 	var limiter handlers.Limiter = handlers.NewMemoryLimiter(nil)
 	if e.cfg.RedisURL != "" {
 		rl, err := handlers.NewRedisLimiter(e.cfg.RedisURL)
@@ -82,7 +87,7 @@ func (e *cmdEnv) serve(ctx context.Context) error {
 		BcryptCost:     e.cfg.BcryptCost,
 		Mail:           e.cfg.Mail(),
 	}, handlers.Deps{Store: store, Log: e.log, Limiter: limiter, Assets: assets, Registry: reg, Keys: keys,
-		Sealer: sealer, Stats: stats, Seen: seen, Sessions: handlers.SessionKeys(sessionSecret, e.cfg.SessionPrev)})
+		Sealer: sealer, Stats: stats, Seen: seen, Facts: facts, Sessions: handlers.SessionKeys(sessionSecret, e.cfg.SessionPrev)})
 
 	ln, err := net.Listen("tcp", e.cfg.ListenAddr)
 	if err != nil {
