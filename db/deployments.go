@@ -38,40 +38,30 @@ func windowHours(window time.Duration) int32 { return int32(window / time.Hour) 
 // afterwards.
 func (s *Store) AcquireSeat(ctx context.Context, licenseID uuid.UUID, maxDeployments *int32, window time.Duration,
 	info DeploymentInfo, now time.Time) (Deployment, SeatOutcome, int, error) {
-	var (
-		dep     Deployment
-		outcome SeatOutcome
-		inUse   int32
-	)
-	err := s.InTx(ctx, func(q *Queries) error {
-		if _, err := q.LockLicenseSeats(ctx, licenseID); err != nil {
-			return notFound(err, "license")
+	r, err := s.Q.AcquireSeat(ctx, AcquireSeatParams{LicenseID: licenseID, MaxDeployments: maxDeployments,
+		WindowHours: windowHours(window), DeploymentID: info.DeploymentID, Fingerprint: info.Fingerprint,
+		Hostname: info.Hostname, Ip: info.IP, AppVersion: info.AppVersion, Offline: info.Offline, Now: now})
+	if err != nil {
+		return Deployment{}, SeatsFull, 0, Translate(err)
+	}
+	switch r.Outcome {
+	case "held":
+		dep := Deployment{ID: r.DepPk, LicenseID: licenseID, DeploymentID: info.DeploymentID,
+			Status: string(licensing.DeploymentStoredActive), Fingerprint: info.Fingerprint, Hostname: info.Hostname,
+			Ip: info.IP, AppVersion: info.AppVersion, Offline: info.Offline, FirstSeenAt: r.FirstSeen, LastSeenAt: now}
+		if r.DepOfflineUntil.Unix() != 0 {
+			t := r.DepOfflineUntil
+			dep.OfflineUntil = &t
 		}
-		existing, err := q.GetDeploymentForUpdate(ctx, GetDeploymentForUpdateParams{LicenseID: licenseID, DeploymentID: info.DeploymentID})
-		if err == nil && existing.Status == string(licensing.DeploymentDeactivated) {
-			dep, outcome = existing, SeatDeactivated
-			return nil
-		}
-		if err != nil && licensing.ErrorCode(Translate(err)) != licensing.ENOTFOUND {
-			return err
-		}
-		inUse, err = q.CountSeatsInUse(ctx, CountSeatsInUseParams{LicenseID: licenseID,
-			ExceptDeploymentID: info.DeploymentID, WindowHours: windowHours(window), Now: now})
-		if err != nil {
-			return err
-		}
-		if maxDeployments != nil && inUse >= *maxDeployments {
-			outcome = SeatsFull
-			return nil
-		}
-		dep, err = q.UpsertActiveDeployment(ctx, UpsertActiveDeploymentParams{LicenseID: licenseID,
-			DeploymentID: info.DeploymentID, Fingerprint: info.Fingerprint, Hostname: info.Hostname, Ip: info.IP,
-			AppVersion: info.AppVersion, Offline: info.Offline, SeenAt: now})
-		inUse++
-		outcome = SeatHeld
-		return err
-	})
-	return dep, outcome, int(inUse), err
+		return dep, SeatHeld, int(r.InUse), nil
+	case "deactivated":
+		dep, err := s.Q.GetDeployment(ctx, GetDeploymentParams{LicenseID: licenseID, DeploymentID: info.DeploymentID})
+		return dep, SeatDeactivated, 0, Translate(err)
+	case "full":
+		return Deployment{}, SeatsFull, int(r.InUse), nil
+	default:
+		return Deployment{}, SeatsFull, 0, licensing.Errorf(licensing.ENOTFOUND, "license not found")
+	}
 }
 
 // RefreshSeat records that a deployment which held its seat when the caller

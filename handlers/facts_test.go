@@ -5,8 +5,10 @@ package handlers_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -115,5 +117,45 @@ func TestCachedFactsServeHeldSeatsAndSuspensionReachesEveryProcess(t *testing.T)
 	_, la := factsA.Stats()
 	if la < 2 {
 		t.Errorf("process A loaded %d times, want a reload after the suspension", la)
+	}
+}
+
+// The 50-way seat race of TestSeatsHoldUnderConcurrency, with both
+// processes answering from their caches: still exactly the seats.
+func TestSeatsHoldUnderConcurrencyWithCachedFacts(t *testing.T) {
+	f := newFixture(t)
+	_, key := f.issue(map[string]any{"plan": "five"})
+	a, _ := newCachedEnv(t, f.store)
+	b, _ := newCachedEnv(t, f.store)
+	validate(t, a, key, "warm-a", nil) // both caches hold the license, one seat taken
+	validate(t, b, key, "warm-a", nil)
+	var wg sync.WaitGroup
+	codes := make(chan string, 50)
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			env := a
+			if i%2 == 1 {
+				env = b
+			}
+			codes <- validate(t, env, key, fmt.Sprintf("dep-%02d", i), nil)["code"].(string)
+		}(i)
+	}
+	wg.Wait()
+	close(codes)
+	count := map[string]int{}
+	for c := range codes {
+		count[c]++
+	}
+	if count["VALID"] != 4 || count["TOO_MANY_DEPLOYMENTS"] != 46 {
+		t.Fatalf("got %v, want exactly 4 VALID and 46 TOO_MANY_DEPLOYMENTS", count)
+	}
+	var active int
+	if err := f.store.Pool.QueryRow(context.Background(), "SELECT count(*) FROM deployments WHERE status = 'active'").Scan(&active); err != nil {
+		t.Fatal(err)
+	}
+	if active != 5 {
+		t.Fatalf("got %d active deployments stored, want 5", active)
 	}
 }
