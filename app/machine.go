@@ -186,8 +186,9 @@ func (m *Machine) Validate(ctx context.Context, r ValidateRequest) (Validation, 
 	dec := licensing.Decide(in)
 	ans = m.finish(ans, dec, row.ID, now)
 	eff := lic.Effective(now)
+	limits := db.DecodeLimits(row.Limits) // once, for the answer and the lease
 	ans.License = &ValidLicense{ID: row.ID, Status: string(eff.State), Plan: row.PlanCode,
-		Features: nonNil(row.Features), Limits: db.DecodeLimits(row.Limits), MaxDeployments: row.MaxDeployments,
+		Features: nonNil(row.Features), Limits: limits, MaxDeployments: row.MaxDeployments,
 		ActiveDeployments: seats, ExpiresAt: utcPtr(row.ExpiresAt), GraceEndsAt: lic.GraceEnd(),
 		DunningEndsAt: utcPtr(eff.DunningEndsAt)}
 	if dep != nil {
@@ -198,7 +199,7 @@ func (m *Machine) Validate(ctx context.Context, r ValidateRequest) (Validation, 
 		token, exp, err := m.keys.IssueLease(licensing.LeaseClaims{
 			LicenseID: row.ID.String(), CustomerID: row.CustomerID.String(), DeploymentID: r.DeploymentID,
 			Status: eff.State, Code: dec.Code, Plan: row.PlanCode, Features: nonNil(row.Features),
-			Limits: db.DecodeLimits(row.Limits), MaxDeployments: int(ptrOr(row.MaxDeployments, 0)),
+			Limits: limits, MaxDeployments: int(ptrOr(row.MaxDeployments, 0)),
 			LicenseExpiresAt: row.ExpiresAt, GraceEndsAt: lic.GraceEnd(), DunningEndsAt: eff.DunningEndsAt,
 		}, time.Duration(row.OfflineDays)*24*time.Hour, now)
 		if err != nil {
