@@ -187,31 +187,16 @@ func (c *FactsCache) listen(ctx context.Context) error {
 	}
 }
 
-// MachineStore is the store as the machine API's use cases use it: the
-// validation read through a FactsCache and usage through a UsageBatcher,
-// each when set.
-type MachineStore struct {
+// FactsStore is the store with its validation read answered by a FactsCache.
+type FactsStore struct {
 	*Store
 	Facts *FactsCache
-	Usage *UsageBatcher
 }
 
-// ValidationContext reads through the cache, when there is one.
-func (s MachineStore) ValidationContext(ctx context.Context, keyHash [32]byte, deploymentID string,
+// ValidationContext reads through the cache.
+func (s FactsStore) ValidationContext(ctx context.Context, keyHash [32]byte, deploymentID string,
 	now time.Time) (GetValidationContextRow, error) {
-	if s.Facts == nil {
-		return s.Store.ValidationContext(ctx, keyHash, deploymentID, now)
-	}
 	return s.Facts.ValidationContext(ctx, keyHash, deploymentID, now)
-}
-
-// ReportUsage records through the batcher, when there is one.
-func (s MachineStore) ReportUsage(ctx context.Context, lic UsageLicense, deploymentPK *uuid.UUID, reports []UsageReportIn,
-	now time.Time) (UsageRecorded, error) {
-	if s.Usage == nil {
-		return s.Store.ReportUsage(ctx, lic, deploymentPK, reports, now)
-	}
-	return s.Usage.ReportUsage(ctx, lic, deploymentPK, reports, now)
 }
 
 // Live reports whether the listener is connected (and the cache serving).

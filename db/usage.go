@@ -66,19 +66,6 @@ type UsageRecorded struct {
 // (record_usage, migration 00015).
 func (s *Store) ReportUsage(ctx context.Context, lic UsageLicense, deploymentPK *uuid.UUID, reports []UsageReportIn,
 	now time.Time) (UsageRecorded, error) {
-	p, err := usageParams(lic, deploymentPK, reports, now)
-	if err != nil {
-		return UsageRecorded{}, err
-	}
-	row, err := s.Q.RecordUsage(ctx, p)
-	if err != nil {
-		return UsageRecorded{}, Translate(err)
-	}
-	return usageRecorded(reports, row), nil
-}
-
-// usageParams is record_usage's arguments for a batch.
-func usageParams(lic UsageLicense, deploymentPK *uuid.UUID, reports []UsageReportIn, now time.Time) (RecordUsageParams, error) {
 	current, _ := lic.UsagePeriod(now)
 	p := RecordUsageParams{LicenseID: lic.ID, CustomerID: lic.CustomerID, DeploymentPk: deploymentPK,
 		ReportIds: make([]uuid.UUID, len(reports)), PeriodStarts: make([]time.Time, len(reports)),
@@ -94,14 +81,14 @@ func usageParams(lic UsageLicense, deploymentPK *uuid.UUID, reports []UsageRepor
 		p.AccountingStarts[i], p.AccountingEnds[i] = lic.UsagePeriod(r.PeriodStart)
 		b, err := json.Marshal(r.Metrics)
 		if err != nil {
-			return p, licensing.Internal(err)
+			return UsageRecorded{}, licensing.Internal(err)
 		}
 		p.Metrics[i] = b
 		for name, v := range r.Metrics {
 			kind := licensing.MetricKindOf(name)
 			if kind == licensing.Counter {
 				if old := sums[name]; old > math.MaxInt64-v {
-					return p, licensing.Invalid("the sum of "+name+" overflows a 64-bit integer",
+					return UsageRecorded{}, licensing.Invalid("the sum of "+name+" overflows a 64-bit integer",
 						licensing.ErrorDetail{Field: "reports.metrics." + name, Message: "sum too large"})
 				}
 				sums[name] += v
@@ -112,12 +99,10 @@ func usageParams(lic UsageLicense, deploymentPK *uuid.UUID, reports []UsageRepor
 			p.MetricValues = append(p.MetricValues, v)
 		}
 	}
-	return p, nil
-}
-
-// usageRecorded reads record_usage's answer: each report's outcome and the
-// period's usage.
-func usageRecorded(reports []UsageReportIn, row RecordUsageRow) UsageRecorded {
+	row, err := s.Q.RecordUsage(ctx, p)
+	if err != nil {
+		return UsageRecorded{}, Translate(err)
+	}
 	isNew := make(map[uuid.UUID]bool, len(row.Accepted))
 	for _, id := range row.Accepted {
 		isNew[id] = true
@@ -134,7 +119,7 @@ func usageRecorded(reports []UsageReportIn, row RecordUsageRow) UsageRecorded {
 	for i, m := range row.UsageMetrics {
 		rec.Current[m] = row.UsageValues[i]
 	}
-	return rec
+	return rec, nil
 }
 
 // CurrentUsage returns each metric's value in the period containing now.

@@ -57,7 +57,6 @@ type Deps struct {
 	Stats    *db.ValidationStats // nil: counted in memory and flushed only when read
 	Seen     *db.LastSeen        // nil: last-seen times kept in memory and flushed when read and at shutdown
 	Facts    *db.FactsCache      // nil: every validation reads the database
-	Usage    *db.UsageBatcher    // nil: each usage report commits alone
 	Sessions []securecookie.Codec
 	Now      func() time.Time
 }
@@ -107,7 +106,11 @@ func New(cfg Config, d Deps) *fiber.App {
 	s := &Server{cfg: cfg, store: d.Store, log: d.Log, limiter: d.Limiter, assets: d.Assets, now: d.Now,
 		metrics: newMetrics(d.Registry, d.Store), gatherer: d.Registry, keys: d.Keys, issuer: d.Keys,
 		sealer: d.Sealer, stats: d.Stats, seen: d.Seen, codecs: d.Sessions}
-	s.machine = app.NewMachine(db.MachineStore{Store: d.Store, Facts: d.Facts, Usage: d.Usage}, d.Keys, d.Stats, d.Seen, d.Now)
+	var machineStore app.MachineStore = d.Store
+	if d.Facts != nil {
+		machineStore = db.FactsStore{Store: d.Store, Facts: d.Facts}
+	}
+	s.machine = app.NewMachine(machineStore, d.Keys, d.Stats, d.Seen, d.Now)
 	s.licenses = app.NewLicenses(d.Store, d.Keys, d.Sealer, d.Now)
 	s.invitations = app.NewInvitations(d.Store, cfg.BaseURL, cfg.BcryptCost, d.Now)
 	s.outage = newOutageLog(d.Log, d.Store.Pool.Ping)

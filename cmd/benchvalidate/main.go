@@ -151,13 +151,8 @@ func run(o options) error {
 	factsDone := make(chan struct{})
 	go func() { facts.Run(factsCtx); close(factsDone) }()
 	defer func() { stopFacts(); <-factsDone }()
-	usage := db.NewUsageBatcher(store, log)
-	usageCtx, stopUsage := context.WithCancel(ctx)
-	usageDone := make(chan struct{})
-	go func() { usage.Run(usageCtx, 4); close(usageDone) }()
-	defer func() { stopUsage(); <-usageDone }()
 	app := handlers.New(handlers.Config{}, handlers.Deps{Store: store, Log: log, Assets: assets,
-		Registry: prometheus.NewRegistry(), Keys: keysSvc, Sealer: sealer, Stats: stats, Seen: seen, Facts: facts, Usage: usage})
+		Registry: prometheus.NewRegistry(), Keys: keysSvc, Sealer: sealer, Stats: stats, Seen: seen, Facts: facts})
 	addBenchRoutes(app, store, pool, keys, ids)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

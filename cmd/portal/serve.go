@@ -51,11 +51,6 @@ func (e *cmdEnv) serve(ctx context.Context) error {
 	factsDone := make(chan struct{})
 	go func() { facts.Run(factsCtx); close(factsDone) }()
 	defer func() { stopFacts(); <-factsDone }()
-	usage := db.NewUsageBatcher(store, e.log)
-	usageCtx, stopUsage := context.WithCancel(context.Background())
-	usageDone := make(chan struct{})
-	go func() { usage.Run(usageCtx, 4); close(usageDone) }()
-	defer func() { stopUsage(); <-usageDone }()
 	var limiter handlers.Limiter = handlers.NewMemoryLimiter(nil)
 	if e.cfg.RedisURL != "" {
 		rl, err := handlers.NewRedisLimiter(e.cfg.RedisURL)
@@ -92,7 +87,7 @@ func (e *cmdEnv) serve(ctx context.Context) error {
 		BcryptCost:     e.cfg.BcryptCost,
 		Mail:           e.cfg.Mail(),
 	}, handlers.Deps{Store: store, Log: e.log, Limiter: limiter, Assets: assets, Registry: reg, Keys: keys,
-		Sealer: sealer, Stats: stats, Seen: seen, Facts: facts, Usage: usage, Sessions: handlers.SessionKeys(sessionSecret, e.cfg.SessionPrev)})
+		Sealer: sealer, Stats: stats, Seen: seen, Facts: facts, Sessions: handlers.SessionKeys(sessionSecret, e.cfg.SessionPrev)})
 
 	ln, err := net.Listen("tcp", e.cfg.ListenAddr)
 	if err != nil {
