@@ -69,3 +69,20 @@ func (s *Store) CreateAdmin(ctx context.Context, actor licensing.Actor, email, n
 	})
 	return u, err
 }
+
+// The reads and small writes handlers call. Each returns the query's rows;
+// errors arrive already translated by the connection (conn.go).
+
+func (s *Store) GetAPIKeyBySecretHash(ctx context.Context, secretHash []byte) (ApiKey, error) {
+	return s.Q.GetAPIKeyBySecretHash(ctx, secretHash)
+}
+
+func (s *Store) GetAPIKey(ctx context.Context, id uuid.UUID) (ApiKey, error) {
+	return s.Q.GetAPIKey(ctx, id)
+}
+
+func (s *Store) ListAPIKeys(ctx context.Context) ([]ApiKey, error) { return s.Q.ListAPIKeys(ctx) }
+
+func (s *Store) TouchAPIKey(ctx context.Context, arg TouchAPIKeyParams) error {
+	return s.Q.TouchAPIKey(ctx, arg)
+}

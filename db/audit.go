@@ -109,3 +109,10 @@ func (s *Store) VerifyAudit(ctx context.Context) (AuditVerification, error) {
 		}
 	}
 }
+
+// The reads and small writes handlers call. Each returns the query's rows;
+// errors arrive already translated by the connection (conn.go).
+
+func (s *Store) ListAudit(ctx context.Context, arg ListAuditParams) ([]AuditLog, error) {
+	return s.Q.ListAudit(ctx, arg)
+}

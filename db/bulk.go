@@ -90,7 +90,7 @@ func (b BulkSeed) Run(ctx context.Context, s *Store, issuer KeyIssuer, sealer *l
 		keyRows[i] = []any{keyID, id, hash[:], licensing.KeyPrefix(key), key[len(key)-8:], sealed, kid, created}
 	}
 	err := s.InTx(ctx, func(q *Queries) error {
-		tx := q.db.(pgx.Tx)
+		tx := pgxTx(q)
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"licenses"}, []string{"id", "customer_id", "plan_id", "status",
 			"suspended_reason", "suspension_source", "features", "limits", "max_deployments", "starts_at", "expires_at",
 			"grace_days", "offline_days", "heartbeat_window_hours", "dunning_days", "notes", "revoked_at", "created_at",
@@ -116,7 +116,7 @@ func (b BulkSeed) Run(ctx context.Context, s *Store, issuer KeyIssuer, sealer *l
 	// most of the seed's time: they are off for this transaction, and the
 	// rollups are rebuilt from the rows in one pass at its end.
 	err = s.InTx(ctx, func(q *Queries) error {
-		tx := q.db.(pgx.Tx)
+		tx := pgxTx(q)
 		if _, err := tx.Exec(ctx, "SET LOCAL nls.usage_rollups = 'off'"); err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/nectarcloud/nls/events"
 	"github.com/nectarcloud/nls/licensing"
 )
 
@@ -18,6 +19,9 @@ type CustomerInput struct {
 	Company          string
 	Metadata         map[string]any
 	StripeCustomerID *string
+	// Contacts besides Email (contacts.go): nil leaves one as it is, "" clears it.
+	BillingEmail   *string
+	TechnicalEmail *string
 }
 
 func (in *CustomerInput) normalise() ([]byte, error) {
@@ -25,6 +29,9 @@ func (in *CustomerInput) normalise() ([]byte, error) {
 	in.Email = strings.TrimSpace(in.Email)
 	in.Company = strings.TrimSpace(in.Company)
 	if err := licensing.ValidateCustomer(in.Name, in.Email, in.Company); err != nil {
+		return nil, err
+	}
+	if err := in.checkContacts(); err != nil {
 		return nil, err
 	}
 	if in.Metadata == nil {
@@ -52,6 +59,12 @@ func (s *Store) CreateCustomer(ctx context.Context, actor licensing.Actor, in Cu
 		if err != nil {
 			return conflictAs(err, "stripeCustomerId", "another customer has this Stripe customer id")
 		}
+		if err := saveContacts(ctx, q, c.ID, in, now); err != nil {
+			return err
+		}
+		if err := s.recordCustomer(ctx, q, events.CustomerCreated, c, now); err != nil {
+			return err
+		}
 		return Audit(ctx, q, actor, AuditEntry{Action: "customer.create", EntityType: "customer",
 			EntityID: c.ID.String(), CustomerID: &c.ID, After: c.View()}, now)
 	})
@@ -78,6 +91,12 @@ func (s *Store) UpdateCustomer(ctx context.Context, actor licensing.Actor, id uu
 			Metadata: md, StripeCustomerID: in.StripeCustomerID, UpdatedAt: now})
 		if err != nil {
 			return conflictAs(err, "stripeCustomerId", "another customer has this Stripe customer id")
+		}
+		if err := saveContacts(ctx, q, c.ID, in, now); err != nil {
+			return err
+		}
+		if err := s.recordCustomer(ctx, q, events.CustomerUpdated, c, now); err != nil {
+			return err
 		}
 		return Audit(ctx, q, actor, AuditEntry{Action: "customer.update", EntityType: "customer",
 			EntityID: id.String(), CustomerID: &c.ID, Before: before.View(), After: c.View()}, now)
@@ -125,10 +144,13 @@ func conflictAs(err error, field, msg string) error {
 	return err
 }
 
-// The reads and small writes handlers call. Each returns the query's rows
-// with its errors translated into licensing errors.
+// The reads and small writes handlers call. Each returns the query's rows;
+// errors arrive already translated by the connection (conn.go).
 
 func (s *Store) GetCustomer(ctx context.Context, id uuid.UUID) (Customer, error) {
-	c, err := s.Q.GetCustomer(ctx, id)
-	return c, Translate(err)
+	return s.Q.GetCustomer(ctx, id)
+}
+
+func (s *Store) ListCustomers(ctx context.Context, arg ListCustomersParams) ([]Customer, error) {
+	return s.Q.ListCustomers(ctx, arg)
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/nectarcloud/nls/events"
 	"github.com/nectarcloud/nls/licensing"
 )
 
@@ -38,30 +39,43 @@ func windowHours(window time.Duration) int32 { return int32(window / time.Hour) 
 // afterwards.
 func (s *Store) AcquireSeat(ctx context.Context, licenseID uuid.UUID, maxDeployments *int32, window time.Duration,
 	info DeploymentInfo, now time.Time) (Deployment, SeatOutcome, int, error) {
-	r, err := s.Q.AcquireSeat(ctx, AcquireSeatParams{LicenseID: licenseID, MaxDeployments: maxDeployments,
-		WindowHours: windowHours(window), DeploymentID: info.DeploymentID, Fingerprint: info.Fingerprint,
-		Hostname: info.Hostname, Ip: info.IP, AppVersion: info.AppVersion, Offline: info.Offline, Now: now})
-	if err != nil {
-		return Deployment{}, SeatsFull, 0, Translate(err)
-	}
-	switch r.Outcome {
-	case "held":
-		dep := Deployment{ID: r.DepPk, LicenseID: licenseID, DeploymentID: info.DeploymentID,
-			Status: string(licensing.DeploymentStoredActive), Fingerprint: info.Fingerprint, Hostname: info.Hostname,
-			Ip: info.IP, AppVersion: info.AppVersion, Offline: info.Offline, FirstSeenAt: r.FirstSeen, LastSeenAt: now}
-		if r.DepOfflineUntil.Unix() != 0 {
-			t := r.DepOfflineUntil
-			dep.OfflineUntil = &t
+	var (
+		dep     Deployment
+		outcome SeatOutcome
+		inUse   int32
+	)
+	err := s.InTx(ctx, func(q *Queries) error {
+		if _, err := q.LockLicenseSeats(ctx, licenseID); err != nil {
+			return notFound(err, "license")
 		}
-		return dep, SeatHeld, int(r.InUse), nil
-	case "deactivated":
-		dep, err := s.Q.GetDeployment(ctx, GetDeploymentParams{LicenseID: licenseID, DeploymentID: info.DeploymentID})
-		return dep, SeatDeactivated, 0, Translate(err)
-	case "full":
-		return Deployment{}, SeatsFull, int(r.InUse), nil
-	default:
-		return Deployment{}, SeatsFull, 0, licensing.Errorf(licensing.ENOTFOUND, "license not found")
-	}
+		existing, err := q.GetDeploymentForUpdate(ctx, GetDeploymentForUpdateParams{LicenseID: licenseID, DeploymentID: info.DeploymentID})
+		if err == nil && existing.Status == string(licensing.DeploymentDeactivated) {
+			dep, outcome = existing, SeatDeactivated
+			return nil
+		}
+		if err != nil && licensing.ErrorCode(Translate(err)) != licensing.ENOTFOUND {
+			return err
+		}
+		inUse, err = q.CountSeatsInUse(ctx, CountSeatsInUseParams{LicenseID: licenseID,
+			ExceptDeploymentID: info.DeploymentID, WindowHours: windowHours(window), Now: now})
+		if err != nil {
+			return err
+		}
+		if maxDeployments != nil && inUse >= *maxDeployments {
+			outcome = SeatsFull
+			return nil
+		}
+		dep, err = q.UpsertActiveDeployment(ctx, UpsertActiveDeploymentParams{LicenseID: licenseID,
+			DeploymentID: info.DeploymentID, Fingerprint: info.Fingerprint, Hostname: info.Hostname, Ip: info.IP,
+			AppVersion: info.AppVersion, Offline: info.Offline, SeenAt: now})
+		inUse++
+		outcome = SeatHeld
+		if err == nil && existing.ID == uuid.Nil {
+			err = s.recordActivation(ctx, q, dep, now)
+		}
+		return err
+	})
+	return dep, outcome, int(inUse), err
 }
 
 // RefreshSeat records that a deployment which held its seat when the caller
@@ -100,6 +114,9 @@ func (s *Store) ReleaseDeployment(ctx context.Context, actor licensing.Actor, li
 		dep, err = q.DeactivateDeployment(ctx, DeactivateDeploymentParams{LicenseID: licenseID, DeploymentID: deploymentID,
 			DeactivatedAt: &now, DeactivatedBy: &by})
 		if err != nil {
+			return err
+		}
+		if err := s.recordDeployment(ctx, q, events.DeploymentReleased, customerID, dep, now); err != nil {
 			return err
 		}
 		return Audit(ctx, q, actor, AuditEntry{Action: "deployment.release", EntityType: "deployment",
@@ -166,17 +183,20 @@ func (d Deployment) View() DeploymentView {
 		LastSeenAt: d.LastSeenAt.UTC(), DeactivatedAt: utcPtr(d.DeactivatedAt), DeactivatedBy: d.DeactivatedBy}
 }
 
-// The reads and small writes handlers call. Each returns the query's rows
-// with its errors translated into licensing errors.
+// The reads and small writes handlers call. Each returns the query's rows;
+// errors arrive already translated by the connection (conn.go).
+
+func (s *Store) CountDeploymentsByFreshness(ctx context.Context, now time.Time) (CountDeploymentsByFreshnessRow, error) {
+	return s.Q.CountDeploymentsByFreshness(ctx, now)
+}
 
 func (s *Store) ListDeployments(ctx context.Context, licenseID uuid.UUID) ([]Deployment, error) {
-	rows, err := s.Q.ListDeployments(ctx, licenseID)
-	return rows, Translate(err)
+	return s.Q.ListDeployments(ctx, licenseID)
 }
 
 // SeatsInUse counts the license's deployments that hold a seat now (the
 // seat rule's SQL twin, deployment_holds_seat).
 func (s *Store) SeatsInUse(ctx context.Context, l License, now time.Time) (int, error) {
 	n, err := s.Q.CountSeatsInUse(ctx, CountSeatsInUseParams{LicenseID: l.ID, WindowHours: l.HeartbeatWindowHours, Now: now})
-	return int(n), Translate(err)
+	return int(n), err
 }

@@ -12,62 +12,6 @@ import (
 	"github.com/google/uuid"
 )
 
-const acquireSeat = `-- name: AcquireSeat :one
-SELECT r.outcome::text AS outcome, r.in_use::int AS in_use,
-    coalesce(r.dep_pk, '00000000-0000-0000-0000-000000000000')::uuid AS dep_pk,
-    coalesce(r.first_seen, 'epoch')::timestamptz AS first_seen,
-    coalesce(r.dep_offline_until, 'epoch')::timestamptz AS dep_offline_until
-FROM acquire_seat($1::uuid, $2::int, $3::int, $4::text,
-    $5::text, $6::text, $7::text, $8::text, $9::boolean, $10::timestamptz) r
-`
-
-type AcquireSeatParams struct {
-	LicenseID      uuid.UUID
-	MaxDeployments *int32
-	WindowHours    int32
-	DeploymentID   string
-	Fingerprint    string
-	Hostname       string
-	Ip             string
-	AppVersion     string
-	Offline        bool
-	Now            time.Time
-}
-
-type AcquireSeatRow struct {
-	Outcome         string
-	InUse           int32
-	DepPk           uuid.UUID
-	FirstSeen       time.Time
-	DepOfflineUntil time.Time
-}
-
-// Store.AcquireSeat's check and write in one statement (acquire_seat, migration 00016).
-// Without a deployment the id is nil and the times are the epoch.
-func (q *Queries) AcquireSeat(ctx context.Context, arg AcquireSeatParams) (AcquireSeatRow, error) {
-	row := q.db.QueryRow(ctx, acquireSeat,
-		arg.LicenseID,
-		arg.MaxDeployments,
-		arg.WindowHours,
-		arg.DeploymentID,
-		arg.Fingerprint,
-		arg.Hostname,
-		arg.Ip,
-		arg.AppVersion,
-		arg.Offline,
-		arg.Now,
-	)
-	var i AcquireSeatRow
-	err := row.Scan(
-		&i.Outcome,
-		&i.InUse,
-		&i.DepPk,
-		&i.FirstSeen,
-		&i.DepOfflineUntil,
-	)
-	return i, err
-}
-
 const countDeploymentsByFreshness = `-- name: CountDeploymentsByFreshness :one
 WITH counts AS MATERIALIZED (
     SELECT

@@ -1,9 +1,20 @@
 package db
 
+import (
+	"context"
+
+	"github.com/nectarcloud/nls/events"
+)
+
 // SetTopUsageBounds changes how many bounds TopUsageCustomers reads, until
 // the test ends.
 func SetTopUsageBounds(tb interface{ Cleanup(func()) }, n int) {
 	old := topUsageBounds
 	topUsageBounds = n
 	tb.Cleanup(func() { topUsageBounds = old })
+}
+
+// RecordEvent exposes the outbox recorder to the transaction tests.
+func (s *Store) RecordEvent(ctx context.Context, q *Queries, e events.Event) (bool, error) {
+	return s.recordEvent(ctx, q, e)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/nectarcloud/nls/events"
 	"github.com/nectarcloud/nls/licensing"
 )
 
@@ -143,6 +144,9 @@ func (s *Store) createLicense(ctx context.Context, q *Queries, actor licensing.A
 		if key, err = s.issueKey(ctx, q, issuer, sealer, lic, plan.Code, now); err != nil {
 			return err
 		}
+		if err := s.recordLicense(ctx, q, events.LicenseCreated, "license.create", lic, now); err != nil {
+			return err
+		}
 		return Audit(ctx, q, actor, AuditEntry{Action: "license.create", EntityType: "license",
 			EntityID: lic.ID.String(), CustomerID: &lic.CustomerID, After: lic.Facts(plan.Code)}, now)
 	}()
@@ -214,6 +218,9 @@ func (s *Store) Rekey(ctx context.Context, actor licensing.Actor, issuer KeyIssu
 			return err
 		}
 		if key, err = s.issueKey(ctx, q, issuer, sealer, lic, plan.Code, now); err != nil {
+			return err
+		}
+		if err := s.recordLicense(ctx, q, events.LicenseRekeyed, "license.rekey", lic, now); err != nil {
 			return err
 		}
 		return Audit(ctx, q, actor, AuditEntry{Action: "license.rekey", EntityType: "license", EntityID: id.String(),
@@ -293,6 +300,9 @@ func (s *Store) changeLicense(ctx context.Context, q *Queries, actor licensing.A
 			p, _ := q.GetPlan(ctx, l.PlanID)
 			return p.Code
 		}
+		if err := s.recordLicenseChange(ctx, q, action, before, after, now); err != nil {
+			return err
+		}
 		return Audit(ctx, q, actor, AuditEntry{Action: action, EntityType: "license", EntityID: id.String(),
 			CustomerID: &after.CustomerID, Before: before.Facts(planCode(before)), After: after.Facts(planCode(after))}, now)
 	}()
@@ -330,15 +340,13 @@ func (l License) Facts(plan string) LicenseFacts {
 		Notes: l.Notes}
 }
 
-// The reads and small writes handlers call. Each returns the query's rows
-// with its errors translated into licensing errors.
+// The reads and small writes handlers call. Each returns the query's rows;
+// errors arrive already translated by the connection (conn.go).
 
 func (s *Store) GetLicense(ctx context.Context, id uuid.UUID) (License, error) {
-	l, err := s.Q.GetLicense(ctx, id)
-	return l, Translate(err)
+	return s.Q.GetLicense(ctx, id)
 }
 
 func (s *Store) ListLicenses(ctx context.Context, arg ListLicensesParams) ([]ListLicensesRow, error) {
-	rows, err := s.Q.ListLicenses(ctx, arg)
-	return rows, Translate(err)
+	return s.Q.ListLicenses(ctx, arg)
 }

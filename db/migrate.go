@@ -11,6 +11,8 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivermigrate"
 )
 
 //go:embed migrations/*.sql
@@ -51,7 +53,49 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) (int, error) {
 	if err != nil {
 		return len(results), fmt.Errorf("applying migrations: %w", err)
 	}
-	return len(results), nil
+	n, err := migrateRiver(ctx, pool)
+	if err != nil {
+		return len(results) + n, fmt.Errorf("applying the job queue's migrations: %w", err)
+	}
+	return len(results) + n, nil
+}
+
+// riverLockKey serialises River's migrations across portal processes, as
+// goose's session lock does ours.
+const riverLockKey = 7231150200
+
+// migrateRiver brings River's own tables (the job queue) up to the version
+// this build of River needs.
+func migrateRiver(ctx context.Context, pool *pgxpool.Pool) (int, error) {
+	m, err := rivermigrate.New(riverpgxv5.New(pool), nil)
+	if err != nil {
+		return 0, err
+	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", int64(riverLockKey)); err != nil {
+		return 0, err
+	}
+	defer conn.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", int64(riverLockKey))
+	res, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	if err != nil {
+		return 0, err
+	}
+	return len(res.Versions), nil
+}
+
+// RiverMigrationVersion is the newest River schema version this build
+// applies (tests fold it into their template's name).
+func RiverMigrationVersion() int {
+	m, err := rivermigrate.New(riverpgxv5.New(nil), nil)
+	if err != nil {
+		return 0
+	}
+	all := m.AllVersions()
+	return all[len(all)-1].Version
 }
 
 // MigrationStatus writes one line per migration: version, name, applied time or "pending".
@@ -72,5 +116,18 @@ func MigrationStatus(ctx context.Context, pool *pgxpool.Pool, w io.Writer) error
 		}
 		fmt.Fprintf(w, "%05d  %-30s  %s\n", s.Source.Version, s.Source.Path, applied)
 	}
+	m, err := rivermigrate.New(riverpgxv5.New(pool), nil)
+	if err != nil {
+		return err
+	}
+	have, err := m.ExistingVersions(ctx)
+	if err != nil {
+		return err
+	}
+	current := 0
+	if len(have) > 0 {
+		current = have[len(have)-1].Version
+	}
+	fmt.Fprintf(w, "river  job queue schema version %d of %d\n", current, RiverMigrationVersion())
 	return nil
 }

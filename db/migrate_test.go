@@ -3,6 +3,7 @@ package db_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -34,6 +35,15 @@ func TestMigrationsAreIdempotentAndReported(t *testing.T) {
 	}
 	if strings.Contains(out.String(), "pending") {
 		t.Fatalf("status output %q reports a pending migration", out.String())
+	}
+	// The job queue's tables come with ours.
+	want := fmt.Sprintf("job queue schema version %d of %d", db.RiverMigrationVersion(), db.RiverMigrationVersion())
+	if !strings.Contains(out.String(), want) {
+		t.Fatalf("status output %q does not say %q", out.String(), want)
+	}
+	var jobs int
+	if err := pool.QueryRow(ctx, "SELECT count(*) FROM river_job").Scan(&jobs); err != nil {
+		t.Fatalf("the job queue's table is missing: %v", err)
 	}
 }
 

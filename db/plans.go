@@ -161,10 +161,23 @@ func setPrices(ctx context.Context, q *Queries, planID uuid.UUID, prices []strin
 	return nil
 }
 
-// The reads and small writes handlers call. Each returns the query's rows
-// with its errors translated into licensing errors.
+// The reads and small writes handlers call. Each returns the query's rows;
+// errors arrive already translated by the connection (conn.go).
 
-func (s *Store) GetPlan(ctx context.Context, id uuid.UUID) (Plan, error) {
-	p, err := s.Q.GetPlan(ctx, id)
-	return p, Translate(err)
+func (s *Store) GetPlanByCode(ctx context.Context, code string) (Plan, error) {
+	return s.Q.GetPlanByCode(ctx, code)
+}
+
+func (s *Store) GetPlan(ctx context.Context, id uuid.UUID) (Plan, error) { return s.Q.GetPlan(ctx, id) }
+
+func (s *Store) ListAllPlanPrices(ctx context.Context) ([]ListAllPlanPricesRow, error) {
+	return s.Q.ListAllPlanPrices(ctx)
+}
+
+func (s *Store) ListPlanPrices(ctx context.Context, planID uuid.UUID) ([]string, error) {
+	return s.Q.ListPlanPrices(ctx, planID)
+}
+
+func (s *Store) ListPlans(ctx context.Context, arg ListPlansParams) ([]Plan, error) {
+	return s.Q.ListPlans(ctx, arg)
 }

@@ -173,10 +173,13 @@ func stateWords(s licensing.State) string {
 	return string(s)
 }
 
-// The reads and small writes handlers call. Each returns the query's rows
-// with its errors translated into licensing errors.
+// The reads and small writes handlers call. Each returns the query's rows;
+// errors arrive already translated by the connection (conn.go).
+
+func (s *Store) ListPortalActivity(ctx context.Context, arg ListPortalActivityParams) ([]ListPortalActivityRow, error) {
+	return s.Q.ListPortalActivity(ctx, arg)
+}
 
 func (s *Store) ListPortalLicenses(ctx context.Context, arg ListPortalLicensesParams) ([]ListPortalLicensesRow, error) {
-	rows, err := s.Q.ListPortalLicenses(ctx, arg)
-	return rows, Translate(err)
+	return s.Q.ListPortalLicenses(ctx, arg)
 }

@@ -30,3 +30,42 @@ func (s *Store) SignOutEverywhere(ctx context.Context, actor licensing.Actor, us
 	})
 	return n, err
 }
+
+// The reads and small writes handlers call. Each returns the query's rows;
+// errors arrive already translated by the connection (conn.go).
+
+func (s *Store) ClearLoginFailures(ctx context.Context, arg ClearLoginFailuresParams) error {
+	return s.Q.ClearLoginFailures(ctx, arg)
+}
+
+func (s *Store) CreateSession(ctx context.Context, arg CreateSessionParams) (uuid.UUID, error) {
+	return s.Q.CreateSession(ctx, arg)
+}
+
+func (s *Store) DeleteEndedSessions(ctx context.Context, arg DeleteEndedSessionsParams) error {
+	return s.Q.DeleteEndedSessions(ctx, arg)
+}
+
+func (s *Store) GetLoginFailures(ctx context.Context, arg GetLoginFailuresParams) (GetLoginFailuresRow, error) {
+	return s.Q.GetLoginFailures(ctx, arg)
+}
+
+func (s *Store) GetOpenSession(ctx context.Context, arg GetOpenSessionParams) (GetOpenSessionRow, error) {
+	return s.Q.GetOpenSession(ctx, arg)
+}
+
+func (s *Store) PruneLoginFailures(ctx context.Context, forgetBefore time.Time) error {
+	return s.Q.PruneLoginFailures(ctx, forgetBefore)
+}
+
+func (s *Store) RecordLoginFailure(ctx context.Context, arg RecordLoginFailureParams) error {
+	return s.Q.RecordLoginFailure(ctx, arg)
+}
+
+func (s *Store) RevokeSession(ctx context.Context, arg RevokeSessionParams) error {
+	return s.Q.RevokeSession(ctx, arg)
+}
+
+func (s *Store) TouchSession(ctx context.Context, arg TouchSessionParams) error {
+	return s.Q.TouchSession(ctx, arg)
+}

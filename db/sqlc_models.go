@@ -24,6 +24,19 @@ type ApiKey struct {
 	RevokedAt  *time.Time
 }
 
+type Artifact struct {
+	ID          uuid.UUID
+	ReleaseID   uuid.UUID
+	Filename    string
+	Platform    string
+	Arch        string
+	ContentType string
+	SizeBytes   int64
+	Sha256      []byte
+	BlobKey     string
+	CreatedAt   time.Time
+}
+
 type AuditLog struct {
 	ID         int64
 	Seq        int64
@@ -56,6 +69,13 @@ type Customer struct {
 	UpdatedAt        time.Time
 }
 
+type CustomerContact struct {
+	CustomerID     uuid.UUID
+	BillingEmail   pgtype.Text
+	TechnicalEmail pgtype.Text
+	UpdatedAt      time.Time
+}
+
 type Deployment struct {
 	ID            uuid.UUID
 	LicenseID     uuid.UUID
@@ -72,6 +92,25 @@ type Deployment struct {
 	LastSeenAt    time.Time
 	OfflineUntil  *time.Time
 	SeenHour      time.Time
+}
+
+type Download struct {
+	ID         int64
+	LicenseID  uuid.UUID
+	ArtifactID uuid.UUID
+	Via        string
+	OccurredAt time.Time
+}
+
+type Event struct {
+	ID           uuid.UUID
+	Type         string
+	OccurredAt   time.Time
+	LicenseID    *uuid.UUID
+	CustomerID   *uuid.UUID
+	DeploymentID *uuid.UUID
+	Data         []byte
+	MilestoneKey *string
 }
 
 type License struct {
@@ -105,6 +144,13 @@ type License struct {
 	UpdatedAt            time.Time
 }
 
+type LicenseDistribution struct {
+	LicenseID      uuid.UUID
+	Products       []string
+	Channels       []string
+	ExpiryStrategy *string
+}
+
 type LicenseKey struct {
 	ID         uuid.UUID
 	LicenseID  uuid.UUID
@@ -117,11 +163,42 @@ type LicenseKey struct {
 	ReplacedAt *time.Time
 }
 
+type LicenseStripeCancel struct {
+	LicenseID         uuid.UUID
+	CancelAtPeriodEnd bool
+	UpdatedAt         time.Time
+}
+
 type LoginFailure struct {
 	AccountHash  []byte
 	Source       string
 	Failures     int32
 	LastFailedAt time.Time
+}
+
+type Notification struct {
+	ID             uuid.UUID
+	EventID        *uuid.UUID
+	EventType      string
+	Category       string
+	Recipient      string
+	LicenseID      *uuid.UUID
+	CustomerID     *uuid.UUID
+	Subject        string
+	DedupeKey      string
+	Status         string
+	Attempts       int32
+	LastError      string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	SentAt         *time.Time
+	UnsubscribedAt *time.Time
+}
+
+type NotificationOptout struct {
+	Email     string
+	Category  string
+	CreatedAt time.Time
 }
 
 type Plan struct {
@@ -143,10 +220,46 @@ type Plan struct {
 	UpdatedAt            time.Time
 }
 
+type PlanDistribution struct {
+	PlanID         uuid.UUID
+	Products       []string
+	Channels       []string
+	ExpiryStrategy string
+}
+
 type PlanStripePrice struct {
 	PriceID   string
 	PlanID    uuid.UUID
 	CreatedAt time.Time
+}
+
+type Product struct {
+	ID         uuid.UUID
+	Code       string
+	Name       string
+	Repository string
+	CreatedAt  time.Time
+}
+
+type Release struct {
+	ID          uuid.UUID
+	ProductID   uuid.UUID
+	Version     string
+	Channel     string
+	Notes       string
+	PublishedAt *time.Time
+	YankedAt    *time.Time
+	CreatedAt   time.Time
+}
+
+type RenewalRequest struct {
+	ID          uuid.UUID
+	LicenseID   uuid.UUID
+	CustomerID  uuid.UUID
+	RequestedBy *uuid.UUID
+	Message     string
+	CreatedAt   time.Time
+	CompletedAt *time.Time
 }
 
 type Session struct {

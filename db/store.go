@@ -9,9 +9,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/exaring/otelpgx"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/nectarcloud/nls/licensing"
 )
@@ -21,21 +23,40 @@ import (
 type Store struct {
 	Pool *pgxpool.Pool
 	Q    *Queries
+
+	outbox outbox // domain events written with each change (events.go)
 }
 
 // NewStore wraps an open pool.
 func NewStore(pool *pgxpool.Pool) *Store {
-	return &Store{Pool: pool, Q: New(pool)}
+	return &Store{Pool: pool, Q: newQueries(pool)}
+}
+
+// ConnectOption adjusts the pool's configuration before it opens.
+type ConnectOption func(*pgxpool.Config)
+
+// WithTracer makes a span of each query, connect and acquire, as children
+// of the span in the query's context. The SQL text is recorded, never its
+// parameters (they carry key hashes and personal data).
+func WithTracer(tp trace.TracerProvider) ConnectOption {
+	return func(cfg *pgxpool.Config) {
+		if tp != nil {
+			cfg.ConnConfig.Tracer = otelpgx.NewTracer(otelpgx.WithTracerProvider(tp))
+		}
+	}
 }
 
 // Connect opens a pool on url and checks that the server answers.
-func Connect(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error) {
+func Connect(ctx context.Context, url string, maxConns int32, opts ...ConnectOption) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)
 	}
 	if maxConns > 0 {
 		cfg.MaxConns = maxConns
+	}
+	for _, o := range opts {
+		o(cfg)
 	}
 	cfg.ConnConfig.RuntimeParams["application_name"] = "nls"
 	cfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
@@ -56,7 +77,7 @@ func Connect(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, er
 // back translated into licensing errors.
 func (s *Store) InTx(ctx context.Context, fn func(q *Queries) error) error {
 	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
-		return fn(s.Q.WithTx(tx))
+		return fn(txQueries(tx))
 	})
 	return Translate(err)
 }

@@ -93,7 +93,7 @@ func (s *Store) ReceiveStripeEvent(ctx context.Context, issuer KeyIssuer, sealer
 	links := in.links()
 	var out StripeReceipt
 	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
-		q := s.Q.WithTx(tx)
+		q := txQueries(tx)
 		_, err := q.InsertStripeEvent(ctx, InsertStripeEventParams{ID: in.ID, Type: in.Type, ApiVersion: in.APIVersion,
 			Livemode: in.Livemode, StripeCreatedAt: in.Created, ObjectID: links.object, Payload: in.Payload,
 			Status: StripeProcessed, StripeSubscriptionID: links.subscription, StripeCustomerID: links.customer,
@@ -141,7 +141,7 @@ func (s *Store) ReplayStripeEvent(ctx context.Context, actor licensing.Actor, is
 	id string, now time.Time) (StripeEvent, error) {
 	var out StripeEvent
 	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
-		q := s.Q.WithTx(tx)
+		q := txQueries(tx)
 		ev, err := q.GetStripeEventForUpdate(ctx, id)
 		if err != nil {
 			return notFound(err, "Stripe event")
@@ -180,7 +180,7 @@ func (s *Store) processStripeEvent(ctx context.Context, tx pgx.Tx, issuer KeyIss
 	}
 	var res stripeResult
 	err := pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
-		r := &stripeRun{s: s, ctx: ctx, q: s.Q.WithTx(sp), issuer: issuer, sealer: sealer, ev: in, now: now,
+		r := &stripeRun{s: s, ctx: ctx, q: txQueries(sp), issuer: issuer, sealer: sealer, ev: in, now: now,
 			actor: licensing.Actor{Type: licensing.ActorStripe, ID: in.ID, Label: label}}
 		var err error
 		res, err = r.apply()
@@ -193,7 +193,7 @@ func (s *Store) processStripeEvent(ctx context.Context, tx pgx.Tx, issuer KeyIss
 		}
 		res = stripeResult{status: StripeNeedsAttention, note: msg}
 	}
-	return s.Q.WithTx(tx).FinishStripeEvent(ctx, FinishStripeEventParams{ID: in.ID, Status: res.status,
+	return txQueries(tx).FinishStripeEvent(ctx, FinishStripeEventParams{ID: in.ID, Status: res.status,
 		Error: truncate(res.note, 2000), ProcessedAt: &now})
 }
 

@@ -3,8 +3,13 @@
 package db_test
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/db/dbtest"
@@ -32,4 +37,48 @@ func TestTextPostgresCannotStoreIsInvalid(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestQueriesReturnTranslatedErrors: every sqlc query, on the pool or in a
+// transaction, already returns a *licensing.Error, so no caller of db has
+// to remember to translate.
+func TestQueriesReturnTranslatedErrors(t *testing.T) {
+	store := dbtest.NewStore(t)
+	ctx := t.Context()
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	check := func(t *testing.T, err error, want string) {
+		t.Helper()
+		var le *licensing.Error
+		if !errors.As(err, &le) || err != error(le) {
+			t.Fatalf("got %T (%v), want a *licensing.Error", err, err)
+		}
+		if le.Code != want {
+			t.Fatalf("got %s (%v), want %s", le.Code, err, want)
+		}
+	}
+	t.Run("QueryRow: no rows is not found", func(t *testing.T) {
+		_, err := store.Q.GetCustomer(ctx, uuid.New())
+		check(t, err, licensing.ENOTFOUND)
+		if !errors.Is(err, pgx.ErrNoRows) {
+			t.Fatalf("got %v, want the driver's cause kept", err)
+		}
+	})
+	t.Run("Exec: a foreign key is invalid", func(t *testing.T) {
+		err := store.Q.AddPlanPrice(ctx, db.AddPlanPriceParams{PriceID: "price_x", PlanID: uuid.New()})
+		check(t, err, licensing.EINVALID)
+	})
+	t.Run("Query: a cancelled request is unavailable", func(t *testing.T) {
+		_, err := store.Q.ListCustomers(cancelled, db.ListCustomersParams{MaxRows: 10})
+		check(t, err, licensing.EUNAVAILABLE)
+	})
+	t.Run("in a transaction too", func(t *testing.T) {
+		var inside error
+		err := store.InTx(ctx, func(q *db.Queries) error {
+			_, inside = q.GetCustomer(ctx, uuid.New())
+			return inside
+		})
+		check(t, inside, licensing.ENOTFOUND)
+		check(t, err, licensing.ENOTFOUND)
+	})
 }

@@ -135,3 +135,38 @@ func (s *Store) CurrentUsage(ctx context.Context, lic UsageLicense, now time.Tim
 	}
 	return out, nil
 }
+
+// The reads and small writes handlers call. Each returns the query's rows;
+// errors arrive already translated by the connection (conn.go).
+
+func (s *Store) ListUsageDailyForExport(ctx context.Context, arg ListUsageDailyForExportParams) ([]ListUsageDailyForExportRow, error) {
+	return s.Q.ListUsageDailyForExport(ctx, arg)
+}
+
+func (s *Store) UsageTotalsByCustomer(ctx context.Context, arg UsageTotalsByCustomerParams) ([]UsageTotalsByCustomerRow, error) {
+	return s.Q.UsageTotalsByCustomer(ctx, arg)
+}
+
+func (s *Store) CountUsageNearLimits(ctx context.Context, arg CountUsageNearLimitsParams) (int64, error) {
+	return s.Q.CountUsageNearLimits(ctx, arg)
+}
+
+func (s *Store) ListUsageMetrics(ctx context.Context) ([]string, error) {
+	return s.Q.ListUsageMetrics(ctx)
+}
+
+func (s *Store) ListUsageNearLimits(ctx context.Context, arg ListUsageNearLimitsParams) ([]ListUsageNearLimitsRow, error) {
+	return s.Q.ListUsageNearLimits(ctx, arg)
+}
+
+func (s *Store) UsageTotalsPerDay(ctx context.Context, arg UsageTotalsPerDayParams) ([]UsageTotalsPerDayRow, error) {
+	return s.Q.UsageTotalsPerDay(ctx, arg)
+}
+
+func (s *Store) UsageSeriesByCustomer(ctx context.Context, arg UsageSeriesByCustomerParams) ([]UsageSeriesByCustomerRow, error) {
+	return s.Q.UsageSeriesByCustomer(ctx, arg)
+}
+
+func (s *Store) UsageSeriesByLicense(ctx context.Context, arg UsageSeriesByLicenseParams) ([]UsageSeriesByLicenseRow, error) {
+	return s.Q.UsageSeriesByLicense(ctx, arg)
+}

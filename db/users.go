@@ -293,14 +293,25 @@ func notFoundAs(err error, msg string) error {
 	return err
 }
 
-// The reads and small writes handlers call. Each returns the query's rows
-// with its errors translated into licensing errors.
+// The reads and small writes handlers call. Each returns the query's rows;
+// errors arrive already translated by the connection (conn.go).
 
 func (s *Store) RecordUserLogin(ctx context.Context, arg RecordUserLoginParams) error {
-	return Translate(s.Q.RecordUserLogin(ctx, arg))
+	return s.Q.RecordUserLogin(ctx, arg)
+}
+
+func (s *Store) GetUserByEmail(ctx context.Context, email string) (User, error) {
+	return s.Q.GetUserByEmail(ctx, email)
+}
+
+func (s *Store) GetUserByID(ctx context.Context, id uuid.UUID) (User, error) {
+	return s.Q.GetUserByID(ctx, id)
+}
+
+func (s *Store) ListCustomerUsers(ctx context.Context, arg ListCustomerUsersParams) ([]ListCustomerUsersRow, error) {
+	return s.Q.ListCustomerUsers(ctx, arg)
 }
 
 func (s *Store) GetInvitationByTokenHash(ctx context.Context, tokenHash []byte) (GetInvitationByTokenHashRow, error) {
-	inv, err := s.Q.GetInvitationByTokenHash(ctx, tokenHash)
-	return inv, Translate(err)
+	return s.Q.GetInvitationByTokenHash(ctx, tokenHash)
 }

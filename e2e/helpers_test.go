@@ -102,6 +102,7 @@ func newPortal(tb testing.TB, dbURL string) *portal {
 		"NLS_BCRYPT_COST=4",
 		"NLS_LOG_LEVEL=warn",
 		"NLS_LOG_FORMAT=text",
+		"NLS_SHUTDOWN_DRAIN=0s", // no load balancer to notice readiness: stop at once
 	)
 	return p
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/licensing"
 	"github.com/nectarcloud/nls/web/templates/components"
 	"github.com/nectarcloud/nls/web/templates/pages/admin"
@@ -29,9 +28,9 @@ var scopeLabels = map[string]string{
 
 // apiKeyRows is the keys table.
 func (s *Server) apiKeyRows(c *fiber.Ctx) ([]partials.APIKeyRow, error) {
-	keys, err := s.store.Q.ListAPIKeys(c.UserContext())
+	keys, err := s.store.ListAPIKeys(c.UserContext())
 	if err != nil {
-		return nil, db.Translate(err)
+		return nil, err
 	}
 	rows := make([]partials.APIKeyRow, 0, len(keys))
 	for _, k := range keys {
@@ -101,7 +100,7 @@ func (s *Server) adminRevokeAPIKey(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	key, err := s.store.Q.GetAPIKey(c.UserContext(), id)
+	key, err := s.store.GetAPIKey(c.UserContext(), id)
 	if err != nil {
 		return notFoundAs(err, "API key")
 	}

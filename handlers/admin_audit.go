@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/nectarcloud/nls/db"
@@ -69,11 +70,9 @@ func (s *Server) adminAudit(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if wantsPartial(c) {
-		return s.render(c, partials.AuditList(v.Results))
-	}
-	c.Status(status)
-	return s.render(c, admin.AuditLogPage(s.page(c, "Audit log"), v))
+	return s.renderSwap(c, status, partials.AuditList(v.Results), func() (templ.Component, error) {
+		return admin.AuditLogPage(s.page(c, "Audit log"), v), nil
+	})
 }
 
 // auditPage gathers the audit page for the request's filters; a filter
@@ -97,29 +96,25 @@ func (s *Server) auditPage(c *fiber.Ctx) (admin.AuditPage, int, error) {
 }
 
 func (s *Server) loadAuditResults(c *fiber.Ctx, f partials.AuditFilter, params db.ListAuditParams, res *partials.AuditResults) error {
-	p, err := parsePage(c)
+	p, err := parseListPage(c, auditPageSize)
 	if err != nil {
 		return err
 	}
-	if c.Query("limit") == "" {
-		p.Limit = auditPageSize
-	}
-	params.MaxRows = p.Limit + 1
 	if p.After != nil {
 		params.BeforeID = &p.After.N
 	}
-	rows, err := s.store.Q.ListAudit(c.UserContext(), params)
+	pg, err := fetchPage(p.Limit, func(n int32) ([]db.AuditLog, error) {
+		params.MaxRows = n
+		return s.store.ListAudit(c.UserContext(), params)
+	}, func(last db.AuditLog) cursor { return cursor{N: last.ID} })
 	if err != nil {
-		return db.Translate(err)
+		return err
 	}
-	for i, a := range rows {
-		if i == int(p.Limit) {
-			q := auditQuery(f)
-			q.Set("cursor", *encodeCursor(cursor{N: rows[i-1].ID}))
-			res.NextURL = withQuery("/admin/audit", q)
-			break
-		}
-		res.Rows = append(res.Rows, auditEntryOf(a))
+	res.Rows = mapRows(pg.Rows, auditEntryOf)
+	if pg.Next != nil {
+		q := auditQuery(f)
+		q.Set("cursor", *encodeCursor(*pg.Next))
+		res.NextURL = withQuery("/admin/audit", q)
 	}
 	return nil
 }
@@ -167,14 +162,13 @@ func (s *Server) adminAuditVerify(c *fiber.Ctx) error {
 		return err
 	}
 	v := partials.AuditVerification{Checked: true, OK: res.OK, Rows: res.Rows, BrokenID: res.BrokenID, Problem: res.Problem}
-	if wantsPartial(c) {
-		return s.render(c, partials.AuditVerify(v))
-	}
-	page, status, err := s.auditPage(c)
-	if err != nil {
-		return err
-	}
-	page.Verify = v
-	c.Status(status)
-	return s.render(c, admin.AuditLogPage(s.page(c, "Audit log"), page))
+	return s.renderSwap(c, fiber.StatusOK, partials.AuditVerify(v), func() (templ.Component, error) {
+		page, st, err := s.auditPage(c)
+		if err != nil {
+			return nil, err
+		}
+		page.Verify = v
+		c.Status(st)
+		return admin.AuditLogPage(s.page(c, "Audit log"), page), nil
+	})
 }

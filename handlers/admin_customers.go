@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/nectarcloud/nls/db"
@@ -37,37 +38,30 @@ func (s *Server) adminCustomers(c *fiber.Ctx) error {
 		}
 		res.Error, status = problemText(err), fiber.StatusUnprocessableEntity
 	}
-	if wantsPartial(c) {
-		// htmx swaps only 2xx answers; the error is shown in place.
-		return s.render(c, partials.CustomerList(res))
-	}
-	c.Status(status)
-	return s.render(c, admin.CustomersList(s.page(c, "Customers"), admin.CustomersPage{Filter: f, Results: res}))
+	return s.renderSwap(c, status, partials.CustomerList(res), func() (templ.Component, error) {
+		return admin.CustomersList(s.page(c, "Customers"), admin.CustomersPage{Filter: f, Results: res}), nil
+	})
 }
 
 func (s *Server) loadCustomerResults(c *fiber.Ctx, f partials.CustomerFilter, res *partials.CustomerResults) error {
-	p, err := parsePage(c)
+	p, err := parseListPage(c, adminPageSize)
 	if err != nil {
 		return err
 	}
-	if c.Query("limit") == "" {
-		p.Limit = adminPageSize
-	}
-	params := db.ListCustomersParams{Q: likePattern(f.Q), IncludeArchived: f.Archived, MaxRows: p.Limit + 1}
+	params := db.ListCustomersParams{Q: likePattern(f.Q), IncludeArchived: f.Archived}
 	if p.After != nil {
 		params.BeforeCreated, params.BeforeID = &p.After.T, &p.After.ID
 	}
-	rows, err := s.store.Q.ListCustomers(c.UserContext(), params)
+	pg, err := s.customersPage(c, p.Limit, params)
 	if err != nil {
-		return db.Translate(err)
+		return err
 	}
-	for i, r := range rows {
-		if i == int(p.Limit) {
-			res.NextURL = customersURL(f, *encodeCursor(cursor{T: rows[i-1].CreatedAt, ID: rows[i-1].ID}))
-			break
-		}
-		res.Rows = append(res.Rows, partials.CustomerRow{ID: r.ID.String(), Name: r.Name, Email: r.Email,
-			Company: r.Company, CreatedAt: fmtDate(&r.CreatedAt), Archived: r.ArchivedAt != nil})
+	res.Rows = mapRows(pg.Rows, func(r db.Customer) partials.CustomerRow {
+		return partials.CustomerRow{ID: r.ID.String(), Name: r.Name, Email: r.Email,
+			Company: r.Company, CreatedAt: fmtDate(&r.CreatedAt), Archived: r.ArchivedAt != nil}
+	})
+	if pg.Next != nil {
+		res.NextURL = customersURL(f, *encodeCursor(*pg.Next))
 	}
 	return nil
 }
@@ -94,12 +88,14 @@ func customersURL(f partials.CustomerFilter, cur string) string {
 func customerFormOf(c *fiber.Ctx) admin.CustomerForm {
 	return admin.CustomerForm{Name: strings.Clone(c.FormValue("name")), Email: strings.Clone(c.FormValue("email")),
 		Company: strings.Clone(c.FormValue("company")), StripeCustomerID: strings.Clone(c.FormValue("stripeCustomerId")),
+		BillingEmail: strings.Clone(c.FormValue("billingEmail")), TechnicalEmail: strings.Clone(c.FormValue("technicalEmail")),
 		Errors: formTextErrors(c)}
 }
 
 // apply copies the form onto a customer; a blank Stripe id unlinks it.
 func applyCustomerForm(f admin.CustomerForm, in *db.CustomerInput) {
 	in.Name, in.Email, in.Company = f.Name, f.Email, f.Company
+	in.BillingEmail, in.TechnicalEmail = &f.BillingEmail, &f.TechnicalEmail
 	in.StripeCustomerID = nil
 	if v := strings.TrimSpace(f.StripeCustomerID); v != "" {
 		in.StripeCustomerID = &v
@@ -150,7 +146,7 @@ func sentence(msg string) string {
 	return msg
 }
 
-var customerFields = []string{"name", "email", "company", "stripeCustomerId"}
+var customerFields = []string{"name", "email", "company", "stripeCustomerId", "billingEmail", "technicalEmail"}
 
 // adminNewCustomer handles GET /admin/customers/new: the add form.
 func (s *Server) adminNewCustomer(c *fiber.Ctx) error {
@@ -180,7 +176,7 @@ func (s *Server) customerByParam(c *fiber.Ctx) (db.Customer, error) {
 	if err != nil {
 		return db.Customer{}, err
 	}
-	cu, err := s.store.Q.GetCustomer(c.UserContext(), id)
+	cu, err := s.store.GetCustomer(c.UserContext(), id)
 	return cu, notFoundAs(err, "customer")
 }
 
@@ -193,6 +189,16 @@ func (s *Server) adminEditCustomer(c *fiber.Ctx) error {
 	f := admin.CustomerForm{ID: cu.ID.String(), Name: cu.Name, Email: cu.Email, Company: cu.Company}
 	if cu.StripeCustomerID != nil {
 		f.StripeCustomerID = *cu.StripeCustomerID
+	}
+	billing, technical, err := s.store.CustomerContacts(c.UserContext(), cu.ID)
+	if err != nil {
+		return err
+	}
+	if billing != nil {
+		f.BillingEmail = *billing
+	}
+	if technical != nil {
+		f.TechnicalEmail = *technical
 	}
 	return s.render(c, admin.CustomerFormPage(s.page(c, "Edit "+cu.Name), f))
 }
@@ -236,12 +242,7 @@ func (s *Server) adminArchiveCustomer(c *fiber.Ctx) error {
 		return err
 	}
 	s.setFlash(c, components.ToastSuccess, "Customer "+cu.Name+" archived. Their licenses are unchanged.")
-	to := "/admin/customers/" + id.String()
-	if isHTMX(c) {
-		c.Set("HX-Redirect", to)
-		return c.SendStatus(fiber.StatusNoContent)
-	}
-	return c.Redirect(to, fiber.StatusSeeOther)
+	return redirect(c, "/admin/customers/"+id.String())
 }
 
 // adminCustomer handles GET /admin/customers/:id: the customer page.
@@ -267,10 +268,10 @@ func (s *Server) customerDetail(c *fiber.Ctx, cu db.Customer) (admin.CustomerDet
 		d.StripeURL = "https://dashboard.stripe.com/customers/" + url.PathEscape(*cu.StripeCustomerID)
 	}
 
-	lics, err := s.store.Q.ListLicenses(ctx, db.ListLicensesParams{Now: now, CustomerID: &cu.ID,
+	lics, err := s.store.ListLicenses(ctx, db.ListLicensesParams{Now: now, CustomerID: &cu.ID,
 		MaxRows: customerLicensesShown + 1})
 	if err != nil {
-		return d, db.Translate(err)
+		return d, err
 	}
 	for i, r := range lics {
 		if i == customerLicensesShown {
@@ -287,18 +288,18 @@ func (s *Server) customerDetail(c *fiber.Ctx, cu db.Customer) (admin.CustomerDet
 	to := now.UTC().Truncate(24 * time.Hour)
 	from := to.AddDate(0, 0, -(customerUsageDays - 1))
 	d.UsageFrom, d.UsageTo = fmtDate(&from), fmtDate(&to)
-	usage, err := s.store.Q.UsageTotalsByCustomer(ctx, db.UsageTotalsByCustomerParams{CustomerID: cu.ID,
+	usage, err := s.store.UsageTotalsByCustomer(ctx, db.UsageTotalsByCustomerParams{CustomerID: cu.ID,
 		FromDay: from, ToDay: to})
 	if err != nil {
-		return d, db.Translate(err)
+		return d, err
 	}
 	for _, u := range usage {
 		d.Usage = append(d.Usage, admin.UsageTotal{Metric: u.Metric, Kind: u.Kind, Total: u.Total})
 	}
 
-	audit, err := s.store.Q.ListAudit(ctx, db.ListAuditParams{CustomerID: &cu.ID, MaxRows: 10})
+	audit, err := s.store.ListAudit(ctx, db.ListAuditParams{CustomerID: &cu.ID, MaxRows: 10})
 	if err != nil {
-		return d, db.Translate(err)
+		return d, err
 	}
 	d.Audit = auditRows(audit)
 	return d, nil

@@ -41,29 +41,33 @@ func (s *Server) adminDashboard(c *fiber.Ctx) error {
 	)
 	err := concurrently(
 		func() (err error) {
-			byState, err = s.store.Q.CountLicensesByEffectiveStatus(ctx, now)
-			return db.Translate(err)
+			byState, err = s.store.CountLicensesByEffectiveStatus(ctx, now)
+			return err
 		},
 		func() (err error) {
-			v.ExpiringSoon, err = s.store.Q.CountExpiringBetween(ctx, db.CountExpiringBetweenParams{FromTime: &now, ToTime: &soon})
-			return db.Translate(err)
+			v.ExpiringSoon, err = s.store.CountExpiringBetween(ctx, db.CountExpiringBetweenParams{FromTime: &now, ToTime: &soon})
+			return err
 		},
 		func() (err error) {
-			deps, err = s.store.Q.CountDeploymentsByFreshness(ctx, now)
-			return db.Translate(err)
+			deps, err = s.store.CountDeploymentsByFreshness(ctx, now)
+			return err
 		},
 		func() (err error) {
 			v.Validations, v.ValidationsTotal, err = s.validationChart(ctx, now)
 			return err
 		},
 		func() (err error) {
-			audit, err = s.store.Q.ListAudit(ctx, db.ListAuditParams{MaxRows: 10})
-			return db.Translate(err)
+			audit, err = s.store.ListAudit(ctx, db.ListAuditParams{MaxRows: 10})
+			return err
 		},
 		// Reads only the needs_attention and failed ranges of the status
 		// index: few rows, however many events were processed.
 		func() (err error) {
-			stripe, err = s.store.Q.ListStripeEventsNeedingAttention(ctx, dashboardStripeEvents)
+			stripe, err = s.store.ListStripeEventsNeedingAttention(ctx, dashboardStripeEvents)
+			return err
+		},
+		func() (err error) {
+			v.FailedDeliveries, err = s.store.Q.CountFailedNotificationsSince(ctx, now.AddDate(0, 0, -7))
 			return db.Translate(err)
 		},
 	)
@@ -115,9 +119,9 @@ func (s *Server) validationChart(ctx context.Context, now time.Time) (components
 	now = now.UTC()
 	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
 	from := today.AddDate(0, 0, -(chartDays - 1))
-	rows, err := s.store.Q.ValidationsPerDay(ctx, from)
+	rows, err := s.store.ValidationsPerDay(ctx, from)
 	if err != nil {
-		return components.StackedBars{}, 0, db.Translate(err)
+		return components.StackedBars{}, 0, err
 	}
 	chart := components.StackedBars{Title: "Validations per day over the last 14 days, valid and refused",
 		Series: []components.Series{

@@ -106,9 +106,9 @@ func (s *Server) adminLicensesCSV(c *fiber.Ctx) error {
 		if done {
 			return nil, nil
 		}
-		rows, err := s.store.Q.ListLicenses(ctx, params)
+		rows, err := s.store.ListLicenses(ctx, params)
 		if err != nil {
-			return nil, db.Translate(err)
+			return nil, err
 		}
 		done = len(rows) < exportBatch
 		out := make([][]string, 0, len(rows))
@@ -145,9 +145,9 @@ func (s *Server) adminAuditCSV(c *fiber.Ctx) error {
 		if done {
 			return nil, nil
 		}
-		rows, err := s.store.Q.ListAudit(ctx, params)
+		rows, err := s.store.ListAudit(ctx, params)
 		if err != nil {
-			return nil, db.Translate(err)
+			return nil, err
 		}
 		done = len(rows) < exportBatch
 		out := make([][]string, 0, len(rows))
@@ -213,9 +213,9 @@ func (s *Server) adminUsageCSV(c *fiber.Ctx) error {
 		if done {
 			return nil, nil
 		}
-		rows, err := s.store.Q.ListUsageDailyForExport(ctx, params)
+		rows, err := s.store.ListUsageDailyForExport(ctx, params)
 		if err != nil {
-			return nil, db.Translate(err)
+			return nil, err
 		}
 		done = len(rows) < exportBatch
 		out := make([][]string, 0, len(rows))

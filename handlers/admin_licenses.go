@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
@@ -22,12 +23,6 @@ import (
 )
 
 const adminPageSize = 25
-
-// wantsPartial reports whether an HTMX request asks for the swap target
-// only. A history restore (htmx found no cached copy) needs the whole page.
-func wantsPartial(c *fiber.Ctx) bool {
-	return isHTMX(c) && !strings.EqualFold(c.Get("HX-History-Restore-Request"), "true")
-}
 
 // problemText is a refused input's message with its field details, for
 // showing in place.
@@ -57,22 +52,19 @@ func (s *Server) adminLicenses(c *fiber.Ctx) error {
 		}
 		res.Error, status = problemText(err), fiber.StatusUnprocessableEntity
 	}
-	if wantsPartial(c) {
-		// htmx swaps only 2xx answers; the error is shown in place.
-		return s.render(c, partials.LicenseList(res))
-	}
-	v := admin.LicensesPage{Filter: f, Results: res,
-		Expiring: []admin.Option{{Value: "7", Label: "Within 7 days"}, {Value: "30", Label: "Within 30 days"},
-			{Value: "90", Label: "Within 90 days"}}}
-	for _, st := range effectiveStates {
-		v.Statuses = append(v.Statuses, admin.Option{Value: st, Label: components.BadgeLabel(st)})
-	}
-	var err error
-	if v.Plans, v.Customers, err = s.licenseChoices(c); err != nil {
-		return err
-	}
-	c.Status(status)
-	return s.render(c, admin.LicensesList(s.page(c, "Licenses"), v))
+	return s.renderSwap(c, status, partials.LicenseList(res), func() (templ.Component, error) {
+		v := admin.LicensesPage{Filter: f, Results: res,
+			Expiring: []admin.Option{{Value: "7", Label: "Within 7 days"}, {Value: "30", Label: "Within 30 days"},
+				{Value: "90", Label: "Within 90 days"}}}
+		for _, st := range effectiveStates {
+			v.Statuses = append(v.Statuses, admin.Option{Value: st, Label: components.BadgeLabel(st)})
+		}
+		var err error
+		if v.Plans, v.Customers, err = s.licenseChoices(c); err != nil {
+			return nil, err
+		}
+		return admin.LicensesList(s.page(c, "Licenses"), v), nil
+	})
 }
 
 func (s *Server) loadLicenseResults(c *fiber.Ctx, now time.Time, f partials.LicenseFilter, res *partials.LicenseResults) error {
@@ -80,39 +72,24 @@ func (s *Server) loadLicenseResults(c *fiber.Ctx, now time.Time, f partials.Lice
 	if err != nil {
 		return err
 	}
-	p, err := parsePage(c)
+	p, err := parseListPage(c, adminPageSize)
 	if err != nil {
 		return err
 	}
-	if c.Query("limit") == "" {
-		p.Limit = adminPageSize
-	}
-	params.MaxRows = p.Limit + 1
 	if p.After != nil {
 		params.BeforeCreated, params.BeforeID = &p.After.T, &p.After.ID
 	}
-	rows, err := s.store.Q.ListLicenses(c.UserContext(), params)
+	pg, err := fetchPage(p.Limit, func(n int32) ([]db.ListLicensesRow, error) {
+		params.MaxRows = n
+		return s.store.ListLicenses(c.UserContext(), params)
+	}, func(last db.ListLicensesRow) cursor { return cursor{T: last.License.CreatedAt, ID: last.License.ID} })
 	if err != nil {
-		return db.Translate(err)
+		return err
 	}
-	for i, r := range rows {
-		if i == int(p.Limit) {
-			res.NextURL = licensesURL(f, *encodeCursor(cursor{T: rows[i-1].License.CreatedAt, ID: rows[i-1].License.ID}))
-			break
-		}
-		l := r.License
-		seats := strconv.Itoa(int(r.SeatsInUse))
-		if l.MaxDeployments != nil {
-			seats += " of " + strconv.Itoa(int(*l.MaxDeployments))
-		}
-		exp := fmtDate(l.ExpiresAt)
-		if exp == "" {
-			exp = "Never"
-		}
-		res.Rows = append(res.Rows, partials.LicenseRow{ID: l.ID.String(), ShortID: l.ID.String()[:8],
-			CustomerName: r.CustomerName, Plan: r.PlanCode, Status: string(l.Effective(now).State), Seats: seats,
-			ExpiresAt: exp, CreatedAt: fmtDate(&l.CreatedAt)})
+	if pg.Next != nil {
+		res.NextURL = licensesURL(f, *encodeCursor(*pg.Next))
 	}
+	res.Rows = mapRows(pg.Rows, func(r db.ListLicensesRow) partials.LicenseRow { return licenseRowOf(r, now) })
 	return nil
 }
 
@@ -133,16 +110,16 @@ func licensesURL(f partials.LicenseFilter, cur string) string {
 
 // licenseChoices are the plans and customers a form or filter offers.
 func (s *Server) licenseChoices(c *fiber.Ctx) (plans, customers []admin.Option, err error) {
-	ps, err := s.store.Q.ListPlans(c.UserContext(), db.ListPlansParams{MaxRows: 200})
+	ps, err := s.store.ListPlans(c.UserContext(), db.ListPlansParams{MaxRows: 200})
 	if err != nil {
-		return nil, nil, db.Translate(err)
+		return nil, nil, err
 	}
 	for _, p := range ps {
 		plans = append(plans, admin.Option{Value: p.Code, Label: p.Name + " (" + p.Code + ")"})
 	}
-	cs, err := s.store.Q.ListCustomers(c.UserContext(), db.ListCustomersParams{MaxRows: 500})
+	cs, err := s.store.ListCustomers(c.UserContext(), db.ListCustomersParams{MaxRows: 500})
 	if err != nil {
-		return nil, nil, db.Translate(err)
+		return nil, nil, err
 	}
 	sort.Slice(cs, func(i, j int) bool { return strings.ToLower(cs[i].Name) < strings.ToLower(cs[j].Name) })
 	for _, cu := range cs {
@@ -247,7 +224,7 @@ func (s *Server) adminCreateLicense(c *fiber.Ctx) error {
 		return s.render(c, admin.NewLicense(s.page(c, "Issue a license"), f))
 	}
 	v := admin.LicenseIssued{ID: lic.ID.String(), Key: key, Plan: in.Plan}
-	if cu, err := s.store.Q.GetCustomer(c.UserContext(), lic.CustomerID); err == nil {
+	if cu, err := s.store.GetCustomer(c.UserContext(), lic.CustomerID); err == nil {
 		v.CustomerName = cu.Name
 	}
 	c.Status(fiber.StatusCreated)
@@ -303,7 +280,7 @@ func (s *Server) licenseHeader(c *fiber.Ctx, l db.License) (partials.LicenseHead
 	if l.SuspendedReason != nil {
 		h.SuspendedReason = *l.SuspendedReason
 	}
-	if cu, err := s.store.Q.GetCustomer(c.UserContext(), l.CustomerID); err == nil {
+	if cu, err := s.store.GetCustomer(c.UserContext(), l.CustomerID); err == nil {
 		h.CustomerName = cu.Name
 	} else {
 		h.CustomerName = l.CustomerID.String()
@@ -314,9 +291,9 @@ func (s *Server) licenseHeader(c *fiber.Ctx, l db.License) (partials.LicenseHead
 // licenseDeployments is the deployments table of l.
 func (s *Server) licenseDeployments(c *fiber.Ctx, l db.License) (partials.Deployments, error) {
 	s.flushStats(c)
-	rows, err := s.store.Q.ListDeployments(c.UserContext(), l.ID)
+	rows, err := s.store.ListDeployments(c.UserContext(), l.ID)
 	if err != nil {
-		return partials.Deployments{}, db.Translate(err)
+		return partials.Deployments{}, err
 	}
 	now := s.now()
 	out := partials.Deployments{LicenseID: l.ID.String()}
@@ -337,6 +314,9 @@ func (s *Server) licenseDetail(c *fiber.Ctx, l db.License) (admin.LicenseDetail,
 		return d, err
 	}
 	d.Features = l.Features
+	if d.Downloads, err = s.downloadCount(c, l.ID); err != nil {
+		return d, err
+	}
 	d.MaxDeployments = "Unlimited"
 	if l.MaxDeployments != nil {
 		d.MaxDeployments = strconv.Itoa(int(*l.MaxDeployments))
@@ -358,10 +338,10 @@ func (s *Server) licenseDetail(c *fiber.Ctx, l db.License) (admin.LicenseDetail,
 	if d.Deployments, err = s.licenseDeployments(c, l); err != nil {
 		return d, err
 	}
-	vals, err := s.store.Q.ValidationsForLicense(ctx, db.ValidationsForLicenseParams{LicenseID: &l.ID,
+	vals, err := s.store.ValidationsForLicense(ctx, db.ValidationsForLicenseParams{LicenseID: &l.ID,
 		Since: now.AddDate(0, 0, -chartDays)})
 	if err != nil {
-		return d, db.Translate(err)
+		return d, err
 	}
 	byDay := map[[2]string]int64{}
 	for _, v := range vals {
@@ -375,10 +355,13 @@ func (s *Server) licenseDetail(c *fiber.Ctx, l db.License) (admin.LicenseDetail,
 		return a.Day > b.Day || (a.Day == b.Day && a.Code < b.Code)
 	})
 	id := l.ID.String()
-	audit, err := s.store.Q.ListAudit(ctx, db.ListAuditParams{EntityID: &id, MaxRows: 25})
+	audit, err := s.store.ListAudit(ctx, db.ListAuditParams{EntityID: &id, MaxRows: 25})
 	if err != nil {
-		return d, db.Translate(err)
+		return d, err
 	}
 	d.Audit = auditRows(audit)
+	if d.Lifecycle, err = s.licenseLifecycle(c, l); err != nil {
+		return d, err
+	}
 	return d, nil
 }

@@ -29,29 +29,28 @@ func (s *Server) adminPlans(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	params := db.ListPlansParams{IncludeArchived: true, MaxRows: plansPageSize + 1}
+	params := db.ListPlansParams{IncludeArchived: true}
 	if p.After != nil && p.After.S != "" {
 		params.AfterCode = &p.After.S
 	}
 	ctx := c.UserContext()
-	plans, err := s.store.Q.ListPlans(ctx, params)
+	pg, err := s.plansPage(c, plansPageSize, params)
 	if err != nil {
-		return db.Translate(err)
+		return err
 	}
-	all, err := s.store.Q.ListAllPlanPrices(ctx)
+	all, err := s.store.ListAllPlanPrices(ctx)
 	if err != nil {
-		return db.Translate(err)
+		return err
 	}
 	prices := map[uuid.UUID][]string{}
 	for _, pp := range all {
 		prices[pp.PlanID] = append(prices[pp.PlanID], pp.PriceID)
 	}
 	var v admin.PlansPage
-	for i, pl := range plans {
-		if i == plansPageSize {
-			v.NextURL = "/admin/plans?cursor=" + url.QueryEscape(*encodeCursor(cursor{S: plans[i-1].Code}))
-			break
-		}
+	if pg.Next != nil {
+		v.NextURL = "/admin/plans?cursor=" + url.QueryEscape(*encodeCursor(*pg.Next))
+	}
+	for _, pl := range pg.Rows {
 		r := admin.PlanRow{Code: pl.Code, Name: pl.Name, Features: strings.Join(pl.Features, ", "),
 			Limits: limitsText(db.DecodeLimits(pl.Limits), ", "), MaxDeployments: "Unlimited", Duration: "Perpetual",
 			Prices: strings.Join(prices[pl.ID], ", "), Archived: pl.ArchivedAt != nil}
@@ -209,7 +208,7 @@ func (s *Server) planByCodeParam(c *fiber.Ctx) (db.Plan, error) {
 	if err != nil {
 		return db.Plan{}, licensing.Errorf(licensing.ENOTFOUND, "plan not found")
 	}
-	p, err := s.store.Q.GetPlanByCode(c.UserContext(), code)
+	p, err := s.store.GetPlanByCode(c.UserContext(), code)
 	return p, notFoundAs(err, "plan")
 }
 
@@ -219,9 +218,9 @@ func (s *Server) adminEditPlan(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	prices, err := s.store.Q.ListPlanPrices(c.UserContext(), p.ID)
+	prices, err := s.store.ListPlanPrices(c.UserContext(), p.ID)
 	if err != nil {
-		return db.Translate(err)
+		return err
 	}
 	f := planFormFrom(p.Spec(prices), p.ArchivedAt != nil)
 	return s.render(c, admin.PlanFormPage(s.page(c, "Edit plan "+p.Code), f))

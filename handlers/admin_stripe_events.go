@@ -44,16 +44,13 @@ func (s *Server) adminStripeEvents(c *fiber.Ctx) error {
 		}
 		res.Error, status = problemText(err), fiber.StatusUnprocessableEntity
 	}
-	if wantsPartial(c) {
-		// htmx swaps only 2xx answers; the error is shown in place.
-		return s.render(c, partials.StripeEventList(res))
-	}
-	v := admin.StripeEvents{Filter: f, Results: res}
-	for _, st := range []string{db.StripeNeedsAttention, db.StripeFailed, db.StripeProcessed, db.StripeIgnored} {
-		v.Statuses = append(v.Statuses, admin.Option{Value: st, Label: partials.StripeStatusLabel(st)})
-	}
-	c.Status(status)
-	return s.render(c, admin.StripeEventsPage(s.page(c, "Stripe events"), v))
+	return s.renderSwap(c, status, partials.StripeEventList(res), func() (templ.Component, error) {
+		v := admin.StripeEvents{Filter: f, Results: res}
+		for _, st := range []string{db.StripeNeedsAttention, db.StripeFailed, db.StripeProcessed, db.StripeIgnored} {
+			v.Statuses = append(v.Statuses, admin.Option{Value: st, Label: partials.StripeStatusLabel(st)})
+		}
+		return admin.StripeEventsPage(s.page(c, "Stripe events"), v), nil
+	})
 }
 
 func (s *Server) loadStripeEventResults(c *fiber.Ctx, f partials.StripeEventFilter, res *partials.StripeEventResults) error {
@@ -65,31 +62,29 @@ func (s *Server) loadStripeEventResults(c *fiber.Ctx, f partials.StripeEventFilt
 		}
 		params.Status = &f.Status
 	}
-	p, err := parsePage(c)
+	p, err := parseListPage(c, stripeEventsPageSize)
 	if err != nil {
 		return err
 	}
-	if c.Query("limit") == "" {
-		p.Limit = stripeEventsPageSize
-	}
-	params.MaxRows = p.Limit + 1
 	if p.After != nil {
 		params.BeforeReceived, params.BeforeID = &p.After.T, &p.After.S
 	}
-	rows, err := s.store.Q.ListStripeEventsForAdmin(c.UserContext(), params)
+	pg, err := fetchPage(p.Limit, func(n int32) ([]db.ListStripeEventsForAdminRow, error) {
+		params.MaxRows = n
+		return s.store.ListStripeEventsForAdmin(c.UserContext(), params)
+	}, func(last db.ListStripeEventsForAdminRow) cursor { return cursor{T: last.ReceivedAt, S: last.ID} })
 	if err != nil {
-		return db.Translate(err)
+		return err
 	}
-	for i, r := range rows {
-		if i == int(p.Limit) {
-			q := url.Values{}
-			if f.Status != "" {
-				q.Set("status", f.Status)
-			}
-			q.Set("cursor", *encodeCursor(cursor{T: rows[i-1].ReceivedAt, S: rows[i-1].ID}))
-			res.NextURL = withQuery("/admin/stripe-events", q)
-			break
+	if pg.Next != nil {
+		q := url.Values{}
+		if f.Status != "" {
+			q.Set("status", f.Status)
 		}
+		q.Set("cursor", *encodeCursor(*pg.Next))
+		res.NextURL = withQuery("/admin/stripe-events", q)
+	}
+	for _, r := range pg.Rows {
 		res.Rows = append(res.Rows, stripeEventRow(r.ID, r.Type, r.Status, r.Error, r.ReceivedAt.UTC().Format(dateTimeFormat),
 			r.CustomerID, r.CustomerName, r.LicenseID))
 	}
@@ -124,7 +119,7 @@ func shorten(s string, n int) string {
 // adminStripeEvent handles GET /admin/stripe-events/:id: the event, what
 // became of it, and its payload.
 func (s *Server) adminStripeEvent(c *fiber.Ctx) error {
-	ev, err := s.store.Q.GetStripeEventForAdmin(c.UserContext(), string([]byte(c.Params("id"))))
+	ev, err := s.store.GetStripeEventForAdmin(c.UserContext(), string([]byte(c.Params("id"))))
 	if err != nil {
 		return notFoundAs(err, "Stripe event")
 	}
@@ -184,7 +179,7 @@ func (s *Server) adminReplayStripeEvent(c *fiber.Ctx) error {
 		s.setFlash(c, kind, msg)
 		return c.Redirect(partials.StripeEventURL(id), fiber.StatusSeeOther)
 	}
-	cur, err := s.store.Q.GetStripeEventForAdmin(c.UserContext(), id)
+	cur, err := s.store.GetStripeEventForAdmin(c.UserContext(), id)
 	if err != nil {
 		return notFoundAs(err, "Stripe event")
 	}

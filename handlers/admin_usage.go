@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/nectarcloud/nls/db"
@@ -45,9 +46,9 @@ var usageRanges = []int{7, 30, 90}
 func (s *Server) adminUsage(c *fiber.Ctx) error {
 	ctx, now := c.UserContext(), s.now()
 	f := partials.UsageFilter{Metric: strings.Clone(c.Query("metric")), Days: strings.Clone(c.Query("days"))}
-	metrics, err := s.store.Q.ListUsageMetrics(ctx)
+	metrics, err := s.store.ListUsageMetrics(ctx)
 	if err != nil {
-		return db.Translate(err)
+		return err
 	}
 	var (
 		res    partials.UsageResults
@@ -76,22 +77,19 @@ func (s *Server) adminUsage(c *fiber.Ctx) error {
 		}
 		res.Error, status = problemText(resErr), fiber.StatusUnprocessableEntity
 	}
-	if wantsPartial(c) {
-		// htmx swaps only 2xx answers; the error is shown in place.
-		return s.render(c, partials.UsageList(res))
-	}
-	v.Filter, v.Results = f, res
-	for _, m := range metrics {
-		v.Metrics = append(v.Metrics, admin.Option{Value: m, Label: m})
-	}
-	if f.Metric != "" && !slices.Contains(metrics, f.Metric) {
-		v.Metrics = append(v.Metrics, admin.Option{Value: f.Metric, Label: f.Metric + " (none reported)"})
-	}
-	for _, d := range usageRanges {
-		v.Ranges = append(v.Ranges, admin.Option{Value: strconv.Itoa(d), Label: "Last " + strconv.Itoa(d) + " days"})
-	}
-	c.Status(status)
-	return s.render(c, admin.UsagePage(s.page(c, "Usage"), v))
+	return s.renderSwap(c, status, partials.UsageList(res), func() (templ.Component, error) {
+		v.Filter, v.Results = f, res
+		for _, m := range metrics {
+			v.Metrics = append(v.Metrics, admin.Option{Value: m, Label: m})
+		}
+		if f.Metric != "" && !slices.Contains(metrics, f.Metric) {
+			v.Metrics = append(v.Metrics, admin.Option{Value: f.Metric, Label: f.Metric + " (none reported)"})
+		}
+		for _, d := range usageRanges {
+			v.Ranges = append(v.Ranges, admin.Option{Value: strconv.Itoa(d), Label: "Last " + strconv.Itoa(d) + " days"})
+		}
+		return admin.UsagePage(s.page(c, "Usage"), v), nil
+	})
 }
 
 // usageResults reads the filter (filling in the defaults: the first metric,
@@ -115,8 +113,8 @@ func (s *Server) usageResults(ctx context.Context, f *partials.UsageFilter, metr
 	)
 	err = concurrently(
 		func() (err error) {
-			perDay, err = s.store.Q.UsageTotalsPerDay(ctx, db.UsageTotalsPerDayParams{Metric: f.Metric, FromDay: from, ToDay: to})
-			return db.Translate(err)
+			perDay, err = s.store.UsageTotalsPerDay(ctx, db.UsageTotalsPerDayParams{Metric: f.Metric, FromDay: from, ToDay: to})
+			return err
 		},
 		func() (err error) {
 			top, err = s.store.TopUsageCustomers(ctx, f.Metric, from, to, usageTopRows)
@@ -195,17 +193,17 @@ func (s *Server) usageNearLimits(ctx context.Context, now time.Time, v *admin.Us
 	var rows []db.ListUsageNearLimitsRow
 	err := concurrently(
 		func() (err error) {
-			rows, err = s.store.Q.ListUsageNearLimits(ctx, db.ListUsageNearLimitsParams{Now: now, MonthStart: monthStart,
+			rows, err = s.store.ListUsageNearLimits(ctx, db.ListUsageNearLimitsParams{Now: now, MonthStart: monthStart,
 				MaxRows: usageNearRows})
-			return db.Translate(err)
+			return err
 		},
 		func() (err error) {
-			v.NearTotal, err = s.store.Q.CountUsageNearLimits(ctx, db.CountUsageNearLimitsParams{Now: now,
+			v.NearTotal, err = s.store.CountUsageNearLimits(ctx, db.CountUsageNearLimitsParams{Now: now,
 				MonthStart: monthStart, MaxRows: usageNearCountCap + 1})
 			if v.NearTotal > usageNearCountCap {
 				v.NearTotal, v.NearMore = usageNearCountCap, true
 			}
-			return db.Translate(err)
+			return err
 		},
 	)
 	if err != nil {

@@ -36,10 +36,10 @@ func (s *Server) registerAdminUserRoutes(app *fiber.App) {
 // customerUsers is the people section of a customer's page.
 func (s *Server) customerUsers(c *fiber.Ctx, cu db.Customer) (partials.UsersSection, error) {
 	v := partials.UsersSection{CustomerID: cu.ID.String(), Archived: cu.ArchivedAt != nil}
-	rows, err := s.store.Q.ListCustomerUsers(c.UserContext(), db.ListCustomerUsersParams{CustomerID: &cu.ID,
+	rows, err := s.store.ListCustomerUsers(c.UserContext(), db.ListCustomerUsersParams{CustomerID: &cu.ID,
 		MaxRows: customerUsersShown})
 	if err != nil {
-		return v, db.Translate(err)
+		return v, err
 	}
 	now := s.now()
 	for _, u := range rows {

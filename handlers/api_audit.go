@@ -109,21 +109,15 @@ func (s *Server) listAudit(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	f.MaxRows = p.Limit + 1
 	if p.After != nil {
 		f.BeforeID = &p.After.N
 	}
-	rows, err := s.store.Q.ListAudit(c.UserContext(), f)
+	pg, err := fetchPage(p.Limit, func(n int32) ([]db.AuditLog, error) {
+		f.MaxRows = n
+		return s.store.ListAudit(c.UserContext(), f)
+	}, func(last db.AuditLog) cursor { return cursor{N: last.ID} })
 	if err != nil {
-		return db.Translate(err)
+		return err
 	}
-	out := listBody[auditView]{Data: make([]auditView, 0, len(rows))}
-	for i, r := range rows {
-		if i == int(p.Limit) {
-			out.NextCursor = encodeCursor(cursor{N: rows[i-1].ID})
-			break
-		}
-		out.Data = append(out.Data, viewAudit(r))
-	}
-	return c.JSON(out)
+	return c.JSON(listOf(pg, viewAudit))
 }

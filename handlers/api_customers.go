@@ -22,6 +22,8 @@ type customerBody struct {
 	Company          *string         `json:"company"`
 	Metadata         *map[string]any `json:"metadata"`
 	StripeCustomerID *string         `json:"stripeCustomerId"`
+	BillingEmail     *string         `json:"billingEmail"`
+	TechnicalEmail   *string         `json:"technicalEmail"`
 }
 
 func (b customerBody) apply(in *db.CustomerInput) {
@@ -36,6 +38,9 @@ func (b customerBody) apply(in *db.CustomerInput) {
 	}
 	if b.Metadata != nil {
 		in.Metadata = *b.Metadata
+	}
+	if b.BillingEmail != nil || b.TechnicalEmail != nil {
+		in.BillingEmail, in.TechnicalEmail = b.BillingEmail, b.TechnicalEmail
 	}
 	if b.StripeCustomerID != nil {
 		v := *b.StripeCustomerID
@@ -53,25 +58,24 @@ func (s *Server) listCustomers(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	params := db.ListCustomersParams{Q: likePattern(c.Query("q")), IncludeArchived: c.QueryBool("archived"),
-		MaxRows: p.Limit + 1}
+	params := db.ListCustomersParams{Q: likePattern(c.Query("q")), IncludeArchived: c.QueryBool("archived")}
 	if p.After != nil {
 		params.BeforeCreated, params.BeforeID = &p.After.T, &p.After.ID
 	}
-	rows, err := s.store.Q.ListCustomers(c.UserContext(), params)
+	pg, err := s.customersPage(c, p.Limit, params)
 	if err != nil {
-		return db.Translate(err)
+		return err
 	}
-	out := listBody[db.CustomerView]{Data: make([]db.CustomerView, 0, len(rows))}
-	for i, r := range rows {
-		if i == int(p.Limit) {
-			last := rows[i-1]
-			out.NextCursor = encodeCursor(cursor{T: last.CreatedAt, ID: last.ID})
-			break
-		}
-		out.Data = append(out.Data, r.View())
-	}
-	return c.JSON(out)
+	return c.JSON(listOf(pg, db.Customer.View))
+}
+
+// customersPage is one page of customers, newest first, for the API and the
+// admin list alike.
+func (s *Server) customersPage(c *fiber.Ctx, limit int32, params db.ListCustomersParams) (Page[db.Customer, cursor], error) {
+	return fetchPage(limit, func(n int32) ([]db.Customer, error) {
+		params.MaxRows = n
+		return s.store.ListCustomers(c.UserContext(), params)
+	}, func(last db.Customer) cursor { return cursor{T: last.CreatedAt, ID: last.ID} })
 }
 
 // createCustomer handles POST /api/customers.
@@ -86,7 +90,7 @@ func (s *Server) createCustomer(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.Status(fiber.StatusCreated).JSON(cust.View())
+	return s.answerCustomer(c.Status(fiber.StatusCreated), cust)
 }
 
 // getCustomer handles GET /api/customers/:id.
@@ -95,11 +99,11 @@ func (s *Server) getCustomer(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	cust, err := s.store.Q.GetCustomer(c.UserContext(), id)
+	cust, err := s.store.GetCustomer(c.UserContext(), id)
 	if err != nil {
 		return notFoundAs(err, "customer")
 	}
-	return c.JSON(cust.View())
+	return s.answerCustomer(c, cust)
 }
 
 // updateCustomer handles PATCH /api/customers/:id.
@@ -116,7 +120,7 @@ func (s *Server) updateCustomer(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(cust.View())
+	return s.answerCustomer(c, cust)
 }
 
 // archiveCustomer handles POST /api/customers/:id/archive and DELETE /api/customers/:id.
@@ -133,9 +137,24 @@ func (s *Server) archiveCustomer(c *fiber.Ctx) error {
 }
 
 func notFoundAs(err error, what string) error {
-	err = db.Translate(err)
 	if licensing.ErrorCode(err) == licensing.ENOTFOUND {
 		return licensing.Errorf(licensing.ENOTFOUND, "%s not found", what)
 	}
 	return err
+}
+
+// customerAnswer is one customer as the API answers it, with its contacts
+// (lists leave them out).
+type customerAnswer struct {
+	db.CustomerView
+	BillingEmail   *string `json:"billingEmail"`
+	TechnicalEmail *string `json:"technicalEmail"`
+}
+
+func (s *Server) answerCustomer(c *fiber.Ctx, cust db.Customer) error {
+	billing, technical, err := s.store.CustomerContacts(c.UserContext(), cust.ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(customerAnswer{CustomerView: cust.View(), BillingEmail: billing, TechnicalEmail: technical})
 }

@@ -36,26 +36,26 @@ func (s *Server) loadDashboard(c *fiber.Ctx) (Dashboard, error) {
 	for _, st := range effectiveStates {
 		d.Licenses[st] = 0
 	}
-	byState, err := s.store.Q.CountLicensesByEffectiveStatus(ctx, now)
+	byState, err := s.store.CountLicensesByEffectiveStatus(ctx, now)
 	if err != nil {
-		return d, db.Translate(err)
+		return d, err
 	}
 	for _, r := range byState {
 		d.Licenses[r.State] = r.Count
 		d.LicensesTotal += r.Count
 	}
-	if d.ExpiringSoon, err = s.store.Q.CountExpiringBetween(ctx, db.CountExpiringBetweenParams{FromTime: &now,
+	if d.ExpiringSoon, err = s.store.CountExpiringBetween(ctx, db.CountExpiringBetweenParams{FromTime: &now,
 		ToTime: ptr(now.AddDate(0, 0, d.ExpiringWithinDays))}); err != nil {
-		return d, db.Translate(err)
+		return d, err
 	}
-	deps, err := s.store.Q.CountDeploymentsByFreshness(ctx, now)
+	deps, err := s.store.CountDeploymentsByFreshness(ctx, now)
 	if err != nil {
-		return d, db.Translate(err)
+		return d, err
 	}
 	d.ActiveDeployments, d.StaleDeployments, d.ReleasedDeployments = deps.Active, deps.Stale, deps.Deactivated
-	codes, err := s.store.Q.ValidationsByCodeSince(ctx, now.Add(-24*time.Hour).Truncate(time.Hour))
+	codes, err := s.store.ValidationsByCodeSince(ctx, now.Add(-24*time.Hour).Truncate(time.Hour))
 	if err != nil {
-		return d, db.Translate(err)
+		return d, err
 	}
 	for _, r := range codes {
 		d.Validations24h[r.Code] = r.Count
@@ -140,25 +140,25 @@ func (s *Server) usageAnalytics(c *fiber.Ctx) error {
 	}
 	var rows []row
 	if licenseID != "" {
-		if _, err := s.store.Q.GetLicense(c.UserContext(), id); err != nil {
+		if _, err := s.store.GetLicense(c.UserContext(), id); err != nil {
 			return notFoundAs(err, "license")
 		}
-		rs, err := s.store.Q.UsageSeriesByLicense(c.UserContext(), db.UsageSeriesByLicenseParams{LicenseID: id,
+		rs, err := s.store.UsageSeriesByLicense(c.UserContext(), db.UsageSeriesByLicenseParams{LicenseID: id,
 			FromDay: from, ToDay: to, Metric: metric})
 		if err != nil {
-			return db.Translate(err)
+			return err
 		}
 		for _, r := range rs {
 			rows = append(rows, row{r.Metric, r.Kind, r.Day, r.Value})
 		}
 	} else {
-		if _, err := s.store.Q.GetCustomer(c.UserContext(), id); err != nil {
+		if _, err := s.store.GetCustomer(c.UserContext(), id); err != nil {
 			return notFoundAs(err, "customer")
 		}
-		rs, err := s.store.Q.UsageSeriesByCustomer(c.UserContext(), db.UsageSeriesByCustomerParams{CustomerID: id,
+		rs, err := s.store.UsageSeriesByCustomer(c.UserContext(), db.UsageSeriesByCustomerParams{CustomerID: id,
 			FromDay: from, ToDay: to, Metric: metric})
 		if err != nil {
-			return db.Translate(err)
+			return err
 		}
 		for _, r := range rs {
 			rows = append(rows, row{r.Metric, r.Kind, r.Day, r.Value})

@@ -66,32 +66,33 @@ func (s *Server) listPlans(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	params := db.ListPlansParams{IncludeArchived: c.QueryBool("archived"), MaxRows: p.Limit + 1}
+	params := db.ListPlansParams{IncludeArchived: c.QueryBool("archived")}
 	if p.After != nil {
 		code := p.After.S
 		params.AfterCode = &code
 	}
-	rows, err := s.store.Q.ListPlans(c.UserContext(), params)
+	pg, err := s.plansPage(c, p.Limit, params)
 	if err != nil {
-		return db.Translate(err)
+		return err
 	}
-	prices, err := s.store.Q.ListAllPlanPrices(c.UserContext())
+	prices, err := s.store.ListAllPlanPrices(c.UserContext())
 	if err != nil {
-		return db.Translate(err)
+		return err
 	}
 	byPlan := map[[16]byte][]string{}
 	for _, pr := range prices {
 		byPlan[pr.PlanID] = append(byPlan[pr.PlanID], pr.PriceID)
 	}
-	out := listBody[db.PlanView]{Data: make([]db.PlanView, 0, len(rows))}
-	for i, r := range rows {
-		if i == int(p.Limit) {
-			out.NextCursor = encodeCursor(cursor{S: rows[i-1].Code})
-			break
-		}
-		out.Data = append(out.Data, r.View(byPlan[r.ID]))
-	}
-	return c.JSON(out)
+	return c.JSON(listOf(pg, func(r db.Plan) db.PlanView { return r.View(byPlan[r.ID]) }))
+}
+
+// plansPage is one page of plans in code order, for the API and the admin
+// list alike.
+func (s *Server) plansPage(c *fiber.Ctx, limit int32, params db.ListPlansParams) (Page[db.Plan, cursor], error) {
+	return fetchPage(limit, func(n int32) ([]db.Plan, error) {
+		params.MaxRows = n
+		return s.store.ListPlans(c.UserContext(), params)
+	}, func(last db.Plan) cursor { return cursor{S: last.Code} })
 }
 
 // createPlan handles POST /api/plans.
@@ -145,9 +146,9 @@ func (s *Server) updatePlan(c *fiber.Ctx) error {
 // planByRef finds a plan by UUID or by code.
 func (s *Server) planByRef(c *fiber.Ctx, ref string) (db.Plan, error) {
 	if id, err := parseUUID(ref, "plan"); err == nil {
-		p, err := s.store.Q.GetPlan(c.UserContext(), id)
+		p, err := s.store.GetPlan(c.UserContext(), id)
 		return p, notFoundAs(err, "plan")
 	}
-	p, err := s.store.Q.GetPlanByCode(c.UserContext(), string([]byte(ref)))
+	p, err := s.store.GetPlanByCode(c.UserContext(), string([]byte(ref)))
 	return p, notFoundAs(err, "plan")
 }

@@ -64,12 +64,12 @@ func (s *Server) apiKey(c *fiber.Ctx) (db.ApiKey, error) {
 		return db.ApiKey{}, licensing.Errorf(licensing.EUNAUTHORIZED, "invalid API key")
 	}
 	hash := licensing.HashAPIKey(token)
-	key, err := s.store.Q.GetAPIKeyBySecretHash(c.UserContext(), hash[:])
+	key, err := s.store.GetAPIKeyBySecretHash(c.UserContext(), hash[:])
 	if err != nil {
-		if licensing.ErrorCode(db.Translate(err)) == licensing.ENOTFOUND {
+		if licensing.ErrorCode(err) == licensing.ENOTFOUND {
 			return db.ApiKey{}, licensing.Errorf(licensing.EUNAUTHORIZED, "invalid API key")
 		}
-		return db.ApiKey{}, db.Translate(err)
+		return db.ApiKey{}, err
 	}
 	now := s.now()
 	if key.RevokedAt != nil {
@@ -78,7 +78,7 @@ func (s *Server) apiKey(c *fiber.Ctx) (db.ApiKey, error) {
 	if key.ExpiresAt != nil && !now.Before(*key.ExpiresAt) {
 		return db.ApiKey{}, licensing.Errorf(licensing.EUNAUTHORIZED, "this API key has expired")
 	}
-	if err := s.store.Q.TouchAPIKey(c.UserContext(), db.TouchAPIKeyParams{ID: key.ID, UsedAt: now}); err != nil {
+	if err := s.store.TouchAPIKey(c.UserContext(), db.TouchAPIKeyParams{ID: key.ID, UsedAt: now}); err != nil {
 		s.log.Warn("recording API key use failed", "api_key", key.Prefix, "err", err)
 	}
 	c.Locals(localAPIKey, key)

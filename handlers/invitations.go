@@ -10,18 +10,8 @@ package handlers
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/hex"
 	"errors"
-	"fmt"
-	"mime"
-	"mime/quotedprintable"
-	"net"
 	"net/mail"
-	"net/smtp"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +22,7 @@ import (
 	"github.com/nectarcloud/nls/auth"
 	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/licensing"
+	"github.com/nectarcloud/nls/notify"
 	"github.com/nectarcloud/nls/web/templates/components"
 	"github.com/nectarcloud/nls/web/templates/pages"
 )
@@ -172,146 +163,12 @@ func durationWords(d time.Duration) string {
 
 // Email.
 
-// MailConfig is the SMTP server invitation emails go through.
-type MailConfig struct {
-	// URL is smtp://user:password@host:port (STARTTLS whenever the server
-	// offers it; port 587 by default) or smtps://… (TLS from the start;
-	// port 465 by default). Empty: no email is sent.
-	URL     string
-	From    string         // the sender, e.g. "NLS <licenses@example.com>"
-	RootCAs *x509.CertPool // nil: the system's trusted roots
-	Timeout time.Duration  // for the whole exchange; 0: 30 seconds
-}
-
-// Enabled reports whether email is configured.
-func (m MailConfig) Enabled() bool { return m.URL != "" }
-
-// Check validates the settings without connecting.
-func (m MailConfig) Check() error {
-	if err := m.CheckURL(); err != nil {
-		return err
-	}
-	return m.CheckFrom()
-}
-
-// CheckURL validates the server's URL. Its messages never repeat the URL,
-// which may carry a password.
-func (m MailConfig) CheckURL() error {
-	if m.URL == "" {
-		return nil
-	}
-	u, err := url.Parse(m.URL)
-	if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" || (u.Path != "" && u.Path != "/") {
-		return errors.New("expected smtp://user:password@host:port or smtps://user:password@host:port")
-	}
-	if p := u.Port(); p != "" {
-		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return errors.New("the port must be a number from 1 to 65535")
-		}
-	}
-	return nil
-}
-
-// CheckFrom validates the sender, required when a server is set.
-func (m MailConfig) CheckFrom() error {
-	if m.URL == "" && m.From == "" {
-		return nil
-	}
-	if m.From == "" {
-		return errors.New("a sender address (NLS_SMTP_FROM) is required to send email")
-	}
-	if _, err := mail.ParseAddress(m.From); err != nil {
-		return errors.New("the sender must be an address such as NLS <licenses@example.com>")
-	}
-	return nil
-}
+// MailConfig is the SMTP server emails go through (package notify sends them).
+type MailConfig = notify.MailConfig
 
 // SendMail sends one plain-text message through the configured server.
 func SendMail(ctx context.Context, cfg MailConfig, to mail.Address, subject, body string) error {
-	if err := cfg.Check(); err != nil {
-		return err
-	}
-	if !cfg.Enabled() {
-		return errors.New("email is not configured")
-	}
-	u, _ := url.Parse(cfg.URL)
-	from, _ := mail.ParseAddress(cfg.From)
-	host, port := u.Hostname(), u.Port()
-	if port == "" {
-		port = map[string]string{"smtp": "587", "smtps": "465"}[u.Scheme]
-	}
-	timeout := cfg.Timeout
-	if timeout <= 0 {
-		timeout = 30 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	d := net.Dialer{}
-	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(host, port))
-	if err != nil {
-		return fmt.Errorf("connecting to the mail server: %w", err)
-	}
-	deadline, _ := ctx.Deadline()
-	_ = conn.SetDeadline(deadline)
-	tlsConfig := &tls.Config{ServerName: host, RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12}
-	if u.Scheme == "smtps" {
-		conn = tls.Client(conn, tlsConfig)
-	}
-	c, err := smtp.NewClient(conn, host)
-	if err != nil {
-		conn.Close()
-		return fmt.Errorf("mail server greeting: %w", err)
-	}
-	defer c.Close()
-	if u.Scheme == "smtp" {
-		if ok, _ := c.Extension("STARTTLS"); ok {
-			if err := c.StartTLS(tlsConfig); err != nil {
-				return fmt.Errorf("mail server STARTTLS: %w", err)
-			}
-		}
-	}
-	if u.User != nil && u.User.Username() != "" {
-		password, _ := u.User.Password()
-		// PlainAuth refuses to send the password over a connection that is
-		// neither TLS nor to this machine.
-		if err := c.Auth(smtp.PlainAuth("", u.User.Username(), password, host)); err != nil {
-			return fmt.Errorf("mail server sign-in: %w", err)
-		}
-	}
-	if err := c.Mail(from.Address); err != nil {
-		return fmt.Errorf("mail server refused the sender: %w", err)
-	}
-	if err := c.Rcpt(to.Address); err != nil {
-		return fmt.Errorf("mail server refused the recipient: %w", err)
-	}
-	w, err := c.Data()
-	if err != nil {
-		return fmt.Errorf("mail server refused the message: %w", err)
-	}
-	if _, err := w.Write(buildMessage(from, to, subject, body)); err != nil {
-		return fmt.Errorf("sending the message: %w", err)
-	}
-	if err := w.Close(); err != nil {
-		return fmt.Errorf("mail server refused the message: %w", err)
-	}
-	return c.Quit()
-}
-
-// buildMessage is a text/plain UTF-8 message, quoted-printable so that any
-// name or language survives 7-bit relays.
-func buildMessage(from *mail.Address, to mail.Address, subject, body string) []byte {
-	var b strings.Builder
-	id := make([]byte, 12)
-	_, _ = rand.Read(id)
-	domain := from.Address[strings.LastIndexByte(from.Address, '@')+1:]
-	fmt.Fprintf(&b, "From: %s\r\nTo: %s\r\nSubject: %s\r\nDate: %s\r\nMessage-ID: <%s@%s>\r\n",
-		from.String(), to.String(), mime.QEncoding.Encode("utf-8", subject), time.Now().Format(time.RFC1123Z),
-		hex.EncodeToString(id), domain)
-	b.WriteString("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n")
-	qp := quotedprintable.NewWriter(&b)
-	_, _ = qp.Write([]byte(strings.ReplaceAll(body, "\n", "\r\n")))
-	_ = qp.Close()
-	return []byte(b.String())
+	return notify.Send(ctx, cfg, notify.Message{To: to, Subject: subject, Text: body})
 }
 
 // SendInvitation emails an invitation's link to its user.

@@ -68,9 +68,9 @@ func (s *Server) login(c *fiber.Ctx) error {
 		return s.renderLogin(c, fiber.StatusTooManyRequests, form)
 	}
 
-	user, err := s.store.Q.GetUserByEmail(c.UserContext(), email)
-	if err != nil && licensing.ErrorCode(db.Translate(err)) != licensing.ENOTFOUND {
-		return db.Translate(err)
+	user, err := s.store.GetUserByEmail(c.UserContext(), email)
+	if err != nil && licensing.ErrorCode(err) != licensing.ENOTFOUND {
+		return err
 	}
 	hash := dummyPasswordHash
 	if err == nil && user.PasswordHash != nil {
@@ -90,7 +90,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 	if err := s.startSession(c, user.ID, user.Role, user.Email, user.CustomerID); err != nil {
 		return err
 	}
-	if err := s.store.Q.RecordUserLogin(c.UserContext(), db.RecordUserLoginParams{ID: user.ID, LoggedInAt: ptr(s.now())}); err != nil {
+	if err := s.store.RecordUserLogin(c.UserContext(), db.RecordUserLoginParams{ID: user.ID, LoggedInAt: ptr(s.now())}); err != nil {
 		s.log.Warn("recording sign-in time failed", "user", user.ID, "err", err)
 	}
 	return c.Redirect(landingFor(user.Role, form.Next), fiber.StatusSeeOther)
@@ -100,9 +100,9 @@ func (s *Server) login(c *fiber.Ctx) error {
 // the cookie stops working too.
 func (s *Server) logout(c *fiber.Ctx) error {
 	if sess := s.loadSession(c); sess.Token != "" {
-		if err := s.store.Q.RevokeSession(c.UserContext(), db.RevokeSessionParams{
+		if err := s.store.RevokeSession(c.UserContext(), db.RevokeSessionParams{
 			TokenHash: sessionTokenHash(sess.Token), Now: ptr(s.now())}); err != nil {
-			return db.Translate(err)
+			return err
 		}
 	}
 	s.endSession(c)
@@ -132,11 +132,7 @@ func sessionsWord(n int64) string {
 
 // signedOut sends the browser to the sign-in page (HX-Redirect under HTMX).
 func signedOut(c *fiber.Ctx) error {
-	if isHTMX(c) {
-		c.Set("HX-Redirect", "/login")
-		return c.SendStatus(fiber.StatusNoContent)
-	}
-	return c.Redirect("/login", fiber.StatusSeeOther)
+	return redirect(c, "/login")
 }
 
 func (s *Server) renderLogin(c *fiber.Ctx, status int, form admin.LoginForm) error {

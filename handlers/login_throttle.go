@@ -63,10 +63,10 @@ func (s *Server) loginWait(c *fiber.Ctx, email string) (time.Duration, error) {
 		return 0, nil
 	}
 	now := s.now()
-	f, err := s.store.Q.GetLoginFailures(c.UserContext(), db.GetLoginFailuresParams{Source: clip(c.IP(), 64),
+	f, err := s.store.GetLoginFailures(c.UserContext(), db.GetLoginFailuresParams{Source: clip(c.IP(), 64),
 		PerSource: int32(t.FreeFailures), AccountHash: loginAccountHash(email), ForgetBefore: now.Add(-t.Forget)})
 	if err != nil {
-		return 0, db.Translate(err)
+		return 0, err
 	}
 	wait := f.SourceLastFailedAt.Add(backoff(int(f.SourceFailures), t.FreeFailures, t.MaxDelay)).Sub(now)
 	if t.AccountFailures > 0 {
@@ -84,13 +84,13 @@ func (s *Server) loginFailed(c *fiber.Ctx, email string) {
 	}
 	now := s.now()
 	ctx := c.UserContext()
-	if err := s.store.Q.RecordLoginFailure(ctx, db.RecordLoginFailureParams{AccountHash: loginAccountHash(email),
+	if err := s.store.RecordLoginFailure(ctx, db.RecordLoginFailureParams{AccountHash: loginAccountHash(email),
 		Source: clip(c.IP(), 64), Now: now, ForgetBefore: now.Add(-t.Forget)}); err != nil {
 		s.log.Warn("recording a failed sign-in failed", "err", err)
 	}
 	var b [1]byte
 	if _, _ = rand.Read(b[:]); b[0] < 4 { // about one failure in 64
-		if err := s.store.Q.PruneLoginFailures(ctx, now.Add(-t.Forget)); err != nil {
+		if err := s.store.PruneLoginFailures(ctx, now.Add(-t.Forget)); err != nil {
 			s.log.Warn("forgetting old failed sign-ins failed", "err", err)
 		}
 	}
@@ -101,7 +101,7 @@ func (s *Server) loginSucceeded(c *fiber.Ctx, email string) {
 	if !s.cfg.LoginThrottle.on() {
 		return
 	}
-	if err := s.store.Q.ClearLoginFailures(c.UserContext(), db.ClearLoginFailuresParams{
+	if err := s.store.ClearLoginFailures(c.UserContext(), db.ClearLoginFailuresParams{
 		AccountHash: loginAccountHash(email), Source: clip(c.IP(), 64)}); err != nil {
 		s.log.Warn("clearing failed sign-ins failed", "err", err)
 	}

@@ -103,6 +103,7 @@ func (s *Server) checkLicense(c *fiber.Ctx, withFeatures bool) error {
 	if err != nil {
 		return err
 	}
+	s.metrics.validation(ans.Code, ans.Lease != nil)
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.JSON(ans)
 }
@@ -156,6 +157,7 @@ func (s *Server) reportUsage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	s.metrics.usageIngested(reports, rec.Results)
 	return c.JSON(fiber.Map{"results": rec.Results, "usage": rec.Usage})
 }
 

@@ -77,24 +77,26 @@ var (
 // instances (as several processes would) verify each other's keys.
 func testKeys(t *testing.T) (*app.KeyService, *licensing.Sealer) {
 	t.Helper()
-	keysOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "nls-test-keys-")
-		if err != nil {
-			keysErr = err
-			return
-		}
-		ring, _, err := licensing.LoadOrInitKeyring(dir, time.Now())
-		if err != nil {
-			keysErr = err
-			return
-		}
-		testRing = app.NewKeyService(ring, "nls-test")
-		testSealer, keysErr = licensing.NewSealer("test-seal-key-0123456789abcdef0123456789")
-	})
+	keysOnce.Do(initTestKeys)
 	if keysErr != nil {
 		t.Fatal(keysErr)
 	}
 	return testRing, testSealer
+}
+
+func initTestKeys() {
+	dir, err := os.MkdirTemp("", "nls-test-keys-")
+	if err != nil {
+		keysErr = err
+		return
+	}
+	ring, _, err := licensing.LoadOrInitKeyring(dir, time.Now())
+	if err != nil {
+		keysErr = err
+		return
+	}
+	testRing = app.NewKeyService(ring, "nls-test")
+	testSealer, keysErr = licensing.NewSealer("test-seal-key-0123456789abcdef0123456789")
 }
 
 // apiKey creates a key with scopes and returns its secret.

@@ -1,21 +1,31 @@
+// The Prometheus series the portal exports at /metrics: HTTP traffic, the
+// database pool, and the business (validations, seats, leases, usage,
+// deliveries, the job queue, the signing key's age). README lists them.
 package handlers
 
 import (
+	"context"
+	"errors"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/nectarcloud/nls/app"
 	"github.com/nectarcloud/nls/db"
 )
 
-// metrics are the Prometheus series the portal exports at /metrics.
+// metrics are the series the handlers feed.
 type metrics struct {
-	requests *prometheus.CounterVec
-	latency  *prometheus.HistogramVec
+	requests    *prometheus.CounterVec
+	latency     *prometheus.HistogramVec
+	validations *prometheus.CounterVec
+	leases      prometheus.Counter
+	usagePoints prometheus.Counter
 }
 
-func newMetrics(reg *prometheus.Registry, store *db.Store) *metrics {
+func newMetrics(reg *prometheus.Registry, store *db.Store, keys *app.KeyService, now func() time.Time) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "nls_http_requests_total", Help: "HTTP requests by route, method and status.",
@@ -26,11 +36,71 @@ func newMetrics(reg *prometheus.Registry, store *db.Store) *metrics {
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}, []string{"route", "method"}),
 	}
-	reg.MustRegister(m.requests, m.latency)
+	m.validations = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "nls_validations_total", Help: "Validations and heartbeats answered, by validation code.",
+	}, []string{"code"})
+	m.leases = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "nls_leases_issued_total", Help: "Signed leases issued with valid answers.",
+	})
+	m.usagePoints = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "nls_usage_points_total", Help: "Usage metric values accepted (one per metric per new report; duplicates not counted).",
+	})
+	reg.MustRegister(m.requests, m.latency, m.validations, m.leases, m.usagePoints)
+	DeliveriesCounter(reg)
 	if store != nil {
-		reg.MustRegister(&poolCollector{store: store})
+		reg.MustRegister(&poolCollector{store: store}, newBusinessCollector(store, keys, now))
 	}
 	return m
+}
+
+// validation counts one answer of the machine API.
+func (m *metrics) validation(code string, lease bool) {
+	m.validations.WithLabelValues(code).Inc()
+	if lease {
+		m.leases.Inc()
+	}
+}
+
+// usageIngested counts the metric values of the reports stored as new.
+func (m *metrics) usageIngested(reports []db.UsageReportIn, results []db.UsageReportResult) {
+	accepted := make(map[[16]byte]bool, len(results))
+	for _, r := range results {
+		if r.Status == "accepted" {
+			accepted[r.ID] = true
+		}
+	}
+	n := 0
+	for _, r := range reports {
+		if accepted[r.ID] {
+			n += len(r.Metrics)
+			delete(accepted, r.ID) // a report repeated within a batch counts once
+		}
+	}
+	m.usagePoints.Add(float64(n))
+}
+
+// DeliveriesCounter is nls_deliveries_total{kind,outcome}: email
+// notifications and outbound webhooks by outcome ("delivered", "failed"
+// for good, "retrying"). It is registered once per registry; the code that
+// delivers calls this with the same registry to get the same counter.
+func DeliveriesCounter(reg prometheus.Registerer) *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "nls_deliveries_total", Help: "Email notifications and outbound webhooks by outcome.",
+	}, []string{"kind", "outcome"})
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			return are.ExistingCollector.(*prometheus.CounterVec)
+		}
+		panic(err)
+	}
+	// Zero series from the start, so that rate() and alerts see them.
+	for _, kind := range []string{"email", "webhook"} {
+		for _, outcome := range []string{"delivered", "failed", "retrying"} {
+			c.WithLabelValues(kind, outcome)
+		}
+	}
+	return c
 }
 
 func (m *metrics) observe(method, route string, status int, d time.Duration) {
@@ -66,4 +136,85 @@ func (p *poolCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(poolAcquires, prometheus.CounterValue, float64(st.AcquireCount()))
 	ch <- prometheus.MustNewConstMetric(poolWaits, prometheus.CounterValue, float64(st.EmptyAcquireCount()))
 	ch <- prometheus.MustNewConstMetric(poolWaitTime, prometheus.CounterValue, st.AcquireDuration().Seconds())
+}
+
+// businessCollector reads the state-like series from the database at scrape
+// time, at most once per businessTTL: several Prometheus servers (or one
+// scraping often) then cost one set of queries, and a slow database delays
+// a scrape by its timeout at most.
+type businessCollector struct {
+	store *db.Store
+	keys  *app.KeyService
+	now   func() time.Time
+
+	mu      sync.Mutex
+	at      time.Time
+	seats   float64
+	queues  []db.QueueDepth
+	scraped bool
+}
+
+const businessTTL = 15 * time.Second
+
+var (
+	seatsDesc    = prometheus.NewDesc("nls_seats_in_use", "Deployments holding a seat, over all licenses.", nil, nil)
+	queueDesc    = prometheus.NewDesc("nls_job_queue_depth", "Jobs not yet finished, by queue and state.", []string{"queue", "state"}, nil)
+	keyAgeDesc   = prometheus.NewDesc("nls_signing_key_age_seconds", "Age of the current signing key.", nil, nil)
+	scrapeOKDesc = prometheus.NewDesc("nls_business_metrics_up", "1 when the last read of the business metrics from the database worked.", nil, nil)
+	idleStates   = []string{"available", "scheduled", "retryable", "running"}
+)
+
+func newBusinessCollector(store *db.Store, keys *app.KeyService, now func() time.Time) *businessCollector {
+	return &businessCollector{store: store, keys: keys, now: now}
+}
+
+func (b *businessCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- seatsDesc
+	ch <- queueDesc
+	ch <- keyAgeDesc
+	ch <- scrapeOKDesc
+}
+
+func (b *businessCollector) Collect(ch chan<- prometheus.Metric) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.now()
+	up := 1.0
+	if !b.scraped || now.Sub(b.at) >= businessTTL {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		counts, err := b.store.Q.CountDeploymentsByFreshness(ctx, now)
+		var queues []db.QueueDepth
+		if err == nil {
+			queues, err = b.store.JobQueueDepth(ctx)
+		}
+		cancel()
+		if err != nil {
+			up = 0 // keep the last values; the gauge below says they are old
+		} else {
+			b.seats, b.queues, b.at, b.scraped = float64(counts.Active), queues, now, true
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(scrapeOKDesc, prometheus.GaugeValue, up)
+	if b.scraped {
+		ch <- prometheus.MustNewConstMetric(seatsDesc, prometheus.GaugeValue, b.seats)
+		queues := b.queues
+		if len(queues) == 0 {
+			// No job table or nothing queued: zero series for the default
+			// queue, so that a backlog alert has something to compare.
+			for _, st := range idleStates {
+				queues = append(queues, db.QueueDepth{Queue: "default", State: st})
+			}
+		}
+		for _, q := range queues {
+			ch <- prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, float64(q.Jobs), q.Queue, q.State)
+		}
+	}
+	if b.keys != nil {
+		ring := b.keys.Ring()
+		for _, k := range ring.List() {
+			if k.Current {
+				ch <- prometheus.MustNewConstMetric(keyAgeDesc, prometheus.GaugeValue, now.Sub(k.Created).Seconds())
+			}
+		}
+	}
 }

@@ -23,10 +23,16 @@ const (
 // proxy (NLS_TRUSTED_PROXIES), so that logs line up across hops; from
 // anyone else it could forge or collide with ids in the audit log, so ours
 // is used and theirs is only logged beside it as caller_request_id.
+//
+// With tracing on, the request id is the trace id instead (tracing.go).
 func (s *Server) requestID(c *fiber.Ctx) error {
+	trusted := len(s.cfg.TrustedProxies) > 0 && c.IsProxyTrusted()
+	if s.tracer != nil {
+		return s.tracedRequest(c, trusted)
+	}
 	theirs := c.Get(fiber.HeaderXRequestID)
 	id := ""
-	if saneRequestID(theirs) && len(s.cfg.TrustedProxies) > 0 && c.IsProxyTrusted() {
+	if saneRequestID(theirs) && trusted {
 		id = theirs
 	} else {
 		id = newRequestID()
@@ -125,6 +131,10 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 	n := 7
 	if theirs, ok := c.Locals(localCallerRequestID).(string); ok {
 		attrs[n] = slog.String("caller_request_id", theirs)
+		n++
+	}
+	if tid := traceIDOf(c); tid != "" {
+		attrs[n] = slog.String("trace_id", tid)
 		n++
 	}
 	s.log.LogAttrs(ctx, level, "request", attrs[:n]...)

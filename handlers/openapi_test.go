@@ -95,7 +95,8 @@ func TestOpenAPIDocumentIsValid(t *testing.T) {
 		t.Fatalf("no router can be built from the document: %v", err)
 	}
 	tags := map[string]bool{"customers": true, "plans": true, "licenses": true, "deployments": true, "usage": true,
-		"dashboard": true, "audit": true, "machine": true, "stripe": true, "keys": true, "meta": true}
+		"dashboard": true, "audit": true, "machine": true, "stripe": true, "keys": true, "meta": true,
+		"releases": true, "registry": true}
 	ids := map[string]string{}
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {

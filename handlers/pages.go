@@ -81,3 +81,41 @@ func (s *Server) render(c *fiber.Ctx, comp templ.Component) error {
 }
 
 func isHTMX(c *fiber.Ctx) bool { return strings.EqualFold(c.Get("HX-Request"), "true") }
+
+// wantsPartial reports whether an HTMX request asks for the swap target
+// only. A history restore (htmx found no cached copy) needs the whole page.
+func wantsPartial(c *fiber.Ctx) bool {
+	return isHTMX(c) && !strings.EqualFold(c.Get("HX-History-Restore-Request"), "true")
+}
+
+// renderSwap answers an HTMX swap with partial and any other request with
+// the page that page builds (only then, since a page costs more reads), with
+// status. htmx swaps only 2xx answers, so the partial is always 200 and shows
+// any error in place.
+func (s *Server) renderSwap(c *fiber.Ctx, status int, partial templ.Component, page func() (templ.Component, error)) error {
+	if wantsPartial(c) {
+		return s.render(c, partial)
+	}
+	c.Status(status) // before page, which may know better
+	full, err := page()
+	if err != nil {
+		return err
+	}
+	return s.render(c, full)
+}
+
+// redirect sends the browser to another page: under HTMX with HX-Redirect
+// and no body (a 303 would be followed inside the swap and its page put in
+// the swap target), otherwise with 303 See Other.
+func redirect(c *fiber.Ctx, to string) error { return redirectWith(c, to, fiber.StatusNoContent) }
+
+// redirectWith is redirect whose HTMX answer has the given status, for an
+// answer that is also a refusal (401 for an ended session).
+func redirectWith(c *fiber.Ctx, to string, htmxStatus int) error {
+	c.Vary("HX-Request")
+	if isHTMX(c) {
+		c.Set("HX-Redirect", to)
+		return c.SendStatus(htmxStatus)
+	}
+	return c.Redirect(to, fiber.StatusSeeOther)
+}

@@ -273,6 +273,9 @@ func (s *Server) portalLicenseDetail(c *fiber.Ctx, row db.GetPortalLicenseRow) (
 	if l.MaxDeployments != nil {
 		d.MaxDeployments = strconv.Itoa(int(*l.MaxDeployments))
 	}
+	if d.Downloads, err = s.downloadCount(c, l.ID); err != nil {
+		return portal.LicenseDetail{}, err
+	}
 	if row.KeyPrefix != nil && row.KeySuffix != nil {
 		d.Key.Masked = *row.KeyPrefix + "…" + *row.KeySuffix
 	}

@@ -9,7 +9,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/nectarcloud/nls/auth"
-	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/licensing"
 	"github.com/nectarcloud/nls/web/templates/components"
 	"github.com/nectarcloud/nls/web/templates/pages/portal"
@@ -43,9 +42,9 @@ func (s *Server) portalChangePassword(c *fiber.Ctx) error {
 		f.Errors["form"] = fmt.Sprintf("Too many wrong passwords. Wait %s, then try again.", tooSoon(c, wait))
 		return s.renderAccount(c, fiber.StatusTooManyRequests, f)
 	}
-	u, err := s.store.Q.GetUserByID(c.UserContext(), *sess.UserID)
+	u, err := s.store.GetUserByID(c.UserContext(), *sess.UserID)
 	if err != nil {
-		return db.Translate(err)
+		return err
 	}
 	if current == "" || u.PasswordHash == nil || !auth.CheckPassword(*u.PasswordHash, current) {
 		if current != "" {
@@ -81,15 +80,18 @@ func (s *Server) portalChangePassword(c *fiber.Ctx) error {
 func (s *Server) renderAccount(c *fiber.Ctx, status int, f portal.PasswordForm) error {
 	sess := s.loadSession(c)
 	ctx := c.UserContext()
-	u, err := s.store.Q.GetUserByID(ctx, *sess.UserID)
+	u, err := s.store.GetUserByID(ctx, *sess.UserID)
 	if err != nil {
-		return db.Translate(err)
+		return err
 	}
 	// The portal's layout: its navigation (Account marked) and the
 	// customer's name.
 	p := s.portalPage(c, "Your account")
 	f.MinLength = auth.MinPasswordRunes
 	a := portal.Account{Email: u.Email, Name: u.Name, Customer: p.Customer.Name, Form: f}
+	if a.Notices, err = s.noticeChoices(c, u.Email); err != nil {
+		return err
+	}
 	if u.LastLoginAt != nil {
 		a.LastLogin = fmtDateTime(*u.LastLoginAt)
 	}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/nectarcloud/nls/db"
@@ -25,7 +26,7 @@ const portalActivityPageSize = 50
 // under htmx only the list.
 func (s *Server) portalActivity(c *fiber.Ctx) error {
 	cu := s.customerOf(c)
-	p := db.ListPortalActivityParams{CustomerID: &cu.ID, MaxRows: portalActivityPageSize + 1}
+	p := db.ListPortalActivityParams{CustomerID: &cu.ID}
 	if v := c.Query("before"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n <= 0 {
@@ -33,22 +34,23 @@ func (s *Server) portalActivity(c *fiber.Ctx) error {
 		}
 		p.BeforeID = &n
 	}
-	rows, err := s.store.Q.ListPortalActivity(c.UserContext(), p)
+	pg, err := fetchPage(portalActivityPageSize, func(n int32) ([]db.ListPortalActivityRow, error) {
+		p.MaxRows = n
+		return s.store.ListPortalActivity(c.UserContext(), p)
+	}, func(last db.ListPortalActivityRow) int64 { return last.ID })
 	if err != nil {
-		return db.Translate(err)
+		return err
 	}
 	var res partials.PortalActivity
-	for i, r := range rows {
-		if i == portalActivityPageSize {
-			res.NextURL = "/portal/activity?before=" + strconv.FormatInt(rows[i-1].ID, 10)
-			break
-		}
+	for _, r := range pg.Rows {
 		res.Rows = append(res.Rows, portalActivityRow(r))
 	}
-	if wantsPartial(c) {
-		return s.render(c, partials.PortalActivityList(res))
+	if pg.Next != nil {
+		res.NextURL = "/portal/activity?before=" + strconv.FormatInt(*pg.Next, 10)
 	}
-	return s.render(c, portal.ActivityPage(s.portalPage(c, "Activity"), portal.Activity{Results: res}))
+	return s.renderSwap(c, fiber.StatusOK, partials.PortalActivityList(res), func() (templ.Component, error) {
+		return portal.ActivityPage(s.portalPage(c, "Activity"), portal.Activity{Results: res}), nil
+	})
 }
 
 // portalActivityRow is one entry in the customer's words.

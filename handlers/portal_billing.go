@@ -38,11 +38,7 @@ func (s *Server) portalOpenBilling(c *fiber.Ctx) error {
 		cu := s.customerOf(c)
 		target, err := s.openBillingPortal(c, *cu.StripeCustomerID)
 		if err == nil {
-			if isHTMX(c) {
-				c.Set("HX-Redirect", target)
-				return c.SendStatus(fiber.StatusNoContent)
-			}
-			return c.Redirect(target, fiber.StatusSeeOther)
+			return redirect(c, target)
 		}
 		s.log.Warn("creating a Stripe billing portal session failed", "request_id", requestIDOf(c),
 			"customer", cu.ID, "err", err)
@@ -62,7 +58,7 @@ func (s *Server) portalOpenBilling(c *fiber.Ctx) error {
 
 // openBillingPortal creates the session and returns its URL.
 func (s *Server) openBillingPortal(c *fiber.Ctx, stripeCustomerID string) (string, error) {
-	cfg := &stripe.BackendConfig{HTTPClient: &http.Client{Timeout: 20 * time.Second},
+	cfg := &stripe.BackendConfig{HTTPClient: &http.Client{Timeout: 20 * time.Second, Transport: s.outbound},
 		LeveledLogger: &stripe.LeveledLogger{Level: stripe.LevelNull}, MaxNetworkRetries: stripe.Int64(1)}
 	if s.cfg.StripeAPIBase != "" {
 		cfg.URL = stripe.String(s.cfg.StripeAPIBase)

@@ -248,8 +248,8 @@ func TestPortalOverview(t *testing.T) {
 	}
 	var nav []string
 	p.Doc.Find("aside [data-testid=nav] a").Each(func(_ int, s *goquery.Selection) { nav = append(nav, s.AttrOr("href", "")) })
-	if got := strings.Join(nav, " "); got != "/portal /portal/activity /portal/account" {
-		t.Errorf("nav got %q, want Overview, Activity, Account (no Billing without Stripe)", got)
+	if got := strings.Join(nav, " "); got != "/portal /portal/downloads /portal/activity /portal/account" {
+		t.Errorf("nav got %q, want Overview, Downloads, Activity, Account (no Billing without Stripe)", got)
 	}
 	if cur := p.Doc.Find(`aside [aria-current=page]`).AttrOr("href", ""); cur != "/portal" {
 		t.Errorf("current nav item %q, want /portal", cur)
@@ -462,7 +462,7 @@ func TestPortalNavShowsBillingWhenStripeIsConfigured(t *testing.T) {
 	p := pe.a.get("/portal/activity")
 	var nav []string
 	p.Doc.Find("aside [data-testid=nav] a").Each(func(_ int, s *goquery.Selection) { nav = append(nav, s.Text()) })
-	if got := strings.Join(nav, ","); got != "Overview,Activity,Billing,Account" {
+	if got := strings.Join(nav, ","); got != "Overview,Downloads,Activity,Billing,Account" {
 		t.Errorf("nav got %q", got)
 	}
 	if cur := p.Doc.Find(`aside [aria-current=page]`).Text(); cur != "Activity" {

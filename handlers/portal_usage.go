@@ -39,10 +39,10 @@ func (s *Server) usageCharts(c *fiber.Ctx, l db.License, now time.Time) ([]porta
 	if periodLast := utcDay(end.Add(-time.Nanosecond)); periodLast.Before(last) {
 		last = periodLast
 	}
-	rows, err := s.store.Q.UsageSeriesByLicense(c.UserContext(), db.UsageSeriesByLicenseParams{LicenseID: l.ID,
+	rows, err := s.store.UsageSeriesByLicense(c.UserContext(), db.UsageSeriesByLicenseParams{LicenseID: l.ID,
 		FromDay: first, ToDay: last})
 	if err != nil {
-		return nil, db.Translate(err)
+		return nil, err
 	}
 	byDay := map[string]map[time.Time]int64{}
 	for _, r := range rows {

@@ -6,6 +6,7 @@ package handlers
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"strings"
 	"time"
 
@@ -14,8 +15,10 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/cors"
 	"github.com/gorilla/securecookie"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/nectarcloud/nls/app"
+	"github.com/nectarcloud/nls/blobstore"
 	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/licensing"
 	"github.com/nectarcloud/nls/web/static"
@@ -41,8 +44,14 @@ type Config struct {
 	BcryptCost int           // for passwords set in the portal; below bcrypt's minimum: its default
 	Mail       MailConfig    // SMTP for invitation emails; an empty URL sends none
 
+	// Signs the unsubscribe links of notice emails (notifications.go).
+	NoticeSecret []byte
+	ReminderDays []int // renewal reminder offsets shown on license pages; nil: 30, 14, 7, 1
+
 	// Delays after failed sign-ins (login_throttle.go); zero: none.
 	LoginThrottle LoginThrottle
+
+	Distribution DistributionConfig // releases, downloads, registry tokens (distribution.go)
 }
 
 // Deps are the handlers' collaborators, built and owned by main.
@@ -59,31 +68,44 @@ type Deps struct {
 	Facts    *db.FactsCache      // nil: every validation reads the database
 	Sessions []securecookie.Codec
 	Now      func() time.Time
+	// Tracer records a span per request and per outbound call; nil: tracing off.
+	Tracer trace.TracerProvider
+	// Readiness turns /readyz to 503 when main starts a shutdown; nil: never.
+	Readiness *Readiness
+
+	Blobs        blobstore.Store    // artifacts; nil: distribution routes answer 503
+	LocalBlobs   *blobstore.FS      // set when Blobs is the filesystem store, whose links NLS serves
+	RegistryKeys *licensing.Keyring // signs registry tokens; nil: no registry token service
 }
 
 // Server holds the dependencies every handler method uses.
 type Server struct {
-	cfg      Config
-	store    *db.Store
-	log      *slog.Logger
-	limiter  Limiter
-	assets   *static.Assets
-	metrics  *metrics
-	gatherer prometheus.Gatherer
-	keys     *app.KeyService
-	issuer   db.KeyIssuer
-	sealer   *licensing.Sealer
-	stats    *db.ValidationStats
-	seen     *db.LastSeen
-	codecs   []securecookie.Codec
-	now      func() time.Time
-	outage   *outageLog
+	cfg       Config
+	store     *db.Store
+	log       *slog.Logger
+	limiter   Limiter
+	assets    *static.Assets
+	metrics   *metrics
+	gatherer  prometheus.Gatherer
+	keys      *app.KeyService
+	issuer    db.KeyIssuer
+	sealer    *licensing.Sealer
+	stats     *db.ValidationStats
+	codecs    []securecookie.Codec
+	now       func() time.Time
+	outage    *outageLog
+	seen      *db.LastSeen
+	tracer    trace.Tracer      // nil: tracing off
+	outbound  http.RoundTripper // for calls to other services (Stripe)
+	readiness *Readiness
 
 	// The use cases (app/) that handlers call: a handler parses, calls one,
 	// and answers.
 	machine     *app.Machine
 	licenses    *app.Licenses
 	invitations *app.Invitations
+
+	dist distribution
 }
 
 // New builds the Fiber app with every route.
@@ -104,7 +126,7 @@ func New(cfg Config, d Deps) *fiber.App {
 		d.Seen = db.NewLastSeen(d.Store, d.Log)
 	}
 	s := &Server{cfg: cfg, store: d.Store, log: d.Log, limiter: d.Limiter, assets: d.Assets, now: d.Now,
-		metrics: newMetrics(d.Registry, d.Store), gatherer: d.Registry, keys: d.Keys, issuer: d.Keys,
+		metrics: newMetrics(d.Registry, d.Store, d.Keys, d.Now), gatherer: d.Registry, keys: d.Keys, issuer: d.Keys,
 		sealer: d.Sealer, stats: d.Stats, seen: d.Seen, codecs: d.Sessions}
 	var machineStore app.MachineStore = d.Store
 	if d.Facts != nil {
@@ -114,6 +136,12 @@ func New(cfg Config, d Deps) *fiber.App {
 	s.licenses = app.NewLicenses(d.Store, d.Keys, d.Sealer, d.Now)
 	s.invitations = app.NewInvitations(d.Store, cfg.BaseURL, cfg.BcryptCost, d.Now)
 	s.outage = newOutageLog(d.Log, d.Store.Pool.Ping)
+	if d.Tracer != nil {
+		s.tracer = d.Tracer.Tracer(tracerName)
+	}
+	s.outbound = outboundTransport(d.Tracer)
+	s.readiness = d.Readiness
+	s.dist = newDistribution(cfg.Distribution, d)
 
 	fcfg := fiber.Config{
 		AppName:               "nls",
@@ -130,6 +158,10 @@ func New(cfg Config, d Deps) *fiber.App {
 		// It costs about one small allocation per value read; see
 		// TestMetricsUnderKeepAliveTraffic for what happens without it.
 		Immutable: true,
+		// Artifact uploads stream to the blob store (distribution.go);
+		// limitBody keeps BodyLimit for every other route.
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
 	}
 	if len(cfg.TrustedProxies) > 0 {
 		fcfg.ProxyHeader = fiber.HeaderXForwardedFor
@@ -138,6 +170,7 @@ func New(cfg Config, d Deps) *fiber.App {
 		fcfg.EnableIPValidation = true
 	}
 	app := fiber.New(fcfg)
+	app.Server().HeaderReceived = requestTimeouts // long downloads (distribution.go)
 	app.Hooks().OnShutdown(func() error {
 		s.outage.close()
 		// Last-seen times still in memory (when no one runs d.Seen) are written now.
@@ -149,7 +182,7 @@ func New(cfg Config, d Deps) *fiber.App {
 		return nil
 	})
 
-	app.Use(s.requestID, s.accessLog, s.recoverPanic, s.securityHeaders, s.checkQueryText)
+	app.Use(s.requestID, s.accessLog, s.recoverPanic, s.closeWhenDraining, s.securityHeaders, s.limitBody, s.checkQueryText)
 	if len(cfg.CORSOrigins) > 0 {
 		app.Use(cors.New(cors.Config{
 			AllowOrigins:  joinComma(cfg.CORSOrigins),
@@ -176,6 +209,8 @@ func New(cfg Config, d Deps) *fiber.App {
 	s.registerAdminUserRoutes(app)
 	s.registerPortalAccountRoutes(app)
 	s.registerPortalRoutes(app)
+	s.registerNotificationRoutes(app)
+	s.registerDistributionRoutes(app, api)
 	// A request no route matches falls through the middleware to Fiber's
 	// ErrNotFound, which handleError renders.
 	return app

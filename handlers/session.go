@@ -141,12 +141,12 @@ func (s *Server) startSession(c *fiber.Ctx, userID uuid.UUID, role, email string
 	at := s.now()
 	token := newToken()
 	ctx := c.UserContext()
-	if _, err := s.store.Q.CreateSession(ctx, db.CreateSessionParams{TokenHash: sessionTokenHash(token), UserID: userID,
+	if _, err := s.store.CreateSession(ctx, db.CreateSessionParams{TokenHash: sessionTokenHash(token), UserID: userID,
 		Now: at, ExpiresAt: at.Add(sessionAbsolute), Ip: clip(c.IP(), 64),
 		UserAgent: clip(c.Get(fiber.HeaderUserAgent), 512)}); err != nil {
-		return db.Translate(err)
+		return err
 	}
-	if err := s.store.Q.DeleteEndedSessions(ctx, db.DeleteEndedSessionsParams{UserID: userID,
+	if err := s.store.DeleteEndedSessions(ctx, db.DeleteEndedSessionsParams{UserID: userID,
 		Before: at.Add(-24 * time.Hour)}); err != nil {
 		s.log.Warn("forgetting ended sessions failed", "user", userID, "err", err)
 	}
@@ -244,11 +244,7 @@ func (s *Server) requireRole(role string) fiber.Handler {
 			if next := safeNext(back); next != "/" {
 				login += "?next=" + url.QueryEscape(next)
 			}
-			if isHTMX(c) {
-				c.Set("HX-Redirect", login)
-				return c.SendStatus(fiber.StatusUnauthorized)
-			}
-			return c.Redirect(login, fiber.StatusSeeOther)
+			return redirectWith(c, login, fiber.StatusUnauthorized)
 		}
 		if role != "" && sess.Role != role {
 			return licensing.Errorf(licensing.EFORBIDDEN, "this page is not available to your account")
@@ -269,10 +265,10 @@ func (s *Server) sessionCurrent(c *fiber.Ctx, sess *session) (bool, error) {
 	}
 	now := s.now()
 	ctx := c.UserContext()
-	st, err := s.store.Q.GetOpenSession(ctx, db.GetOpenSessionParams{TokenHash: sessionTokenHash(sess.Token),
+	st, err := s.store.GetOpenSession(ctx, db.GetOpenSessionParams{TokenHash: sessionTokenHash(sess.Token),
 		Now: now, IdleSince: now.Add(-sessionIdle)})
 	if err != nil {
-		if err = db.Translate(err); licensing.ErrorCode(err) != licensing.ENOTFOUND {
+		if licensing.ErrorCode(err) != licensing.ENOTFOUND {
 			return false, err
 		}
 		c.Locals(localChecked, false)
@@ -282,7 +278,7 @@ func (s *Server) sessionCurrent(c *fiber.Ctx, sess *session) (bool, error) {
 		(st.CustomerID == nil) == (sess.CustomerID == nil) && (st.CustomerID == nil || *st.CustomerID == *sess.CustomerID)
 	if ok && now.Sub(st.LastSeenAt) > time.Minute {
 		// Slide the server's idle window too, at most once a minute.
-		if err := s.store.Q.TouchSession(ctx, db.TouchSessionParams{ID: st.ID, Now: now}); err != nil {
+		if err := s.store.TouchSession(ctx, db.TouchSessionParams{ID: st.ID, Now: now}); err != nil {
 			s.log.Warn("recording session activity failed", "err", err)
 		}
 	}

@@ -124,7 +124,7 @@ func (s *Server) listStripeEvents(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	params := db.ListStripeEventsParams{MaxRows: p.Limit + 1}
+	params := db.ListStripeEventsParams{}
 	if v := c.Query("status"); v != "" {
 		for _, st := range stripeEventStates {
 			if v == st {
@@ -139,19 +139,14 @@ func (s *Server) listStripeEvents(c *fiber.Ctx) error {
 	if p.After != nil {
 		params.BeforeReceived, params.BeforeID = &p.After.T, &p.After.S
 	}
-	rows, err := s.store.Q.ListStripeEvents(c.UserContext(), params)
+	pg, err := fetchPage(p.Limit, func(n int32) ([]db.StripeEvent, error) {
+		params.MaxRows = n
+		return s.store.ListStripeEvents(c.UserContext(), params)
+	}, func(last db.StripeEvent) cursor { return cursor{T: last.ReceivedAt, S: last.ID} })
 	if err != nil {
-		return db.Translate(err)
+		return err
 	}
-	out := listBody[StripeEventView]{Data: make([]StripeEventView, 0, len(rows))}
-	for i, r := range rows {
-		if i == int(p.Limit) {
-			out.NextCursor = encodeCursor(cursor{T: rows[i-1].ReceivedAt, S: rows[i-1].ID})
-			break
-		}
-		out.Data = append(out.Data, viewStripeEvent(r))
-	}
-	return c.JSON(out)
+	return c.JSON(listOf(pg, viewStripeEvent))
 }
 
 // replayStripeEvent handles POST /api/stripe/events/:id/replay: applies a

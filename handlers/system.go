@@ -33,6 +33,9 @@ func (s *Server) healthz(c *fiber.Ctx) error {
 // readyz handles GET /readyz: the database answers, so requests can succeed.
 func (s *Server) readyz(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
+	if s.readiness.Draining() {
+		return licensing.Errorf(licensing.EUNAVAILABLE, "shutting down")
+	}
 	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
 	defer cancel()
 	if err := s.store.Pool.Ping(ctx); err != nil {

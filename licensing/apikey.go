@@ -17,11 +17,14 @@ const (
 	ScopeCustomersWrite = "customers:write"
 	ScopeUsageRead      = "usage:read"
 	ScopeAuditRead      = "audit:read"
+	ScopeReleasesRead   = "releases:read"
+	ScopeReleasesWrite  = "releases:write"
+	ScopeRegistryPush   = "registry:push" // push (and pull) any product image
 )
 
 // Scopes lists every scope, in the order the portal shows them.
 var Scopes = []string{ScopeAdmin, ScopeLicensesRead, ScopeLicensesWrite, ScopeCustomersRead,
-	ScopeCustomersWrite, ScopeUsageRead, ScopeAuditRead}
+	ScopeCustomersWrite, ScopeUsageRead, ScopeAuditRead, ScopeReleasesRead, ScopeReleasesWrite, ScopeRegistryPush}
 
 // APIKeyPrefix starts every API key, so that secret scanners can spot one.
 const APIKeyPrefix = "nls_"

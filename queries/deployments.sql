@@ -111,12 +111,3 @@ WHERE d.id = v.id AND d.status = 'active' AND d.last_seen_at < v.seen_at;
 -- facts (db.FactsCache).
 SELECT * FROM deployments WHERE license_id = @license_id LIMIT @max;
 
--- name: AcquireSeat :one
--- Store.AcquireSeat's check and write in one statement (acquire_seat, migration 00016).
--- Without a deployment the id is nil and the times are the epoch.
-SELECT r.outcome::text AS outcome, r.in_use::int AS in_use,
-    coalesce(r.dep_pk, '00000000-0000-0000-0000-000000000000')::uuid AS dep_pk,
-    coalesce(r.first_seen, 'epoch')::timestamptz AS first_seen,
-    coalesce(r.dep_offline_until, 'epoch')::timestamptz AS dep_offline_until
-FROM acquire_seat(@license_id::uuid, sqlc.narg('max_deployments')::int, @window_hours::int, @deployment_id::text,
-    @fingerprint::text, @hostname::text, @ip::text, @app_version::text, @offline::boolean, @now::timestamptz) r;

@@ -41,6 +41,7 @@ type Config struct {
 	Seed           bool
 	MetricsToken   string
 	ShutdownGrace  time.Duration
+	ShutdownDrain  time.Duration
 	BcryptCost     int
 	StripeSecrets  []string
 	StripeAPIKey   string
@@ -50,6 +51,9 @@ type Config struct {
 	InviteTTL time.Duration
 	SMTPURL   string
 	SMTPFrom  string
+
+	Jobs JobsConfig // background jobs and notices (jobs.go)
+	Dist DistConfig // releases, downloads and registry tokens (distribution.go)
 }
 
 // configError names the variable and what it expected.
@@ -84,6 +88,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		Seed:           r.bool("NLS_SEED", true),
 		MetricsToken:   r.str("NLS_METRICS_TOKEN", ""),
 		ShutdownGrace:  r.duration("NLS_SHUTDOWN_TIMEOUT", 15*time.Second),
+		ShutdownDrain:  r.duration("NLS_SHUTDOWN_DRAIN", 5*time.Second),
 		BcryptCost:     r.int("NLS_BCRYPT_COST", 12, 4, 31),
 		StripeSecrets:  r.list("STRIPE_WEBHOOK_SECRET"),
 		StripeAPIKey:   r.str("STRIPE_SECRET_KEY", ""),
@@ -93,6 +98,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		SMTPFrom:       r.str("NLS_SMTP_FROM", ""),
 	}
 	c.KeysDir = r.str("NLS_KEYS_DIR", filepath.Join(c.DataDir, "keys"))
+	c.Jobs = readJobsConfig(&r)
+	loadDistConfig(&r, &c)
 	c.Login = handlers.LoginThrottle{
 		FreeFailures:    r.int("NLS_LOGIN_FREE_FAILURES", 5, 0, 1000),
 		MaxDelay:        r.duration("NLS_LOGIN_MAX_DELAY", 15*time.Minute),

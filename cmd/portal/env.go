@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/db/pgcluster"
@@ -24,6 +25,9 @@ type cmdEnv struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
+	getenv func(string) string // for settings read by libraries (OTEL_*)
+	// tracer, when set (serve with tracing on), traces the pool's queries.
+	tracer trace.TracerProvider
 }
 
 // openDB connects to DATABASE_URL, or starts the managed PostgreSQL under
@@ -42,7 +46,7 @@ func (e *cmdEnv) openDB(ctx context.Context) (*pgxpool.Pool, func(), error) {
 		}
 		url = cluster.URL()
 	}
-	pool, err := db.Connect(ctx, url, e.cfg.DBMaxConns)
+	pool, err := db.Connect(ctx, url, e.cfg.DBMaxConns, db.WithTracer(e.tracer))
 	if err != nil {
 		if cluster != nil {
 			_ = cluster.Stop()

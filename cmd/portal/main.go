@@ -35,6 +35,13 @@ Commands:
   user invite --customer ID|EMAIL --email E [--name N]
                                 invite a customer user (the link printed alone on the last line)
   stripe replay EVENT_ID        apply a received Stripe event again (once its price is mapped)
+  worker                        run the background jobs only (with NLS_WORKERS=false on the serve processes)
+  jobs                          list the job queues' backlog and the recent job failures
+  release publish --product P --version V [--channel C] FILE...
+                                create, upload and publish a release through the API (NLS_URL, NLS_API_KEY)
+  registry config [--jwks PATH] [--write-jwks FILE]
+                                print the registry's auth.token section (and write its JWKS)
+  registry rotate               add a registry token signing key (signs after NLS_REGISTRY_KEY_DELAY)
 
 Configuration is read from the environment; see .env.example.
 `
@@ -69,7 +76,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		fmt.Fprintf(stderr, "configuration error: %v\n", err)
 		return 2
 	}
-	env := &cmdEnv{cfg: cfg, log: newLogger(cfg), stdin: stdin, stdout: stdout, stderr: stderr}
+	env := &cmdEnv{cfg: cfg, log: newLogger(cfg), stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
 	switch cmd {
 	case "serve":
 		err = env.serve(ctx)
@@ -93,6 +100,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = env.license(ctx, args)
 	case "user":
 		err = env.user(ctx, args)
+	case "worker":
+		err = env.worker(ctx)
+	case "jobs":
+		err = env.jobsCmd(ctx, args)
+	case "release":
+		err = env.release(ctx, args, getenv)
+	case "registry":
+		err = env.registry(ctx, args)
 	default:
 		fmt.Fprintf(stderr, "unknown command %q\n\n%s", cmd, usage)
 		return 2

@@ -52,8 +52,15 @@ func (e *cmdEnv) seedIfEmpty(ctx context.Context, store *db.Store, keys *app.Key
 		if err != nil {
 			return err
 		}
-		_, key, err := licenses.Issue(ctx, actor, db.LicenseInput{CustomerID: cust.ID, Plan: plans[i],
-			Notes: "demo license"})
+		in := db.LicenseInput{CustomerID: cust.ID, Plan: plans[i], Notes: "demo license"}
+		if left, ok := demoExpiries[i]; ok {
+			// Renewal reminders and a grace notice to look at (in a local
+			// mailpit when NLS_SMTP_URL points at one).
+			start, exp := now.AddDate(-1, 0, 0), now.Add(left)
+			expP := &exp
+			in.StartsAt, in.ExpiresAt = &start, &expP
+		}
+		_, key, err := licenses.Issue(ctx, actor, in)
 		if err != nil {
 			return err
 		}
@@ -61,10 +68,16 @@ func (e *cmdEnv) seedIfEmpty(ctx context.Context, store *db.Store, keys *app.Key
 			firstKey = key
 		}
 	}
+	if err := e.seedDistribution(ctx, store, actor, now); err != nil {
+		return err
+	}
 	fmt.Fprintf(e.stdout, "\nSeeded demo data. Sign in to the admin portal:\n  URL:      %s/login\n  Email:    %s\n  Password: %s\n"+
 		"A demo license key (enterprise plan), for the machine API:\n  %s\n\n", e.cfg.BaseURL, email, password, firstKey)
 	return nil
 }
+
+// demoExpiries makes some demo licenses expire soon or lately, by customer index.
+var demoExpiries = map[int]time.Duration{2: 6 * 24 * time.Hour, 3: -2 * 24 * time.Hour}
 
 func i32(n int32) *int32 { return &n }
 
@@ -100,7 +113,8 @@ func strPtr(s string) *string { return &s }
 func demoCustomers() []db.CustomerInput {
 	return []db.CustomerInput{
 		{Name: "Acme Robotics", Email: "it@acme-robotics.example", Company: "Acme Robotics GmbH"},
-		{Name: "Globex", Email: "platform@globex.example", Company: "Globex Corporation"},
+		{Name: "Globex", Email: "platform@globex.example", Company: "Globex Corporation",
+			BillingEmail: strPtr("billing@globex.example"), TechnicalEmail: strPtr("sre@globex.example")},
 		{Name: "Initech", Email: "ops@initech.example", Company: "Initech LLC"},
 		{Name: "Umbrella Labs", Email: "admin@umbrella.example", Company: "Umbrella Labs Inc."},
 	}

@@ -12,12 +12,28 @@ import (
 
 	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/handlers"
+	"github.com/nectarcloud/nls/telemetry"
 	"github.com/nectarcloud/nls/web/static"
 )
 
 // serve handles "portal serve": migrate, seed a first start, listen, and on
 // SIGINT/SIGTERM drain requests, close the pool and stop the managed database.
 func (e *cmdEnv) serve(ctx context.Context) error {
+	tracing, err := telemetry.Setup(ctx, e.getenv, "")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := tracing.Shutdown(sctx); err != nil {
+			e.log.Warn("exporting the last spans failed", "err", err)
+		}
+	}()
+	if tracing.Enabled() {
+		e.tracer = tracing.Provider()
+		e.log.Info("tracing on: spans are exported over OTLP/HTTP (OTEL_* variables)")
+	}
 	store, closeDB, err := e.openStore(ctx)
 	if err != nil {
 		return err
@@ -33,6 +49,14 @@ func (e *cmdEnv) serve(ctx context.Context) error {
 		return err
 	}
 	sessionSecret, err := e.dataSecret(e.cfg.SessionSecret, "session.key")
+	if err != nil {
+		return err
+	}
+	runner, err := e.newRunner(store, sessionSecret)
+	if err != nil {
+		return err
+	}
+	blobs, localBlobs, registryKeys, err := e.openDistribution()
 	if err != nil {
 		return err
 	}
@@ -69,6 +93,7 @@ func (e *cmdEnv) serve(ctx context.Context) error {
 		}
 	}
 
+	readiness := &handlers.Readiness{}
 	app := handlers.New(handlers.Config{
 		BodyLimit:      e.cfg.BodyLimit,
 		CORSOrigins:    e.cfg.CORSOrigins,
@@ -86,8 +111,19 @@ func (e *cmdEnv) serve(ctx context.Context) error {
 		InviteTTL:      e.cfg.InviteTTL,
 		BcryptCost:     e.cfg.BcryptCost,
 		Mail:           e.cfg.Mail(),
+		NoticeSecret:   noticeSecret(sessionSecret),
+		ReminderDays:   e.cfg.Jobs.ReminderDays,
+		Distribution:   e.cfg.distributionConfig(),
 	}, handlers.Deps{Store: store, Log: e.log, Limiter: limiter, Assets: assets, Registry: reg, Keys: keys,
-		Sealer: sealer, Stats: stats, Seen: seen, Facts: facts, Sessions: handlers.SessionKeys(sessionSecret, e.cfg.SessionPrev)})
+		Sealer: sealer, Stats: stats, Seen: seen, Facts: facts, Sessions: handlers.SessionKeys(sessionSecret, e.cfg.SessionPrev),
+		Tracer: e.tracer, Readiness: readiness,
+		Blobs: blobs, LocalBlobs: localBlobs, RegistryKeys: registryKeys})
+
+	stopJobs, err := e.startJobs(ctx, runner)
+	if err != nil {
+		return err
+	}
+	defer stopJobs()
 
 	ln, err := net.Listen("tcp", e.cfg.ListenAddr)
 	if err != nil {
@@ -102,7 +138,19 @@ func (e *cmdEnv) serve(ctx context.Context) error {
 		return err
 	case <-ctx.Done():
 	}
-	e.log.Info("shutting down: draining requests", "grace", e.cfg.ShutdownGrace.String())
+	// Readiness turns first and the listener stays open for the drain
+	// delay, so that load balancers see /readyz fail and stop sending new
+	// requests before any connection is refused; then the listener closes
+	// and the requests in flight get the grace period to finish.
+	readiness.Drain()
+	e.log.Info("shutting down: /readyz answers 503; still serving during the drain delay",
+		"drain", e.cfg.ShutdownDrain.String(), "grace", e.cfg.ShutdownGrace.String())
+	select {
+	case <-time.After(e.cfg.ShutdownDrain):
+	case err := <-served:
+		return err
+	}
+	e.log.Info("shutting down: listener closed, finishing requests in flight")
 	shutdownErr := app.ShutdownWithTimeout(e.cfg.ShutdownGrace)
 	if err := <-served; err != nil && !errors.Is(err, net.ErrClosed) {
 		e.log.Warn("listener stopped with an error", "err", err)

@@ -86,6 +86,8 @@ func ensureTemplate(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// River's tables are migrated with ours: a newer River makes a new template.
+	fmt.Fprintf(h, "river:%d", db.RiverMigrationVersion())
 	name := "nls_tmpl_" + hex.EncodeToString(h.Sum(nil))[:16]
 	conn, err := pgx.Connect(ctx, serverURL)
 	if err != nil {

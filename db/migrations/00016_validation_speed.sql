@@ -74,53 +74,7 @@ CREATE TRIGGER deployments_notify_facts_upd AFTER UPDATE ON deployments
         OR OLD.deployment_id IS DISTINCT FROM NEW.deployment_id OR OLD.first_seen_at IS DISTINCT FROM NEW.first_seen_at)
     EXECUTE FUNCTION notify_license_facts();
 
--- acquire_seat is Store.AcquireSeat in one round trip: the license row
--- locked (so concurrent activations of any process never exceed the seats),
--- the deployment's own row locked, the others' seats counted by the seat
--- rule, and the deployment activated when a seat is free. outcome is held,
--- deactivated (released: not revived), full, or missing (no such license).
--- +goose StatementBegin
-CREATE FUNCTION acquire_seat(p_license uuid, p_max int, p_window_hours int, p_deployment text, p_fingerprint text,
-    p_hostname text, p_ip text, p_app_version text, p_offline boolean, p_now timestamptz,
-    OUT outcome text, OUT in_use int, OUT dep_pk uuid, OUT first_seen timestamptz, OUT dep_offline_until timestamptz)
-LANGUAGE plpgsql AS $$
-DECLARE
-    st text;
-BEGIN
-    in_use := 0;
-    PERFORM 1 FROM licenses WHERE id = p_license FOR UPDATE;
-    IF NOT FOUND THEN
-        outcome := 'missing';
-        RETURN;
-    END IF;
-    SELECT d.status INTO st FROM deployments d WHERE d.license_id = p_license AND d.deployment_id = p_deployment FOR UPDATE;
-    IF st = 'deactivated' THEN
-        outcome := 'deactivated';
-        RETURN;
-    END IF;
-    SELECT count(*) INTO in_use FROM deployments d
-    WHERE d.license_id = p_license AND d.deployment_id <> p_deployment
-      AND deployment_holds_seat(d.status, d.last_seen_at, d.offline_until, p_window_hours, p_now);
-    IF p_max IS NOT NULL AND in_use >= p_max THEN
-        outcome := 'full';
-        RETURN;
-    END IF;
-    INSERT INTO deployments AS d (license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline,
-        first_seen_at, last_seen_at)
-    VALUES (p_license, p_deployment, 'active', p_fingerprint, p_hostname, p_ip, p_app_version, p_offline, p_now, p_now)
-    ON CONFLICT (license_id, deployment_id) DO UPDATE SET
-        status = 'active', deactivated_at = NULL, deactivated_by = NULL, fingerprint = excluded.fingerprint,
-        hostname = excluded.hostname, ip = excluded.ip, app_version = excluded.app_version,
-        offline = excluded.offline, last_seen_at = excluded.last_seen_at
-    RETURNING d.id, d.first_seen_at, d.offline_until INTO dep_pk, first_seen, dep_offline_until;
-    in_use := in_use + 1;
-    outcome := 'held';
-END
-$$;
--- +goose StatementEnd
-
 -- +goose Down
-DROP FUNCTION acquire_seat;
 DROP TRIGGER deployments_notify_facts_upd ON deployments;
 DROP TRIGGER deployments_notify_facts_ins ON deployments;
 DROP TRIGGER plans_notify_facts ON plans;

@@ -107,7 +107,8 @@ func startPortal(t *testing.T) *portal {
 	p.URL = "http://" + p.addr
 	p.env = append(os.Environ(), "DATABASE_URL="+dbURL, "NLS_DATA_DIR="+t.TempDir(), "NLS_SEED=false",
 		"NLS_LOG_LEVEL=warn", "NLS_BCRYPT_COST=4", "LISTEN_ADDR="+p.addr, "NLS_RATE_API=off",
-		"NLS_RATE_MACHINE_IP=off", "NLS_RATE_MACHINE_LICENSE=off", "NLS_BASE_URL="+p.URL, "NLS_SHUTDOWN_TIMEOUT=2s")
+		"NLS_RATE_MACHINE_IP=off", "NLS_RATE_MACHINE_LICENSE=off", "NLS_BASE_URL="+p.URL, "NLS_SHUTDOWN_TIMEOUT=2s",
+		"NLS_SHUTDOWN_DRAIN=0s") // no load balancer to notice readiness: stop at once
 	cmd := exec.Command(bin, "apikey", "create", "--name", "t", "--scopes", "admin")
 	cmd.Env = p.env
 	var stderr bytes.Buffer

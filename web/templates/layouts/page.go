@@ -60,8 +60,10 @@ func AdminNav() []NavItem {
 		{Key: "customers", Label: "Customers", Href: "/admin/customers"},
 		{Key: "plans", Label: "Plans", Href: "/admin/plans"},
 		{Key: "licenses", Label: "Licenses", Href: "/admin/licenses"},
+		{Key: "releases", Label: "Releases", Href: "/admin/releases"},
 		{Key: "usage", Label: "Usage", Href: "/admin/usage"},
 		{Key: "stripe-events", Label: "Stripe events", Href: "/admin/stripe-events"},
+		{Key: "notifications", Label: "Notifications", Href: "/admin/notifications"},
 		{Key: "audit", Label: "Audit", Href: "/admin/audit"},
 		{Key: "api-keys", Label: "API keys", Href: "/admin/api-keys"},
 	}
@@ -72,6 +74,7 @@ func AdminNav() []NavItem {
 func PortalNav(billing bool) []NavItem {
 	items := []NavItem{
 		{Key: "overview", Label: "Overview", Href: "/portal"},
+		{Key: "downloads", Label: "Downloads", Href: "/portal/downloads"},
 		{Key: "activity", Label: "Activity", Href: "/portal/activity"},
 	}
 	if billing {

@@ -52,34 +52,6 @@ func portalReleaseURL(licenseID, deploymentID string) string {
 	return "/portal/licenses/" + licenseID + "/deployments/" + url.PathEscape(deploymentID) + "/release"
 }
 
-// portalDeploymentLabel names a deployment state in words.
-func portalDeploymentLabel(status string) string {
-	switch status {
-	case "active":
-		return "Active"
-	case "offline":
-		return "Offline"
-	case "stale":
-		return "Stale"
-	case "deactivated":
-		return "Released"
-	}
-	return status
-}
-
-// portalDeploymentClass colours a deployment state; the label carries the meaning.
-func portalDeploymentClass(status string) string {
-	switch status {
-	case "active":
-		return "badge badge-active"
-	case "offline":
-		return "badge badge-not_yet_valid"
-	case "stale":
-		return "badge badge-grace"
-	}
-	return "badge badge-expired"
-}
-
 // portalReleaseConfirm is the question asked before a release.
 func portalReleaseConfirm(d PortalDeployment) string {
 	if d.Status == "offline" {

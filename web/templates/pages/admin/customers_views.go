@@ -15,6 +15,8 @@ type CustomerForm struct {
 	Email            string
 	Company          string
 	StripeCustomerID string
+	BillingEmail     string // notice contacts (customer_contacts)
+	TechnicalEmail   string
 	Errors           map[string]string
 }
 

@@ -42,6 +42,7 @@ type Dashboard struct {
 	ValidationsTotal  int64
 	Stripe            StripeAttention
 	Audit             []AuditRow
+	FailedDeliveries  int64 // notices that failed for good in the last 7 days (license_lifecycle.templ)
 }
 
 // Option is one choice of a <select>.
@@ -105,9 +106,11 @@ type LicenseDetail struct {
 	Features       []string
 	Limits         []UsageLine
 	MaxDeployments string
+	Downloads      string // release files downloaded with this license
 	UsagePeriod    string
 	Deployments    partials.Deployments
 	Validations    []ValidationRow
 	Audit          []AuditRow
 	RevealedKey    string
+	Lifecycle      LicenseLifecycle // license_lifecycle.templ
 }

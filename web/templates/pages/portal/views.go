@@ -55,10 +55,7 @@ type Overview struct {
 }
 
 // Limit is one limit of a license.
-type Limit struct {
-	Metric string
-	Value  int64
-}
+type Limit = components.Limit
 
 // UsageChart is one limited metric's usage over the current period.
 type UsageChart struct {
@@ -85,6 +82,7 @@ type LicenseDetail struct {
 	Features       []string
 	Limits         []Limit
 	MaxDeployments string
+	Downloads      string // release files downloaded with this license
 	Key            partials.PortalKey
 	Deployments    partials.PortalDeployments
 	Charts         []UsageChart

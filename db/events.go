@@ -1,0 +1,165 @@
+// The outbox: domain events recorded in the transaction of the change they
+// describe, and handed to the job queue in that same transaction, so that
+// an event exists, and is fanned out, if and only if its change committed.
+
+package db
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/nectarcloud/nls/events"
+	"github.com/nectarcloud/nls/licensing"
+)
+
+// EventQueue enqueues jobs in the caller's transaction: the fan-out of new
+// events, and the sending of notices. The jobs package implements it on River.
+type EventQueue interface {
+	EnqueueEvents(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) error
+	EnqueueNotifications(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) error
+}
+
+type outbox struct {
+	off   bool // benchmarks measure the write path without events
+	queue EventQueue
+}
+
+// SetEventQueue makes every recorded event enqueue its fan-out job; without
+// one, events are only recorded.
+func (s *Store) SetEventQueue(q EventQueue) { s.outbox.queue = q }
+
+// SetOutbox turns event recording on (the default) or off; off exists for
+// the benchmark that measures what the outbox costs on the write path.
+func (s *Store) SetOutbox(on bool) { s.outbox.off = !on }
+
+// recordEvent appends e to the outbox through q, which must be the
+// transaction of the change, and enqueues its fan-out there too. A
+// milestone already recorded is skipped: it reports false.
+func (s *Store) recordEvent(ctx context.Context, q *Queries, e events.Event) (bool, error) {
+	if s.outbox.off {
+		return false, nil
+	}
+	data, err := json.Marshal(e.Data)
+	if err != nil {
+		return false, licensing.Internal(err)
+	}
+	refs := e.Data.Refs()
+	var key *string
+	if e.MilestoneKey != "" {
+		key = &e.MilestoneKey
+	}
+	ids, err := q.InsertEvent(ctx, InsertEventParams{Type: e.Type, OccurredAt: e.OccurredAt.UTC(),
+		LicenseID: refs.LicenseID, CustomerID: refs.CustomerID, DeploymentID: refs.DeploymentID, Data: data,
+		MilestoneKey: key})
+	if err != nil || len(ids) == 0 {
+		return false, err
+	}
+	if e.Type == events.LicenseRenewed && refs.LicenseID != nil {
+		// Renewing a license completes the customer's renewal request.
+		if err := q.CompleteRenewalRequests(ctx, CompleteRenewalRequestsParams{LicenseID: *refs.LicenseID,
+			Now: &e.OccurredAt}); err != nil {
+			return false, err
+		}
+	}
+	if s.outbox.queue != nil {
+		tx, ok := txOf(q)
+		if !ok {
+			return false, licensing.Internal(errNoTx)
+		}
+		if err := s.outbox.queue.EnqueueEvents(ctx, tx, ids); err != nil {
+			return false, licensing.Internal(err)
+		}
+	}
+	return true, nil
+}
+
+type noTxError struct{}
+
+func (noTxError) Error() string { return "events must be recorded inside a transaction" }
+
+var errNoTx = noTxError{}
+
+// recordLicenseChange records what a license change means to the outside:
+// suspended, reactivated, revoked, renewed (expiry moved later) or else updated.
+func (s *Store) recordLicenseChange(ctx context.Context, q *Queries, action string, before, after License,
+	now time.Time) error {
+	typ := events.LicenseUpdated
+	switch {
+	case after.Status == "revoked" && before.Status != "revoked":
+		typ = events.LicenseRevoked
+	case after.Status == "suspended" && before.Status != "suspended":
+		typ = events.LicenseSuspended
+	case after.Status == "active" && before.Status == "suspended":
+		typ = events.LicenseReactivated
+	case after.ExpiresAt != nil && before.ExpiresAt != nil && after.ExpiresAt.After(*before.ExpiresAt),
+		after.ExpiresAt == nil && before.ExpiresAt != nil:
+		typ = events.LicenseRenewed
+	}
+	_, err := s.recordEvent(ctx, q, events.Event{Type: typ, OccurredAt: now, Data: licenseData(ctx, q, action, after)})
+	return err
+}
+
+// recordLicense records a license event of typ for lic as it now stands.
+func (s *Store) recordLicense(ctx context.Context, q *Queries, typ, action string, lic License, now time.Time) error {
+	_, err := s.recordEvent(ctx, q, events.Event{Type: typ, OccurredAt: now, Data: licenseData(ctx, q, action, lic)})
+	return err
+}
+
+func licenseData(ctx context.Context, q *Queries, action string, l License) events.License {
+	plan, _ := q.GetPlan(ctx, l.PlanID)
+	return events.License{LicenseID: l.ID, CustomerID: l.CustomerID, Plan: plan.Code, Status: l.Status,
+		ExpiresAt: utcPtr(l.ExpiresAt), SuspendedReason: l.SuspendedReason, Action: action}
+}
+
+// recordDeployment records a deployment event of typ.
+func (s *Store) recordDeployment(ctx context.Context, q *Queries, typ string, customerID uuid.UUID, d Deployment,
+	now time.Time) error {
+	_, err := s.recordEvent(ctx, q, events.Event{Type: typ, OccurredAt: now, Data: events.Deployment{
+		LicenseID: d.LicenseID, CustomerID: customerID, DeploymentID: d.ID, ClientID: d.DeploymentID,
+		Hostname: d.Hostname, LastSeenAt: d.LastSeenAt.UTC()}})
+	return err
+}
+
+// recordCustomer records a customer event of typ.
+func (s *Store) recordCustomer(ctx context.Context, q *Queries, typ string, c Customer, now time.Time) error {
+	_, err := s.recordEvent(ctx, q, events.Event{Type: typ, OccurredAt: now, Data: events.Customer{
+		CustomerID: c.ID, Name: c.Name, Email: c.Email, Company: c.Company}})
+	return err
+}
+
+// RecordMilestones records time-based events, each once per milestone key
+// however often it is offered, in one transaction, and returns how many were new.
+func (s *Store) RecordMilestones(ctx context.Context, evs []events.Event) (int, error) {
+	n := 0
+	err := s.InTx(ctx, func(q *Queries) error {
+		n = 0
+		for _, e := range evs {
+			added, err := s.recordEvent(ctx, q, e)
+			if err != nil {
+				return err
+			}
+			if added {
+				n++
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
+// recordActivation records a deployment's first seat; the customer is read
+// here because seat checks do not carry it.
+func (s *Store) recordActivation(ctx context.Context, q *Queries, d Deployment, now time.Time) error {
+	if s.outbox.off {
+		return nil
+	}
+	lic, err := q.GetLicense(ctx, d.LicenseID)
+	if err != nil {
+		return err
+	}
+	return s.recordDeployment(ctx, q, events.DeploymentActivated, lic.CustomerID, d, now)
+}

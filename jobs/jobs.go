@@ -1,0 +1,163 @@
+// Package jobs runs NLS's background work on River, a job queue kept in the
+// same PostgreSQL: the fan-out of domain events into notices, the sending of
+// each notice (retried with backoff), and the periodic jobs that find
+// time-based milestones and send the staff's daily digest. Jobs are enqueued
+// in the transaction of the change that calls for them; several processes on
+// one database share the work, and River's leader election makes each
+// periodic job run on one of them.
+package jobs
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/nectarcloud/nls/db"
+	"github.com/nectarcloud/nls/notify"
+)
+
+// Config is what the jobs need from the portal's configuration.
+type Config struct {
+	Mail           notify.MailConfig
+	BaseURL        string        // the portal's public URL, for links in emails
+	Secret         []byte        // signs unsubscribe links (the session secret)
+	StaffEmails    []string      // the vendor's staff, who get the daily digest
+	ReminderDays   []int         // renewal reminders, days before expiry; nil: 30, 14, 7, 1
+	ScanInterval   time.Duration // how often milestones are looked for; 0: 15 minutes
+	DigestInterval time.Duration // 0: 24 hours
+	MaxAttempts    int           // sending attempts per notice; 0: 8
+	RetryDelay     time.Duration // fixed delay between attempts (tests); 0: River's exponential backoff
+	Workers        int           // concurrent jobs per process; 0: 10
+	Now            func() time.Time
+	Log            *slog.Logger
+}
+
+// DefaultReminderDays are the renewal reminder offsets.
+var DefaultReminderDays = []int{30, 14, 7, 1}
+
+// Runner owns the River client of one process.
+type Runner struct {
+	cfg    Config
+	store  *db.Store
+	client *river.Client[pgx.Tx]
+}
+
+// New builds the runner and makes store enqueue on it. Without Start it only
+// enqueues (a process with workers turned off).
+func New(pool *pgxpool.Pool, store *db.Store, cfg Config) (*Runner, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.ReminderDays == nil {
+		cfg.ReminderDays = DefaultReminderDays
+	}
+	if cfg.ScanInterval <= 0 {
+		cfg.ScanInterval = 15 * time.Minute
+	}
+	if cfg.DigestInterval <= 0 {
+		cfg.DigestInterval = 24 * time.Hour
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 8
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 10
+	}
+	r := &Runner{cfg: cfg, store: store}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &fanOutWorker{r: r})
+	river.AddWorker(workers, &sendWorker{r: r})
+	river.AddWorker(workers, &scanWorker{r: r})
+	river.AddWorker(workers, &digestWorker{r: r})
+	rc := &river.Config{
+		Logger:      slog.New(atLeast{cfg.Log.With("component", "jobs").Handler(), slog.LevelWarn}),
+		Workers:     workers,
+		MaxAttempts: cfg.MaxAttempts,
+		Queues:      map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
+		PeriodicJobs: []*river.PeriodicJob{
+			river.NewPeriodicJob(river.PeriodicInterval(cfg.ScanInterval),
+				func() (river.JobArgs, *river.InsertOpts) { return ScanArgs{}, nil },
+				&river.PeriodicJobOpts{ID: "lifecycle_scan", RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(cfg.DigestInterval),
+				func() (river.JobArgs, *river.InsertOpts) { return DigestArgs{}, nil },
+				&river.PeriodicJobOpts{ID: "staff_digest", RunOnStart: true}),
+		},
+	}
+	if cfg.RetryDelay > 0 {
+		rc.RetryPolicy = fixedRetry(cfg.RetryDelay)
+	}
+	c, err := river.NewClient(riverpgxv5.New(pool), rc)
+	if err != nil {
+		return nil, err
+	}
+	r.client = c
+	store.SetEventQueue(r)
+	return r, nil
+}
+
+// Start runs the workers and the periodic jobs until Stop.
+func (r *Runner) Start(ctx context.Context) error { return r.client.Start(ctx) }
+
+// Stop lets running jobs finish (up to ctx's deadline).
+func (r *Runner) Stop(ctx context.Context) error {
+	err := r.client.Stop(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		return r.client.StopAndCancel(context.Background())
+	}
+	return err
+}
+
+// EnqueueEvents enqueues the fan-out of new events in the caller's transaction.
+func (r *Runner) EnqueueEvents(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) error {
+	params := make([]river.InsertManyParams, len(ids))
+	for i, id := range ids {
+		params[i] = river.InsertManyParams{Args: FanOutArgs{EventID: id}}
+	}
+	_, err := r.client.InsertManyTx(ctx, tx, params)
+	return err
+}
+
+// EnqueueNotifications enqueues the sending of notices in the caller's transaction.
+func (r *Runner) EnqueueNotifications(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) error {
+	params := make([]river.InsertManyParams, len(ids))
+	for i, id := range ids {
+		params[i] = river.InsertManyParams{Args: SendArgs{NotificationID: id}}
+	}
+	_, err := r.client.InsertManyTx(ctx, tx, params)
+	return err
+}
+
+// RunScan runs the milestone scan now, in the caller (portal jobs run-now, tests).
+func (r *Runner) RunScan(ctx context.Context) (int, error) { return r.scan(ctx) }
+
+type fixedRetry time.Duration
+
+func (d fixedRetry) NextRetry(job *rivertype.JobRow) time.Time {
+	return time.Now().Add(time.Duration(d))
+}
+
+// atLeast passes on records of level min and above: River reports every
+// fetch and job count at info, which would drown the portal's own log.
+type atLeast struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h atLeast) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h atLeast) WithAttrs(a []slog.Attr) slog.Handler { return atLeast{h.Handler.WithAttrs(a), h.min} }
+
+func (h atLeast) WithGroup(n string) slog.Handler { return atLeast{h.Handler.WithGroup(n), h.min} }

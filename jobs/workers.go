@@ -1,0 +1,211 @@
+// The job kinds: fan-out of an event into notices, sending one notice, the
+// milestone scan and the staff digest.
+
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/riverqueue/river"
+
+	"github.com/nectarcloud/nls/db"
+	"github.com/nectarcloud/nls/notify"
+	"github.com/nectarcloud/nls/web/templates/email"
+)
+
+// FanOutArgs turns one recorded event into its notices (and, later, its
+// webhook deliveries).
+type FanOutArgs struct {
+	EventID uuid.UUID `json:"eventId"`
+}
+
+// Kind names the job.
+func (FanOutArgs) Kind() string { return "event_fanout" }
+
+type fanOutWorker struct {
+	river.WorkerDefaults[FanOutArgs]
+	r *Runner
+}
+
+func (w *fanOutWorker) Work(ctx context.Context, job *river.Job[FanOutArgs]) error {
+	_, err := w.r.store.FanOutEvent(ctx, job.Args.EventID, customerRule, w.r.cfg.Now())
+	return err
+}
+
+// customerRule: which customer contacts hear about which event types.
+func customerRule(eventType, role string) (string, bool) {
+	cat := notify.CategoryOf(eventType)
+	if cat == "" {
+		return "", false
+	}
+	return cat, notify.ContactGets(role, cat)
+}
+
+// SendArgs sends one notice.
+type SendArgs struct {
+	NotificationID uuid.UUID `json:"notificationId"`
+}
+
+// Kind names the job.
+func (SendArgs) Kind() string { return "notification_send" }
+
+type sendWorker struct {
+	river.WorkerDefaults[SendArgs]
+	r *Runner
+}
+
+func (w *sendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
+	r := w.r
+	n, err := r.store.GetNotice(ctx, job.Args.NotificationID)
+	if err != nil {
+		return err
+	}
+	if n.Status == "sent" {
+		return nil
+	}
+	if n.OptedOut {
+		return r.store.MarkNoticeSuppressed(ctx, n.ID, "the recipient unsubscribed from these notices", r.cfg.Now())
+	}
+	if !r.cfg.Mail.Enabled() {
+		// Not a delivery failure: nothing was tried. "Send again" sends it
+		// once NLS_SMTP_URL is set.
+		return r.store.MarkNoticeSuppressed(ctx, n.ID, "email is not configured (NLS_SMTP_URL)", r.cfg.Now())
+	}
+	msg, err := r.compose(ctx, n)
+	if err != nil {
+		_ = r.store.MarkNoticeAttemptFailed(ctx, n.ID, true, err.Error(), r.cfg.Now())
+		return river.JobCancel(err)
+	}
+	if err := notify.Send(ctx, r.cfg.Mail, msg); err != nil {
+		final := job.Attempt >= job.MaxAttempts
+		if merr := r.store.MarkNoticeAttemptFailed(ctx, n.ID, final, err.Error(), r.cfg.Now()); merr != nil {
+			return merr
+		}
+		return err
+	}
+	return r.store.MarkNoticeSent(ctx, n.ID, msg.Subject, r.cfg.Now())
+}
+
+// compose writes the email of a notice.
+func (r *Runner) compose(ctx context.Context, n db.Notice) (notify.Message, error) {
+	to := mail.Address{Address: n.Recipient}
+	var (
+		subject string
+		body    email.Notice
+		err     error
+		unsub   string
+	)
+	if n.Category == notify.CategoryDigest {
+		subject, body, err = r.digest(ctx)
+	} else {
+		if n.Event == nil {
+			return notify.Message{}, fmt.Errorf("notice %s has no event", n.ID)
+		}
+		unsub = strings.TrimRight(r.cfg.BaseURL, "/") + "/unsubscribe/" + notify.UnsubscribeToken(r.cfg.Secret, n.ID)
+		subject, body, err = notify.Compose(notify.NoticeInput{EventType: n.EventType, Data: n.Event.Data,
+			CustomerName: n.CustomerName, BaseURL: r.cfg.BaseURL, UnsubscribeURL: unsub})
+	}
+	if err != nil {
+		return notify.Message{}, err
+	}
+	text, html, err := notify.Render(ctx, body)
+	if err != nil {
+		return notify.Message{}, err
+	}
+	return notify.Message{To: to, Subject: subject, Text: text, HTML: html, Unsubscribe: unsub}, nil
+}
+
+// digest writes the staff's daily digest as of now.
+func (r *Runner) digest(ctx context.Context) (string, email.Notice, error) {
+	now := r.cfg.Now().UTC()
+	q := r.store.Q
+	expiring, err := q.DigestExpiringLicenses(ctx, now)
+	if err != nil {
+		return "", email.Notice{}, db.Translate(err)
+	}
+	overdue, err := q.DigestPastDueLicenses(ctx)
+	if err != nil {
+		return "", email.Notice{}, db.Translate(err)
+	}
+	stripe, err := q.DigestStripeEventsNeedingAttention(ctx)
+	if err != nil {
+		return "", email.Notice{}, db.Translate(err)
+	}
+	failed, err := q.CountFailedNotificationsSince(ctx, now.Add(-24*time.Hour))
+	if err != nil {
+		return "", email.Notice{}, db.Translate(err)
+	}
+	base := strings.TrimRight(r.cfg.BaseURL, "/")
+	n := email.Notice{Greeting: "Hello,", Reason: "You receive this digest as a member of the licensing staff (NLS_STAFF_EMAILS).",
+		ActionLabel: "Open the admin portal", ActionURL: base + "/admin"}
+	n.Title = fmt.Sprintf("NLS daily digest: %d expiring, %d overdue, %d failed deliveries", len(expiring), len(overdue), failed)
+	n.Facts = []email.Fact{{Label: "Licenses expiring within 30 days", Value: fmt.Sprint(len(expiring))},
+		{Label: "Licenses with overdue payments", Value: fmt.Sprint(len(overdue))},
+		{Label: "Stripe events needing attention", Value: fmt.Sprint(stripe)},
+		{Label: "Failed deliveries (24 hours)", Value: fmt.Sprint(failed)}}
+	for _, l := range expiring {
+		n.Lines = append(n.Lines, fmt.Sprintf("Expires %s: %s, %s (%s/admin/licenses/%s)", l.ExpiresAt.UTC().Format("2 Jan 2006"),
+			l.CustomerName, l.Plan, base, l.ID))
+	}
+	for _, l := range overdue {
+		since := "unknown"
+		if l.PastDueSince != nil {
+			since = l.PastDueSince.UTC().Format("2 Jan 2006")
+		}
+		n.Lines = append(n.Lines, fmt.Sprintf("Overdue since %s: %s, %s (%s/admin/licenses/%s)", since, l.CustomerName,
+			l.Plan, base, l.ID))
+	}
+	return n.Title, n, nil
+}
+
+// ScanArgs looks for time-based milestones (periodic).
+type ScanArgs struct{}
+
+// Kind names the job.
+func (ScanArgs) Kind() string { return "lifecycle_scan" }
+
+type scanWorker struct {
+	river.WorkerDefaults[ScanArgs]
+	r *Runner
+}
+
+func (w *scanWorker) Work(ctx context.Context, _ *river.Job[ScanArgs]) error {
+	_, err := w.r.scan(ctx)
+	return err
+}
+
+func (r *Runner) scan(ctx context.Context) (int, error) {
+	evs, err := Milestones(ctx, r.store, r.cfg.Now(), r.cfg.ReminderDays)
+	if err != nil {
+		return 0, err
+	}
+	n, err := r.store.RecordMilestones(ctx, evs)
+	if err == nil && n > 0 {
+		r.cfg.Log.Info("lifecycle milestones recorded", "new", n)
+	}
+	return n, err
+}
+
+// DigestArgs sends the staff's daily digest (periodic).
+type DigestArgs struct{}
+
+// Kind names the job.
+func (DigestArgs) Kind() string { return "staff_digest" }
+
+type digestWorker struct {
+	river.WorkerDefaults[DigestArgs]
+	r *Runner
+}
+
+func (w *digestWorker) Work(ctx context.Context, _ *river.Job[DigestArgs]) error {
+	if len(w.r.cfg.StaffEmails) == 0 {
+		return nil
+	}
+	_, err := w.r.store.QueueDigest(ctx, w.r.cfg.Now(), w.r.cfg.StaffEmails, w.r.cfg.Now())
+	return err
+}
