@@ -2,6 +2,9 @@
 package app
 
 import (
+	"maps"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/nectarcloud/nls/db"
@@ -16,6 +19,7 @@ type KeyService struct {
 	ring   *licensing.Keyring
 	cache  *licensing.KeyCache
 	issuer string
+	leases leaseCache
 }
 
 // NewKeyService wraps a keyring.
@@ -43,8 +47,81 @@ func (k *KeyService) IssueLicenseKey(f db.LicenseKeyFacts, now time.Time) (strin
 		Limits: f.Limits, MaxDeployments: max, StartsAt: f.StartsAt, LicenseExpiresAt: f.ExpiresAt}, now)
 }
 
-// IssueLease signs a lease with the portal's issuer.
+// IssueLease signs a lease with the portal's issuer. A deployment that
+// validates again within leaseReuse, with the same facts, the same offline
+// window and the same key ring, gets the lease it was given last time:
+// signing is a fifth of a validation's CPU, and the lease it would sign
+// differs only in its times, by minutes out of an offline window of days.
 func (k *KeyService) IssueLease(c licensing.LeaseClaims, window time.Duration, now time.Time) (string, time.Time, error) {
 	c.Issuer = k.issuer
-	return k.ring.IssueLease(c, window, now)
+	gen := k.ring.Generation()
+	if token, exp, ok := k.leases.get(c, window, gen, now); ok {
+		return token, exp, nil
+	}
+	token, exp, err := k.ring.IssueLease(c, window, now)
+	if err == nil {
+		k.leases.put(c, window, gen, now, token, exp)
+	}
+	return token, exp, err
+}
+
+// leaseReuse is how long a signed lease is handed out again unchanged.
+const leaseReuse = 5 * time.Minute
+
+// maxLeases bounds the leases kept; past it the cache starts afresh.
+const maxLeases = 200_000
+
+type leaseKey struct{ license, deployment string }
+
+type leaseEntry struct {
+	claims licensing.LeaseClaims
+	window time.Duration
+	gen    uint64
+	issued time.Time
+	token  string
+	exp    time.Time
+}
+
+// leaseCache is the last lease signed per deployment.
+type leaseCache struct {
+	mu sync.Mutex
+	m  map[leaseKey]*leaseEntry
+}
+
+func (l *leaseCache) get(c licensing.LeaseClaims, window time.Duration, gen uint64, now time.Time) (string, time.Time, bool) {
+	l.mu.Lock()
+	e := l.m[leaseKey{c.LicenseID, c.DeploymentID}]
+	l.mu.Unlock()
+	if e == nil || e.gen != gen || e.window != window || now.Before(e.issued) || now.Sub(e.issued) >= leaseReuse || !e.exp.After(now) ||
+		!sameLeaseFacts(&e.claims, &c) {
+		return "", time.Time{}, false
+	}
+	return e.token, e.exp, true
+}
+
+func (l *leaseCache) put(c licensing.LeaseClaims, window time.Duration, gen uint64, now time.Time, token string, exp time.Time) {
+	e := &leaseEntry{claims: c, window: window, gen: gen, issued: now, token: token, exp: exp}
+	l.mu.Lock()
+	if l.m == nil || len(l.m) >= maxLeases {
+		l.m = make(map[leaseKey]*leaseEntry)
+	}
+	l.m[leaseKey{c.LicenseID, c.DeploymentID}] = e
+	l.mu.Unlock()
+}
+
+// sameLeaseFacts compares everything a lease says except its times.
+func sameLeaseFacts(a, b *licensing.LeaseClaims) bool {
+	return a.ID == b.ID && a.Issuer == b.Issuer && a.Status == b.Status && a.Code == b.Code &&
+		a.CustomerID == b.CustomerID && a.Plan == b.Plan && a.MaxDeployments == b.MaxDeployments &&
+		slices.Equal(a.Features, b.Features) && maps.Equal(a.Limits, b.Limits) &&
+		sameTime(a.StartsAt, b.StartsAt) && sameTime(a.LicenseExpiresAt, b.LicenseExpiresAt) &&
+		sameTime(a.GraceEndsAt, b.GraceEndsAt) && sameTime(a.PastDueSince, b.PastDueSince) &&
+		sameTime(a.DunningEndsAt, b.DunningEndsAt)
+}
+
+func sameTime(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
 }

@@ -26,9 +26,10 @@ type MachineStore interface {
 		info db.DeploymentInfo, now time.Time) (db.Deployment, db.SeatOutcome, int, error)
 	ReleaseDeployment(ctx context.Context, actor licensing.Actor, licenseID, customerID uuid.UUID,
 		deploymentID, by string, now time.Time) (db.Deployment, error)
-	RecordUsage(ctx context.Context, lic db.UsageLicense, deploymentPK *uuid.UUID, reports []db.UsageReportIn,
-		now time.Time) ([]db.UsageReportResult, error)
-	CurrentUsage(ctx context.Context, lic db.UsageLicense, now time.Time) (map[string]int64, error)
+	// ReportUsage records a batch and answers the period's usage after it,
+	// in one round trip.
+	ReportUsage(ctx context.Context, lic db.UsageLicense, deploymentPK *uuid.UUID, reports []db.UsageReportIn,
+		now time.Time) (db.UsageRecorded, error)
 }
 
 // Verifier checks license keys and signs leases.
@@ -42,18 +43,26 @@ type Counter interface {
 	Record(license uuid.UUID, code string, now time.Time)
 }
 
+// SeenRecorder keeps the times deployments were seen, to be written in
+// batches off the request path (*db.LastSeen).
+type SeenRecorder interface {
+	Seen(id uuid.UUID, t time.Time)
+	Newest(id uuid.UUID, stored time.Time) time.Time
+}
+
 // Machine runs the machine API's use cases.
 type Machine struct {
 	store MachineStore
 	keys  Verifier
 	stats Counter
+	seen  SeenRecorder
 	now   func() time.Time
 }
 
 // NewMachine builds the machine use cases over their dependencies; now is
 // the clock (time.Now in production).
-func NewMachine(store MachineStore, keys Verifier, stats Counter, now func() time.Time) *Machine {
-	return &Machine{store: store, keys: keys, stats: stats, now: now}
+func NewMachine(store MachineStore, keys Verifier, stats Counter, seen SeenRecorder, now func() time.Time) *Machine {
+	return &Machine{store: store, keys: keys, stats: stats, seen: seen, now: now}
 }
 
 // Credentials are what a machine request authenticates with.
@@ -177,8 +186,9 @@ func (m *Machine) Validate(ctx context.Context, r ValidateRequest) (Validation, 
 	dec := licensing.Decide(in)
 	ans = m.finish(ans, dec, row.ID, now)
 	eff := lic.Effective(now)
+	limits := db.DecodeLimits(row.Limits) // once, for the answer and the lease
 	ans.License = &ValidLicense{ID: row.ID, Status: string(eff.State), Plan: row.PlanCode,
-		Features: nonNil(row.Features), Limits: db.DecodeLimits(row.Limits), MaxDeployments: row.MaxDeployments,
+		Features: nonNil(row.Features), Limits: limits, MaxDeployments: row.MaxDeployments,
 		ActiveDeployments: seats, ExpiresAt: utcPtr(row.ExpiresAt), GraceEndsAt: lic.GraceEnd(),
 		DunningEndsAt: utcPtr(eff.DunningEndsAt)}
 	if dep != nil {
@@ -189,7 +199,7 @@ func (m *Machine) Validate(ctx context.Context, r ValidateRequest) (Validation, 
 		token, exp, err := m.keys.IssueLease(licensing.LeaseClaims{
 			LicenseID: row.ID.String(), CustomerID: row.CustomerID.String(), DeploymentID: r.DeploymentID,
 			Status: eff.State, Code: dec.Code, Plan: row.PlanCode, Features: nonNil(row.Features),
-			Limits: db.DecodeLimits(row.Limits), MaxDeployments: int(ptrOr(row.MaxDeployments, 0)),
+			Limits: limits, MaxDeployments: int(ptrOr(row.MaxDeployments, 0)),
 			LicenseExpiresAt: row.ExpiresAt, GraceEndsAt: lic.GraceEnd(), DunningEndsAt: eff.DunningEndsAt,
 		}, time.Duration(row.OfflineDays)*24*time.Hour, now)
 		if err != nil {
@@ -219,6 +229,7 @@ func (m *Machine) settleSeat(ctx context.Context, row db.GetValidationContextRow
 	if !pre.Code.Valid() && pre.Code != licensing.CodeFeatureNotEntitled {
 		if row.DeploymentPk != nil {
 			d := deploymentFromContext(row, info.DeploymentID)
+			d.LastSeenAt = m.seen.Newest(d.ID, d.LastSeenAt)
 			return &d, seats, nil
 		}
 		return nil, seats, nil
@@ -226,7 +237,7 @@ func (m *Machine) settleSeat(ctx context.Context, row db.GetValidationContextRow
 	var dep *db.Deployment
 	if holds {
 		d := deploymentFromContext(row, info.DeploymentID)
-		if now.Sub(d.LastSeenAt) > time.Minute || d.Hostname != info.Hostname || d.AppVersion != info.AppVersion ||
+		if now.Sub(d.LastSeenAt) > window-db.SeenMargin || d.Hostname != info.Hostname || d.AppVersion != info.AppVersion ||
 			d.Fingerprint != info.Fingerprint || d.Ip != info.IP {
 			// The refresh re-checks the seat under the row's lock, so a
 			// release that committed after our read wins: the deployment
@@ -236,6 +247,11 @@ func (m *Machine) settleSeat(ctx context.Context, row db.GetValidationContextRow
 				return nil, seats, err
 			}
 			d, holds = refreshed, ok
+		} else {
+			// Seen well inside its window: the time waits for the next
+			// batch of last-seen writes (db.LastSeen), off this request.
+			m.seen.Seen(d.ID, now)
+			d.LastSeenAt = now
 		}
 		// An answer without a write stands for the state read above: a
 		// release committed after that read comes after this answer.
@@ -355,15 +371,11 @@ func (m *Machine) ReportUsage(ctx context.Context, cr Credentials, reports []db.
 	}
 	lic := db.UsageLicense{ID: row.ID, CustomerID: row.CustomerID, BillingPeriodStart: row.BillingPeriodStart,
 		BillingPeriodEnd: row.BillingPeriodEnd}
-	results, err := m.store.RecordUsage(ctx, lic, row.DeploymentPk, reports, now)
+	rec, err := m.store.ReportUsage(ctx, lic, row.DeploymentPk, reports, now)
 	if err != nil {
 		return UsageReceipt{}, err
 	}
-	used, err := m.store.CurrentUsage(ctx, lic, now)
-	if err != nil {
-		return UsageReceipt{}, err
-	}
-	return UsageReceipt{Results: results, Usage: UsageAgainstLimits(db.DecodeLimits(row.Limits), used)}, nil
+	return UsageReceipt{Results: rec.Results, Usage: UsageAgainstLimits(db.DecodeLimits(row.Limits), rec.Current)}, nil
 }
 
 // UsageAgainstLimits evaluates each limit against what was used.

@@ -59,13 +59,9 @@ func (f *fakeStore) ReleaseDeployment(context.Context, licensing.Actor, uuid.UUI
 	return db.Deployment{}, nil
 }
 
-func (f *fakeStore) RecordUsage(context.Context, db.UsageLicense, *uuid.UUID, []db.UsageReportIn, time.Time) ([]db.UsageReportResult, error) {
+func (f *fakeStore) ReportUsage(context.Context, db.UsageLicense, *uuid.UUID, []db.UsageReportIn, time.Time) (db.UsageRecorded, error) {
 	f.recordings++
-	return nil, nil
-}
-
-func (f *fakeStore) CurrentUsage(context.Context, db.UsageLicense, time.Time) (map[string]int64, error) {
-	return nil, nil
+	return db.UsageRecorded{}, nil
 }
 
 type counts map[string]int
@@ -117,9 +113,11 @@ func TestValidateSettlesTheSeatBetweenTwoDecisions(t *testing.T) {
 			wantCode: licensing.CodeTooManyDeployments, wantAcquires: 1, wantSeats: 1},
 		{name: "a holder seen a moment ago with the same facts writes nothing", store: fakeStore{row: known(license(licensing.StatusActive, 2), licensing.DeploymentStoredActive, now.Add(-10*time.Second))},
 			wantCode: licensing.CodeValid, wantDeployment: "active", wantSeats: 2},
-		{name: "a holder seen minutes ago refreshes its seat", store: fakeStore{row: known(license(licensing.StatusActive, 2), licensing.DeploymentStoredActive, now.Add(-10*time.Minute)), refreshHolds: true},
+		{name: "a holder seen minutes ago is seen again in the next batch, not now", store: fakeStore{row: known(license(licensing.StatusActive, 2), licensing.DeploymentStoredActive, now.Add(-15*time.Minute))},
+			wantCode: licensing.CodeValid, wantDeployment: "active", wantSeats: 2},
+		{name: "a holder near its window's end refreshes its seat at once", store: fakeStore{row: known(license(licensing.StatusActive, 2), licensing.DeploymentStoredActive, now.Add(-72*time.Hour+5*time.Minute)), refreshHolds: true},
 			wantCode: licensing.CodeValid, wantRefreshes: 1, wantDeployment: "active", wantSeats: 2},
-		{name: "a holder released after the read asks for a seat and is refused as deactivated", store: fakeStore{row: known(license(licensing.StatusActive, 2), licensing.DeploymentStoredActive, now.Add(-10*time.Minute)), acquireOutcome: db.SeatDeactivated, acquireInUse: 1},
+		{name: "a holder released after the read asks for a seat and is refused as deactivated", store: fakeStore{row: known(license(licensing.StatusActive, 2), licensing.DeploymentStoredActive, now.Add(-72*time.Hour+5*time.Minute)), acquireOutcome: db.SeatDeactivated, acquireInUse: 1},
 			wantCode: licensing.CodeDeploymentDeactivated, wantRefreshes: 1, wantAcquires: 1, wantSeats: 2},
 		{name: "a stale holder revives through the seat check", store: fakeStore{row: known(license(licensing.StatusActive, 1), licensing.DeploymentStoredActive, now.Add(-100*time.Hour)), acquireOutcome: db.SeatHeld, acquireInUse: 2},
 			wantCode: licensing.CodeValid, wantAcquires: 1, wantDeployment: "active", wantSeats: 2},
@@ -133,7 +131,7 @@ func TestValidateSettlesTheSeatBetweenTwoDecisions(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			st, stats := tc.store, counts{}
-			m := app.NewMachine(&st, keys, stats, func() time.Time { return now })
+			m := app.NewMachine(&st, keys, stats, db.NewLastSeen(nil, nil), func() time.Time { return now })
 			ans, err := m.Validate(t.Context(), app.ValidateRequest{Credentials: app.Credentials{Key: key, DeploymentID: "dep-1"},
 				Hostname: "host", IP: "10.0.0.1", AppVersion: "1.0", Features: tc.features})
 			if err != nil {
@@ -178,7 +176,7 @@ func TestReleaseAndUsageRefuseAReplacedKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := &fakeStore{row: db.GetValidationContextRow{ID: id, KeyReplacedAt: &now}}
-	m := app.NewMachine(st, keys, counts{}, func() time.Time { return now })
+	m := app.NewMachine(st, keys, counts{}, db.NewLastSeen(nil, nil), func() time.Time { return now })
 	cr := app.Credentials{Key: key, DeploymentID: "dep-1"}
 	if _, err := m.Deactivate(t.Context(), cr, licensing.Actor{}); licensing.ErrorCode(err) != licensing.EUNAUTHORIZED {
 		t.Errorf("deactivate: got %v, want EUNAUTHORIZED", err)

@@ -19,11 +19,21 @@ WITH counts AS MATERIALIZED (
         -- cheapest full count (heartbeats keep the visibility map busy).
         (SELECT count(*) FROM deployments)
         - (SELECT count(*) FROM deployments WHERE status = 'deactivated') AS listed,
+        -- Seen before the hour of the longest window's start: from the index alone.
         (SELECT count(*) FROM deployments d
-            WHERE d.status = 'active' AND d.last_seen_at <= $1::timestamptz
+            WHERE d.status = 'active' AND d.seen_hour < seen_hour_of($1::timestamptz
+                - make_interval(hours => (SELECT max(heartbeat_window_hours) FROM licenses))))
+        + (SELECT count(*) FROM deployments d
+            WHERE d.status = 'active' AND d.seen_hour = seen_hour_of($1::timestamptz
+                - make_interval(hours => (SELECT max(heartbeat_window_hours) FROM licenses)))
+              AND d.last_seen_at <= $1::timestamptz
                 - make_interval(hours => (SELECT max(heartbeat_window_hours) FROM licenses)))
         + (SELECT count(*) FROM deployments d
             WHERE d.status = 'active'
+              AND d.seen_hour >= seen_hour_of($1::timestamptz
+                - make_interval(hours => (SELECT max(heartbeat_window_hours) FROM licenses)))
+              AND d.seen_hour <= seen_hour_of($1::timestamptz
+                - make_interval(hours => (SELECT min(heartbeat_window_hours) FROM licenses)))
               AND d.last_seen_at > $1::timestamptz
                 - make_interval(hours => (SELECT max(heartbeat_window_hours) FROM licenses))
               AND d.last_seen_at <= $1::timestamptz
@@ -49,8 +59,8 @@ type CountDeploymentsByFreshnessRow struct {
 
 // Deployments with status active that hold a seat at @now (active) or not
 // (stale), and released ones: what deployment_holds_seat gives row by row,
-// read from index ranges (migration 00004; a test in db/ keeps the two
-// equal). An active deployment lacks a seat when it was last seen at least
+// read from index ranges (migrations 00004 and 00016: the index holds the
+// hour of the last sighting, seen_hour; a test in db/ keeps the two equal). An active deployment lacks a seat when it was last seen at least
 // its license's heartbeat window ago ("lapsed") and no offline file covers
 // it. Seen before the longest window in use, it has lapsed whatever its
 // license; seen within the shortest, it has not: only those in between,
@@ -92,7 +102,7 @@ func (q *Queries) CountSeatsInUse(ctx context.Context, arg CountSeatsInUseParams
 const deactivateDeployment = `-- name: DeactivateDeployment :one
 UPDATE deployments SET status = 'deactivated', deactivated_at = $1, deactivated_by = $2
 WHERE license_id = $3 AND deployment_id = $4 AND status = 'active'
-RETURNING id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until
+RETURNING id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until, seen_hour
 `
 
 type DeactivateDeploymentParams struct {
@@ -125,12 +135,13 @@ func (q *Queries) DeactivateDeployment(ctx context.Context, arg DeactivateDeploy
 		&i.FirstSeenAt,
 		&i.LastSeenAt,
 		&i.OfflineUntil,
+		&i.SeenHour,
 	)
 	return i, err
 }
 
 const getDeployment = `-- name: GetDeployment :one
-SELECT id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until FROM deployments WHERE license_id = $1 AND deployment_id = $2
+SELECT id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until, seen_hour FROM deployments WHERE license_id = $1 AND deployment_id = $2
 `
 
 type GetDeploymentParams struct {
@@ -156,12 +167,13 @@ func (q *Queries) GetDeployment(ctx context.Context, arg GetDeploymentParams) (D
 		&i.FirstSeenAt,
 		&i.LastSeenAt,
 		&i.OfflineUntil,
+		&i.SeenHour,
 	)
 	return i, err
 }
 
 const getDeploymentForUpdate = `-- name: GetDeploymentForUpdate :one
-SELECT id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until FROM deployments WHERE license_id = $1 AND deployment_id = $2 FOR UPDATE
+SELECT id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until, seen_hour FROM deployments WHERE license_id = $1 AND deployment_id = $2 FOR UPDATE
 `
 
 type GetDeploymentForUpdateParams struct {
@@ -187,12 +199,60 @@ func (q *Queries) GetDeploymentForUpdate(ctx context.Context, arg GetDeploymentF
 		&i.FirstSeenAt,
 		&i.LastSeenAt,
 		&i.OfflineUntil,
+		&i.SeenHour,
 	)
 	return i, err
 }
 
+const listActiveAndReleasedDeployments = `-- name: ListActiveAndReleasedDeployments :many
+SELECT id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until, seen_hour FROM deployments WHERE license_id = $1 LIMIT $2
+`
+
+type ListActiveAndReleasedDeploymentsParams struct {
+	LicenseID uuid.UUID
+	Max       int32
+}
+
+// A license's deployments, at most @max of them, for the cached validation
+// facts (db.FactsCache).
+func (q *Queries) ListActiveAndReleasedDeployments(ctx context.Context, arg ListActiveAndReleasedDeploymentsParams) ([]Deployment, error) {
+	rows, err := q.db.Query(ctx, listActiveAndReleasedDeployments, arg.LicenseID, arg.Max)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Deployment{}
+	for rows.Next() {
+		var i Deployment
+		if err := rows.Scan(
+			&i.ID,
+			&i.LicenseID,
+			&i.DeploymentID,
+			&i.Status,
+			&i.Fingerprint,
+			&i.Hostname,
+			&i.Ip,
+			&i.AppVersion,
+			&i.Offline,
+			&i.DeactivatedAt,
+			&i.DeactivatedBy,
+			&i.FirstSeenAt,
+			&i.LastSeenAt,
+			&i.OfflineUntil,
+			&i.SeenHour,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listDeployments = `-- name: ListDeployments :many
-SELECT id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until FROM deployments WHERE license_id = $1 ORDER BY last_seen_at DESC, id
+SELECT id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until, seen_hour FROM deployments WHERE license_id = $1 ORDER BY last_seen_at DESC, id
 `
 
 func (q *Queries) ListDeployments(ctx context.Context, licenseID uuid.UUID) ([]Deployment, error) {
@@ -219,6 +279,7 @@ func (q *Queries) ListDeployments(ctx context.Context, licenseID uuid.UUID) ([]D
 			&i.FirstSeenAt,
 			&i.LastSeenAt,
 			&i.OfflineUntil,
+			&i.SeenHour,
 		); err != nil {
 			return nil, err
 		}
@@ -245,7 +306,7 @@ func (q *Queries) LockLicenseSeats(ctx context.Context, id uuid.UUID) (uuid.UUID
 const reactivateDeployment = `-- name: ReactivateDeployment :one
 UPDATE deployments SET status = 'active', deactivated_at = NULL, deactivated_by = NULL, last_seen_at = $1
 WHERE license_id = $2 AND deployment_id = $3 AND status = 'deactivated'
-RETURNING id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until
+RETURNING id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until, seen_hour
 `
 
 type ReactivateDeploymentParams struct {
@@ -272,6 +333,7 @@ func (q *Queries) ReactivateDeployment(ctx context.Context, arg ReactivateDeploy
 		&i.FirstSeenAt,
 		&i.LastSeenAt,
 		&i.OfflineUntil,
+		&i.SeenHour,
 	)
 	return i, err
 }
@@ -282,7 +344,7 @@ UPDATE deployments SET last_seen_at = $1, fingerprint = $2, hostname = $3, ip = 
     app_version = $5
 WHERE id = $6 AND status = 'active'
   AND deployment_holds_seat(status, last_seen_at, offline_until, $7::int, $8::timestamptz)
-RETURNING id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until
+RETURNING id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until, seen_hour
 `
 
 type RefreshHeldSeatParams struct {
@@ -328,8 +390,29 @@ func (q *Queries) RefreshHeldSeat(ctx context.Context, arg RefreshHeldSeatParams
 		&i.FirstSeenAt,
 		&i.LastSeenAt,
 		&i.OfflineUntil,
+		&i.SeenHour,
 	)
 	return i, err
+}
+
+const touchDeployments = `-- name: TouchDeployments :exec
+UPDATE deployments d SET last_seen_at = v.seen_at
+FROM (SELECT unnest($1::uuid[]) AS id, unnest($2::timestamptz[]) AS seen_at ORDER BY 1) v
+WHERE d.id = v.id AND d.status = 'active' AND d.last_seen_at < v.seen_at
+`
+
+type TouchDeploymentsParams struct {
+	Ids     []uuid.UUID
+	SeenAts []time.Time
+}
+
+// Writes the last-seen times gathered in memory (db.LastSeen), each row once,
+// in id order so that concurrent flushes of several processes lock rows in
+// the same order. A time never goes back, and a deployment released
+// meanwhile is left alone: its seat was given up after it was seen.
+func (q *Queries) TouchDeployments(ctx context.Context, arg TouchDeploymentsParams) error {
+	_, err := q.db.Exec(ctx, touchDeployments, arg.Ids, arg.SeenAts)
+	return err
 }
 
 const upsertActiveDeployment = `-- name: UpsertActiveDeployment :one
@@ -340,7 +423,7 @@ ON CONFLICT (license_id, deployment_id) DO UPDATE SET
     status = 'active', deactivated_at = NULL, deactivated_by = NULL, fingerprint = excluded.fingerprint,
     hostname = excluded.hostname, ip = excluded.ip, app_version = excluded.app_version,
     offline = excluded.offline, last_seen_at = excluded.last_seen_at
-RETURNING id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until
+RETURNING id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until, seen_hour
 `
 
 type UpsertActiveDeploymentParams struct {
@@ -381,6 +464,7 @@ func (q *Queries) UpsertActiveDeployment(ctx context.Context, arg UpsertActiveDe
 		&i.FirstSeenAt,
 		&i.LastSeenAt,
 		&i.OfflineUntil,
+		&i.SeenHour,
 	)
 	return i, err
 }

@@ -300,7 +300,7 @@ ON CONFLICT (license_id, deployment_id) DO UPDATE SET
     offline = true,
     offline_until = greatest(deployments.offline_until, excluded.offline_until),
     hostname = CASE WHEN excluded.hostname <> '' THEN excluded.hostname ELSE deployments.hostname END
-RETURNING id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until
+RETURNING id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until, seen_hour
 `
 
 type UpsertOfflineDeploymentParams struct {
@@ -338,6 +338,7 @@ func (q *Queries) UpsertOfflineDeployment(ctx context.Context, arg UpsertOffline
 		&i.FirstSeenAt,
 		&i.LastSeenAt,
 		&i.OfflineUntil,
+		&i.SeenHour,
 	)
 	return i, err
 }

@@ -91,6 +91,7 @@ type Deployment struct {
 	FirstSeenAt   time.Time
 	LastSeenAt    time.Time
 	OfflineUntil  *time.Time
+	SeenHour      time.Time
 }
 
 type Download struct {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"math"
-	"sort"
 	"time"
 
 	"github.com/google/uuid"
@@ -45,145 +44,82 @@ func (l UsageLicense) UsagePeriod(t time.Time) (time.Time, time.Time) {
 	return licensing.MonthPeriod(t)
 }
 
-type periodKey struct {
-	metric string
-	start  time.Time
-}
-
-type dayKey struct {
-	metric string
-	day    time.Time
-}
-
 // RecordUsage stores a batch of reports exactly once each: ids seen before —
 // in this batch, an earlier one, or a concurrent one — are answered
 // "duplicate" and not counted again. Counters add up per period and day;
 // gauges keep the peak.
 func (s *Store) RecordUsage(ctx context.Context, lic UsageLicense, deploymentPK *uuid.UUID, reports []UsageReportIn,
 	now time.Time) ([]UsageReportResult, error) {
-	ids := make([]uuid.UUID, len(reports))
-	starts := make([]time.Time, len(reports))
-	ends := make([]time.Time, len(reports))
-	metrics := make([][]byte, len(reports))
+	rec, err := s.ReportUsage(ctx, lic, deploymentPK, reports, now)
+	return rec.Results, err
+}
+
+// UsageRecorded is what ReportUsage answers: each report's outcome and the
+// license's usage in the period containing now, after the batch.
+type UsageRecorded struct {
+	Results []UsageReportResult
+	Current map[string]int64
+}
+
+// ReportUsage is RecordUsage answering the current usage too, in one round
+// trip: the reports, the totals and the rollups are written by one statement
+// (record_usage, migration 00015).
+func (s *Store) ReportUsage(ctx context.Context, lic UsageLicense, deploymentPK *uuid.UUID, reports []UsageReportIn,
+	now time.Time) (UsageRecorded, error) {
+	current, _ := lic.UsagePeriod(now)
+	p := RecordUsageParams{LicenseID: lic.ID, CustomerID: lic.CustomerID, DeploymentPk: deploymentPK,
+		ReportIds: make([]uuid.UUID, len(reports)), PeriodStarts: make([]time.Time, len(reports)),
+		PeriodEnds: make([]time.Time, len(reports)), Metrics: make([][]byte, len(reports)),
+		AccountingStarts: make([]time.Time, len(reports)), AccountingEnds: make([]time.Time, len(reports)),
+		ReceivedAt: now, CurrentPeriod: current}
+	// Sums within the batch are checked here, over every report, before the
+	// database knows which ids are new: a batch whose own counters overflow
+	// is refused whole.
+	sums := map[string]int64{}
 	for i, r := range reports {
-		ids[i], starts[i], ends[i] = r.ID, r.PeriodStart, r.PeriodEnd
+		p.ReportIds[i], p.PeriodStarts[i], p.PeriodEnds[i] = r.ID, r.PeriodStart, r.PeriodEnd
+		p.AccountingStarts[i], p.AccountingEnds[i] = lic.UsagePeriod(r.PeriodStart)
 		b, err := json.Marshal(r.Metrics)
 		if err != nil {
-			return nil, licensing.Internal(err)
+			return UsageRecorded{}, licensing.Internal(err)
 		}
-		metrics[i] = b
-	}
-	results := make([]UsageReportResult, len(reports))
-	err := s.InTx(ctx, func(q *Queries) error {
-		inserted, err := q.InsertUsageReports(ctx, InsertUsageReportsParams{LicenseID: lic.ID, DeploymentPk: deploymentPK,
-			ReportIds: ids, PeriodStarts: starts, PeriodEnds: ends, Metrics: metrics, ReceivedAt: now})
-		if err != nil {
-			return err
-		}
-		isNew := make(map[uuid.UUID]bool, len(inserted))
-		for _, id := range inserted {
-			isNew[id] = true
-		}
-		periods := map[periodKey]int64{}
-		periodEnds := map[time.Time]time.Time{}
-		days := map[dayKey]int64{}
-		for i, r := range reports {
-			results[i] = UsageReportResult{ID: r.ID, Status: "duplicate"}
-			if !isNew[r.ID] {
-				continue
+		p.Metrics[i] = b
+		for name, v := range r.Metrics {
+			kind := licensing.MetricKindOf(name)
+			if kind == licensing.Counter {
+				if old := sums[name]; old > math.MaxInt64-v {
+					return UsageRecorded{}, licensing.Invalid("the sum of "+name+" overflows a 64-bit integer",
+						licensing.ErrorDetail{Field: "reports.metrics." + name, Message: "sum too large"})
+				}
+				sums[name] += v
 			}
+			p.MetricReports = append(p.MetricReports, int32(i+1))
+			p.MetricNames = append(p.MetricNames, name)
+			p.MetricKinds = append(p.MetricKinds, string(kind))
+			p.MetricValues = append(p.MetricValues, v)
+		}
+	}
+	row, err := s.Q.RecordUsage(ctx, p)
+	if err != nil {
+		return UsageRecorded{}, Translate(err)
+	}
+	isNew := make(map[uuid.UUID]bool, len(row.Accepted))
+	for _, id := range row.Accepted {
+		isNew[id] = true
+	}
+	rec := UsageRecorded{Results: make([]UsageReportResult, len(reports)), Current: make(map[string]int64, len(row.UsageMetrics))}
+	for i, r := range reports {
+		rec.Results[i] = UsageReportResult{ID: r.ID, Status: "duplicate"}
+		if isNew[r.ID] {
 			// A repeated id later in the same batch is a duplicate too.
 			delete(isNew, r.ID)
-			results[i].Status = "accepted"
-			pStart, pEnd := lic.UsagePeriod(r.PeriodStart)
-			periodEnds[pStart] = pEnd
-			day := time.Date(r.PeriodStart.Year(), r.PeriodStart.Month(), r.PeriodStart.Day(), 0, 0, 0, 0, time.UTC)
-			for name, v := range r.Metrics {
-				if err := merge(periods, periodKey{name, pStart}, name, v); err != nil {
-					return err
-				}
-				if err := merge(days, dayKey{name, day}, name, v); err != nil {
-					return err
-				}
-			}
+			rec.Results[i].Status = "accepted"
 		}
-		if len(periods) == 0 {
-			return nil
-		}
-		if err := addPeriods(ctx, q, lic.ID, periods, periodEnds, now); err != nil {
-			return err
-		}
-		return addDays(ctx, q, lic, days)
-	})
-	if err != nil {
-		return nil, err
 	}
-	return results, nil
-}
-
-// merge folds v into m[k]: counters add (refusing overflow), gauges keep the max.
-func merge[K comparable](m map[K]int64, k K, metric string, v int64) error {
-	old, ok := m[k]
-	if !ok {
-		m[k] = v
-		return nil
+	for i, m := range row.UsageMetrics {
+		rec.Current[m] = row.UsageValues[i]
 	}
-	if licensing.MetricKindOf(metric) == licensing.Gauge {
-		m[k] = max(old, v)
-		return nil
-	}
-	if old > math.MaxInt64-v {
-		return licensing.Invalid("the sum of "+metric+" overflows a 64-bit integer",
-			licensing.ErrorDetail{Field: "reports.metrics." + metric, Message: "sum too large"})
-	}
-	m[k] = old + v
-	return nil
-}
-
-// addPeriods writes per-period totals in a fixed order, so that concurrent
-// batches lock rows in the same order and cannot deadlock.
-func addPeriods(ctx context.Context, q *Queries, licenseID uuid.UUID, periods map[periodKey]int64,
-	periodEnds map[time.Time]time.Time, now time.Time) error {
-	keys := make([]periodKey, 0, len(periods))
-	for k := range periods {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		if !keys[i].start.Equal(keys[j].start) {
-			return keys[i].start.Before(keys[j].start)
-		}
-		return keys[i].metric < keys[j].metric
-	})
-	p := AddUsagePeriodsParams{LicenseID: licenseID, UpdatedAt: now}
-	for _, k := range keys {
-		p.Metrics = append(p.Metrics, k.metric)
-		p.PeriodStarts = append(p.PeriodStarts, k.start)
-		p.PeriodEnds = append(p.PeriodEnds, periodEnds[k.start])
-		p.Kinds = append(p.Kinds, string(licensing.MetricKindOf(k.metric)))
-		p.Vals = append(p.Vals, periods[k])
-	}
-	return q.AddUsagePeriods(ctx, p)
-}
-
-func addDays(ctx context.Context, q *Queries, lic UsageLicense, days map[dayKey]int64) error {
-	keys := make([]dayKey, 0, len(days))
-	for k := range days {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		if !keys[i].day.Equal(keys[j].day) {
-			return keys[i].day.Before(keys[j].day)
-		}
-		return keys[i].metric < keys[j].metric
-	})
-	p := AddUsageDailyParams{LicenseID: lic.ID, CustomerID: lic.CustomerID}
-	for _, k := range keys {
-		p.Metrics = append(p.Metrics, k.metric)
-		p.Days = append(p.Days, k.day)
-		p.Kinds = append(p.Kinds, string(licensing.MetricKindOf(k.metric)))
-		p.Vals = append(p.Vals, days[k])
-	}
-	return q.AddUsageDaily(ctx, p)
+	return rec, nil
 }
 
 // CurrentUsage returns each metric's value in the period containing now.

@@ -42,40 +42,6 @@ func (q *Queries) AddUsageDaily(ctx context.Context, arg AddUsageDailyParams) er
 	return err
 }
 
-const addUsagePeriods = `-- name: AddUsagePeriods :exec
-INSERT INTO usage_periods (license_id, metric, period_start, period_end, kind, value, updated_at)
-SELECT $1, u.metric, u.period_start, u.period_end, u.kind, u.value, $2
-FROM (SELECT unnest($3::text[]) AS metric, unnest($4::timestamptz[]) AS period_start, unnest($5::timestamptz[]) AS period_end, unnest($6::text[]) AS kind, unnest($7::bigint[]) AS value) u
-ON CONFLICT (license_id, metric, period_start) DO UPDATE SET
-    value = CASE WHEN usage_periods.kind = 'gauge' THEN greatest(usage_periods.value, excluded.value)
-                 ELSE usage_periods.value + excluded.value END,
-    updated_at = excluded.updated_at
-`
-
-type AddUsagePeriodsParams struct {
-	LicenseID    uuid.UUID
-	UpdatedAt    time.Time
-	Metrics      []string
-	PeriodStarts []time.Time
-	PeriodEnds   []time.Time
-	Kinds        []string
-	Vals         []int64
-}
-
-// Counters add, gauges keep the peak.
-func (q *Queries) AddUsagePeriods(ctx context.Context, arg AddUsagePeriodsParams) error {
-	_, err := q.db.Exec(ctx, addUsagePeriods,
-		arg.LicenseID,
-		arg.UpdatedAt,
-		arg.Metrics,
-		arg.PeriodStarts,
-		arg.PeriodEnds,
-		arg.Kinds,
-		arg.Vals,
-	)
-	return err
-}
-
 const getUsageForPeriod = `-- name: GetUsageForPeriod :many
 SELECT metric, kind, value FROM usage_periods
 WHERE license_id = $1 AND period_start = $2
@@ -112,56 +78,66 @@ func (q *Queries) GetUsageForPeriod(ctx context.Context, arg GetUsageForPeriodPa
 	return items, nil
 }
 
-const insertUsageReports = `-- name: InsertUsageReports :many
+const recordUsage = `-- name: RecordUsage :one
 
-INSERT INTO usage_reports (license_id, report_id, deployment_id, period_start, period_end, metrics, received_at)
-SELECT $1, r.report_id, $2::uuid, r.period_start, r.period_end, r.metrics, $3
-FROM (SELECT unnest($4::uuid[]) AS report_id, unnest($5::timestamptz[]) AS period_start, unnest($6::timestamptz[]) AS period_end, unnest($7::jsonb[]) AS metrics) r
-ON CONFLICT (license_id, report_id) DO NOTHING
-RETURNING report_id
+SELECT r.accepted::uuid[] AS accepted, r.usage_metrics::text[] AS usage_metrics, r.usage_values::bigint[] AS usage_values
+FROM record_usage($1::uuid, $2::uuid, $3::uuid, $4::uuid[],
+    $5::timestamptz[], $6::timestamptz[], $7::jsonb[], $8::timestamptz[],
+    $9::timestamptz[], $10::int[], $11::text[], $12::text[],
+    $13::bigint[], $14::timestamptz, $15::timestamptz) r
 `
 
-type InsertUsageReportsParams struct {
-	LicenseID    uuid.UUID
-	DeploymentPk *uuid.UUID
-	ReceivedAt   time.Time
-	ReportIds    []uuid.UUID
-	PeriodStarts []time.Time
-	PeriodEnds   []time.Time
-	Metrics      [][]byte
+type RecordUsageParams struct {
+	LicenseID        uuid.UUID
+	CustomerID       uuid.UUID
+	DeploymentPk     *uuid.UUID
+	ReportIds        []uuid.UUID
+	PeriodStarts     []time.Time
+	PeriodEnds       []time.Time
+	Metrics          [][]byte
+	AccountingStarts []time.Time
+	AccountingEnds   []time.Time
+	MetricReports    []int32
+	MetricNames      []string
+	MetricKinds      []string
+	MetricValues     []int64
+	ReceivedAt       time.Time
+	CurrentPeriod    time.Time
+}
+
+type RecordUsageRow struct {
+	Accepted     []uuid.UUID
+	UsageMetrics []string
+	UsageValues  []int64
 }
 
 // Usage: reports as received (the idempotency record), per-period totals
 // checked against limits, and daily rollups for charts.
-// Inserts a batch; ids already present are skipped, and only the ids that
-// were new come back. Concurrent inserts of one id wait on each other, so
-// exactly one of them sees it as new.
-func (q *Queries) InsertUsageReports(ctx context.Context, arg InsertUsageReportsParams) ([]uuid.UUID, error) {
-	rows, err := q.db.Query(ctx, insertUsageReports,
+// Stores a batch exactly once per report id and adds the new reports to the
+// period and daily totals, in one statement (record_usage, migration
+// 00015); answers the ids counted now and the usage of the period starting
+// at @current_period.
+func (q *Queries) RecordUsage(ctx context.Context, arg RecordUsageParams) (RecordUsageRow, error) {
+	row := q.db.QueryRow(ctx, recordUsage,
 		arg.LicenseID,
+		arg.CustomerID,
 		arg.DeploymentPk,
-		arg.ReceivedAt,
 		arg.ReportIds,
 		arg.PeriodStarts,
 		arg.PeriodEnds,
 		arg.Metrics,
+		arg.AccountingStarts,
+		arg.AccountingEnds,
+		arg.MetricReports,
+		arg.MetricNames,
+		arg.MetricKinds,
+		arg.MetricValues,
+		arg.ReceivedAt,
+		arg.CurrentPeriod,
 	)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []uuid.UUID{}
-	for rows.Next() {
-		var report_id uuid.UUID
-		if err := rows.Scan(&report_id); err != nil {
-			return nil, err
-		}
-		items = append(items, report_id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
+	var i RecordUsageRow
+	err := row.Scan(&i.Accepted, &i.UsageMetrics, &i.UsageValues)
+	return i, err
 }
 
 const usageSeriesByCustomer = `-- name: UsageSeriesByCustomer :many

@@ -290,6 +290,7 @@ func (s *Server) licenseHeader(c *fiber.Ctx, l db.License) (partials.LicenseHead
 
 // licenseDeployments is the deployments table of l.
 func (s *Server) licenseDeployments(c *fiber.Ctx, l db.License) (partials.Deployments, error) {
+	s.flushStats(c)
 	rows, err := s.store.ListDeployments(c.UserContext(), l.ID)
 	if err != nil {
 		return partials.Deployments{}, err

@@ -29,6 +29,7 @@ func (s *Server) listDeployments(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	s.flushStats(c)
 	rows, err := s.store.ListDeployments(c.UserContext(), l.ID)
 	if err != nil {
 		return err

@@ -161,13 +161,16 @@ func (s *Server) reportUsage(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"results": rec.Results, "usage": rec.Usage})
 }
 
-// flushStats makes this process's validation counts visible before a page or
-// answer that shows them.
+// flushStats makes this process's validation counts and last-seen times
+// visible before a page or answer that shows them.
 func (s *Server) flushStats(c *fiber.Ctx) {
 	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
 	defer cancel()
 	if err := s.stats.Flush(ctx); err != nil {
 		s.log.Warn("flushing validation counts failed", "err", err)
+	}
+	if err := s.seen.Flush(ctx); err != nil {
+		s.log.Warn("flushing last-seen times failed", "err", err)
 	}
 }
 

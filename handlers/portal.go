@@ -295,6 +295,7 @@ func (s *Server) portalLicenseDetail(c *fiber.Ctx, row db.GetPortalLicenseRow) (
 
 // portalDeployments is the installations table of l, newest activity first.
 func (s *Server) portalDeployments(c *fiber.Ctx, l db.License) (partials.PortalDeployments, error) {
+	s.flushStats(c)
 	rows, err := s.store.ListDeployments(c.UserContext(), l.ID)
 	if err != nil {
 		return partials.PortalDeployments{}, err

@@ -4,6 +4,7 @@
 package handlers
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -63,6 +64,8 @@ type Deps struct {
 	Keys     *app.KeyService
 	Sealer   *licensing.Sealer
 	Stats    *db.ValidationStats // nil: counted in memory and flushed only when read
+	Seen     *db.LastSeen        // nil: last-seen times kept in memory and flushed when read and at shutdown
+	Facts    *db.FactsCache      // nil: every validation reads the database
 	Sessions []securecookie.Codec
 	Now      func() time.Time
 	// Tracer records a span per request and per outbound call; nil: tracing off.
@@ -91,6 +94,7 @@ type Server struct {
 	codecs    []securecookie.Codec
 	now       func() time.Time
 	outage    *outageLog
+	seen      *db.LastSeen
 	tracer    trace.Tracer      // nil: tracing off
 	outbound  http.RoundTripper // for calls to other services (Stripe)
 	readiness *Readiness
@@ -118,10 +122,17 @@ func New(cfg Config, d Deps) *fiber.App {
 	if d.Stats == nil {
 		d.Stats = db.NewValidationStats(d.Store, d.Log)
 	}
+	if d.Seen == nil {
+		d.Seen = db.NewLastSeen(d.Store, d.Log)
+	}
 	s := &Server{cfg: cfg, store: d.Store, log: d.Log, limiter: d.Limiter, assets: d.Assets, now: d.Now,
 		metrics: newMetrics(d.Registry, d.Store, d.Keys, d.Now), gatherer: d.Registry, keys: d.Keys, issuer: d.Keys,
-		sealer: d.Sealer, stats: d.Stats, codecs: d.Sessions}
-	s.machine = app.NewMachine(d.Store, d.Keys, d.Stats, d.Now)
+		sealer: d.Sealer, stats: d.Stats, seen: d.Seen, codecs: d.Sessions}
+	var machineStore app.MachineStore = d.Store
+	if d.Facts != nil {
+		machineStore = db.FactsStore{Store: d.Store, Facts: d.Facts}
+	}
+	s.machine = app.NewMachine(machineStore, d.Keys, d.Stats, d.Seen, d.Now)
 	s.licenses = app.NewLicenses(d.Store, d.Keys, d.Sealer, d.Now)
 	s.invitations = app.NewInvitations(d.Store, cfg.BaseURL, cfg.BcryptCost, d.Now)
 	s.outage = newOutageLog(d.Log, d.Store.Pool.Ping)
@@ -160,7 +171,16 @@ func New(cfg Config, d Deps) *fiber.App {
 	}
 	app := fiber.New(fcfg)
 	app.Server().HeaderReceived = requestTimeouts // long downloads (distribution.go)
-	app.Hooks().OnShutdown(func() error { s.outage.close(); return nil })
+	app.Hooks().OnShutdown(func() error {
+		s.outage.close()
+		// Last-seen times still in memory (when no one runs d.Seen) are written now.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.seen.Flush(ctx); err != nil {
+			s.log.Warn("flushing last-seen times at shutdown failed", "err", err)
+		}
+		return nil
+	})
 
 	app.Use(s.requestID, s.accessLog, s.recoverPanic, s.closeWhenDraining, s.securityHeaders, s.limitBody, s.checkQueryText)
 	if len(cfg.CORSOrigins) > 0 {

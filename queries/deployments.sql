@@ -54,8 +54,8 @@ SELECT * FROM deployments WHERE license_id = @license_id ORDER BY last_seen_at D
 -- name: CountDeploymentsByFreshness :one
 -- Deployments with status active that hold a seat at @now (active) or not
 -- (stale), and released ones: what deployment_holds_seat gives row by row,
--- read from index ranges (migration 00004; a test in db/ keeps the two
--- equal). An active deployment lacks a seat when it was last seen at least
+-- read from index ranges (migrations 00004 and 00016: the index holds the
+-- hour of the last sighting, seen_hour; a test in db/ keeps the two equal). An active deployment lacks a seat when it was last seen at least
 -- its license's heartbeat window ago ("lapsed") and no offline file covers
 -- it. Seen before the longest window in use, it has lapsed whatever its
 -- license; seen within the shortest, it has not: only those in between,
@@ -66,11 +66,21 @@ WITH counts AS MATERIALIZED (
         -- cheapest full count (heartbeats keep the visibility map busy).
         (SELECT count(*) FROM deployments)
         - (SELECT count(*) FROM deployments WHERE status = 'deactivated') AS listed,
+        -- Seen before the hour of the longest window's start: from the index alone.
         (SELECT count(*) FROM deployments d
-            WHERE d.status = 'active' AND d.last_seen_at <= sqlc.arg(now)::timestamptz
+            WHERE d.status = 'active' AND d.seen_hour < seen_hour_of(sqlc.arg(now)::timestamptz
+                - make_interval(hours => (SELECT max(heartbeat_window_hours) FROM licenses))))
+        + (SELECT count(*) FROM deployments d
+            WHERE d.status = 'active' AND d.seen_hour = seen_hour_of(sqlc.arg(now)::timestamptz
+                - make_interval(hours => (SELECT max(heartbeat_window_hours) FROM licenses)))
+              AND d.last_seen_at <= sqlc.arg(now)::timestamptz
                 - make_interval(hours => (SELECT max(heartbeat_window_hours) FROM licenses)))
         + (SELECT count(*) FROM deployments d
             WHERE d.status = 'active'
+              AND d.seen_hour >= seen_hour_of(sqlc.arg(now)::timestamptz
+                - make_interval(hours => (SELECT max(heartbeat_window_hours) FROM licenses)))
+              AND d.seen_hour <= seen_hour_of(sqlc.arg(now)::timestamptz
+                - make_interval(hours => (SELECT min(heartbeat_window_hours) FROM licenses)))
               AND d.last_seen_at > sqlc.arg(now)::timestamptz
                 - make_interval(hours => (SELECT max(heartbeat_window_hours) FROM licenses))
               AND d.last_seen_at <= sqlc.arg(now)::timestamptz
@@ -86,3 +96,18 @@ WITH counts AS MATERIALIZED (
 SELECT (listed - lapsed + covered)::bigint AS active, (lapsed - covered)::bigint AS stale,
     deactivated::bigint AS deactivated
 FROM counts;
+
+-- name: TouchDeployments :exec
+-- Writes the last-seen times gathered in memory (db.LastSeen), each row once,
+-- in id order so that concurrent flushes of several processes lock rows in
+-- the same order. A time never goes back, and a deployment released
+-- meanwhile is left alone: its seat was given up after it was seen.
+UPDATE deployments d SET last_seen_at = v.seen_at
+FROM (SELECT unnest(@ids::uuid[]) AS id, unnest(@seen_ats::timestamptz[]) AS seen_at ORDER BY 1) v
+WHERE d.id = v.id AND d.status = 'active' AND d.last_seen_at < v.seen_at;
+
+-- name: ListActiveAndReleasedDeployments :many
+-- A license's deployments, at most @max of them, for the cached validation
+-- facts (db.FactsCache).
+SELECT * FROM deployments WHERE license_id = @license_id LIMIT @max;
+

@@ -1,25 +1,16 @@
 -- Usage: reports as received (the idempotency record), per-period totals
 -- checked against limits, and daily rollups for charts.
 
--- name: InsertUsageReports :many
--- Inserts a batch; ids already present are skipped, and only the ids that
--- were new come back. Concurrent inserts of one id wait on each other, so
--- exactly one of them sees it as new.
-INSERT INTO usage_reports (license_id, report_id, deployment_id, period_start, period_end, metrics, received_at)
-SELECT @license_id, r.report_id, sqlc.narg('deployment_pk')::uuid, r.period_start, r.period_end, r.metrics, @received_at
-FROM (SELECT unnest(sqlc.arg(report_ids)::uuid[]) AS report_id, unnest(sqlc.arg(period_starts)::timestamptz[]) AS period_start, unnest(sqlc.arg(period_ends)::timestamptz[]) AS period_end, unnest(sqlc.arg(metrics)::jsonb[]) AS metrics) r
-ON CONFLICT (license_id, report_id) DO NOTHING
-RETURNING report_id;
-
--- name: AddUsagePeriods :exec
--- Counters add, gauges keep the peak.
-INSERT INTO usage_periods (license_id, metric, period_start, period_end, kind, value, updated_at)
-SELECT @license_id, u.metric, u.period_start, u.period_end, u.kind, u.value, @updated_at
-FROM (SELECT unnest(sqlc.arg(metrics)::text[]) AS metric, unnest(sqlc.arg(period_starts)::timestamptz[]) AS period_start, unnest(sqlc.arg(period_ends)::timestamptz[]) AS period_end, unnest(sqlc.arg(kinds)::text[]) AS kind, unnest(sqlc.arg(vals)::bigint[]) AS value) u
-ON CONFLICT (license_id, metric, period_start) DO UPDATE SET
-    value = CASE WHEN usage_periods.kind = 'gauge' THEN greatest(usage_periods.value, excluded.value)
-                 ELSE usage_periods.value + excluded.value END,
-    updated_at = excluded.updated_at;
+-- name: RecordUsage :one
+-- Stores a batch exactly once per report id and adds the new reports to the
+-- period and daily totals, in one statement (record_usage, migration
+-- 00015); answers the ids counted now and the usage of the period starting
+-- at @current_period.
+SELECT r.accepted::uuid[] AS accepted, r.usage_metrics::text[] AS usage_metrics, r.usage_values::bigint[] AS usage_values
+FROM record_usage(@license_id::uuid, @customer_id::uuid, sqlc.narg('deployment_pk')::uuid, @report_ids::uuid[],
+    @period_starts::timestamptz[], @period_ends::timestamptz[], @metrics::jsonb[], @accounting_starts::timestamptz[],
+    @accounting_ends::timestamptz[], @metric_reports::int[], @metric_names::text[], @metric_kinds::text[],
+    @metric_values::bigint[], @received_at::timestamptz, @current_period::timestamptz) r;
 
 -- name: AddUsageDaily :exec
 INSERT INTO usage_daily (license_id, customer_id, metric, day, kind, value)

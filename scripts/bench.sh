@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # Benchmarks, side by side in one run:
 #  1. the licensing core and client hot paths (go test -bench);
-#  2. recording usage reports with the usage rollup triggers on and off
-#     (db.Store.RecordUsage, two concurrent writers over 200 licenses);
+#  2. the machine API served by the real app and driven by wrk in its own
+#     process (cmd/benchvalidate): a one-SELECT baseline, /healthz, validate,
+#     the production heartbeat mix, seat acquisition, and usage reports at
+#     batch sizes 1, 10 and 100 beside a raw INSERT of the same rows, as one
+#     table of requests/s, p50, p99, allocations and ratios.
 #  3. distribution: artifact download throughput (license key, redirect,
 #     signed link, filesystem store) beside cat of the same file, and
-#     registry token issue latency;
-#  4. POST /api/validation/validate against a one-SELECT baseline route over
-#     the same pool, with 10,000 licenses and 64 concurrent clients.
+#     registry token issue latency; what the outbox costs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+command -v wrk >/dev/null || { echo "bench: wrk is required (apt-get install wrk)" >&2; exit 1; }
 go test -run '^$' -bench . -benchmem ./licensing/...
-go test -run '^$' -bench RecordUsage -benchtime 3000x ./db/
 # What the outbox (domain events and their fan-out jobs) costs license actions and usage reports.
 go test -run '^$' -bench Outbox -benchtime 2000x ./db/
 go test -run '^$' -bench 'DownloadByKey|CatFloor' -benchtime "${BENCH_DOWNLOADS:-10x}" ./handlers/
 go test -run '^$' -bench 'RegistryToken' -benchtime "${BENCH_TOKENS:-2000x}" ./handlers/
-go run ./cmd/benchvalidate -licenses "${BENCH_LICENSES:-10000}" -clients "${BENCH_CLIENTS:-64}" -duration "${BENCH_DURATION:-10s}"
+go build -o "${TMPDIR:-/tmp}/nls-benchvalidate" ./cmd/benchvalidate
+"${TMPDIR:-/tmp}/nls-benchvalidate" -licenses "${BENCH_LICENSES:-10000}" -connections "${BENCH_CONNECTIONS:-64}" \
+    -duration "${BENCH_DURATION:-9s}"

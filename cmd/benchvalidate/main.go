@@ -1,14 +1,21 @@
-// Command benchvalidate measures POST /api/validation/validate against a
-// baseline route that does one indexed SELECT over the same pool, side by
-// side in one run (make bench). It starts a throwaway PostgreSQL unless
-// BENCH_DATABASE_URL is set, seeds licenses, serves the real app on
-// loopback and drives both routes with concurrent keep-alive clients.
+// Command benchvalidate is make bench's machine API benchmark. It starts a
+// throwaway PostgreSQL (fsync on) unless BENCH_DATABASE_URL is set, seeds
+// licenses and deployments, serves the real app on loopback, and drives it
+// with wrk — a separate process, so the load generator takes no CPU from
+// the measured Go runtime — route after route in one run: a one-SELECT
+// baseline, /healthz, validate with one key and over many, the production
+// heartbeat mix, new deployments taking seats, and usage reports at batch
+// sizes 1, 10 and 100 beside a raw multi-row INSERT of the same rows. It
+// prints one table with requests/s, p50, p99, allocations per request and
+// the ratios to the baseline (and, for usage, to the INSERT floor).
 package main
 
 import (
-	"bytes"
+	"bufio"
 	"context"
+	_ "embed"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -16,14 +23,20 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"sort"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nectarcloud/nls/app"
@@ -34,35 +47,58 @@ import (
 	"github.com/nectarcloud/nls/web/static"
 )
 
+//go:embed load.lua
+var loadScript []byte
+
+// heartbeatInterval is the Go client's default (licensing/client): a real
+// installation's previous heartbeat is this long ago, so every heartbeat of
+// the production mix finds its deployment last seen that long ago.
+const heartbeatInterval = 15 * time.Minute
+
+type options struct {
+	licenses, connections, threads, poolSize, heartbeats, rounds int
+	duration                                                     time.Duration
+	only                                                         string
+}
+
 func main() {
-	licenses := flag.Int("licenses", 10_000, "licenses to seed")
-	clients := flag.Int("clients", 64, "concurrent clients")
-	duration := flag.Duration("duration", 10*time.Second, "how long each route is driven")
+	var o options
+	flag.IntVar(&o.licenses, "licenses", 10_000, "licenses to seed")
+	flag.IntVar(&o.connections, "connections", 64, "concurrent wrk connections")
+	flag.IntVar(&o.threads, "threads", 2, "wrk threads")
+	flag.IntVar(&o.poolSize, "pool", 20, "database connections (NLS_DB_MAX_CONNS's default)")
+	flag.IntVar(&o.heartbeats, "heartbeats", 8, "deployments per license seeded for the production heartbeat mix")
+	flag.DurationVar(&o.duration, "duration", 9*time.Second, "how long each route is driven in all")
+	flag.StringVar(&o.only, "only", "", "run only the routes whose names contain this")
+	flag.IntVar(&o.rounds, "rounds", 3, "rounds: each route is driven duration/rounds per round, the routes taking turns, so that a change in the machine's load falls on all of them")
 	flag.Parse()
-	if err := run(*licenses, *clients, *duration); err != nil {
+	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(nLicenses, clients int, duration time.Duration) error {
+func run(o options) error {
 	ctx := context.Background()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if _, err := exec.LookPath("wrk"); err != nil {
+		return errors.New("wrk is required (apt-get install wrk)")
+	}
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	url := os.Getenv("BENCH_DATABASE_URL")
+	work, err := os.MkdirTemp("", "nls-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
 	if url == "" {
-		dir, err := os.MkdirTemp("", "nls-bench-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		cl, err := pgcluster.Start(ctx, pgcluster.Options{Dir: filepath.Join(dir, "pg"), Database: "bench"})
+		cl, err := pgcluster.Start(ctx, pgcluster.Options{Dir: filepath.Join(work, "pg"), Database: "bench"})
 		if err != nil {
 			return err
 		}
 		defer cl.Stop()
 		url = cl.URL()
 	}
-	pool, err := db.Connect(ctx, url, 32)
+	pool, err := db.Connect(ctx, url, int32(o.poolSize))
 	if err != nil {
 		return err
 	}
@@ -71,12 +107,7 @@ func run(nLicenses, clients int, duration time.Duration) error {
 		return err
 	}
 	store := db.NewStore(pool)
-	keysDir, err := os.MkdirTemp("", "nls-bench-keys-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(keysDir)
-	keyring, _, err := licensing.LoadOrInitKeyring(keysDir, time.Now())
+	keyring, _, err := licensing.LoadOrInitKeyring(filepath.Join(work, "keys"), time.Now())
 	if err != nil {
 		return err
 	}
@@ -86,22 +117,354 @@ func run(nLicenses, clients int, duration time.Duration) error {
 	}
 	keysSvc := app.NewKeyService(keyring, "nls-bench")
 
-	fmt.Printf("seeding %d licenses…\n", nLicenses)
+	fmt.Printf("seeding %d licenses…\n", o.licenses)
 	start := time.Now()
-	keys, ids, err := seed(ctx, store, keysSvc, sealer, nLicenses)
+	keys, ids, err := seed(ctx, store, keysSvc, sealer, o.licenses)
 	if err != nil {
 		return err
 	}
+	if err := seedDeployments(ctx, pool, ids, o.heartbeats); err != nil {
+		return err
+	}
 	fmt.Printf("seeded in %s\n", time.Since(start).Round(time.Millisecond))
+	files, err := writeBodies(work, keys, ids, o.heartbeats)
+	if err != nil {
+		return err
+	}
 
 	assets, err := static.New()
 	if err != nil {
 		return err
 	}
 	stats := db.NewValidationStats(store, log)
+	statsCtx, stopStats := context.WithCancel(ctx)
+	statsDone := make(chan struct{})
+	go func() { stats.Run(statsCtx, 10*time.Second); close(statsDone) }()
+	defer func() { stopStats(); <-statsDone }()
+	seen := db.NewLastSeen(store, log)
+	seenCtx, stopSeen := context.WithCancel(ctx)
+	seenDone := make(chan struct{})
+	go func() { seen.Run(seenCtx, 5*time.Second); close(seenDone) }()
+	defer func() { stopSeen(); <-seenDone }()
+	facts := db.NewFactsCache(store, log, time.Minute)
+	factsCtx, stopFacts := context.WithCancel(ctx)
+	factsDone := make(chan struct{})
+	go func() { facts.Run(factsCtx); close(factsDone) }()
+	defer func() { stopFacts(); <-factsDone }()
 	app := handlers.New(handlers.Config{}, handlers.Deps{Store: store, Log: log, Assets: assets,
-		Registry: prometheus.NewRegistry(), Keys: keysSvc, Sealer: sealer, Stats: stats})
-	// The baseline: the least any DB-backed check pays — one indexed SELECT.
+		Registry: prometheus.NewRegistry(), Keys: keysSvc, Sealer: sealer, Stats: stats, Seen: seen, Facts: facts})
+	addBenchRoutes(app, store, pool, keys, ids)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	go app.Listener(ln)
+	defer app.Shutdown()
+	base := "http://" + ln.Addr().String()
+	script := filepath.Join(work, "load.lua")
+	if err := os.WriteFile(script, loadScript, 0o600); err != nil {
+		return err
+	}
+
+	routes := []route{
+		{name: "baseline SELECT", path: "/bench/baseline", args: []string{"lines", files.baseline}},
+		{name: "healthz", path: "/healthz", args: []string{"get"}},
+		{name: "validate, one key", path: "/api/validation/validate", args: []string{"lines", files.oneKey}},
+		{name: "validate, many keys", path: "/api/validation/validate", args: []string{"lines", files.manyKeys}},
+		{name: "heartbeat, production mix", path: "/api/validation/heartbeat", args: []string{"seq", files.heartbeats}},
+		{name: "new deployment (seat)", path: "/api/validation/validate", args: []string{"newdep", files.keys}},
+		{name: "usage x1", path: "/api/usage/report", args: []string{"usage", files.keys, "1"}, batch: 1},
+		{name: "INSERT floor x1", path: "/bench/usage-floor", args: []string{"usage", files.keys, "1"}, batch: 1, floor: true},
+		{name: "usage x10", path: "/api/usage/report", args: []string{"usage", files.keys, "10"}, batch: 10},
+		{name: "INSERT floor x10", path: "/bench/usage-floor", args: []string{"usage", files.keys, "10"}, batch: 10, floor: true},
+		{name: "usage x100", path: "/api/usage/report", args: []string{"usage", files.keys, "100"}, batch: 100},
+		{name: "INSERT floor x100", path: "/bench/usage-floor", args: []string{"usage", files.keys, "100"}, batch: 100, floor: true},
+	}
+	// One key's deployment takes its seat before the one-key route, as an
+	// installation's first validation would.
+	if err := os.WriteFile(files.oneKey, []byte(oneKeyBody(keys[0])+"\n"), 0o600); err != nil {
+		return err
+	}
+	var selected []*route
+	for i := range routes {
+		r := &routes[i]
+		if o.only == "" || strings.Contains(r.name, o.only) || r.name == "baseline SELECT" {
+			selected = append(selected, r)
+		}
+	}
+	if err := probe(base, selected, keys, files); err != nil {
+		return err
+	}
+	runs := make([][]result, len(selected))
+	for round := 0; round < o.rounds; round++ {
+		fmt.Printf("round %d of %d\n", round+1, o.rounds)
+		for i, r := range selected {
+			res, err := drive(base, script, *r, o)
+			if err != nil {
+				return fmt.Errorf("%s: %w", r.name, err)
+			}
+			r.next = res.last
+			fmt.Printf("  %-28s %9.0f req/s  p50 %-9s p99 %-9s\n", r.name, res.rps, res.p50, res.p99)
+			runs[i] = append(runs[i], res)
+		}
+	}
+	results := make([]result, len(selected))
+	for i, rs := range runs {
+		results[i] = combine(rs)
+	}
+	printTable(o, results)
+	return nil
+}
+
+type route struct {
+	name, path string
+	args       []string
+	batch      int
+	floor      bool
+	next       int64 // seq routes: the first line the next round sends
+}
+
+type result struct {
+	route
+	rps              float64
+	p50, p99         time.Duration
+	requests         int64
+	errors, non2xx   int64
+	wrapped, last    int64
+	elapsed          time.Duration
+	allocs, bytes    uint64
+	allocsPerRequest float64
+	bytesPerRequest  float64
+}
+
+var resultRE = regexp.MustCompile(`RESULT requests=(\d+) duration_us=(\d+) p50_us=(\d+) p99_us=(\d+) errors=(\d+) non2xx=(\d+) wrapped=(\d+) last=(\d+)`)
+
+// drive runs wrk against one route and reads its summary and this
+// process's allocations over the run.
+func drive(base, script string, r route, o options) (result, error) {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	args := []string{"-t", strconv.Itoa(o.threads), "-c", strconv.Itoa(o.connections),
+		"-d", strconv.Itoa(max(1, int(o.duration.Seconds())/o.rounds)) + "s", "--timeout", "10s", "-s", script, base + r.path, "--"}
+	args = append(args, r.args...)
+	if r.args[0] == "seq" {
+		args = append(args, "1", strconv.FormatInt(r.next, 10))
+	}
+	out, err := exec.Command("wrk", args...).CombinedOutput()
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		return result{}, fmt.Errorf("wrk: %w\n%s", err, out)
+	}
+	m := resultRE.FindStringSubmatch(string(out))
+	if m == nil {
+		return result{}, fmt.Errorf("no summary from wrk:\n%s", out)
+	}
+	n := make([]int64, len(m))
+	for i := 1; i < len(m); i++ {
+		n[i], _ = strconv.ParseInt(m[i], 10, 64)
+	}
+	res := result{route: r, requests: n[1], rps: float64(n[1]) / (float64(n[2]) / 1e6),
+		p50: time.Duration(n[3]) * time.Microsecond, p99: time.Duration(n[4]) * time.Microsecond,
+		errors: n[5], non2xx: n[6], wrapped: n[7], last: n[8], elapsed: time.Duration(n[2]) * time.Microsecond,
+		allocs: after.Mallocs - before.Mallocs, bytes: after.TotalAlloc - before.TotalAlloc}
+	return res, nil
+}
+
+// combine adds up a route's rounds: throughput over all of them, and the
+// median round's p50 and p99.
+func combine(rs []result) result {
+	out := rs[0]
+	out.requests, out.elapsed, out.allocs, out.bytes, out.errors, out.non2xx, out.wrapped = 0, 0, 0, 0, 0, 0, 0
+	var p50s, p99s []time.Duration
+	for _, r := range rs {
+		out.requests += r.requests
+		out.elapsed += r.elapsed
+		out.allocs += r.allocs
+		out.bytes += r.bytes
+		out.errors += r.errors
+		out.non2xx += r.non2xx
+		out.wrapped += r.wrapped
+		p50s, p99s = append(p50s, r.p50), append(p99s, r.p99)
+	}
+	slices.Sort(p50s)
+	slices.Sort(p99s)
+	out.p50, out.p99 = p50s[len(p50s)/2], p99s[len(p99s)/2]
+	out.rps = float64(out.requests) / out.elapsed.Seconds()
+	if out.requests > 0 {
+		out.allocsPerRequest = float64(out.allocs) / float64(out.requests)
+		out.bytesPerRequest = float64(out.bytes) / float64(out.requests)
+	}
+	return out
+}
+
+// probe sends one request of each route and checks its answer, so that a
+// route answering errors fast is not mistaken for a fast route.
+func probe(base string, routes []*route, keys []string, files bodyFiles) error {
+	last := func(path string) string {
+		b, _ := os.ReadFile(path)
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		return lines[len(lines)-1]
+	}
+	period := time.Now().UTC().Truncate(time.Minute).Format(time.RFC3339)
+	usage := func() string {
+		return fmt.Sprintf(`{"licenseKey":%q,"deploymentId":"bench","reports":[{"id":%q,"periodStart":%q,"periodEnd":%q,"metrics":{"apiCalls":1}}]}`,
+			keys[1], uuid.NewString(), period, period)
+	}
+	for _, r := range routes {
+		var body, want string
+		switch r.args[0] {
+		case "get":
+			continue
+		case "lines", "seq":
+			body = last(r.args[1])
+			want = `"valid":true`
+		case "newdep":
+			body = fmt.Sprintf(`{"licenseKey":%q,"deploymentId":"probe-new"}`, keys[1])
+			want = `"valid":true`
+		case "usage":
+			body, want = usage(), `"status":"accepted"`
+			if r.floor {
+				want = `"stored"`
+			}
+		}
+		if r.name == "baseline SELECT" {
+			want = `"status"`
+		}
+		res, err := http.Post(base+r.path, "application/json", strings.NewReader(body))
+		if err != nil {
+			return err
+		}
+		got, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 || !strings.Contains(string(got), want) {
+			return fmt.Errorf("%s: probe answered %d %s, want %s", r.name, res.StatusCode, got, want)
+		}
+	}
+	return nil
+}
+
+func printTable(o options, results []result) {
+	var baseline float64
+	floors := map[int]float64{}
+	for _, r := range results {
+		if r.name == "baseline SELECT" {
+			baseline = r.rps
+		}
+		if r.floor {
+			floors[r.batch] = r.rps
+		}
+	}
+	load, _ := os.ReadFile("/proc/loadavg")
+	fmt.Printf("\n%d licenses, wrk -t%d -c%d, %s per route in %d rounds, %d database connections, %d CPUs, load %s\n\n",
+		o.licenses, o.threads, o.connections, o.duration, o.rounds, o.poolSize, runtime.NumCPU(), strings.Join(strings.Fields(string(load))[:3], " "))
+	fmt.Printf("%-28s %9s %9s %9s %8s %9s %9s %8s %s\n", "route", "req/s", "p50", "p99", "×base", "rows/s", "×INSERT", "allocs", "errors")
+	for _, r := range results {
+		rows, vsFloor := "", ""
+		if r.batch > 0 {
+			rows = fmt.Sprintf("%.0f", r.rps*float64(r.batch))
+			if f := floors[r.batch]; f > 0 && !r.floor {
+				vsFloor = fmt.Sprintf("%.2f", r.rps/f)
+			}
+		}
+		errs := ""
+		if r.errors+r.non2xx > 0 {
+			errs = fmt.Sprintf("%d failed, %d non-2xx", r.errors, r.non2xx)
+		}
+		if r.wrapped > 0 {
+			errs += fmt.Sprintf(" (%d deployments seen twice)", r.wrapped)
+		}
+		fmt.Printf("%-28s %9.0f %9s %9s %8.2f %9s %9s %8.0f %s\n", r.name, r.rps, r.p50.Round(10*time.Microsecond),
+			r.p99.Round(10*time.Microsecond), r.rps/baseline, rows, vsFloor, r.allocsPerRequest, errs)
+	}
+	fmt.Println("\nallocs: allocations per request in the server process (wrk runs apart).")
+	fmt.Println("Goals (issue 22): production mix ≥ 0.80×base with p99 < 20ms and < 100 allocs; new deployment ≥ 0.35×base;")
+	fmt.Println("usage x1 ≥ 5× its rate before; usage x10/x100 ≥ 0.80× the INSERT floor of the same rows.")
+}
+
+func oneKeyBody(key string) string {
+	b, _ := json.Marshal(map[string]string{"licenseKey": key, "deploymentId": "bench-0", "hostname": "host-0", "appVersion": "1.0.0"})
+	return string(b)
+}
+
+type bodyFiles struct{ baseline, oneKey, manyKeys, heartbeats, keys string }
+
+// writeBodies writes the request bodies wrk picks from, one per line.
+func writeBodies(dir string, keys []string, ids []uuid.UUID, heartbeats int) (bodyFiles, error) {
+	f := bodyFiles{baseline: filepath.Join(dir, "baseline.txt"), oneKey: filepath.Join(dir, "onekey.txt"),
+		manyKeys: filepath.Join(dir, "manykeys.txt"), heartbeats: filepath.Join(dir, "heartbeats.txt"),
+		keys: filepath.Join(dir, "keys.txt")}
+	write := func(path string, n int, line func(i int) any) error {
+		file, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		w := bufio.NewWriter(file)
+		for i := 0; i < n; i++ {
+			switch v := line(i).(type) {
+			case string:
+				w.WriteString(v)
+			default:
+				b, _ := json.Marshal(v)
+				w.Write(b)
+			}
+			w.WriteByte('\n')
+		}
+		if err := w.Flush(); err != nil {
+			return err
+		}
+		return file.Close()
+	}
+	n := len(keys)
+	if err := write(f.baseline, n, func(i int) any { return map[string]any{"id": ids[i]} }); err != nil {
+		return f, err
+	}
+	if err := write(f.manyKeys, n, func(i int) any {
+		return map[string]string{"licenseKey": keys[i], "deploymentId": fmt.Sprintf("bench-%d", i),
+			"hostname": fmt.Sprintf("host-%d", i), "appVersion": "1.0.0"}
+	}); err != nil {
+		return f, err
+	}
+	// Ordered so that consecutive heartbeats are of different licenses.
+	if err := write(f.heartbeats, n*heartbeats, func(k int) any {
+		i, j := k%n, k/n
+		return map[string]string{"licenseKey": keys[i], "deploymentId": fmt.Sprintf("hb-%d-%d", i, j),
+			"hostname": fmt.Sprintf("host-%d-%d", i, j), "appVersion": "1.0.0"}
+	}); err != nil {
+		return f, err
+	}
+	return f, write(f.keys, n, func(i int) any { return keys[i] })
+}
+
+// seedDeployments gives every license a deployment seen ten seconds ago
+// (bench-i: the validate routes' installations) and `heartbeats` seen one
+// heartbeat interval ago (hb-i-j: the production mix's, each heartbeating once
+// in the run, as real ones do every 15 minutes).
+func seedDeployments(ctx context.Context, pool *pgxpool.Pool, ids []uuid.UUID, heartbeats int) error {
+	_, err := pool.Exec(ctx, `
+INSERT INTO deployments (license_id, deployment_id, hostname, ip, app_version, first_seen_at, last_seen_at)
+SELECT l.id, 'bench-' || (l.i1 - 1), 'host-' || (l.i1 - 1), '127.0.0.1', '1.0.0', now() - interval '1 day',
+    now() - interval '10 seconds'
+FROM unnest($1::uuid[]) WITH ORDINALITY AS l(id, i1)`, ids)
+	if err != nil {
+		return fmt.Errorf("seeding deployments: %w", err)
+	}
+	_, err = pool.Exec(ctx, `
+INSERT INTO deployments (license_id, deployment_id, hostname, ip, app_version, first_seen_at, last_seen_at)
+SELECT l.id, 'hb-' || (l.i1 - 1) || '-' || j, 'host-' || (l.i1 - 1) || '-' || j, '127.0.0.1', '1.0.0',
+    now() - interval '1 day', now() - make_interval(secs => $3)
+FROM unnest($1::uuid[]) WITH ORDINALITY AS l(id, i1), generate_series(0, $2 - 1) j`,
+		ids, heartbeats, heartbeatInterval.Seconds())
+	if err != nil {
+		return fmt.Errorf("seeding heartbeat deployments: %w", err)
+	}
+	_, err = pool.Exec(ctx, `VACUUM ANALYZE deployments`)
+	return err
+}
+
+// addBenchRoutes adds the two floors the machine routes are measured against.
+func addBenchRoutes(app *fiber.App, store *db.Store, pool *pgxpool.Pool, keys []string, ids []uuid.UUID) {
+	// The least any database-backed check pays: one indexed SELECT.
 	app.Post("/bench/baseline", func(c *fiber.Ctx) error {
 		var body struct {
 			ID uuid.UUID `json:"id"`
@@ -115,57 +478,49 @@ func run(nLicenses, clients int, duration time.Duration) error {
 		}
 		return c.JSON(fiber.Map{"id": l.ID, "status": l.Status})
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
+	// The least storing usage reports can cost: one multi-row INSERT of the
+	// request's reports, without authentication, deduplication or totals.
+	licenseOf := make(map[string]uuid.UUID, len(keys))
+	for i, k := range keys {
+		licenseOf[k] = ids[i]
 	}
-	go app.Listener(ln)
-	defer app.Shutdown()
-	base := "http://" + ln.Addr().String()
-
-	validateBody := func(i int) []byte {
-		b, _ := json.Marshal(map[string]any{"licenseKey": keys[i], "deploymentId": fmt.Sprintf("bench-%d", i)})
-		return b
-	}
-	baselineBody := func(i int) []byte {
-		b, _ := json.Marshal(map[string]any{"id": ids[i]})
-		return b
-	}
-	// Warm up: activates every deployment and fills caches, as in steady state.
-	if _, err := drive(base+"/api/validation/validate", validateBody, nLicenses, clients, 0, nLicenses); err != nil {
-		return err
-	}
-	if _, err := drive(base+"/bench/baseline", baselineBody, nLicenses, clients, 0, nLicenses); err != nil {
-		return err
-	}
-	val, err := drive(base+"/api/validation/validate", validateBody, nLicenses, clients, duration, 0)
-	if err != nil {
-		return err
-	}
-	bl, err := drive(base+"/bench/baseline", baselineBody, nLicenses, clients, duration, 0)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("\n%d licenses, %d concurrent clients, %s per route, GOMAXPROCS shared by clients and server\n\n",
-		nLicenses, clients, duration)
-	fmt.Printf("%-22s %10s %10s %10s %8s\n", "route", "req/s", "p50", "p99", "errors")
-	for _, r := range []struct {
-		name string
-		res  result
-	}{{"validate", val}, {"baseline SELECT", bl}} {
-		fmt.Printf("%-22s %10.0f %10s %10s %8d\n", r.name, r.res.rps, r.res.p50, r.res.p99, r.res.errors)
-	}
-	fmt.Printf("\nvalidate/baseline throughput ratio: %.2f (aim ≥ 0.5); validate p99 %s (aim < 20ms)\n",
-		val.rps/bl.rps, val.p99)
-	return nil
+	app.Post("/bench/usage-floor", func(c *fiber.Ctx) error {
+		var body struct {
+			LicenseKey string `json:"licenseKey"`
+			Reports    []struct {
+				ID          uuid.UUID       `json:"id"`
+				PeriodStart time.Time       `json:"periodStart"`
+				PeriodEnd   time.Time       `json:"periodEnd"`
+				Metrics     json.RawMessage `json:"metrics"`
+			} `json:"reports"`
+		}
+		if err := json.Unmarshal(c.Body(), &body); err != nil {
+			return err
+		}
+		lic := licenseOf[body.LicenseKey]
+		n := len(body.Reports)
+		rids, starts, ends, metrics := make([]uuid.UUID, n), make([]time.Time, n), make([]time.Time, n), make([]string, n)
+		for i, r := range body.Reports {
+			rids[i], starts[i], ends[i], metrics[i] = r.ID, r.PeriodStart, r.PeriodEnd, string(r.Metrics)
+		}
+		_, err := pool.Exec(c.UserContext(), `
+INSERT INTO usage_reports (license_id, report_id, period_start, period_end, metrics, received_at)
+SELECT $1, unnest($2::uuid[]), unnest($3::timestamptz[]), unnest($4::timestamptz[]), unnest($5::jsonb[]), now()`,
+			lic, rids, starts, ends, metrics)
+		if err != nil {
+			return err
+		}
+		return c.JSON(fiber.Map{"stored": n})
+	})
 }
 
-// seed creates n licenses on an unlimited-seat plan and returns their keys.
+// seed creates n licenses on a plan of 1,000 seats and returns their keys.
 func seed(ctx context.Context, store *db.Store, issuer db.KeyIssuer, sealer *licensing.Sealer, n int) ([]string, []uuid.UUID, error) {
 	actor := licensing.SystemActor("bench")
 	now := time.Now()
 	spec := licensing.DefaultPlanSpec()
-	spec.Code, spec.Name, spec.Features = "bench", "Bench", []string{"core"}
+	seats := int32(1000)
+	spec.Code, spec.Name, spec.Features, spec.MaxDeployments = "bench", "Bench", []string{"core"}, &seats
 	spec.Limits = map[string]int64{"users": 100}
 	if _, err := store.CreatePlan(ctx, actor, spec, now); err != nil {
 		return nil, nil, err
@@ -205,68 +560,4 @@ func seed(ctx context.Context, store *db.Store, issuer db.KeyIssuer, sealer *lic
 		return nil, nil, err
 	}
 	return keys, ids, nil
-}
-
-type result struct {
-	rps      float64
-	p50, p99 time.Duration
-	errors   int64
-}
-
-// drive sends requests from clients goroutines, each cycling over its own
-// share of the n bodies, for d (or, when d is 0, total requests in all).
-func drive(url string, body func(int) []byte, n, clients int, d time.Duration, total int) (result, error) {
-	tr := &http.Transport{MaxIdleConns: clients, MaxIdleConnsPerHost: clients}
-	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
-	defer tr.CloseIdleConnections()
-	var (
-		mu        sync.Mutex
-		latencies []time.Duration
-		errs      atomic.Int64
-		sent      atomic.Int64
-		wg        sync.WaitGroup
-	)
-	deadline := time.Now().Add(d)
-	start := time.Now()
-	for w := 0; w < clients; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			local := make([]time.Duration, 0, 4096)
-			for k := 0; ; k++ {
-				if d > 0 && time.Now().After(deadline) {
-					break
-				}
-				if d == 0 && int(sent.Add(1)) > total {
-					break
-				}
-				i := (w + k*clients) % n
-				t0 := time.Now()
-				res, err := client.Post(url, "application/json", bytes.NewReader(body(i)))
-				if err != nil {
-					errs.Add(1)
-					continue
-				}
-				_, _ = io.Copy(io.Discard, res.Body)
-				res.Body.Close()
-				if res.StatusCode != 200 {
-					errs.Add(1)
-				}
-				local = append(local, time.Since(t0))
-			}
-			mu.Lock()
-			latencies = append(latencies, local...)
-			mu.Unlock()
-		}(w)
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	if len(latencies) == 0 {
-		return result{}, fmt.Errorf("no request completed against %s", url)
-	}
-	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
-	q := func(p float64) time.Duration {
-		return latencies[int(p*float64(len(latencies)-1))].Round(10 * time.Microsecond)
-	}
-	return result{rps: float64(len(latencies)) / elapsed.Seconds(), p50: q(0.50), p99: q(0.99), errors: errs.Load()}, nil
 }

@@ -65,6 +65,16 @@ func (e *cmdEnv) serve(ctx context.Context) error {
 	statsDone := make(chan struct{})
 	go func() { stats.Run(statsCtx, 10*time.Second); close(statsDone) }()
 	defer func() { stopStats(); <-statsDone }()
+	seen := db.NewLastSeen(store, e.log)
+	seenCtx, stopSeen := context.WithCancel(context.Background())
+	seenDone := make(chan struct{})
+	go func() { seen.Run(seenCtx, 5*time.Second); close(seenDone) }()
+	defer func() { stopSeen(); <-seenDone }()
+	facts := db.NewFactsCache(store, e.log, time.Minute)
+	factsCtx, stopFacts := context.WithCancel(context.Background())
+	factsDone := make(chan struct{})
+	go func() { facts.Run(factsCtx); close(factsDone) }()
+	defer func() { stopFacts(); <-factsDone }()
 	var limiter handlers.Limiter = handlers.NewMemoryLimiter(nil)
 	if e.cfg.RedisURL != "" {
 		rl, err := handlers.NewRedisLimiter(e.cfg.RedisURL)
@@ -105,7 +115,7 @@ func (e *cmdEnv) serve(ctx context.Context) error {
 		ReminderDays:   e.cfg.Jobs.ReminderDays,
 		Distribution:   e.cfg.distributionConfig(),
 	}, handlers.Deps{Store: store, Log: e.log, Limiter: limiter, Assets: assets, Registry: reg, Keys: keys,
-		Sealer: sealer, Stats: stats, Sessions: handlers.SessionKeys(sessionSecret, e.cfg.SessionPrev),
+		Sealer: sealer, Stats: stats, Seen: seen, Facts: facts, Sessions: handlers.SessionKeys(sessionSecret, e.cfg.SessionPrev),
 		Tracer: e.tracer, Readiness: readiness,
 		Blobs: blobs, LocalBlobs: localBlobs, RegistryKeys: registryKeys})
 

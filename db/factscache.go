@@ -1,0 +1,207 @@
+package db
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// FactsCache answers the validation read from memory: per license key, the
+// license, its plan and its deployments as last read. Every change to those
+// rows (other than a last-seen time) is notified on channel
+// nls_license_facts by triggers (migration 00016), and a listener drops the
+// license's entries when the notification arrives, so a suspension reaches
+// every process within moments of its commit. Entries also expire after a
+// TTL, so the stored last-seen times the seat counts use are at most that
+// old. While the listener is not connected nothing is served from memory.
+//
+// A cached answer can only be more cautious than the database's: a
+// deployment another process saw more recently may look lapsed here (it then
+// takes the seat path, which locks and counts in the database), never the
+// reverse, because every other change is notified.
+type FactsCache struct {
+	store *Store
+	log   *slog.Logger
+	ttl   time.Duration
+
+	mu        sync.Mutex
+	byKey     map[[32]byte]*cachedLicense
+	byLicense map[uuid.UUID][][32]byte
+	live      bool   // the listener is connected: entries may be served
+	gen       uint64 // bumped by each invalidation: a fill begun before it is not kept
+
+	hits, loads, invalidations atomic.Int64
+}
+
+type cachedLicense struct {
+	row    GetValidationContextRow // the key, license and plan; no deployment
+	deps   map[string]Deployment
+	loaded time.Time
+}
+
+// maxCachedDeployments bounds what one entry holds: a license with more
+// deployments is read from the database every time.
+const maxCachedDeployments = 2000
+
+// NewFactsCache returns an empty cache; Run must be running for it to serve.
+func NewFactsCache(store *Store, log *slog.Logger, ttl time.Duration) *FactsCache {
+	return &FactsCache{store: store, log: log, ttl: ttl, byKey: map[[32]byte]*cachedLicense{},
+		byLicense: map[uuid.UUID][][32]byte{}}
+}
+
+// Stats reports the reads answered from memory and those that loaded an entry.
+func (c *FactsCache) Stats() (hits, loads int64) { return c.hits.Load(), c.loads.Load() }
+
+// ValidationContext is Store.ValidationContext, from memory when it can be.
+func (c *FactsCache) ValidationContext(ctx context.Context, keyHash [32]byte, deploymentID string,
+	now time.Time) (GetValidationContextRow, error) {
+	c.mu.Lock()
+	e := c.byKey[keyHash]
+	live, gen := c.live, c.gen
+	c.mu.Unlock()
+	if !live {
+		return c.store.ValidationContext(ctx, keyHash, deploymentID, now)
+	}
+	if e != nil && now.Sub(e.loaded) < c.ttl && !now.Before(e.loaded) {
+		c.hits.Add(1)
+		return e.rowFor(deploymentID, now), nil
+	}
+	c.loads.Add(1)
+	row, err := c.store.ValidationContext(ctx, keyHash, "", now)
+	if err != nil {
+		return row, err
+	}
+	deps, err := c.store.Q.ListActiveAndReleasedDeployments(ctx, ListActiveAndReleasedDeploymentsParams{LicenseID: row.ID,
+		Max: maxCachedDeployments + 1})
+	if err != nil {
+		return row, Translate(err)
+	}
+	if len(deps) > maxCachedDeployments {
+		return c.store.ValidationContext(ctx, keyHash, deploymentID, now)
+	}
+	e = &cachedLicense{row: row, deps: make(map[string]Deployment, len(deps)), loaded: now}
+	for _, d := range deps {
+		e.deps[d.DeploymentID] = d
+	}
+	c.mu.Lock()
+	if c.live && c.gen == gen {
+		if _, ok := c.byKey[keyHash]; !ok {
+			c.byLicense[row.ID] = append(c.byLicense[row.ID], keyHash)
+		}
+		c.byKey[keyHash] = e
+	}
+	c.mu.Unlock()
+	return e.rowFor(deploymentID, now), nil
+}
+
+// rowFor is the validation row for one deployment, with the seats held at now
+// counted by the seat rule (the SQL twin's, deployment_holds_seat).
+func (e *cachedLicense) rowFor(deploymentID string, now time.Time) GetValidationContextRow {
+	r := e.row
+	window := time.Duration(r.HeartbeatWindowHours) * time.Hour
+	var seats int32
+	for _, d := range e.deps {
+		if HoldsSeat(d.Status, d.LastSeenAt, d.OfflineUntil, window, now) {
+			seats++
+		}
+	}
+	r.SeatsInUse = seats
+	if d, ok := e.deps[deploymentID]; ok {
+		r.DeploymentPk, r.DeploymentStatus = &d.ID, &d.Status
+		r.DeploymentFingerprint, r.DeploymentHostname, r.DeploymentIp, r.DeploymentAppVersion =
+			&d.Fingerprint, &d.Hostname, &d.Ip, &d.AppVersion
+		r.DeploymentFirstSeenAt, r.DeploymentLastSeenAt, r.DeploymentOfflineUntil = &d.FirstSeenAt, &d.LastSeenAt, d.OfflineUntil
+	}
+	return r
+}
+
+// Invalidations counts the change notifications received.
+func (c *FactsCache) Invalidations() int64 { return c.invalidations.Load() }
+
+// invalidate drops one license's entries, or all of them for "*".
+func (c *FactsCache) invalidate(payload string) {
+	defer c.invalidations.Add(1)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	id, err := uuid.Parse(payload)
+	if payload == "*" || err != nil {
+		c.byKey = map[[32]byte]*cachedLicense{}
+		c.byLicense = map[uuid.UUID][][32]byte{}
+		return
+	}
+	for _, k := range c.byLicense[id] {
+		delete(c.byKey, k)
+	}
+	delete(c.byLicense, id)
+}
+
+func (c *FactsCache) setLive(live bool) {
+	c.mu.Lock()
+	c.live = live
+	c.gen++
+	c.byKey = map[[32]byte]*cachedLicense{}
+	c.byLicense = map[uuid.UUID][][32]byte{}
+	c.mu.Unlock()
+}
+
+// Run listens for changes until ctx ends, reconnecting after a failure; the
+// cache serves only while it listens.
+func (c *FactsCache) Run(ctx context.Context) {
+	for ctx.Err() == nil {
+		err := c.listen(ctx)
+		c.setLive(false)
+		if ctx.Err() != nil {
+			return
+		}
+		c.log.Warn("license facts listener stopped; validations read the database until it is back", "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (c *FactsCache) listen(ctx context.Context) error {
+	conn, err := pgx.ConnectConfig(ctx, c.store.Pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "LISTEN nls_license_facts"); err != nil {
+		return err
+	}
+	c.setLive(true)
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		c.invalidate(n.Payload)
+	}
+}
+
+// FactsStore is the store with its validation read answered by a FactsCache.
+type FactsStore struct {
+	*Store
+	Facts *FactsCache
+}
+
+// ValidationContext reads through the cache.
+func (s FactsStore) ValidationContext(ctx context.Context, keyHash [32]byte, deploymentID string,
+	now time.Time) (GetValidationContextRow, error) {
+	return s.Facts.ValidationContext(ctx, keyHash, deploymentID, now)
+}
+
+// Live reports whether the listener is connected (and the cache serving).
+func (c *FactsCache) Live() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.live
+}

@@ -1,0 +1,107 @@
+// Tests of the batched last-seen writes: one UPDATE per flush, times that
+// never go back, released deployments left alone, and writes PostgreSQL can
+// do as HOT updates (no index holds last_seen_at).
+package db_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/nectarcloud/nls/db"
+)
+
+func TestLastSeenFlushWritesNewestTimesAsHOTUpdates(t *testing.T) {
+	f := newSpeedFixture(t)
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Second)
+	lic := f.addLicense(t, licenseRow{status: "active", starts: now.AddDate(-1, 0, 0)})
+	add := func(name, status string, seen time.Time) uuid.UUID {
+		t.Helper()
+		var id uuid.UUID
+		var deactivated *time.Time
+		if status == "deactivated" {
+			deactivated = &seen
+		}
+		if err := f.store.Pool.QueryRow(ctx, `
+			INSERT INTO deployments (license_id, deployment_id, status, deactivated_at, deactivated_by, first_seen_at, last_seen_at)
+			VALUES ($1, $2, $3, $4, CASE WHEN $4::timestamptz IS NULL THEN NULL ELSE 'client' END, $5, $5) RETURNING id`,
+			lic, name, status, deactivated, seen).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	stored := func(id uuid.UUID) time.Time {
+		t.Helper()
+		var at time.Time
+		if err := f.store.Pool.QueryRow(ctx, `SELECT last_seen_at FROM deployments WHERE id = $1`, id).Scan(&at); err != nil {
+			t.Fatal(err)
+		}
+		return at.UTC()
+	}
+	busy := add("busy", "active", now.Add(-15*time.Minute))
+	newer := add("newer", "active", now.Add(time.Minute)) // stored time after the pending one
+	released := add("released", "deactivated", now.Add(-15*time.Minute))
+
+	seen := db.NewLastSeen(f.store, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	for i := range 50 { // a busy key: many requests, one write
+		seen.Seen(busy, now.Add(time.Duration(i)*time.Millisecond))
+	}
+	seen.Seen(newer, now)
+	seen.Seen(released, now)
+	want := now.Add(49 * time.Millisecond)
+	if got := seen.Newest(busy, now.Add(-15*time.Minute)); !got.Equal(want) {
+		t.Fatalf("Newest before the flush: got %v, want the pending %v", got, want)
+	}
+	if got := stored(busy); !got.Equal(now.Add(-15 * time.Minute)) {
+		t.Fatalf("stored before the flush: got %v, want it unchanged", got)
+	}
+	var hotBefore, updBefore int64
+	hot := func() (int64, int64) {
+		var h, u int64
+		if _, err := f.store.Pool.Exec(ctx, `SELECT pg_stat_clear_snapshot()`); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.store.Pool.QueryRow(ctx, `SELECT n_tup_hot_upd, n_tup_upd FROM pg_stat_user_tables WHERE relname = 'deployments'`).
+			Scan(&h, &u); err != nil {
+			t.Fatal(err)
+		}
+		return h, u
+	}
+	hotBefore, updBefore = hot()
+	if err := seen.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := stored(busy); !got.Equal(want) {
+		t.Errorf("busy: stored %v after the flush, want %v", got, want)
+	}
+	if got := stored(newer); !got.Equal(now.Add(time.Minute)) {
+		t.Errorf("newer: stored %v after the flush, want it kept at %v (times never go back)", got, now.Add(time.Minute))
+	}
+	if got := stored(released); !got.Equal(now.Add(-15 * time.Minute)) {
+		t.Errorf("released: stored %v after the flush, want it untouched", got)
+	}
+	if got := seen.Newest(busy, time.Time{}); !got.IsZero() {
+		t.Errorf("pending after the flush: got %v, want none", got)
+	}
+	// Statistics reach the shared counters within about a second of the
+	// flush's commit.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		h, u := hot()
+		if u-updBefore >= 1 {
+			if u-updBefore != 1 || h-hotBefore != 1 {
+				t.Fatalf("flush: %d row updates of which %d HOT, want 1 and 1", u-updBefore, h-hotBefore)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no update counted after the flush (n_tup_upd %d → %d)", updBefore, u)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -1,0 +1,161 @@
+// Tests of the cached validation facts (db.FactsCache) across processes: a
+// held seat validates from memory, and a change made anywhere reaches every
+// process's cache within a second through LISTEN/NOTIFY.
+package handlers_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/nectarcloud/nls/db"
+	"github.com/nectarcloud/nls/handlers"
+	"github.com/nectarcloud/nls/web/static"
+)
+
+// newCachedEnv is another app instance on store, as another process would
+// be, with its own facts cache listening for changes.
+func newCachedEnv(t *testing.T, store *db.Store) (*testEnv, *db.FactsCache) {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	facts := db.NewFactsCache(store, log, time.Minute)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { facts.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	assets, err := static.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, sealer := testKeys(t)
+	cfg := testConfig()
+	app := handlers.New(cfg, handlers.Deps{Store: store, Log: log, Limiter: handlers.NewMemoryLimiter(nil),
+		Assets: assets, Registry: prometheus.NewRegistry(), Keys: keys, Sealer: sealer, Facts: facts})
+	deadline := time.Now().Add(10 * time.Second)
+	for !facts.Live() {
+		if time.Now().After(deadline) {
+			t.Fatal("the facts cache never started listening")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return &testEnv{t: t, app: app, store: store, cfg: cfg}, facts
+}
+
+func TestCachedFactsServeHeldSeatsAndSuspensionReachesEveryProcess(t *testing.T) {
+	f := newFixture(t)
+	id, key := f.issue(map[string]any{"plan": "pro"}) // 2 seats
+	a, factsA := newCachedEnv(t, f.store)
+	b, factsB := newCachedEnv(t, f.store)
+	if v := validate(t, a, key, "on-a", nil); v["code"] != "VALID" {
+		t.Fatalf("process A: got %v, want VALID", v["code"])
+	}
+	if v := validate(t, b, key, "on-b", nil); v["code"] != "VALID" {
+		t.Fatalf("process B: got %v, want VALID", v["code"])
+	}
+	// The seats are full now: a third deployment is refused by either
+	// process, whatever each has cached.
+	if v := validate(t, a, key, "third", nil); v["code"] != "TOO_MANY_DEPLOYMENTS" {
+		t.Fatalf("third deployment on A: got %v, want TOO_MANY_DEPLOYMENTS", v["code"])
+	}
+	// A held seat validates from memory: no load, once the notifications of
+	// the two new rows have come back (each process reloads after them).
+	deadline := time.Now().Add(5 * time.Second)
+	for factsA.Invalidations() < 2 || factsB.Invalidations() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("notifications of the new deployments: A got %d, B %d, want 2 each", factsA.Invalidations(), factsB.Invalidations())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for {
+		h0, l0 := factsB.Stats()
+		validate(t, b, key, "on-b", nil)
+		if h, l := factsB.Stats(); h == h0+1 && l == l0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("process B never answered from memory")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	hits, loads := factsB.Stats()
+	for range 5 {
+		if v := validate(t, b, key, "on-b", nil); v["code"] != "VALID" {
+			t.Fatalf("process B again: got %v, want VALID", v["code"])
+		}
+	}
+	if h, l := factsB.Stats(); l != loads || h != hits+5 {
+		t.Fatalf("held seat on B: %d hits and %d loads more, want 5 and 0", h-hits, l-loads)
+	}
+
+	// Suspended through a third process: both caches drop the license
+	// within a second.
+	if r := f.do("POST", "/api/licenses/"+id+"/suspend", f.admin, map[string]any{"reason": "unpaid"}); r.Status != 200 {
+		t.Fatalf("suspend: %d %s", r.Status, r.Body)
+	}
+	suspended := time.Now()
+	for _, p := range []struct {
+		env *testEnv
+		dep string
+	}{{a, "on-a"}, {b, "on-b"}} {
+		for {
+			v := validate(t, p.env, key, p.dep, nil)
+			if v["code"] == "SUSPENDED" {
+				break
+			}
+			if time.Since(suspended) > time.Second {
+				t.Fatalf("%s: still %v a second after the suspension", p.dep, v["code"])
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	_, la := factsA.Stats()
+	if la < 2 {
+		t.Errorf("process A loaded %d times, want a reload after the suspension", la)
+	}
+}
+
+// The 50-way seat race of TestSeatsHoldUnderConcurrency, with both
+// processes answering from their caches: still exactly the seats.
+func TestSeatsHoldUnderConcurrencyWithCachedFacts(t *testing.T) {
+	f := newFixture(t)
+	_, key := f.issue(map[string]any{"plan": "five"})
+	a, _ := newCachedEnv(t, f.store)
+	b, _ := newCachedEnv(t, f.store)
+	validate(t, a, key, "warm-a", nil) // both caches hold the license, one seat taken
+	validate(t, b, key, "warm-a", nil)
+	var wg sync.WaitGroup
+	codes := make(chan string, 50)
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			env := a
+			if i%2 == 1 {
+				env = b
+			}
+			codes <- validate(t, env, key, fmt.Sprintf("dep-%02d", i), nil)["code"].(string)
+		}(i)
+	}
+	wg.Wait()
+	close(codes)
+	count := map[string]int{}
+	for c := range codes {
+		count[c]++
+	}
+	if count["VALID"] != 4 || count["TOO_MANY_DEPLOYMENTS"] != 46 {
+		t.Fatalf("got %v, want exactly 4 VALID and 46 TOO_MANY_DEPLOYMENTS", count)
+	}
+	var active int
+	if err := f.store.Pool.QueryRow(context.Background(), "SELECT count(*) FROM deployments WHERE status = 'active'").Scan(&active); err != nil {
+		t.Fatal(err)
+	}
+	if active != 5 {
+		t.Fatalf("got %d active deployments stored, want 5", active)
+	}
+}
