@@ -32,7 +32,8 @@ var strictB64 = base64.RawURLEncoding.Strict()
 // public API of the validate endpoint and the client package.
 type ValidationCode string
 
-// Validation codes, in the order Decide checks them. The last three are valid.
+// Validation codes, in the order Decide checks them. The last five are valid,
+// the most urgent warning first.
 const (
 	CodeInvalidKey            ValidationCode = "INVALID_KEY"
 	CodeInvalidSignature      ValidationCode = "INVALID_SIGNATURE"
@@ -42,16 +43,23 @@ const (
 	CodeNotYetValid           ValidationCode = "NOT_YET_VALID"
 	CodeExpired               ValidationCode = "EXPIRED"
 	CodeDeploymentDeactivated ValidationCode = "DEPLOYMENT_DEACTIVATED"
+	CodeFingerprintMismatch   ValidationCode = "FINGERPRINT_MISMATCH"
 	CodeTooManyDeployments    ValidationCode = "TOO_MANY_DEPLOYMENTS"
 	CodeFeatureNotEntitled    ValidationCode = "FEATURE_NOT_ENTITLED"
 	CodeGracePeriod           ValidationCode = "GRACE_PERIOD"
 	CodePaymentOverdue        ValidationCode = "PAYMENT_OVERDUE"
+	CodeSeatOverage           ValidationCode = "SEAT_OVERAGE"
+	CodeVersionLocked         ValidationCode = "VERSION_LOCKED"
 	CodeValid                 ValidationCode = "VALID"
 )
 
-// Valid reports whether the code is one of the three passing answers.
+// Valid reports whether the code is one of the passing answers.
 func (c ValidationCode) Valid() bool {
-	return c == CodeValid || c == CodeGracePeriod || c == CodePaymentOverdue
+	switch c {
+	case CodeValid, CodeGracePeriod, CodePaymentOverdue, CodeSeatOverage, CodeVersionLocked:
+		return true
+	}
+	return false
 }
 
 // KeyError is the error of ParseKey: Code is INVALID_KEY (text, structure,
