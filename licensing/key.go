@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"strings"
 	"time"
 	"unsafe"
@@ -240,4 +241,35 @@ func decodeKeyJWS(e string) (string, *KeyError) {
 		return "", invalidKey("the license key does not hold a JWS")
 	}
 	return string(raw), nil
+}
+
+// KeySubject reads the license id (sub) from a key WITHOUT verifying its
+// signature. It exists for one purpose: a client keys its machine
+// fingerprint by the license id before it has reached the server. Never
+// trust what it returns for anything else; ParseKey verifies.
+func KeySubject(key string) (string, error) {
+	norm, err := NormalizeKey(key)
+	if err != nil {
+		return "", err
+	}
+	e, kerr := splitKey(norm)
+	if kerr != nil {
+		return "", kerr
+	}
+	jws, kerr := decodeKeyJWS(e)
+	if kerr != nil {
+		return "", kerr
+	}
+	parts := strings.SplitN(jws, ".", 3)
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return "", invalidKey("the license key's claims do not decode")
+	}
+	var c struct {
+		Sub string `json:"sub"`
+	}
+	if err := json.Unmarshal(payload, &c); err != nil || c.Sub == "" {
+		return "", invalidKey("the license key names no license")
+	}
+	return c.Sub, nil
 }
