@@ -92,7 +92,7 @@ func (q *Queries) CountSeatsInUse(ctx context.Context, arg CountSeatsInUseParams
 const deactivateDeployment = `-- name: DeactivateDeployment :one
 UPDATE deployments SET status = 'deactivated', deactivated_at = $1, deactivated_by = $2
 WHERE license_id = $3 AND deployment_id = $4 AND status = 'active'
-RETURNING id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until
+RETURNING id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until, fingerprint_components
 `
 
 type DeactivateDeploymentParams struct {
@@ -125,12 +125,13 @@ func (q *Queries) DeactivateDeployment(ctx context.Context, arg DeactivateDeploy
 		&i.FirstSeenAt,
 		&i.LastSeenAt,
 		&i.OfflineUntil,
+		&i.FingerprintComponents,
 	)
 	return i, err
 }
 
 const getDeployment = `-- name: GetDeployment :one
-SELECT id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until FROM deployments WHERE license_id = $1 AND deployment_id = $2
+SELECT id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until, fingerprint_components FROM deployments WHERE license_id = $1 AND deployment_id = $2
 `
 
 type GetDeploymentParams struct {
@@ -156,12 +157,13 @@ func (q *Queries) GetDeployment(ctx context.Context, arg GetDeploymentParams) (D
 		&i.FirstSeenAt,
 		&i.LastSeenAt,
 		&i.OfflineUntil,
+		&i.FingerprintComponents,
 	)
 	return i, err
 }
 
 const getDeploymentForUpdate = `-- name: GetDeploymentForUpdate :one
-SELECT id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until FROM deployments WHERE license_id = $1 AND deployment_id = $2 FOR UPDATE
+SELECT id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until, fingerprint_components FROM deployments WHERE license_id = $1 AND deployment_id = $2 FOR UPDATE
 `
 
 type GetDeploymentForUpdateParams struct {
@@ -187,12 +189,13 @@ func (q *Queries) GetDeploymentForUpdate(ctx context.Context, arg GetDeploymentF
 		&i.FirstSeenAt,
 		&i.LastSeenAt,
 		&i.OfflineUntil,
+		&i.FingerprintComponents,
 	)
 	return i, err
 }
 
 const listDeployments = `-- name: ListDeployments :many
-SELECT id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until FROM deployments WHERE license_id = $1 ORDER BY last_seen_at DESC, id
+SELECT id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until, fingerprint_components FROM deployments WHERE license_id = $1 ORDER BY last_seen_at DESC, id
 `
 
 func (q *Queries) ListDeployments(ctx context.Context, licenseID uuid.UUID) ([]Deployment, error) {
@@ -219,6 +222,7 @@ func (q *Queries) ListDeployments(ctx context.Context, licenseID uuid.UUID) ([]D
 			&i.FirstSeenAt,
 			&i.LastSeenAt,
 			&i.OfflineUntil,
+			&i.FingerprintComponents,
 		); err != nil {
 			return nil, err
 		}
@@ -245,7 +249,7 @@ func (q *Queries) LockLicenseSeats(ctx context.Context, id uuid.UUID) (uuid.UUID
 const reactivateDeployment = `-- name: ReactivateDeployment :one
 UPDATE deployments SET status = 'active', deactivated_at = NULL, deactivated_by = NULL, last_seen_at = $1
 WHERE license_id = $2 AND deployment_id = $3 AND status = 'deactivated'
-RETURNING id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until
+RETURNING id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until, fingerprint_components
 `
 
 type ReactivateDeploymentParams struct {
@@ -272,6 +276,7 @@ func (q *Queries) ReactivateDeployment(ctx context.Context, arg ReactivateDeploy
 		&i.FirstSeenAt,
 		&i.LastSeenAt,
 		&i.OfflineUntil,
+		&i.FingerprintComponents,
 	)
 	return i, err
 }
@@ -282,7 +287,7 @@ UPDATE deployments SET last_seen_at = $1, fingerprint = $2, hostname = $3, ip = 
     app_version = $5
 WHERE id = $6 AND status = 'active'
   AND deployment_holds_seat(status, last_seen_at, offline_until, $7::int, $8::timestamptz)
-RETURNING id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until
+RETURNING id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until, fingerprint_components
 `
 
 type RefreshHeldSeatParams struct {
@@ -328,6 +333,7 @@ func (q *Queries) RefreshHeldSeat(ctx context.Context, arg RefreshHeldSeatParams
 		&i.FirstSeenAt,
 		&i.LastSeenAt,
 		&i.OfflineUntil,
+		&i.FingerprintComponents,
 	)
 	return i, err
 }
@@ -340,7 +346,7 @@ ON CONFLICT (license_id, deployment_id) DO UPDATE SET
     status = 'active', deactivated_at = NULL, deactivated_by = NULL, fingerprint = excluded.fingerprint,
     hostname = excluded.hostname, ip = excluded.ip, app_version = excluded.app_version,
     offline = excluded.offline, last_seen_at = excluded.last_seen_at
-RETURNING id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until
+RETURNING id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until, fingerprint_components
 `
 
 type UpsertActiveDeploymentParams struct {
@@ -381,6 +387,7 @@ func (q *Queries) UpsertActiveDeployment(ctx context.Context, arg UpsertActiveDe
 		&i.FirstSeenAt,
 		&i.LastSeenAt,
 		&i.OfflineUntil,
+		&i.FingerprintComponents,
 	)
 	return i, err
 }

@@ -24,6 +24,11 @@ type ApiKey struct {
 	RevokedAt  *time.Time
 }
 
+type AppRelease struct {
+	Version    string
+	ReleasedAt time.Time
+}
+
 type AuditLog struct {
 	ID         int64
 	Seq        int64
@@ -57,20 +62,21 @@ type Customer struct {
 }
 
 type Deployment struct {
-	ID            uuid.UUID
-	LicenseID     uuid.UUID
-	DeploymentID  string
-	Status        string
-	Fingerprint   string
-	Hostname      string
-	Ip            string
-	AppVersion    string
-	Offline       bool
-	DeactivatedAt *time.Time
-	DeactivatedBy *string
-	FirstSeenAt   time.Time
-	LastSeenAt    time.Time
-	OfflineUntil  *time.Time
+	ID                    uuid.UUID
+	LicenseID             uuid.UUID
+	DeploymentID          string
+	Status                string
+	Fingerprint           string
+	Hostname              string
+	Ip                    string
+	AppVersion            string
+	Offline               bool
+	DeactivatedAt         *time.Time
+	DeactivatedBy         *string
+	FirstSeenAt           time.Time
+	LastSeenAt            time.Time
+	OfflineUntil          *time.Time
+	FingerprintComponents []byte
 }
 
 type License struct {
@@ -102,6 +108,7 @@ type License struct {
 	RevokedAt            *time.Time
 	CreatedAt            time.Time
 	UpdatedAt            time.Time
+	PolicyOverrides      []byte
 }
 
 type LicenseKey struct {
@@ -140,12 +147,38 @@ type Plan struct {
 	ArchivedAt           *time.Time
 	CreatedAt            time.Time
 	UpdatedAt            time.Time
+	FingerprintPolicy    string
+	FingerprintMatch     string
+	LeaseHours           int32
+	TransfersPerPeriod   int32
+	TransferPeriodDays   int32
+	SeatOverage          string
+	LimitEnforcement     []byte
+	ExpiryStrategy       string
 }
 
 type PlanStripePrice struct {
 	PriceID   string
 	PlanID    uuid.UUID
 	CreatedAt time.Time
+}
+
+type SeatOverage struct {
+	LicenseID      uuid.UUID
+	PeriodStart    time.Time
+	PeriodEnd      time.Time
+	MaxDeployments int32
+	PeakSeats      int32
+	UpdatedAt      time.Time
+}
+
+type SeatTransfer struct {
+	ID           uuid.UUID
+	LicenseID    uuid.UUID
+	DeploymentPk *uuid.UUID
+	ReleasedBy   string
+	Counted      bool
+	ReleasedAt   time.Time
 }
 
 type Session struct {

@@ -1,0 +1,45 @@
+// Tests of the licensing policies through the management API: plan policy
+// fields created, changed and refused with the error envelope.
+package handlers_test
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestPlanPolicyFields(t *testing.T) {
+	e := newEnv(t)
+	key := e.apiKey("admin")
+	r := e.do("POST", "/api/plans", key, map[string]any{"code": "locked", "name": "Locked", "maxDeployments": 4,
+		"fingerprintPolicy": "components", "fingerprintMatch": "most", "leaseHours": 24, "transfersPerPeriod": 3,
+		"seatOverage": "1.25x", "limitEnforcement": map[string]any{"users": "soft"}, "expiryStrategy": "maintain"})
+	if r.Status != 201 {
+		t.Fatalf("create: got %d %s", r.Status, r.Body)
+	}
+	p := r.JSON(t)
+	if p["fingerprintPolicy"] != "components" || p["leaseHours"] != float64(24) || p["transfersPerPeriod"] != float64(3) ||
+		p["transferPeriodDays"] != float64(30) || p["seatOverage"] != "1.25x" || p["expiryStrategy"] != "maintain" ||
+		p["limitEnforcement"].(map[string]any)["users"] != "soft" {
+		t.Fatalf("create: got %s, want the policy fields back with transferPeriodDays defaulted to 30", r.Body)
+	}
+	r = e.do("PATCH", "/api/plans/locked", key, map[string]any{"fingerprintPolicy": "lock", "seatOverage": "none"})
+	if p := r.JSON(t); r.Status != 200 || p["fingerprintPolicy"] != "lock" || p["seatOverage"] != "none" || p["leaseHours"] != float64(24) {
+		t.Fatalf("patch: got %d %s, want lock, no overage, lease hours kept", r.Status, r.Body)
+	}
+	plain := e.do("POST", "/api/plans", key, map[string]any{"code": "plain", "name": "Plain"}).JSON(t)
+	if plain["fingerprintPolicy"] != "none" || plain["fingerprintMatch"] != "most" || plain["seatOverage"] != "none" ||
+		plain["expiryStrategy"] != "restrict" || plain["leaseHours"] != float64(0) || plain["transfersPerPeriod"] != float64(0) {
+		t.Fatalf("defaults: got %v", plain)
+	}
+	r = e.do("POST", "/api/plans", key, map[string]any{"code": "bad", "name": "Bad", "fingerprintPolicy": "strict",
+		"seatOverage": "3x", "limitEnforcement": map[string]any{"users": "lax"}, "expiryStrategy": "forever", "leaseHours": -1})
+	wantError(t, r, 422, "invalid")
+	for _, f := range []string{"fingerprintPolicy", "seatOverage", "limitEnforcement.users", "expiryStrategy", "leaseHours"} {
+		if !strings.Contains(string(r.Body), `"field":"`+f+`"`) {
+			t.Errorf("got %s, want a detail for %s", r.Body, f)
+		}
+	}
+	if r := e.do("GET", "/api/plans/bad", key, nil); r.Status != 404 {
+		t.Errorf("the refused plan: got %d, want 404 (nothing stored)", r.Status)
+	}
+}
