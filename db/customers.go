@@ -124,3 +124,11 @@ func conflictAs(err error, field, msg string) error {
 	}
 	return err
 }
+
+// The reads and small writes handlers call. Each returns the query's rows
+// with its errors translated into licensing errors.
+
+func (s *Store) GetCustomer(ctx context.Context, id uuid.UUID) (Customer, error) {
+	c, err := s.Q.GetCustomer(ctx, id)
+	return c, Translate(err)
+}

@@ -175,3 +175,18 @@ func (d Deployment) View() DeploymentView {
 		IP: d.Ip, AppVersion: d.AppVersion, Offline: d.Offline, FirstSeenAt: d.FirstSeenAt.UTC(),
 		LastSeenAt: d.LastSeenAt.UTC(), DeactivatedAt: utcPtr(d.DeactivatedAt), DeactivatedBy: d.DeactivatedBy}
 }
+
+// The reads and small writes handlers call. Each returns the query's rows
+// with its errors translated into licensing errors.
+
+func (s *Store) ListDeployments(ctx context.Context, licenseID uuid.UUID) ([]Deployment, error) {
+	rows, err := s.Q.ListDeployments(ctx, licenseID)
+	return rows, Translate(err)
+}
+
+// SeatsInUse counts the license's deployments that hold a seat now (the
+// seat rule's SQL twin, deployment_holds_seat).
+func (s *Store) SeatsInUse(ctx context.Context, l License, now time.Time) (int, error) {
+	n, err := s.Q.CountSeatsInUse(ctx, CountSeatsInUseParams{LicenseID: l.ID, WindowHours: l.HeartbeatWindowHours, Now: now})
+	return int(n), Translate(err)
+}

@@ -329,3 +329,16 @@ func (l License) Facts(plan string) LicenseFacts {
 		PastDueSince: utcPtr(l.PastDueSince), StripeSubscriptionID: l.StripeSubscriptionID, StripeStatus: l.StripeStatus,
 		Notes: l.Notes}
 }
+
+// The reads and small writes handlers call. Each returns the query's rows
+// with its errors translated into licensing errors.
+
+func (s *Store) GetLicense(ctx context.Context, id uuid.UUID) (License, error) {
+	l, err := s.Q.GetLicense(ctx, id)
+	return l, Translate(err)
+}
+
+func (s *Store) ListLicenses(ctx context.Context, arg ListLicensesParams) ([]ListLicensesRow, error) {
+	rows, err := s.Q.ListLicenses(ctx, arg)
+	return rows, Translate(err)
+}

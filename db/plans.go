@@ -178,3 +178,11 @@ func setPrices(ctx context.Context, q *Queries, planID uuid.UUID, prices []strin
 	}
 	return nil
 }
+
+// The reads and small writes handlers call. Each returns the query's rows
+// with its errors translated into licensing errors.
+
+func (s *Store) GetPlan(ctx context.Context, id uuid.UUID) (Plan, error) {
+	p, err := s.Q.GetPlan(ctx, id)
+	return p, Translate(err)
+}

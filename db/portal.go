@@ -172,3 +172,11 @@ func stateWords(s licensing.State) string {
 	}
 	return string(s)
 }
+
+// The reads and small writes handlers call. Each returns the query's rows
+// with its errors translated into licensing errors.
+
+func (s *Store) ListPortalLicenses(ctx context.Context, arg ListPortalLicensesParams) ([]ListPortalLicensesRow, error) {
+	rows, err := s.Q.ListPortalLicenses(ctx, arg)
+	return rows, Translate(err)
+}

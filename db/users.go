@@ -292,3 +292,15 @@ func notFoundAs(err error, msg string) error {
 	}
 	return err
 }
+
+// The reads and small writes handlers call. Each returns the query's rows
+// with its errors translated into licensing errors.
+
+func (s *Store) RecordUserLogin(ctx context.Context, arg RecordUserLoginParams) error {
+	return Translate(s.Q.RecordUserLogin(ctx, arg))
+}
+
+func (s *Store) GetInvitationByTokenHash(ctx context.Context, tokenHash []byte) (GetInvitationByTokenHashRow, error) {
+	inv, err := s.Q.GetInvitationByTokenHash(ctx, tokenHash)
+	return inv, Translate(err)
+}

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nectarcloud/nls/auth"
 	"github.com/nectarcloud/nls/db"
-	"github.com/nectarcloud/nls/handlers"
 	"github.com/nectarcloud/nls/licensing"
 )
 
@@ -68,7 +68,7 @@ func TestAdminRoutesRefuseCustomerUsers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hash, _ := handlers.HashPassword("customer-pass", 4)
+	hash, _ := auth.HashPassword("customer-pass", 4)
 	if _, err := a.store.Q.CreateUser(t.Context(), db.CreateUserParams{Email: "carol@beta.example", Role: "customer",
 		CustomerID: &cust.ID, PasswordHash: &hash}); err != nil {
 		t.Fatal(err)

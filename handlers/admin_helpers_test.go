@@ -13,6 +13,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 	"github.com/google/uuid"
 
+	"github.com/nectarcloud/nls/auth"
 	"github.com/nectarcloud/nls/handlers"
 	"github.com/nectarcloud/nls/licensing"
 )
@@ -130,7 +131,7 @@ func wantStatus(t *testing.T, p page, status int) {
 // createAdmin adds an admin with password pw (bcrypt cost 4).
 func createAdmin(t *testing.T, e *testEnv, email, pw string) string {
 	t.Helper()
-	hash, err := handlers.HashPassword(pw, 4)
+	hash, err := auth.HashPassword(pw, 4)
 	if err != nil {
 		t.Fatal(err)
 	}

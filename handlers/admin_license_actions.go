@@ -12,6 +12,7 @@ import (
 
 	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
 
 	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/licensing"
@@ -31,15 +32,15 @@ func (s *Server) adminSuspendLicense(c *fiber.Ctx) error {
 		return s.answerLicenseAction(c, db.License{}, licensing.Invalid("The reason contains a NUL byte or invalid UTF-8: remove it and try again."), "", "")
 	}
 	reason = strings.Clone(reason)
-	return s.adminChangeLicense(c, "license.suspend", "License suspended.", func(_ *db.Queries, l *db.License) error {
-		return l.Transition(func(x *licensing.License) error { return x.Suspend(reason, licensing.SuspendedByAdmin) })
+	return s.adminLicenseAction(c, "License suspended.", func(id uuid.UUID) (db.License, error) {
+		return s.licenses.Suspend(c.UserContext(), s.adminActor(c), id, reason)
 	})
 }
 
 // adminReactivateLicense handles POST /admin/licenses/:id/reactivate.
 func (s *Server) adminReactivateLicense(c *fiber.Ctx) error {
-	return s.adminChangeLicense(c, "license.reactivate", "License reactivated.", func(_ *db.Queries, l *db.License) error {
-		return l.Transition((*licensing.License).Reactivate)
+	return s.adminLicenseAction(c, "License reactivated.", func(id uuid.UUID) (db.License, error) {
+		return s.licenses.Reactivate(c.UserContext(), s.adminActor(c), id)
 	})
 }
 
@@ -50,18 +51,15 @@ func (s *Server) adminRenewLicense(c *fiber.Ctx) error {
 	if err != nil || days < licensing.MinRenewDays || days > licensing.MaxRenewDays {
 		return s.answerLicenseAction(c, db.License{}, licensing.Invalid("Renew for a whole number of days from 1 to 36500."), "", "")
 	}
-	now := s.now()
-	return s.adminChangeLicense(c, "license.renew", "License renewed for "+strconv.Itoa(days)+" days.",
-		func(_ *db.Queries, l *db.License) error {
-			return l.Transition(func(x *licensing.License) error { return x.Renew(nil, days, now) })
-		})
+	return s.adminLicenseAction(c, "License renewed for "+strconv.Itoa(days)+" days.", func(id uuid.UUID) (db.License, error) {
+		return s.licenses.Renew(c.UserContext(), s.adminActor(c), id, nil, days)
+	})
 }
 
 // adminRevokeLicense handles POST /admin/licenses/:id/revoke.
 func (s *Server) adminRevokeLicense(c *fiber.Ctx) error {
-	now := s.now()
-	return s.adminChangeLicense(c, "license.revoke", "License revoked.", func(_ *db.Queries, l *db.License) error {
-		return l.Transition(func(x *licensing.License) error { return x.Revoke(now) })
+	return s.adminLicenseAction(c, "License revoked.", func(id uuid.UUID) (db.License, error) {
+		return s.licenses.Revoke(c.UserContext(), s.adminActor(c), id)
 	})
 }
 
@@ -72,16 +70,17 @@ func (s *Server) adminRekeyLicense(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	l, key, err := s.store.Rekey(c.UserContext(), s.adminActor(c), s.issuer, s.sealer, id, s.now())
+	l, key, err := s.licenses.Rekey(c.UserContext(), s.adminActor(c), id)
 	return s.answerLicenseAction(c, l, err, "New key issued. Copy it now; it is shown once.", key)
 }
 
-func (s *Server) adminChangeLicense(c *fiber.Ctx, action, done string, change func(*db.Queries, *db.License) error) error {
+// adminLicenseAction runs one action on the license at :id and answers it.
+func (s *Server) adminLicenseAction(c *fiber.Ctx, done string, act func(id uuid.UUID) (db.License, error)) error {
 	id, err := parseUUID(c.Params("id"), "license")
 	if err != nil {
 		return err
 	}
-	l, err := s.store.ChangeLicense(c.UserContext(), s.adminActor(c), id, action, change, s.now())
+	l, err := act(id)
 	return s.answerLicenseAction(c, l, err, done, "")
 }
 
@@ -135,7 +134,7 @@ func (s *Server) adminRevealKey(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	key, err := s.store.RevealKey(c.UserContext(), s.adminActor(c), s.sealer, l.ID, s.now())
+	key, err := s.licenses.RevealKey(c.UserContext(), s.adminActor(c), l.ID)
 	if err != nil {
 		return err
 	}
@@ -161,7 +160,7 @@ func (s *Server) adminReleaseDeployment(c *fiber.Ctx) error {
 	if err != nil {
 		return licensing.Errorf(licensing.ENOTFOUND, "deployment not found")
 	}
-	_, err = s.store.ReleaseDeployment(c.UserContext(), s.adminActor(c), l.ID, l.CustomerID, dep, "admin", s.now())
+	_, err = s.licenses.ReleaseDeployment(c.UserContext(), s.adminActor(c), l, dep, "admin")
 	if err != nil {
 		return err
 	}

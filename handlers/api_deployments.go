@@ -29,9 +29,9 @@ func (s *Server) listDeployments(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	rows, err := s.store.Q.ListDeployments(c.UserContext(), l.ID)
+	rows, err := s.store.ListDeployments(c.UserContext(), l.ID)
 	if err != nil {
-		return db.Translate(err)
+		return err
 	}
 	now := s.now()
 	out := listBody[deploymentView]{Data: make([]deploymentView, 0, len(rows))}
@@ -48,8 +48,7 @@ func (s *Server) releaseDeployment(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	d, err := s.store.ReleaseDeployment(c.UserContext(), s.apiActor(c), l.ID, l.CustomerID,
-		string([]byte(c.Params("deploymentId"))), "admin", s.now())
+	d, err := s.licenses.ReleaseDeployment(c.UserContext(), s.apiActor(c), l, string([]byte(c.Params("deploymentId"))), "admin")
 	if err != nil {
 		return err
 	}
@@ -62,8 +61,7 @@ func (s *Server) reactivateDeployment(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	d, err := s.store.ReactivateDeployment(c.UserContext(), s.apiActor(c), l.ID, l.CustomerID, l.MaxDeployments,
-		heartbeatWindow(l), string([]byte(c.Params("deploymentId"))), s.now())
+	d, err := s.licenses.ReactivateDeployment(c.UserContext(), s.apiActor(c), l, string([]byte(c.Params("deploymentId"))))
 	if err != nil {
 		return err
 	}

@@ -71,16 +71,15 @@ func nonNilStrings(xs []string) []string {
 // licenseResponse loads what a license view needs beyond the row.
 func (s *Server) licenseResponse(c *fiber.Ctx, l db.License) (LicenseView, error) {
 	now := s.now()
-	plan, err := s.store.Q.GetPlan(c.UserContext(), l.PlanID)
+	plan, err := s.store.GetPlan(c.UserContext(), l.PlanID)
 	if err != nil {
-		return LicenseView{}, db.Translate(err)
+		return LicenseView{}, err
 	}
-	seats, err := s.store.Q.CountSeatsInUse(c.UserContext(), db.CountSeatsInUseParams{LicenseID: l.ID,
-		WindowHours: l.HeartbeatWindowHours, Now: now})
+	seats, err := s.store.SeatsInUse(c.UserContext(), l, now)
 	if err != nil {
-		return LicenseView{}, db.Translate(err)
+		return LicenseView{}, err
 	}
-	return viewLicense(l, plan.Code, int(seats), now), nil
+	return viewLicense(l, plan.Code, seats, now), nil
 }
 
 // licenseBody is a license create or update request.
@@ -136,7 +135,7 @@ func (s *Server) createLicense(c *fiber.Ctx) error {
 	if err := pr.Err(); err != nil {
 		return err
 	}
-	lic, key, err := s.store.CreateLicense(c.UserContext(), s.apiActor(c), s.issuer, s.sealer, in, s.now())
+	lic, key, err := s.licenses.Issue(c.UserContext(), s.apiActor(c), in)
 	if err != nil {
 		return err
 	}
@@ -162,9 +161,9 @@ func (s *Server) listLicenses(c *fiber.Ctx) error {
 	if p.After != nil {
 		params.BeforeCreated, params.BeforeID = &p.After.T, &p.After.ID
 	}
-	rows, err := s.store.Q.ListLicenses(c.UserContext(), params)
+	rows, err := s.store.ListLicenses(c.UserContext(), params)
 	if err != nil {
-		return db.Translate(err)
+		return err
 	}
 	out := listBody[LicenseView]{Data: make([]LicenseView, 0, len(rows))}
 	for i, r := range rows {
@@ -248,17 +247,17 @@ func (s *Server) licenseByParam(c *fiber.Ctx) (db.License, error) {
 	if err != nil {
 		return db.License{}, err
 	}
-	l, err := s.store.Q.GetLicense(c.UserContext(), id)
+	l, err := s.store.GetLicense(c.UserContext(), id)
 	return l, notFoundAs(err, "license")
 }
 
-// changeLicense applies one change to the license at :id and answers its view.
-func (s *Server) changeLicense(c *fiber.Ctx, action string, change func(q *db.Queries, l *db.License) error) error {
+// licenseAction runs one action on the license at :id and answers its view.
+func (s *Server) licenseAction(c *fiber.Ctx, act func(id uuid.UUID) (db.License, error)) error {
 	id, err := parseUUID(c.Params("id"), "license")
 	if err != nil {
 		return err
 	}
-	l, err := s.store.ChangeLicense(c.UserContext(), s.apiActor(c), id, action, change, s.now())
+	l, err := act(id)
 	if err != nil {
 		return err
 	}
@@ -281,7 +280,7 @@ func (s *Server) updateLicense(c *fiber.Ctx) error {
 		return licensing.Invalid("customerId, plan and startsAt cannot be changed",
 			licensing.ErrorDetail{Field: "plan", Message: "immutable here"})
 	}
-	return s.changeLicense(c, "license.update", func(_ *db.Queries, l *db.License) error {
+	edit := func(l *db.License) error {
 		var pr licensing.Problems
 		if b.Features != nil {
 			l.Features = licensing.CheckFeatures(&pr, "features", *b.Features)
@@ -297,6 +296,9 @@ func (s *Server) updateLicense(c *fiber.Ctx) error {
 		setIf(&l.GraceDays, b.GraceDays)
 		setIf(&l.Notes, b.Notes)
 		return pr.Err()
+	}
+	return s.licenseAction(c, func(id uuid.UUID) (db.License, error) {
+		return s.licenses.Update(c.UserContext(), s.apiActor(c), id, edit)
 	})
 }
 
@@ -312,15 +314,15 @@ func (s *Server) suspendLicense(c *fiber.Ctx) error {
 		return licensing.Invalid("a reason is required", licensing.ErrorDetail{Field: "reason", Message: "required, at most 500 characters"})
 	}
 	reason := trimmed(*b.Reason)
-	return s.changeLicense(c, "license.suspend", func(_ *db.Queries, l *db.License) error {
-		return l.Transition(func(x *licensing.License) error { return x.Suspend(reason, licensing.SuspendedByAdmin) })
+	return s.licenseAction(c, func(id uuid.UUID) (db.License, error) {
+		return s.licenses.Suspend(c.UserContext(), s.apiActor(c), id, reason)
 	})
 }
 
 // reactivateLicense handles POST /api/licenses/:id/reactivate: lifts a suspension.
 func (s *Server) reactivateLicense(c *fiber.Ctx) error {
-	return s.changeLicense(c, "license.reactivate", func(_ *db.Queries, l *db.License) error {
-		return l.Transition((*licensing.License).Reactivate)
+	return s.licenseAction(c, func(id uuid.UUID) (db.License, error) {
+		return s.licenses.Reactivate(c.UserContext(), s.apiActor(c), id)
 	})
 }
 
@@ -349,17 +351,16 @@ func (s *Server) renewLicense(c *fiber.Ctx) error {
 	if b.Days != nil && (*b.Days < licensing.MinRenewDays || *b.Days > licensing.MaxRenewDays) {
 		return licensing.Invalid("days must be from 1 to 36500", licensing.ErrorDetail{Field: "days", Message: "out of range"})
 	}
-	now, days := s.now(), ptrOr(b.Days, 0)
-	return s.changeLicense(c, "license.renew", func(_ *db.Queries, l *db.License) error {
-		return l.Transition(func(x *licensing.License) error { return x.Renew(b.ExpiresAt, days, now) })
+	days := ptrOr(b.Days, 0)
+	return s.licenseAction(c, func(id uuid.UUID) (db.License, error) {
+		return s.licenses.Renew(c.UserContext(), s.apiActor(c), id, b.ExpiresAt, days)
 	})
 }
 
 // revokeLicense handles POST /api/licenses/:id/revoke: final, it never validates again.
 func (s *Server) revokeLicense(c *fiber.Ctx) error {
-	now := s.now()
-	return s.changeLicense(c, "license.revoke", func(_ *db.Queries, l *db.License) error {
-		return l.Transition(func(x *licensing.License) error { return x.Revoke(now) })
+	return s.licenseAction(c, func(id uuid.UUID) (db.License, error) {
+		return s.licenses.Revoke(c.UserContext(), s.apiActor(c), id)
 	})
 }
 
@@ -369,7 +370,7 @@ func (s *Server) rekeyLicense(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	l, key, err := s.store.Rekey(c.UserContext(), s.apiActor(c), s.issuer, s.sealer, id, s.now())
+	l, key, err := s.licenses.Rekey(c.UserContext(), s.apiActor(c), id)
 	if err != nil {
 		return err
 	}

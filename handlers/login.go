@@ -10,6 +10,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/nectarcloud/nls/auth"
 	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/licensing"
 	"github.com/nectarcloud/nls/web/templates/components"
@@ -75,7 +76,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 	if err == nil && user.PasswordHash != nil {
 		hash = *user.PasswordHash
 	}
-	if ok := CheckPassword(hash, password); !ok || err != nil || user.PasswordHash == nil {
+	if ok := auth.CheckPassword(hash, password); !ok || err != nil || user.PasswordHash == nil {
 		s.loginFailed(c, email)
 		form.Error = badCredentials
 		return s.renderLogin(c, fiber.StatusUnauthorized, form)

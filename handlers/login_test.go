@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/nectarcloud/nls/auth"
 	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/handlers"
 	"github.com/nectarcloud/nls/licensing"
@@ -57,7 +58,7 @@ func TestLoginRedirectsByRoleAndNext(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hash, _ := handlers.HashPassword("customer-pass", 4)
+	hash, _ := auth.HashPassword("customer-pass", 4)
 	u, err := e.store.Q.CreateUser(t.Context(), db.CreateUserParams{Email: "carol@beta.example", Role: "customer",
 		CustomerID: &cust.ID, PasswordHash: &hash})
 	if err != nil {

@@ -1,3 +1,4 @@
+// The usage report body: parsing and checking each report before app.Machine.ReportUsage records it.
 package handlers
 
 import (
@@ -8,7 +9,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
 	"github.com/nectarcloud/nls/db"
@@ -132,14 +132,3 @@ func parseNonNegativeInt(raw json.RawMessage) (int64, bool) {
 	}
 	return n, true
 }
-
-// usageAgainstLimits answers one entry per limited metric for the current period.
-func usageAgainstLimits(limits map[string]int64, used map[string]int64) map[string]licensing.LimitUsage {
-	out := make(map[string]licensing.LimitUsage, len(limits))
-	for name, limit := range limits {
-		out[name] = licensing.EvaluateLimit(used[name], limit)
-	}
-	return out
-}
-
-var _ = fiber.StatusOK

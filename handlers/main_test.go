@@ -17,6 +17,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/nectarcloud/nls/app"
 	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/db/dbtest"
 	"github.com/nectarcloud/nls/handlers"
@@ -67,14 +68,14 @@ func newEnvOn(t *testing.T, store *db.Store, mutate ...func(*handlers.Config)) *
 
 var (
 	keysOnce   sync.Once
-	testRing   *handlers.KeyService
+	testRing   *app.KeyService
 	testSealer *licensing.Sealer
 	keysErr    error
 )
 
 // testKeys is one keyring for the whole test binary, so that several app
 // instances (as several processes would) verify each other's keys.
-func testKeys(t *testing.T) (*handlers.KeyService, *licensing.Sealer) {
+func testKeys(t *testing.T) (*app.KeyService, *licensing.Sealer) {
 	t.Helper()
 	keysOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "nls-test-keys-")
@@ -87,7 +88,7 @@ func testKeys(t *testing.T) (*handlers.KeyService, *licensing.Sealer) {
 			keysErr = err
 			return
 		}
-		testRing = handlers.NewKeyService(ring, "nls-test")
+		testRing = app.NewKeyService(ring, "nls-test")
 		testSealer, keysErr = licensing.NewSealer("test-seal-key-0123456789abcdef0123456789")
 	})
 	if keysErr != nil {

@@ -56,12 +56,12 @@ func (s *Server) portalCustomer(c *fiber.Ctx) error {
 	if sess.CustomerID == nil {
 		return licensing.Errorf(licensing.EFORBIDDEN, "this page is not available to your account")
 	}
-	cu, err := s.store.Q.GetCustomer(c.UserContext(), *sess.CustomerID)
+	cu, err := s.store.GetCustomer(c.UserContext(), *sess.CustomerID)
 	if err != nil {
-		if licensing.ErrorCode(db.Translate(err)) == licensing.ENOTFOUND {
+		if licensing.ErrorCode(err) == licensing.ENOTFOUND {
 			return licensing.Errorf(licensing.EFORBIDDEN, "this page is not available to your account")
 		}
-		return db.Translate(err)
+		return err
 	}
 	c.Locals(localPortalCustomer, &cu)
 	return c.Next()
@@ -86,7 +86,7 @@ func (s *Server) portalPage(c *fiber.Ctx, title string) layouts.Page {
 	cu, ok := c.Locals(localPortalCustomer).(*db.Customer)
 	if !ok {
 		if sess := s.loadSession(c); sess.CustomerID != nil {
-			if got, err := s.store.Q.GetCustomer(c.UserContext(), *sess.CustomerID); err == nil {
+			if got, err := s.store.GetCustomer(c.UserContext(), *sess.CustomerID); err == nil {
 				cu = &got
 			}
 		}
@@ -124,10 +124,10 @@ func (s *Server) portalActor(c *fiber.Ctx) licensing.Actor {
 // portalOverview handles GET /portal: every license of the customer.
 func (s *Server) portalOverview(c *fiber.Ctx) error {
 	ctx, now, cu := c.UserContext(), s.now(), s.customerOf(c)
-	rows, err := s.store.Q.ListPortalLicenses(ctx, db.ListPortalLicensesParams{CustomerID: cu.ID, Now: now,
+	rows, err := s.store.ListPortalLicenses(ctx, db.ListPortalLicensesParams{CustomerID: cu.ID, Now: now,
 		MaxRows: db.PortalLicenseLimit + 1})
 	if err != nil {
-		return db.Translate(err)
+		return err
 	}
 	o := portal.Overview{CustomerName: cu.Name}
 	if len(rows) > db.PortalLicenseLimit {
@@ -292,9 +292,9 @@ func (s *Server) portalLicenseDetail(c *fiber.Ctx, row db.GetPortalLicenseRow) (
 
 // portalDeployments is the installations table of l, newest activity first.
 func (s *Server) portalDeployments(c *fiber.Ctx, l db.License) (partials.PortalDeployments, error) {
-	rows, err := s.store.Q.ListDeployments(c.UserContext(), l.ID)
+	rows, err := s.store.ListDeployments(c.UserContext(), l.ID)
 	if err != nil {
-		return partials.PortalDeployments{}, db.Translate(err)
+		return partials.PortalDeployments{}, err
 	}
 	now, window := s.now(), heartbeatWindow(l)
 	out := partials.PortalDeployments{LicenseID: l.ID.String()}
@@ -335,7 +335,7 @@ func (s *Server) portalRevealKey(c *fiber.Ctx) error {
 		return err
 	}
 	cu := s.customerOf(c)
-	key, err := s.store.RevealCustomerKey(c.UserContext(), s.portalActor(c), s.sealer, cu.ID, id, s.now())
+	key, err := s.licenses.RevealCustomerKey(c.UserContext(), s.portalActor(c), cu.ID, id)
 	if err != nil {
 		return err
 	}
@@ -371,7 +371,7 @@ func (s *Server) portalReleaseDeployment(c *fiber.Ctx) error {
 	}
 	dep = strings.Clone(dep)
 	cu, now := s.customerOf(c), s.now()
-	d, err := s.store.ReleaseCustomerDeployment(c.UserContext(), s.portalActor(c), cu.ID, id, dep, now)
+	d, err := s.licenses.ReleaseCustomerDeployment(c.UserContext(), s.portalActor(c), cu.ID, id, dep)
 	if err != nil {
 		return err
 	}

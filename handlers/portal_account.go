@@ -8,6 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/nectarcloud/nls/auth"
 	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/licensing"
 	"github.com/nectarcloud/nls/web/templates/components"
@@ -46,21 +47,21 @@ func (s *Server) portalChangePassword(c *fiber.Ctx) error {
 	if err != nil {
 		return db.Translate(err)
 	}
-	if current == "" || u.PasswordHash == nil || !CheckPassword(*u.PasswordHash, current) {
+	if current == "" || u.PasswordHash == nil || !auth.CheckPassword(*u.PasswordHash, current) {
 		if current != "" {
 			s.loginFailed(c, sess.Email)
 		}
 		f.Errors["current"] = "This is not your current password."
 		return s.renderAccount(c, fiber.StatusUnprocessableEntity, f)
 	}
-	f.Errors = passwordProblems(password, confirm, u.Email)
+	f.Errors = auth.PasswordProblems(password, confirm, u.Email)
 	if len(f.Errors) == 0 && password == current {
 		f.Errors["password"] = "Choose a password different from your current one."
 	}
 	if len(f.Errors) > 0 {
 		return s.renderAccount(c, fiber.StatusUnprocessableEntity, f)
 	}
-	hash, err := HashPassword(password, s.cfg.BcryptCost)
+	hash, err := auth.HashPassword(password, s.cfg.BcryptCost)
 	if err != nil {
 		return licensing.Internal(err)
 	}
@@ -87,7 +88,7 @@ func (s *Server) renderAccount(c *fiber.Ctx, status int, f portal.PasswordForm) 
 	// The portal's layout: its navigation (Account marked) and the
 	// customer's name.
 	p := s.portalPage(c, "Your account")
-	f.MinLength = minPasswordRunes
+	f.MinLength = auth.MinPasswordRunes
 	a := portal.Account{Email: u.Email, Name: u.Name, Customer: p.Customer.Name, Form: f}
 	if u.LastLoginAt != nil {
 		a.LastLogin = fmtDateTime(*u.LastLoginAt)

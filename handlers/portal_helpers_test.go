@@ -19,6 +19,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/nectarcloud/nls/auth"
 	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/handlers"
 )
@@ -75,7 +76,7 @@ func newPortalEnv(t *testing.T, mutate ...func(*handlers.Config)) *portalEnv {
 // createCustomerUser adds a user of customer with portalPassword (bcrypt cost 4).
 func createCustomerUser(t *testing.T, e *testEnv, customerID, email string) string {
 	t.Helper()
-	hash, err := handlers.HashPassword(portalPassword, 4)
+	hash, err := auth.HashPassword(portalPassword, 4)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,7 +29,6 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/google/uuid"
 
 	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/licensing"
@@ -76,24 +75,9 @@ func (s *Server) portalOfflineActivation(c *fiber.Ctx) error {
 	if form.Error != "" {
 		return s.refuseOffline(c, row, form, fiber.StatusUnprocessableEntity)
 	}
-	ctx, now, cu := c.UserContext(), s.now(), s.customerOf(c)
-	sign := func(l db.License, planCode string) (string, time.Time, error) {
-		eff := l.Effective(now)
-		code := licensing.CodeValid
-		switch eff.State {
-		case licensing.StateGrace:
-			code = licensing.CodeGracePeriod
-		case licensing.StatePastDue:
-			code = licensing.CodePaymentOverdue
-		}
-		return s.keys.IssueLease(licensing.LeaseClaims{ID: uuid.NewString(), LicenseID: l.ID.String(),
-			CustomerID: l.CustomerID.String(), DeploymentID: form.DeploymentID, Status: eff.State, Code: code,
-			Plan: planCode, Features: nonNilStrings(l.Features), Limits: db.DecodeLimits(l.Limits),
-			MaxDeployments: int(ptrOr(l.MaxDeployments, 0)), StartsAt: &l.StartsAt, LicenseExpiresAt: l.ExpiresAt,
-			GraceEndsAt: l.GraceEnd(), DunningEndsAt: eff.DunningEndsAt}, time.Duration(l.OfflineDays)*24*time.Hour, now)
-	}
-	_, lease, exp, err := s.store.ActivateOffline(ctx, s.portalActor(c), db.OfflineActivation{CustomerID: cu.ID,
-		LicenseID: row.License.ID, DeploymentID: form.DeploymentID, Hostname: form.Hostname}, sign, now)
+	cu := s.customerOf(c)
+	off, err := s.licenses.ActivateOffline(c.UserContext(), s.portalActor(c), db.OfflineActivation{CustomerID: cu.ID,
+		LicenseID: row.License.ID, DeploymentID: form.DeploymentID, Hostname: form.Hostname})
 	if err != nil {
 		if licensing.ErrorCode(err) != licensing.ECONFLICT {
 			return err
@@ -102,8 +86,8 @@ func (s *Server) portalOfflineActivation(c *fiber.Ctx) error {
 		return s.refuseOffline(c, row, form, fiber.StatusConflict)
 	}
 	file := armorOfflineLicense([][2]string{{"License", row.License.ID.String()}, {"Customer", cu.Name}, {"Plan", row.PlanCode},
-		{"Deployment", form.DeploymentID}, {"Issued", now.UTC().Format(time.RFC3339)},
-		{"Expires", exp.UTC().Format(time.RFC3339)}}, lease)
+		{"Deployment", form.DeploymentID}, {"Issued", off.IssuedAt.UTC().Format(time.RFC3339)},
+		{"Expires", off.ExpiresAt.UTC().Format(time.RFC3339)}}, off.Lease)
 	c.Set(fiber.HeaderContentType, "text/plain; charset=utf-8")
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+offlineFileName(form.DeploymentID)+`"`)
 	c.Set(fiber.HeaderCacheControl, "no-store")

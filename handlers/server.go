@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/securecookie"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/nectarcloud/nls/app"
 	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/licensing"
 	"github.com/nectarcloud/nls/web/static"
@@ -50,7 +51,7 @@ type Deps struct {
 	Limiter  Limiter
 	Assets   *static.Assets
 	Registry *prometheus.Registry
-	Keys     *KeyService
+	Keys     *app.KeyService
 	Sealer   *licensing.Sealer
 	Stats    *db.ValidationStats // nil: counted in memory and flushed only when read
 	Sessions []securecookie.Codec
@@ -66,13 +67,19 @@ type Server struct {
 	assets   *static.Assets
 	metrics  *metrics
 	gatherer prometheus.Gatherer
-	keys     *KeyService
+	keys     *app.KeyService
 	issuer   db.KeyIssuer
 	sealer   *licensing.Sealer
 	stats    *db.ValidationStats
 	codecs   []securecookie.Codec
 	now      func() time.Time
 	outage   *outageLog
+
+	// The use cases (app/) that handlers call: a handler parses, calls one,
+	// and answers.
+	machine     *app.Machine
+	licenses    *app.Licenses
+	invitations *app.Invitations
 }
 
 // New builds the Fiber app with every route.
@@ -92,6 +99,9 @@ func New(cfg Config, d Deps) *fiber.App {
 	s := &Server{cfg: cfg, store: d.Store, log: d.Log, limiter: d.Limiter, assets: d.Assets, now: d.Now,
 		metrics: newMetrics(d.Registry, d.Store), gatherer: d.Registry, keys: d.Keys, issuer: d.Keys,
 		sealer: d.Sealer, stats: d.Stats, codecs: d.Sessions}
+	s.machine = app.NewMachine(d.Store, d.Keys, d.Stats, d.Now)
+	s.licenses = app.NewLicenses(d.Store, d.Keys, d.Sealer, d.Now)
+	s.invitations = app.NewInvitations(d.Store, cfg.BaseURL, cfg.BcryptCost, d.Now)
 	s.outage = newOutageLog(d.Log, d.Store.Pool.Ping)
 
 	fcfg := fiber.Config{

@@ -26,6 +26,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/nectarcloud/nls/app"
 	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/db/pgcluster"
 	"github.com/nectarcloud/nls/handlers"
@@ -83,7 +84,7 @@ func run(nLicenses, clients int, duration time.Duration) error {
 	if err != nil {
 		return err
 	}
-	keysSvc := handlers.NewKeyService(keyring, "nls-bench")
+	keysSvc := app.NewKeyService(keyring, "nls-bench")
 
 	fmt.Printf("seeding %d licenses…\n", nLicenses)
 	start := time.Now()

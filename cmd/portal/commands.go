@@ -14,9 +14,9 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/nectarcloud/nls/auth"
 	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/db/pgcluster"
-	"github.com/nectarcloud/nls/handlers"
 	"github.com/nectarcloud/nls/licensing"
 )
 
@@ -69,7 +69,7 @@ func (e *cmdEnv) admin(ctx context.Context, args []string) error {
 	if len(password) < 12 {
 		return &exitError{code: 2, msg: "the password must be at least 12 characters"}
 	}
-	hash, err := handlers.HashPassword(password, e.cfg.BcryptCost)
+	hash, err := auth.HashPassword(password, e.cfg.BcryptCost)
 	if err != nil {
 		return err
 	}

@@ -6,15 +6,15 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nectarcloud/nls/app"
 	"github.com/nectarcloud/nls/db"
-	"github.com/nectarcloud/nls/handlers"
 	"github.com/nectarcloud/nls/licensing"
 )
 
 // openKeys loads the signing keyring (creating one Ed25519 key on a first
 // start), records its keys in the database, and builds the sealer that
 // protects stored copies of license keys.
-func (e *cmdEnv) openKeys(ctx context.Context, store *db.Store) (*handlers.KeyService, *licensing.Sealer, error) {
+func (e *cmdEnv) openKeys(ctx context.Context, store *db.Store) (*app.KeyService, *licensing.Sealer, error) {
 	ring, created, err := licensing.LoadOrInitKeyring(e.cfg.KeysDir, time.Now())
 	if err != nil {
 		return nil, nil, fmt.Errorf("NLS_KEYS_DIR %s: %w", e.cfg.KeysDir, err)
@@ -33,7 +33,7 @@ func (e *cmdEnv) openKeys(ctx context.Context, store *db.Store) (*handlers.KeySe
 	if err != nil {
 		return nil, nil, fmt.Errorf("NLS_SEAL_KEY: %w", err)
 	}
-	return handlers.NewKeyService(ring, e.cfg.Issuer), sealer, nil
+	return app.NewKeyService(ring, e.cfg.Issuer), sealer, nil
 }
 
 // keys handles "portal keys list|generate|rotate [--alg EdDSA|RS256|PS256|HS256]".

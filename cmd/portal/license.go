@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/nectarcloud/nls/app"
 	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/licensing"
 )
@@ -86,7 +87,8 @@ func (e *cmdEnv) licenseCreate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	lic, key, err := store.CreateLicense(ctx, licensing.SystemActor("cli"), keys, sealer, in, now)
+	licenses := app.NewLicenses(store, keys, sealer, func() time.Time { return now })
+	lic, key, err := licenses.Issue(ctx, licensing.SystemActor("cli"), in)
 	if err != nil {
 		return cliError(err)
 	}
@@ -181,11 +183,11 @@ func (e *cmdEnv) licenseKey(ctx context.Context, args []string) error {
 		return err
 	}
 	defer closeFn()
-	_, sealer, err := e.openKeys(ctx, store)
+	keys, sealer, err := e.openKeys(ctx, store)
 	if err != nil {
 		return err
 	}
-	key, err := store.RevealKey(ctx, licensing.SystemActor("cli"), sealer, id, time.Now())
+	key, err := app.NewLicenses(store, keys, sealer, time.Now).RevealKey(ctx, licensing.SystemActor("cli"), id)
 	if err != nil {
 		return cliError(err)
 	}

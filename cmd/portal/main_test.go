@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/nectarcloud/nls/auth"
 	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/db/dbtest"
 	"github.com/nectarcloud/nls/handlers"
@@ -155,7 +156,7 @@ func TestAdminCreateReadsPasswordFromStdin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u.Role != "admin" || u.PasswordHash == nil || !handlers.CheckPassword(*u.PasswordHash, "correct horse battery staple") {
+	if u.Role != "admin" || u.PasswordHash == nil || !auth.CheckPassword(*u.PasswordHash, "correct horse battery staple") {
 		t.Fatalf("got %+v, want an admin whose password matches", u)
 	}
 	// The same email again is refused.

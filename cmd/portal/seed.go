@@ -8,14 +8,15 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nectarcloud/nls/app"
+	"github.com/nectarcloud/nls/auth"
 	"github.com/nectarcloud/nls/db"
-	"github.com/nectarcloud/nls/handlers"
 	"github.com/nectarcloud/nls/licensing"
 )
 
 // seedIfEmpty fills a database that has no users yet with demo data (an
 // admin, three plans, a few customers and licenses) and says how to sign in.
-func (e *cmdEnv) seedIfEmpty(ctx context.Context, store *db.Store, keys *handlers.KeyService, sealer *licensing.Sealer) error {
+func (e *cmdEnv) seedIfEmpty(ctx context.Context, store *db.Store, keys *app.KeyService, sealer *licensing.Sealer) error {
 	n, err := store.Q.CountUsers(ctx)
 	if err != nil {
 		return db.Translate(err)
@@ -30,7 +31,7 @@ func (e *cmdEnv) seedIfEmpty(ctx context.Context, store *db.Store, keys *handler
 		return err
 	}
 	password := base64.RawURLEncoding.EncodeToString(buf)
-	hash, err := handlers.HashPassword(password, e.cfg.BcryptCost)
+	hash, err := auth.HashPassword(password, e.cfg.BcryptCost)
 	if err != nil {
 		return err
 	}
@@ -45,13 +46,14 @@ func (e *cmdEnv) seedIfEmpty(ctx context.Context, store *db.Store, keys *handler
 	}
 	plans := []string{"enterprise", "pro", "starter", "pro"}
 	var firstKey string
+	licenses := app.NewLicenses(store, keys, sealer, func() time.Time { return now })
 	for i, c := range demoCustomers() {
 		cust, err := store.CreateCustomer(ctx, actor, c, now)
 		if err != nil {
 			return err
 		}
-		_, key, err := store.CreateLicense(ctx, actor, keys, sealer, db.LicenseInput{CustomerID: cust.ID, Plan: plans[i],
-			Notes: "demo license"}, now)
+		_, key, err := licenses.Issue(ctx, actor, db.LicenseInput{CustomerID: cust.ID, Plan: plans[i],
+			Notes: "demo license"})
 		if err != nil {
 			return err
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/nectarcloud/nls/app"
 	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/handlers"
 	"github.com/nectarcloud/nls/licensing"
@@ -47,15 +48,14 @@ func (e *cmdEnv) user(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	inv, err := store.InviteUser(ctx, licensing.SystemActor("cli"), db.InviteInput{CustomerID: cu.ID, Email: *email,
-		Name: *name, TTL: e.cfg.InviteTTL}, time.Now())
+	inv, link, err := app.NewInvitations(store, e.cfg.BaseURL, e.cfg.BcryptCost, time.Now).Invite(ctx,
+		licensing.SystemActor("cli"), db.InviteInput{CustomerID: cu.ID, Email: *email, Name: *name, TTL: e.cfg.InviteTTL})
 	if err != nil {
 		if c := licensing.ErrorCode(err); c == licensing.EINVALID || c == licensing.ECONFLICT {
 			return &exitError{code: 1, msg: licensing.ErrorMessage(err)}
 		}
 		return err
 	}
-	link := handlers.InviteLink(e.cfg.BaseURL, inv.Token)
 	mail := e.cfg.Mail()
 	switch {
 	case !mail.Enabled():

@@ -15,6 +15,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/nectarcloud/nls/auth"
 	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/db/dbtest"
 	"github.com/nectarcloud/nls/handlers"
@@ -91,7 +92,7 @@ func TestUserInvitePrintsAWorkingLink(t *testing.T) {
 		!strings.Contains(out, "/invite/") {
 		t.Fatalf("by id: exit %d: %s %s", code, out, errOut)
 	}
-	hash, _ := handlers.HashPassword("an admin password 123", 4)
+	hash, _ := auth.HashPassword("an admin password 123", 4)
 	if _, err := store.CreateAdmin(t.Context(), licensing.SystemActor("test"), "root@vendor.example", "", hash, time.Now()); err != nil {
 		t.Fatal(err)
 	}

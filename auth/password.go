@@ -1,4 +1,5 @@
-package handlers
+// Package auth hashes and checks passwords, for the portals' sign-in and the CLI alike.
+package auth
 
 import (
 	"golang.org/x/crypto/bcrypt"

@@ -1,15 +1,14 @@
-package handlers
+// The key service: the signing keyring as validation, the store and the CLI use it.
+package app
 
 import (
 	"time"
-
-	"github.com/gofiber/fiber/v2"
 
 	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/licensing"
 )
 
-// KeyService is the keyring as the handlers and the store use it: keys are
+// KeyService is the keyring as the use cases, the store and the CLI use it: keys are
 // parsed through a bounded cache (a key verified once is not verified again
 // until the key ring changes), issued with the portal's issuer, and leases
 // signed for deployments.
@@ -48,18 +47,4 @@ func (k *KeyService) IssueLicenseKey(f db.LicenseKeyFacts, now time.Time) (strin
 func (k *KeyService) IssueLease(c licensing.LeaseClaims, window time.Duration, now time.Time) (string, time.Time, error) {
 	c.Issuer = k.issuer
 	return k.ring.IssueLease(c, window, now)
-}
-
-// jwks handles GET /.well-known/jwks.json: the public half of every signing
-// key, current and retired, for any JOSE library to verify keys and leases.
-func (s *Server) jwks(c *fiber.Ctx) error {
-	doc, err := s.keys.ring.JWKS()
-	if err != nil {
-		return licensing.Internal(err)
-	}
-	// Clients cache it; a rotation adds a key before it signs anything, and a
-	// client refreshes on an unknown kid, so an hour of caching is safe.
-	c.Set(fiber.HeaderCacheControl, "public, max-age=3600")
-	c.Set(fiber.HeaderContentType, "application/jwk-set+json")
-	return c.Send(doc)
 }

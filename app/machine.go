@@ -1,0 +1,414 @@
+// Package app holds the use cases: what the JSON API, both portals and the
+// CLI do with licenses, written once. It orchestrates the store and applies
+// the rules of licensing/; it knows nothing of HTTP. Each use case depends on
+// the small interfaces declared here, which *db.Store, *KeyService and
+// *db.ValidationStats satisfy.
+package app
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/nectarcloud/nls/db"
+	"github.com/nectarcloud/nls/licensing"
+)
+
+// MachineStore is what the machine use cases (validation, heartbeat,
+// deactivation, usage) need of persistence. Each method is one round trip or
+// one transaction; errors are already licensing errors.
+type MachineStore interface {
+	ValidationContext(ctx context.Context, keyHash [32]byte, deploymentID string, now time.Time) (db.GetValidationContextRow, error)
+	RefreshSeat(ctx context.Context, id uuid.UUID, window time.Duration, info db.DeploymentInfo, now time.Time) (db.Deployment, bool, error)
+	AcquireSeat(ctx context.Context, licenseID uuid.UUID, maxDeployments *int32, window time.Duration,
+		info db.DeploymentInfo, now time.Time) (db.Deployment, db.SeatOutcome, int, error)
+	ReleaseDeployment(ctx context.Context, actor licensing.Actor, licenseID, customerID uuid.UUID,
+		deploymentID, by string, now time.Time) (db.Deployment, error)
+	RecordUsage(ctx context.Context, lic db.UsageLicense, deploymentPK *uuid.UUID, reports []db.UsageReportIn,
+		now time.Time) ([]db.UsageReportResult, error)
+	CurrentUsage(ctx context.Context, lic db.UsageLicense, now time.Time) (map[string]int64, error)
+}
+
+// Verifier checks license keys and signs leases.
+type Verifier interface {
+	ParseKeyCached(key string) (*licensing.KeyClaims, error)
+	IssueLease(c licensing.LeaseClaims, window time.Duration, now time.Time) (string, time.Time, error)
+}
+
+// Counter counts validation answers by license and code.
+type Counter interface {
+	Record(license uuid.UUID, code string, now time.Time)
+}
+
+// Machine runs the machine API's use cases.
+type Machine struct {
+	store MachineStore
+	keys  Verifier
+	stats Counter
+	now   func() time.Time
+}
+
+// NewMachine builds the machine use cases over their dependencies; now is
+// the clock (time.Now in production).
+func NewMachine(store MachineStore, keys Verifier, stats Counter, now func() time.Time) *Machine {
+	return &Machine{store: store, keys: keys, stats: stats, now: now}
+}
+
+// Credentials are what a machine request authenticates with.
+type Credentials struct {
+	Key          string
+	DeploymentID string
+	// Throttle, when set, is asked once the key's hash is known and before
+	// any other work, so one key's requests can be rate limited wherever they
+	// come from. Its error is returned as is.
+	Throttle func(keyHash [32]byte) error
+}
+
+// ValidateRequest is one validation or heartbeat.
+type ValidateRequest struct {
+	Credentials
+	Fingerprint, Hostname, IP, AppVersion string
+	Features                              []string // required features; none for a heartbeat
+	Explain                               bool
+}
+
+// Validation is the validate and heartbeat answer of the machine API.
+type Validation struct {
+	Valid          bool              `json:"valid"`
+	Code           string            `json:"code"`
+	Detail         string            `json:"detail"`
+	License        *ValidLicense     `json:"license"`
+	Deployment     *DeploymentView   `json:"deployment"`
+	Lease          *string           `json:"lease"`
+	LeaseExpiresAt *time.Time        `json:"leaseExpiresAt"`
+	ServerTime     time.Time         `json:"serverTime"`
+	Explain        []licensing.Check `json:"explain,omitempty"`
+	Warnings       []string          `json:"warnings,omitempty"`
+}
+
+// ValidLicense is the license block of a validation answer.
+type ValidLicense struct {
+	ID                uuid.UUID        `json:"id"`
+	Status            string           `json:"status"`
+	Plan              string           `json:"plan"`
+	Features          []string         `json:"features"`
+	Limits            map[string]int64 `json:"limits"`
+	MaxDeployments    *int32           `json:"maxDeployments"`
+	ActiveDeployments int              `json:"activeDeployments"`
+	ExpiresAt         *time.Time       `json:"expiresAt"`
+	GraceEndsAt       *time.Time       `json:"graceEndsAt"`
+	DunningEndsAt     *time.Time       `json:"dunningEndsAt,omitempty"`
+}
+
+// DeploymentView is a deployment as the machine API shows it: its state in
+// the API's words (offline folds into active).
+type DeploymentView struct {
+	ID          string    `json:"id"`
+	Status      string    `json:"status"`
+	FirstSeenAt time.Time `json:"firstSeenAt"`
+	LastSeenAt  time.Time `json:"lastSeenAt"`
+}
+
+func deploymentView(d db.Deployment, window time.Duration, now time.Time) DeploymentView {
+	return DeploymentView{ID: d.DeploymentID, Status: string(d.State(window, now).APIState()),
+		FirstSeenAt: d.FirstSeenAt.UTC(), LastSeenAt: d.LastSeenAt.UTC()}
+}
+
+// Validate runs one validation (or, without features, a heartbeat): verify
+// the key, read the license, settle the deployment's seat, decide the code,
+// sign a lease. A bad or unknown key is an answer, not an error; errors are
+// for rate limits and failures.
+func (m *Machine) Validate(ctx context.Context, r ValidateRequest) (Validation, error) {
+	now := m.now()
+	ans := Validation{ServerTime: now.UTC()}
+	key, err := licensing.NormalizeKey(r.Key)
+	if err != nil {
+		return m.keyFailure(ans, err, uuid.Nil, now), nil
+	}
+	hash := licensing.KeyHash(key)
+	if r.Throttle != nil {
+		if err := r.Throttle(hash); err != nil {
+			return ans, err
+		}
+	}
+	claims, err := m.keys.ParseKeyCached(key)
+	if err != nil {
+		return m.keyFailure(ans, err, uuid.Nil, now), nil
+	}
+	row, err := m.store.ValidationContext(ctx, hash, r.DeploymentID, now)
+	if err != nil {
+		if licensing.ErrorCode(err) == licensing.ENOTFOUND {
+			return m.finish(ans, licensing.Decide(licensing.DecisionInput{Found: false, Now: now, Explain: r.Explain}), uuid.Nil, now), nil
+		}
+		return ans, err
+	}
+	if row.KeyReplacedAt != nil {
+		// Re-keyed: the old key is refused like a revoked one, without
+		// touching the deployment.
+		ans.Valid, ans.Code = false, string(licensing.CodeRevoked)
+		ans.Detail = "this key was replaced on " + row.KeyReplacedAt.UTC().Format("2006-01-02") + "; use the license's current key"
+		m.stats.Record(row.ID, ans.Code, now)
+		return ans, nil
+	}
+	if claims.LicenseID != row.ID.String() {
+		// A correctly signed key whose hash belongs to another license cannot
+		// happen unless the database was edited: refuse rather than guess.
+		return ans, licensing.Internal(errors.New("key claims and stored license disagree"))
+	}
+	lic := licenseFromContext(row)
+	window := time.Duration(row.HeartbeatWindowHours) * time.Hour
+	info := db.DeploymentInfo{DeploymentID: r.DeploymentID, Fingerprint: r.Fingerprint, Hostname: r.Hostname,
+		IP: r.IP, AppVersion: r.AppVersion}
+	in := licensing.DecisionInput{
+		Found:             true,
+		License:           lic.FactsForStatus(),
+		RequestedFeatures: r.Features,
+		EntitledFeatures:  row.Features,
+		MaxDeployments:    int(ptrOr(row.MaxDeployments, 0)),
+		Now:               now,
+		Explain:           r.Explain,
+	}
+	dep, seats, err := m.settleSeat(ctx, row, &in, info, window, now)
+	if err != nil {
+		return ans, err
+	}
+	dec := licensing.Decide(in)
+	ans = m.finish(ans, dec, row.ID, now)
+	eff := lic.Effective(now)
+	ans.License = &ValidLicense{ID: row.ID, Status: string(eff.State), Plan: row.PlanCode,
+		Features: nonNil(row.Features), Limits: db.DecodeLimits(row.Limits), MaxDeployments: row.MaxDeployments,
+		ActiveDeployments: seats, ExpiresAt: utcPtr(row.ExpiresAt), GraceEndsAt: lic.GraceEnd(),
+		DunningEndsAt: utcPtr(eff.DunningEndsAt)}
+	if dep != nil {
+		v := deploymentView(*dep, window, now)
+		ans.Deployment = &v
+	}
+	if dec.Valid {
+		token, exp, err := m.keys.IssueLease(licensing.LeaseClaims{
+			LicenseID: row.ID.String(), CustomerID: row.CustomerID.String(), DeploymentID: r.DeploymentID,
+			Status: eff.State, Code: dec.Code, Plan: row.PlanCode, Features: nonNil(row.Features),
+			Limits: db.DecodeLimits(row.Limits), MaxDeployments: int(ptrOr(row.MaxDeployments, 0)),
+			LicenseExpiresAt: row.ExpiresAt, GraceEndsAt: lic.GraceEnd(), DunningEndsAt: eff.DunningEndsAt,
+		}, time.Duration(row.OfflineDays)*24*time.Hour, now)
+		if err != nil {
+			return ans, licensing.Internal(err)
+		}
+		ans.Lease, ans.LeaseExpiresAt = &token, &exp
+	}
+	return ans, nil
+}
+
+// settleSeat decides twice. First with the stored facts read in one query:
+// only a license that passes the status checks may take or refresh a seat.
+// Then in reflects the seat's outcome under the license lock, for the final
+// Decide. It returns the deployment to show (nil: none) and the seats in use.
+func (m *Machine) settleSeat(ctx context.Context, row db.GetValidationContextRow, in *licensing.DecisionInput,
+	info db.DeploymentInfo, window time.Duration, now time.Time) (*db.Deployment, int, error) {
+	seats := int(row.SeatsInUse)
+	holds := row.DeploymentStatus != nil && *row.DeploymentStatus == string(licensing.DeploymentStoredActive) &&
+		db.HoldsSeat(*row.DeploymentStatus, *row.DeploymentLastSeenAt, row.DeploymentOfflineUntil, window, now)
+	in.Deployment = licensing.DeploymentFacts{ID: info.DeploymentID, Exists: row.DeploymentPk != nil,
+		Deactivated: row.DeploymentStatus != nil && *row.DeploymentStatus == string(licensing.DeploymentDeactivated), HoldsSeat: holds}
+	in.SeatsInUse = seats
+	if holds {
+		in.SeatsInUse = seats - 1 // seats held by the others
+	}
+	pre := licensing.Decide(*in)
+	if !pre.Code.Valid() && pre.Code != licensing.CodeFeatureNotEntitled {
+		if row.DeploymentPk != nil {
+			d := deploymentFromContext(row, info.DeploymentID)
+			return &d, seats, nil
+		}
+		return nil, seats, nil
+	}
+	var dep *db.Deployment
+	if holds {
+		d := deploymentFromContext(row, info.DeploymentID)
+		if now.Sub(d.LastSeenAt) > time.Minute || d.Hostname != info.Hostname || d.AppVersion != info.AppVersion ||
+			d.Fingerprint != info.Fingerprint || d.Ip != info.IP {
+			// The refresh re-checks the seat under the row's lock, so a
+			// release that committed after our read wins: the deployment
+			// then goes the way of any other that lacks a seat below.
+			refreshed, ok, err := m.store.RefreshSeat(ctx, d.ID, window, info, now)
+			if err != nil {
+				return nil, seats, err
+			}
+			d, holds = refreshed, ok
+		}
+		// An answer without a write stands for the state read above: a
+		// release committed after that read comes after this answer.
+		if holds {
+			dep = &d
+		}
+	}
+	if !holds {
+		d, outcome, inUse, err := m.store.AcquireSeat(ctx, row.ID, row.MaxDeployments, window, info, now)
+		if err != nil {
+			return nil, seats, err
+		}
+		switch outcome {
+		case db.SeatHeld:
+			dep, seats = &d, inUse
+			in.Deployment = licensing.DeploymentFacts{ID: info.DeploymentID, Exists: true, HoldsSeat: true}
+			in.SeatsInUse = inUse - 1
+		case db.SeatDeactivated:
+			in.Deployment = licensing.DeploymentFacts{ID: info.DeploymentID, Exists: true, Deactivated: true}
+		case db.SeatsFull:
+			in.Deployment = licensing.DeploymentFacts{ID: info.DeploymentID, Exists: row.DeploymentPk != nil}
+			in.SeatsInUse = inUse
+		}
+	}
+	return dep, seats, nil
+}
+
+// keyFailure answers a key that did not parse or verify.
+func (m *Machine) keyFailure(ans Validation, err error, license uuid.UUID, now time.Time) Validation {
+	var ke *licensing.KeyError
+	code := licensing.CodeInvalidKey
+	detail := "the license key is malformed"
+	if errors.As(err, &ke) {
+		code, detail = ke.Code, ke.Reason
+	}
+	ans.Valid, ans.Code, ans.Detail = false, string(code), detail
+	m.stats.Record(license, string(code), now)
+	return ans
+}
+
+// finish fills the answer's verdict and counts it.
+func (m *Machine) finish(ans Validation, dec licensing.Decision, license uuid.UUID, now time.Time) Validation {
+	ans.Valid, ans.Code, ans.Detail, ans.Explain = dec.Valid, string(dec.Code), dec.Detail(), dec.Trace
+	m.stats.Record(license, string(dec.Code), now)
+	return ans
+}
+
+// authenticate checks the key of a machine request that is not a validation
+// (deactivate, usage): an unusable key is EUNAUTHORIZED.
+func (m *Machine) authenticate(ctx context.Context, cr Credentials, now time.Time) (db.GetValidationContextRow, error) {
+	unauthorized := func(reason string) error {
+		return licensing.Errorf(licensing.EUNAUTHORIZED, "%s", reason)
+	}
+	key, err := licensing.NormalizeKey(cr.Key)
+	if err != nil {
+		return db.GetValidationContextRow{}, unauthorized("the license key is malformed")
+	}
+	hash := licensing.KeyHash(key)
+	if cr.Throttle != nil {
+		if err := cr.Throttle(hash); err != nil {
+			return db.GetValidationContextRow{}, err
+		}
+	}
+	if _, err := m.keys.ParseKeyCached(key); err != nil {
+		return db.GetValidationContextRow{}, unauthorized("the license key is not valid")
+	}
+	row, err := m.store.ValidationContext(ctx, hash, cr.DeploymentID, now)
+	if err != nil {
+		if licensing.ErrorCode(err) == licensing.ENOTFOUND {
+			return row, unauthorized("no license has this key")
+		}
+		return row, err
+	}
+	if row.KeyReplacedAt != nil {
+		return row, unauthorized("this key was replaced by a newer one")
+	}
+	return row, nil
+}
+
+// Release is the answer to a deactivation.
+type Release struct {
+	Deployment DeploymentView
+	ServerTime time.Time
+}
+
+// Deactivate releases the seat of the installation that asks (e.g. on
+// uninstall); actor is that installation, for the audit log.
+func (m *Machine) Deactivate(ctx context.Context, cr Credentials, actor licensing.Actor) (Release, error) {
+	now := m.now()
+	row, err := m.authenticate(ctx, cr, now)
+	if err != nil {
+		return Release{}, err
+	}
+	d, err := m.store.ReleaseDeployment(ctx, actor, row.ID, row.CustomerID, cr.DeploymentID, "client", now)
+	if err != nil {
+		return Release{}, err
+	}
+	return Release{Deployment: deploymentView(d, time.Duration(row.HeartbeatWindowHours)*time.Hour, now),
+		ServerTime: now.UTC()}, nil
+}
+
+// UsageReceipt is the answer to a usage report: what happened to each report
+// and the period's usage against the license's limits.
+type UsageReceipt struct {
+	Results []db.UsageReportResult
+	Usage   map[string]licensing.LimitUsage
+}
+
+// ReportUsage records an installation's usage reports, each exactly once.
+func (m *Machine) ReportUsage(ctx context.Context, cr Credentials, reports []db.UsageReportIn) (UsageReceipt, error) {
+	// The key is read with the time before recording, as the reports are
+	// recorded at that instant.
+	now := m.now()
+	row, err := m.authenticate(ctx, cr, now)
+	if err != nil {
+		return UsageReceipt{}, err
+	}
+	lic := db.UsageLicense{ID: row.ID, CustomerID: row.CustomerID, BillingPeriodStart: row.BillingPeriodStart,
+		BillingPeriodEnd: row.BillingPeriodEnd}
+	results, err := m.store.RecordUsage(ctx, lic, row.DeploymentPk, reports, now)
+	if err != nil {
+		return UsageReceipt{}, err
+	}
+	used, err := m.store.CurrentUsage(ctx, lic, now)
+	if err != nil {
+		return UsageReceipt{}, err
+	}
+	return UsageReceipt{Results: results, Usage: UsageAgainstLimits(db.DecodeLimits(row.Limits), used)}, nil
+}
+
+// UsageAgainstLimits evaluates each limit against what was used.
+func UsageAgainstLimits(limits map[string]int64, used map[string]int64) map[string]licensing.LimitUsage {
+	out := make(map[string]licensing.LimitUsage, len(limits))
+	for name, limit := range limits {
+		out[name] = licensing.EvaluateLimit(used[name], limit)
+	}
+	return out
+}
+
+func licenseFromContext(r db.GetValidationContextRow) db.License {
+	return db.License{ID: r.ID, CustomerID: r.CustomerID, Status: r.Status, SuspendedReason: r.SuspendedReason,
+		Features: r.Features, Limits: r.Limits, MaxDeployments: r.MaxDeployments, StartsAt: r.StartsAt,
+		ExpiresAt: r.ExpiresAt, GraceDays: r.GraceDays, OfflineDays: r.OfflineDays,
+		HeartbeatWindowHours: r.HeartbeatWindowHours, DunningDays: r.DunningDays, PaymentState: r.PaymentState,
+		PastDueSince: r.PastDueSince, BillingPeriodStart: r.BillingPeriodStart, BillingPeriodEnd: r.BillingPeriodEnd}
+}
+
+func deploymentFromContext(r db.GetValidationContextRow, deploymentID string) db.Deployment {
+	return db.Deployment{ID: *r.DeploymentPk, LicenseID: r.ID, Status: *r.DeploymentStatus,
+		Fingerprint: ptrOr(r.DeploymentFingerprint, ""), Hostname: ptrOr(r.DeploymentHostname, ""),
+		Ip: ptrOr(r.DeploymentIp, ""), AppVersion: ptrOr(r.DeploymentAppVersion, ""),
+		FirstSeenAt: ptrOr(r.DeploymentFirstSeenAt, time.Time{}), LastSeenAt: ptrOr(r.DeploymentLastSeenAt, time.Time{}),
+		OfflineUntil: r.DeploymentOfflineUntil, DeploymentID: deploymentID}
+}
+
+func ptrOr[T any](p *T, def T) T {
+	if p == nil {
+		return def
+	}
+	return *p
+}
+
+func nonNil(xs []string) []string {
+	if xs == nil {
+		return []string{}
+	}
+	return xs
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
