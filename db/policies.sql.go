@@ -42,6 +42,43 @@ func (q *Queries) CountOlderSeatHolders(ctx context.Context, arg CountOlderSeatH
 	return column_1, err
 }
 
+const getLicensePolicy = `-- name: GetLicensePolicy :one
+SELECT p.fingerprint_policy, p.fingerprint_match, p.lease_hours, p.transfers_per_period, p.transfer_period_days,
+    p.seat_overage, p.limit_enforcement, p.expiry_strategy, l.policy_overrides
+FROM licenses l JOIN plans p ON p.id = l.plan_id
+WHERE l.id = $1
+`
+
+type GetLicensePolicyRow struct {
+	FingerprintPolicy  string
+	FingerprintMatch   string
+	LeaseHours         int32
+	TransfersPerPeriod int32
+	TransferPeriodDays int32
+	SeatOverage        string
+	LimitEnforcement   []byte
+	ExpiryStrategy     string
+	PolicyOverrides    []byte
+}
+
+// A license's plan policy columns and its overrides.
+func (q *Queries) GetLicensePolicy(ctx context.Context, id uuid.UUID) (GetLicensePolicyRow, error) {
+	row := q.db.QueryRow(ctx, getLicensePolicy, id)
+	var i GetLicensePolicyRow
+	err := row.Scan(
+		&i.FingerprintPolicy,
+		&i.FingerprintMatch,
+		&i.LeaseHours,
+		&i.TransfersPerPeriod,
+		&i.TransferPeriodDays,
+		&i.SeatOverage,
+		&i.LimitEnforcement,
+		&i.ExpiryStrategy,
+		&i.PolicyOverrides,
+	)
+	return i, err
+}
+
 const getSeatOverage = `-- name: GetSeatOverage :one
 SELECT peak_seats FROM seat_overages WHERE license_id = $1 AND period_start = $2
 `

@@ -8,6 +8,7 @@ package db
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -99,4 +100,108 @@ func (s *Store) PutRelease(ctx context.Context, version string, releasedAt time.
 			licensing.ErrorDetail{Field: "version", Message: "not a semantic version"})
 	}
 	return Translate(s.Q.PutAppRelease(ctx, PutAppReleaseParams{Version: version, ReleasedAt: releasedAt}))
+}
+
+// Policy is the license's policy: its plan's with its overrides.
+func (r GetLicensePolicyRow) Policy() licensing.Policy {
+	return PlanPolicy(r.FingerprintPolicy, r.FingerprintMatch, r.LeaseHours, r.TransfersPerPeriod, r.TransferPeriodDays,
+		r.SeatOverage, r.LimitEnforcement, r.ExpiryStrategy).With(DecodePolicyOverrides(r.PolicyOverrides))
+}
+
+// LicensePolicy reads a license's policy.
+func (s *Store) LicensePolicy(ctx context.Context, licenseID uuid.UUID) (licensing.Policy, error) {
+	r, err := s.Q.GetLicensePolicy(ctx, licenseID)
+	if err != nil {
+		return licensing.Policy{}, notFound(err, "license")
+	}
+	return r.Policy(), nil
+}
+
+// transferBudget evaluates the license's transfer budget at now, within q's
+// transaction.
+func transferBudget(ctx context.Context, q *Queries, licenseID uuid.UUID, now time.Time) (licensing.TransferBudget, error) {
+	r, err := q.GetLicensePolicy(ctx, licenseID)
+	if err != nil {
+		return licensing.TransferBudget{}, notFound(err, "license")
+	}
+	pol := r.Policy()
+	days := pol.TransferPeriodDays
+	if days <= 0 {
+		days = licensing.DefaultTransferPeriodDays
+	}
+	past, err := q.ListCountedTransfers(ctx, ListCountedTransfersParams{LicenseID: licenseID,
+		Since: now.AddDate(0, 0, -int(days))})
+	if err != nil {
+		return licensing.TransferBudget{}, Translate(err)
+	}
+	return pol.Transfers(past, now), nil
+}
+
+// TransferBudget is the license's seat transfer budget now, for the portals.
+func (s *Store) TransferBudget(ctx context.Context, licenseID uuid.UUID, now time.Time) (licensing.TransferBudget, error) {
+	return transferBudget(ctx, s.Q, licenseID, now)
+}
+
+// countsAsTransfer says whose releases use the transfer budget: the
+// customer's and the installation's own. Admins release on the vendor's
+// authority, beyond any budget.
+func countsAsTransfer(by string) bool { return by == "customer" || by == "client" }
+
+// TransferRefused is the error of a release beyond the transfer budget.
+func TransferRefused(b licensing.TransferBudget) error {
+	when := b.RefillsAt.UTC().Format(time.RFC3339)
+	return &licensing.Error{Code: licensing.ECONFLICT,
+		Message: "this license's seat transfers are used up (" + itoa(b.Limit) + " per " + itoa(b.PeriodDays) +
+			" days); the next release is possible from " + when + ", or ask the vendor to release it",
+		Details: []licensing.ErrorDetail{{Field: "transfersRefillAt", Message: when}}}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// RecordSeatOverage keeps the period's peak of seats held beyond the
+// license's maxDeployments (the billing period, else the calendar month).
+func (s *Store) RecordSeatOverage(ctx context.Context, licenseID uuid.UUID, periodStart, periodEnd time.Time,
+	maxDeployments, held int, now time.Time) error {
+	return Translate(s.Q.RecordSeatOverage(ctx, RecordSeatOverageParams{LicenseID: licenseID, PeriodStart: periodStart,
+		PeriodEnd: periodEnd, MaxDeployments: int32(maxDeployments), PeakSeats: int32(held), Now: now}))
+}
+
+// SeatRank counts the seat holders of the license activated before the
+// deployment pk (first seen earlier): its place when seats are fewer than
+// holders.
+func (s *Store) SeatRank(ctx context.Context, licenseID, pk uuid.UUID, firstSeenAt time.Time, window time.Duration,
+	now time.Time) (int, error) {
+	n, err := s.Q.CountOlderSeatHolders(ctx, CountOlderSeatHoldersParams{LicenseID: licenseID, ID: pk,
+		HeartbeatWindowHours: windowHours(window), Now: now, FirstSeenAt: firstSeenAt})
+	return int(n), Translate(err)
+}
+
+// SetDeploymentFingerprint stores a deployment's new fingerprint (bound or
+// changed within policy) and audits a change.
+func (s *Store) SetDeploymentFingerprint(ctx context.Context, actor licensing.Actor, licenseID, customerID, pk uuid.UUID,
+	deploymentID string, before, after licensing.Fingerprint, audit bool, now time.Time) error {
+	return s.InTx(ctx, func(q *Queries) error {
+		if err := q.SetDeploymentFingerprint(ctx, SetDeploymentFingerprintParams{ID: pk, Fingerprint: after.ID,
+			FingerprintComponents: EncodeComponents(after.Components)}); err != nil {
+			return err
+		}
+		if !audit {
+			return nil
+		}
+		return Audit(ctx, q, actor, AuditEntry{Action: "deployment.fingerprint_changed", EntityType: "deployment",
+			EntityID: licenseID.String() + "/" + deploymentID, CustomerID: &customerID,
+			Before: before, After: after}, now)
+	})
+}
+
+// AuditFingerprintRefused records a validation refused as
+// FINGERPRINT_MISMATCH: who presented which fingerprint for which
+// deployment.
+func (s *Store) AuditFingerprintRefused(ctx context.Context, actor licensing.Actor, licenseID, customerID uuid.UUID,
+	deploymentID string, stored, presented licensing.Fingerprint, now time.Time) error {
+	return s.InTx(ctx, func(q *Queries) error {
+		return Audit(ctx, q, actor, AuditEntry{Action: "deployment.fingerprint_refused", EntityType: "deployment",
+			EntityID: licenseID.String() + "/" + deploymentID, CustomerID: &customerID,
+			Before: stored, After: presented}, now)
+	})
 }

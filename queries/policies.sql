@@ -50,3 +50,10 @@ WHERE id = @id;
 
 -- name: SetLicensePolicyOverrides :exec
 UPDATE licenses SET policy_overrides = @policy_overrides, updated_at = @updated_at WHERE id = @id;
+
+-- name: GetLicensePolicy :one
+-- A license's plan policy columns and its overrides.
+SELECT p.fingerprint_policy, p.fingerprint_match, p.lease_hours, p.transfers_per_period, p.transfer_period_days,
+    p.seat_overage, p.limit_enforcement, p.expiry_strategy, l.policy_overrides
+FROM licenses l JOIN plans p ON p.id = l.plan_id
+WHERE l.id = @id;
