@@ -249,10 +249,16 @@ func (m *Machine) Validate(ctx context.Context, r ValidateRequest) (Validation, 
 			}
 		}
 		token, exp, err := m.keys.IssueLease(claims, pol.LeaseWindow(row.OfflineDays), now)
-		if err != nil {
+		switch {
+		case licensing.ErrorCode(err) == licensing.ECONFLICT:
+			// Valid at this very instant (the grace or dunning end) with no
+			// whole second left to lease: the answer stands, without a lease.
+			ans.Warnings = append(ans.Warnings, "no lease: the license stops validating now")
+		case err != nil:
 			return ans, licensing.Internal(err)
+		default:
+			ans.Lease, ans.LeaseExpiresAt = &token, &exp
 		}
-		ans.Lease, ans.LeaseExpiresAt = &token, &exp
 	}
 	return ans, nil
 }
