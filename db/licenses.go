@@ -285,7 +285,7 @@ func (s *Store) changeLicense(ctx context.Context, q *Queries, actor licensing.A
 			BillingPeriodStart: l.BillingPeriodStart, BillingPeriodEnd: l.BillingPeriodEnd,
 			StripeSubscriptionID: l.StripeSubscriptionID, StripePriceID: l.StripePriceID, StripeQuantity: l.StripeQuantity,
 			StripeStatus: l.StripeStatus, StripeStateAt: l.StripeStateAt, Notes: l.Notes, RevokedAt: l.RevokedAt,
-			UpdatedAt: now})
+			PolicyOverrides: policyOverridesOrEmpty(l.PolicyOverrides), UpdatedAt: now})
 		if err != nil {
 			return err
 		}

@@ -659,8 +659,8 @@ UPDATE licenses SET
     stripe_subscription_id = $18, stripe_price_id = $19,
     stripe_quantity = $20, stripe_status = $21,
     stripe_state_at = $22, notes = $23, revoked_at = $24,
-    updated_at = $25
-WHERE id = $26
+    policy_overrides = $25, updated_at = $26
+WHERE id = $27
 RETURNING id, customer_id, plan_id, status, suspended_reason, suspension_source, features, limits, max_deployments, starts_at, expires_at, grace_days, offline_days, heartbeat_window_hours, dunning_days, payment_state, past_due_since, billing_period_start, billing_period_end, stripe_subscription_id, stripe_price_id, stripe_quantity, stripe_status, stripe_state_at, notes, revoked_at, created_at, updated_at, policy_overrides
 `
 
@@ -689,6 +689,7 @@ type UpdateLicenseParams struct {
 	StripeStateAt        *time.Time
 	Notes                string
 	RevokedAt            *time.Time
+	PolicyOverrides      []byte
 	UpdatedAt            time.Time
 	ID                   uuid.UUID
 }
@@ -720,6 +721,7 @@ func (q *Queries) UpdateLicense(ctx context.Context, arg UpdateLicenseParams) (L
 		arg.StripeStateAt,
 		arg.Notes,
 		arg.RevokedAt,
+		arg.PolicyOverrides,
 		arg.UpdatedAt,
 		arg.ID,
 	)

@@ -205,3 +205,59 @@ func (s *Store) AuditFingerprintRefused(ctx context.Context, actor licensing.Act
 			Before: stored, After: presented}, now)
 	})
 }
+
+func policyOverridesOrEmpty(b []byte) []byte {
+	if len(b) == 0 {
+		return []byte("{}")
+	}
+	return b
+}
+
+// Terms are the license's terms as the plan change rule reads them.
+func (l License) Terms() licensing.Terms {
+	return licensing.Terms{Features: nonNil(l.Features), Limits: DecodeLimits(l.Limits), MaxDeployments: l.MaxDeployments,
+		GraceDays: l.GraceDays, OfflineDays: l.OfflineDays, HeartbeatWindowHours: l.HeartbeatWindowHours,
+		DunningDays: l.DunningDays, Overrides: DecodePolicyOverrides(l.PolicyOverrides)}
+}
+
+// SetTerms writes terms back onto the license row (not yet stored).
+func (l *License) SetTerms(t licensing.Terms) {
+	l.Features = nonNil(t.Features)
+	l.Limits, _ = json.Marshal(t.Limits)
+	if t.Limits == nil {
+		l.Limits = []byte("{}")
+	}
+	l.MaxDeployments = t.MaxDeployments
+	l.GraceDays, l.OfflineDays, l.HeartbeatWindowHours, l.DunningDays = t.GraceDays, t.OfflineDays, t.HeartbeatWindowHours, t.DunningDays
+	l.PolicyOverrides = EncodePolicyOverrides(t.Overrides)
+}
+
+// ChangePlan moves the license to the plan named toCode under
+// licensing.ChangePlan, in one transaction with its audit row
+// (license.plan_change, before and after).
+func (s *Store) ChangePlan(ctx context.Context, actor licensing.Actor, id uuid.UUID, toCode string,
+	mode licensing.OverrideMode, now time.Time) (License, error) {
+	return s.ChangeLicense(ctx, actor, id, "license.plan_change", func(q *Queries, l *License) error {
+		from, err := q.GetPlan(ctx, l.PlanID)
+		if err != nil {
+			return notFound(err, "plan")
+		}
+		to, err := q.GetPlanByCode(ctx, toCode)
+		if err != nil {
+			if licensing.ErrorCode(notFound(err, "plan")) == licensing.ENOTFOUND {
+				return licensing.Invalid("no plan has this code", licensing.ErrorDetail{Field: "plan", Message: "unknown plan"})
+			}
+			return err
+		}
+		if to.ArchivedAt != nil {
+			return licensing.Invalid("the plan is archived", licensing.ErrorDetail{Field: "plan", Message: "archived"})
+		}
+		terms, err := licensing.ChangePlan(l.Terms(), from.Spec(nil), to.Spec(nil), mode)
+		if err != nil {
+			return err
+		}
+		l.PlanID = to.ID
+		l.SetTerms(terms)
+		return nil
+	}, now)
+}

@@ -355,3 +355,48 @@ func TestLeaseHoursShortenOnlineLeases(t *testing.T) {
 		t.Errorf("leaseExpiresAt: got %v, want %v", got, want)
 	}
 }
+
+func TestPlanChangeThroughAPI(t *testing.T) {
+	e := newPolicyEnv(t)
+	e.plan(map[string]any{"code": "five", "name": "Five", "maxDeployments": 5, "features": []string{"core", "sso"}, "graceDays": 7})
+	e.plan(map[string]any{"code": "three", "name": "Three", "maxDeployments": 3, "features": []string{"core"}, "graceDays": 3,
+		"fingerprintPolicy": "none"})
+	id, key := e.license(map[string]any{"plan": "five", "graceDays": 10}) // graceDays overridden
+	for _, d := range []string{"d1", "d2", "d3", "d4", "d5"} {
+		wantCode(t, e.check(key, d, nil), "VALID", true)
+		e.clock.Add(time.Minute)
+	}
+	wantError(t, e.do("PATCH", "/api/licenses/"+id, e.admin, map[string]any{"plan": "three"}), 422, "invalid")
+	wantError(t, e.do("PATCH", "/api/licenses/"+id, e.admin, map[string]any{"plan": "nope", "overrides": "keep"}), 422, "invalid")
+	wantError(t, e.do("PATCH", "/api/licenses/"+id, e.admin, map[string]any{"plan": "three", "overrides": "keep", "notes": "x"}), 422, "invalid")
+
+	r := e.do("PATCH", "/api/licenses/"+id, e.admin, map[string]any{"plan": "three", "overrides": "keep"})
+	if r.Status != 200 {
+		t.Fatalf("downgrade: got %d %s", r.Status, r.Body)
+	}
+	l := r.JSON(t)
+	if l["plan"] != "three" || l["maxDeployments"] != float64(3) || l["graceDays"] != float64(10) || len(l["features"].([]any)) != 1 {
+		t.Fatalf("keep: got %s, want plan three, 3 seats, core only, the overridden 10 grace days kept", r.Body)
+	}
+	if rows := e.auditRows("license.plan_change"); len(rows) != 1 {
+		t.Errorf("got %d plan change audit rows, want 1", len(rows))
+	}
+	for _, d := range []string{"d1", "d2", "d3"} {
+		wantCode(t, e.check(key, d, nil), "VALID", true)
+	}
+	for _, d := range []string{"d4", "d5"} {
+		wantCode(t, e.check(key, d, nil), "TOO_MANY_DEPLOYMENTS", false)
+	}
+	r = e.do("PATCH", "/api/licenses/"+id, e.admin, map[string]any{"plan": "five", "overrides": "reset"})
+	if l := r.JSON(t); r.Status != 200 || l["graceDays"] != float64(7) || l["maxDeployments"] != float64(5) {
+		t.Fatalf("upgrade with reset: got %d %s, want the plan's 7 grace days and 5 seats", r.Status, r.Body)
+	}
+	wantCode(t, e.check(key, "d5", nil), "VALID", true)
+
+	r = e.do("PATCH", "/api/licenses/"+id, e.admin, map[string]any{"policyOverrides": map[string]any{"fingerprintPolicy": "lock"}})
+	if r.Status != 200 || r.JSON(t)["policyOverrides"].(map[string]any)["fingerprintPolicy"] != "lock" {
+		t.Fatalf("policy override: got %d %s", r.Status, r.Body)
+	}
+	wantCode(t, e.check(key, "d9", nil), "FINGERPRINT_MISMATCH", false) // the override is in force
+	wantError(t, e.do("PATCH", "/api/licenses/"+id, e.admin, map[string]any{"policyOverrides": map[string]any{"seatOverage": "9x"}}), 422, "invalid")
+}

@@ -34,7 +34,7 @@ UPDATE licenses SET
     stripe_subscription_id = sqlc.narg('stripe_subscription_id'), stripe_price_id = sqlc.narg('stripe_price_id'),
     stripe_quantity = sqlc.narg('stripe_quantity'), stripe_status = sqlc.narg('stripe_status'),
     stripe_state_at = sqlc.narg('stripe_state_at'), notes = @notes, revoked_at = sqlc.narg('revoked_at'),
-    updated_at = @updated_at
+    policy_overrides = @policy_overrides, updated_at = @updated_at
 WHERE id = @id
 RETURNING *;
 
