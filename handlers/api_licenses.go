@@ -51,7 +51,7 @@ type LicenseView struct {
 	// follow the plan.
 	PolicyOverrides licensing.PolicyOverrides `json:"policyOverrides"`
 	CreatedAt       time.Time                 `json:"createdAt"`
-	UpdatedAt            time.Time        `json:"updatedAt"`
+	UpdatedAt       time.Time                 `json:"updatedAt"`
 }
 
 func viewLicense(l db.License, plan string, seats int, now time.Time) LicenseView {
