@@ -202,6 +202,63 @@ func (q *Queries) ListSeatOverages(ctx context.Context, arg ListSeatOveragesPara
 	return items, nil
 }
 
+const listUsagePeriodsBetween = `-- name: ListUsagePeriodsBetween :many
+SELECT metric, kind, value FROM usage_periods
+WHERE license_id = $1 AND period_start >= $2 AND period_start < $3
+`
+
+type ListUsagePeriodsBetweenParams struct {
+	LicenseID uuid.UUID
+	FromAt    time.Time
+	ToAt      time.Time
+}
+
+type ListUsagePeriodsBetweenRow struct {
+	Metric string
+	Kind   string
+	Value  int64
+}
+
+// The usage period rows of a license that start within [from, to).
+func (q *Queries) ListUsagePeriodsBetween(ctx context.Context, arg ListUsagePeriodsBetweenParams) ([]ListUsagePeriodsBetweenRow, error) {
+	rows, err := q.db.Query(ctx, listUsagePeriodsBetween, arg.LicenseID, arg.FromAt, arg.ToAt)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListUsagePeriodsBetweenRow{}
+	for rows.Next() {
+		var i ListUsagePeriodsBetweenRow
+		if err := rows.Scan(&i.Metric, &i.Kind, &i.Value); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const peakSeatOverage = `-- name: PeakSeatOverage :one
+SELECT coalesce(max(peak_seats), 0)::int FROM seat_overages
+WHERE license_id = $1 AND period_start < $2 AND period_end > $3
+`
+
+type PeakSeatOverageParams struct {
+	LicenseID uuid.UUID
+	ToAt      time.Time
+	FromAt    time.Time
+}
+
+// The most seats held at once in overage periods overlapping [from, to); 0 when none.
+func (q *Queries) PeakSeatOverage(ctx context.Context, arg PeakSeatOverageParams) (int32, error) {
+	row := q.db.QueryRow(ctx, peakSeatOverage, arg.LicenseID, arg.ToAt, arg.FromAt)
+	var column_1 int32
+	err := row.Scan(&column_1)
+	return column_1, err
+}
+
 const putAppRelease = `-- name: PutAppRelease :exec
 INSERT INTO app_releases (version, released_at) VALUES ($1, $2)
 ON CONFLICT (version) DO UPDATE SET released_at = EXCLUDED.released_at

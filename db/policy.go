@@ -261,3 +261,34 @@ func (s *Store) ChangePlan(ctx context.Context, actor licensing.Actor, id uuid.U
 		return nil
 	}, now)
 }
+
+// TrueUp lists, for one license and the period [from, to), the seats and
+// each limited metric against entitlement (licensing.TrueUp). Seats used is
+// the peak held beyond entitlement as recorded when activations landed in
+// the overage allowance (0 when the license never went over); metrics are
+// the period's usage (counters summed, gauges at their peak).
+func (s *Store) TrueUp(ctx context.Context, l License, from, to time.Time) ([]licensing.TrueUpLine, error) {
+	pol, err := s.LicensePolicy(ctx, l.ID)
+	if err != nil {
+		return nil, err
+	}
+	peak, err := s.Q.PeakSeatOverage(ctx, PeakSeatOverageParams{LicenseID: l.ID, FromAt: from, ToAt: to})
+	if err != nil {
+		return nil, Translate(err)
+	}
+	rows, err := s.Q.ListUsagePeriodsBetween(ctx, ListUsagePeriodsBetweenParams{LicenseID: l.ID, FromAt: from, ToAt: to})
+	if err != nil {
+		return nil, Translate(err)
+	}
+	used := map[string]int64{}
+	for _, r := range rows {
+		if err := licensing.MergeMetric(used, r.Metric, r.Value); err != nil {
+			return nil, err
+		}
+	}
+	max := 0
+	if l.MaxDeployments != nil {
+		max = int(*l.MaxDeployments)
+	}
+	return licensing.TrueUp(max, int64(peak), DecodeLimits(l.Limits), used, pol), nil
+}

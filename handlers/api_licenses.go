@@ -24,6 +24,7 @@ func (s *Server) registerLicenseRoutes(api fiber.Router) {
 	api.Get("/licenses/:id/deployments", read, s.listDeployments)
 	api.Delete("/licenses/:id/deployments/:deploymentId", write, s.releaseDeployment)
 	api.Post("/licenses/:id/deployments/:deploymentId/reactivate", write, s.reactivateDeployment)
+	s.registerTrueUpRoutes(api)
 }
 
 // LicenseView is a license as the API shows it: its effective status and

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -399,4 +400,43 @@ func TestPlanChangeThroughAPI(t *testing.T) {
 	}
 	wantCode(t, e.check(key, "d9", nil), "FINGERPRINT_MISMATCH", false) // the override is in force
 	wantError(t, e.do("PATCH", "/api/licenses/"+id, e.admin, map[string]any{"policyOverrides": map[string]any{"seatOverage": "9x"}}), 422, "invalid")
+}
+
+func TestTrueUpReport(t *testing.T) {
+	e := newPolicyEnv(t)
+	e.plan(map[string]any{"code": "over", "name": "Overage", "maxDeployments": 4, "seatOverage": "1.25x",
+		"limits": map[string]any{"users": 10, "apiCalls": 100}, "limitEnforcement": map[string]any{"users": "soft"}})
+	id, key := e.license(map[string]any{"plan": "over"})
+	for _, d := range []string{"d1", "d2", "d3", "d4", "d5"} {
+		e.check(key, d, nil)
+	}
+	r := e.do("POST", "/api/usage/report", "", usageReport(key, "d1",
+		report(uuid.New(), e.clock.Now().Add(-time.Minute), map[string]any{"users": 13, "apiCalls": 40})))
+	if r.Status != 200 {
+		t.Fatalf("usage: got %d %s", r.Status, r.Body)
+	}
+	period := e.clock.Now().Format("2006-01")
+	reader := e.apiKey("licenses:read")
+	r = e.do("GET", "/api/licenses/"+id+"/true-up?period="+period, reader, nil)
+	if r.Status != 200 {
+		t.Fatalf("true-up: got %d %s", r.Status, r.Body)
+	}
+	lines := r.JSON(t)["lines"].([]any)
+	want := []string{"deployments 4 5 1 soft", "apiCalls 100 40 0 hard", "users 10 13 3 soft"}
+	if len(lines) != len(want) {
+		t.Fatalf("got %v, want %v", lines, want)
+	}
+	for i, l := range lines {
+		m := l.(map[string]any)
+		got := fmt.Sprintf("%v %v %v %v %v", m["metric"], m["entitled"], m["used"], m["over"], m["enforcement"])
+		if got != want[i] {
+			t.Errorf("line %d: got %s, want %s", i, got, want[i])
+		}
+	}
+	r = e.do("GET", "/api/licenses/"+id+"/true-up?period="+period+"&format=csv", reader, nil)
+	if r.Status != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/csv") ||
+		!strings.Contains(string(r.Body), ",users,10,13,3,soft\n") || !strings.HasPrefix(string(r.Body), "license_id,period_start") {
+		t.Fatalf("csv: got %d %s %s", r.Status, r.Header.Get("Content-Type"), r.Body)
+	}
+	wantError(t, e.do("GET", "/api/licenses/"+id+"/true-up?period=March", reader, nil), 422, "invalid")
 }

@@ -57,3 +57,13 @@ SELECT p.fingerprint_policy, p.fingerprint_match, p.lease_hours, p.transfers_per
     p.seat_overage, p.limit_enforcement, p.expiry_strategy, l.policy_overrides
 FROM licenses l JOIN plans p ON p.id = l.plan_id
 WHERE l.id = @id;
+
+-- name: ListUsagePeriodsBetween :many
+-- The usage period rows of a license that start within [from, to).
+SELECT metric, kind, value FROM usage_periods
+WHERE license_id = @license_id AND period_start >= @from_at AND period_start < @to_at;
+
+-- name: PeakSeatOverage :one
+-- The most seats held at once in overage periods overlapping [from, to); 0 when none.
+SELECT coalesce(max(peak_seats), 0)::int FROM seat_overages
+WHERE license_id = @license_id AND period_start < @to_at AND period_end > @from_at;
