@@ -3,6 +3,8 @@
 package handlers_test
 
 import (
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -41,5 +43,43 @@ func TestPlanPolicyFields(t *testing.T) {
 	}
 	if r := e.do("GET", "/api/plans/bad", key, nil); r.Status != 404 {
 		t.Errorf("the refused plan: got %d, want 404 (nothing stored)", r.Status)
+	}
+}
+
+func TestAdminPlanPolicyForm(t *testing.T) {
+	a := newAdminEnv(t)
+	form := a.b.get("/admin/plans/new")
+	wantStatus(t, form, 200)
+	for _, f := range []string{"fingerprintPolicy", "fingerprintMatch", "leaseHours", "transfersPerPeriod", "transferPeriodDays",
+		"seatOverage", "softLimits", "expiryStrategy"} {
+		one(t, form, `label[for=`+f+`]`)
+	}
+	bad := url.Values{"code": {"pol"}, "name": {"Pol"}, "seatOverage": {"9x"}, "leaseHours": {"-2"}}
+	p := a.b.post("/admin/plans", bad)
+	wantStatus(t, p, http.StatusUnprocessableEntity)
+	one(t, p, `[data-testid=error-seatOverage]`)
+	one(t, p, `[data-testid=error-leaseHours]`)
+
+	p = a.b.post("/admin/plans", url.Values{"code": {"pol"}, "name": {"Pol"}, "limits": {"users=5"},
+		"fingerprintPolicy": {"components"}, "fingerprintMatch": {"all"}, "leaseHours": {"12"},
+		"transfersPerPeriod": {"3"}, "transferPeriodDays": {"30"}, "seatOverage": {"1.5x"}, "softLimits": {"users"},
+		"expiryStrategy": {"maintain"}})
+	wantStatus(t, p, http.StatusSeeOther)
+	pl, err := a.store.Q.GetPlanByCode(t.Context(), "pol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := pl.Policy()
+	if got.FingerprintPolicy != "components" || got.FingerprintMatch != "all" || got.LeaseHours != 12 || got.TransfersPerPeriod != 3 ||
+		got.SeatOverage != "1.5x" || got.Enforcement("users") != "soft" || got.ExpiryStrategy != "maintain" {
+		t.Errorf("stored policy: %+v", got)
+	}
+	edit := a.b.get("/admin/plans/pol/edit")
+	wantStatus(t, edit, 200)
+	if v := one(t, edit, `select#seatOverage option[selected]`).AttrOr("value", ""); v != "1.5x" {
+		t.Errorf("edit form overage: got %q, want 1.5x", v)
+	}
+	if v := one(t, edit, `input#softLimits`).AttrOr("value", ""); v != "users" {
+		t.Errorf("edit form soft limits: got %q, want users", v)
 	}
 }
