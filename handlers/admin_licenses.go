@@ -318,11 +318,23 @@ func (s *Server) licenseDeployments(c *fiber.Ctx, l db.License) (partials.Deploy
 		return partials.Deployments{}, db.Translate(err)
 	}
 	now := s.now()
-	out := partials.Deployments{LicenseID: l.ID.String()}
+	pol, err := s.store.LicensePolicy(c.UserContext(), l.ID)
+	if err != nil {
+		return partials.Deployments{}, err
+	}
+	budget, err := s.store.TransferBudget(c.UserContext(), l.ID, now)
+	if err != nil {
+		return partials.Deployments{}, err
+	}
+	out := partials.Deployments{LicenseID: l.ID.String(), Transfers: budget.Describe()}
 	for _, d := range rows {
-		out.Rows = append(out.Rows, partials.Deployment{ID: d.DeploymentID, Hostname: d.Hostname, IP: d.Ip,
+		row := partials.Deployment{ID: d.DeploymentID, Hostname: d.Hostname, IP: d.Ip,
 			AppVersion: d.AppVersion, FirstSeen: fmtDateTime(d.FirstSeenAt), LastSeen: fmtDateTime(d.LastSeenAt),
-			Status: string(d.State(heartbeatWindow(l), now))})
+			Status: string(d.State(heartbeatWindow(l), now))}
+		if end := licensing.LastLeaseEnd(d.LastSeenAt, pol.LeaseWindow(l.OfflineDays), l.GraceEnd()); row.Status != string(licensing.DeploymentActive) && end.After(now) {
+			row.LeaseEnds = fmtDateTime(end)
+		}
+		out.Rows = append(out.Rows, row)
 	}
 	return out, nil
 }

@@ -83,3 +83,35 @@ func TestAdminPlanPolicyForm(t *testing.T) {
 		t.Errorf("edit form soft limits: got %q, want users", v)
 	}
 }
+
+// The customer sees the transfer budget and, for a released deployment,
+// when its last lease ends; beyond the budget a release is refused with the
+// refill date.
+func TestPortalTransferBudgetAndLastLease(t *testing.T) {
+	pe := newPortalEnv(t)
+	pe.exec(`UPDATE plans SET transfers_per_period = 1, transfer_period_days = 30, lease_hours = 24`)
+	for _, d := range []string{"dep-1", "dep-2"} {
+		if code := pe.validate(pe.keyA, d); code != "VALID" {
+			t.Fatalf("%s: got %s", d, code)
+		}
+	}
+	page := pe.a.get("/portal/licenses/" + pe.licA)
+	if got := one(t, page, `[data-testid=transfer-budget]`).Text(); got != "0 of 1 used in the last 30 days" {
+		t.Errorf("budget before: got %q", got)
+	}
+	p := pe.a.hxPost("/portal/licenses/"+pe.licA+"/deployments/dep-1/release", url.Values{})
+	wantStatus(t, p, http.StatusOK)
+	if got := one(t, p, `[data-testid=transfer-budget]`).Text(); !strings.HasPrefix(got, "1 of 1 used in the last 30 days; the next is possible from ") {
+		t.Errorf("budget after: got %q", got)
+	}
+	if got := one(t, p, `[data-testid=deployment-row][data-id=dep-1] [data-testid=deployment-note]`).Text(); !strings.Contains(got, "Its last lease ends by ") {
+		t.Errorf("released deployment note: got %q", got)
+	}
+	r := pe.a.hxPost("/portal/licenses/"+pe.licA+"/deployments/dep-2/release", url.Values{})
+	if r.Status != http.StatusConflict || !strings.Contains(string(r.Body), "next release is possible from") {
+		t.Errorf("release beyond the budget: got %d %s", r.Status, r.Body)
+	}
+	if code := pe.validate(pe.keyA, "dep-2"); code != "VALID" {
+		t.Errorf("dep-2 after the refused release: got %s, want VALID", code)
+	}
+}

@@ -473,3 +473,28 @@ func sortTimes(ts []time.Time) {
 		}
 	}
 }
+
+// LastLeaseEnd is when the newest lease a deployment holds ends at the
+// latest, for pages that tell an operator how long a released or stale
+// deployment may still run offline. Its last lease was issued before
+// lastSeen + 1 minute (the server skips rewriting lastSeen within a minute),
+// for window, and never past the grace end.
+func LastLeaseEnd(lastSeen time.Time, window time.Duration, graceEnd *time.Time) time.Time {
+	end := lastSeen.Add(time.Minute + window)
+	if graceEnd != nil && graceEnd.Before(end) {
+		end = *graceEnd
+	}
+	return end.UTC()
+}
+
+// Describe is a sentence for pages: "1 of 3 used in the last 30 days".
+func (b TransferBudget) Describe() string {
+	if b.Limit <= 0 {
+		return "unlimited"
+	}
+	s := itoa(int64(b.Used)) + " of " + itoa(int64(b.Limit)) + " used in the last " + itoa(int64(b.PeriodDays)) + " days"
+	if !b.Allowed {
+		s += "; the next is possible from " + b.RefillsAt.UTC().Format("2006-01-02 15:04") + " UTC"
+	}
+	return s
+}
