@@ -364,11 +364,13 @@ func storedFingerprint(row db.GetValidationContextRow, policy licensing.Fingerpr
 // refused one audited; a seat held in overage is recorded for true-up.
 func (m *Machine) applyPolicyOutcome(ctx context.Context, r ValidateRequest, row db.GetValidationContextRow,
 	in licensing.DecisionInput, dec licensing.Decision, dep *db.Deployment, seats int, now time.Time) error {
-	actor := licensing.Actor{Type: licensing.ActorClient, ID: r.DeploymentID, Label: "installation " + r.DeploymentID,
-		IP: r.IP, UserAgent: r.UserAgent, RequestID: r.RequestID}
+	actor := func() licensing.Actor { // built only when a row is written
+		return licensing.Actor{Type: licensing.ActorClient, ID: r.DeploymentID, Label: "installation " + r.DeploymentID,
+			IP: r.IP, UserAgent: r.UserAgent, RequestID: r.RequestID}
+	}
 	switch {
 	case dec.Code == licensing.CodeFingerprintMismatch:
-		if err := m.store.AuditFingerprintRefused(ctx, actor, row.ID, row.CustomerID, r.DeploymentID,
+		if err := m.store.AuditFingerprintRefused(ctx, actor(), row.ID, row.CustomerID, r.DeploymentID,
 			in.Deployment.Fingerprint, in.Fingerprint, now); err != nil {
 			return err
 		}
@@ -376,7 +378,7 @@ func (m *Machine) applyPolicyOutcome(ctx context.Context, r ValidateRequest, row
 		dec.Fingerprint == licensing.FingerprintBind && (len(in.Fingerprint.Components) > 0 || dep.Fingerprint != in.Fingerprint.ID)):
 		// A bind under lock was already written with the seat; components
 		// and changes are written here.
-		if err := m.store.SetDeploymentFingerprint(ctx, actor, row.ID, row.CustomerID, dep.ID, r.DeploymentID,
+		if err := m.store.SetDeploymentFingerprint(ctx, actor(), row.ID, row.CustomerID, dep.ID, r.DeploymentID,
 			in.Deployment.Fingerprint, in.Fingerprint, dec.Fingerprint == licensing.FingerprintChanged, now); err != nil {
 			return err
 		}

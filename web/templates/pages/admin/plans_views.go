@@ -54,7 +54,7 @@ type PlanForm struct {
 	SoftLimits         string // metric names whose limit is soft, comma separated
 	ExpiryStrategy     string // restrict, maintain
 	Archived           bool
-	Errors               map[string]string
+	Errors             map[string]string
 }
 
 // Err is the error of a field, "" when none.
