@@ -4,10 +4,12 @@
 package client_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"flag"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -165,5 +167,54 @@ func TestFingerprintVector(t *testing.T) {
 	}
 	if !got.Equal(want.Fingerprint) {
 		t.Errorf("got %+v, want the recorded %+v", got, want.Fingerprint)
+	}
+}
+
+// The client's state folder copied to a second machine: under a plan that
+// locks deployments to machines, the copy is refused offline (its saved
+// lease names the first machine) and by the server; the first machine
+// keeps running.
+func TestCopiedStateFolderRefusedOnAnotherMachine(t *testing.T) {
+	p := startPortal(t)
+	code := "locked-plan"
+	p.api("POST", "/api/plans", map[string]any{"code": code, "name": "Locked", "maxDeployments": 5,
+		"fingerprintPolicy": "lock"}, http.StatusCreated)
+	cust := p.api("POST", "/api/customers", map[string]any{"name": "Acme", "email": "ops@acme.test"}, http.StatusCreated)
+	ans := p.api("POST", "/api/licenses", map[string]any{"customerId": cust["id"], "plan": code}, http.StatusCreated)
+	lic := license{ID: ans["license"].(map[string]any)["id"].(string), Key: ans["licenseKey"].(string)}
+	machineA := fakeMachine(t, t.TempDir(), "aaaa0000aaaa0000", "", "cpu", nil, "a", nil)
+	machineB := fakeMachine(t, t.TempDir(), "bbbb1111bbbb1111", "", "cpu", nil, "b", nil)
+
+	dirA := t.TempDir()
+	cfgA := testConfig(p, lic, dirA, &fakeClock{})
+	cfgA.FingerprintSource = &machineA
+	first := startClient(t, cfgA)
+	if !first.Valid() {
+		t.Fatalf("first machine: got %+v, want valid", first.Status())
+	}
+	_ = first.Close()
+
+	dirB := filepath.Join(t.TempDir(), "copy")
+	if err := os.CopyFS(dirB, os.DirFS(dirA)); err != nil {
+		t.Fatal(err)
+	}
+	cfgB := testConfig(p, lic, dirB, &fakeClock{})
+	cfgB.FingerprintSource = &machineB
+	copied, err := client.New(cfgB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = copied.Close() })
+	if st := copied.Status(); st.Valid || st.Code != licensing.CodeFingerprintMismatch {
+		t.Fatalf("copy before reaching the server: got %v %s, want FINGERPRINT_MISMATCH from the saved lease", st.Valid, st.Code)
+	}
+	_ = copied.Start(context.Background())
+	if st := copied.Status(); st.Valid || st.Code != licensing.CodeFingerprintMismatch || copied.DeploymentID() != first.DeploymentID() {
+		t.Fatalf("copy after the server: got %v %s (%s), want FINGERPRINT_MISMATCH for the same deployment", st.Valid, st.Code, st.Detail)
+	}
+
+	again := startClient(t, cfgA)
+	if !again.Valid() {
+		t.Errorf("first machine after the copy was refused: got %+v, want valid", again.Status())
 	}
 }
