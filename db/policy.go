@@ -292,3 +292,10 @@ func (s *Store) TrueUp(ctx context.Context, l License, from, to time.Time) ([]li
 	}
 	return licensing.TrueUp(max, int64(peak), DecodeLimits(l.Limits), used, pol), nil
 }
+
+// PeakSeatOverage is the most seats held at once in overage periods
+// overlapping [from, to), 0 when the license was never over.
+func (s *Store) PeakSeatOverage(ctx context.Context, licenseID uuid.UUID, from, to time.Time) (int, error) {
+	n, err := s.Q.PeakSeatOverage(ctx, PeakSeatOverageParams{LicenseID: licenseID, FromAt: from, ToAt: to})
+	return int(n), Translate(err)
+}

@@ -351,6 +351,9 @@ func (s *Server) licenseDetail(c *fiber.Ctx, l db.License) (admin.LicenseDetail,
 	d.MaxDeployments = "Unlimited"
 	if l.MaxDeployments != nil {
 		d.MaxDeployments = strconv.Itoa(int(*l.MaxDeployments))
+		if d.SeatOverage, err = s.seatOverageLine(c, l, now); err != nil {
+			return d, err
+		}
 	}
 	ul := db.UsageLicense{ID: l.ID, CustomerID: l.CustomerID, BillingPeriodStart: l.BillingPeriodStart,
 		BillingPeriodEnd: l.BillingPeriodEnd}
@@ -392,4 +395,15 @@ func (s *Server) licenseDetail(c *fiber.Ctx, l db.License) (admin.LicenseDetail,
 	}
 	d.Audit = auditRows(audit)
 	return d, nil
+}
+
+// seatOverageLine is this month's peak of seats held beyond the license's
+// seats, as recorded for true-up; "" when it never went over.
+func (s *Server) seatOverageLine(c *fiber.Ctx, l db.License, now time.Time) (string, error) {
+	start, end := licensing.MonthPeriod(now)
+	peak, err := s.store.PeakSeatOverage(c.UserContext(), l.ID, start, end)
+	if err != nil || peak <= int(*l.MaxDeployments) {
+		return "", err
+	}
+	return fmt.Sprintf("%d of %d (%d over)", peak, *l.MaxDeployments, peak-int(*l.MaxDeployments)), nil
 }

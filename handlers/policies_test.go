@@ -115,3 +115,27 @@ func TestPortalTransferBudgetAndLastLease(t *testing.T) {
 		t.Errorf("dep-2 after the refused release: got %s, want VALID", code)
 	}
 }
+
+// Admins see a license's seat overage on its page.
+func TestAdminLicensePageShowsSeatOverage(t *testing.T) {
+	a := newAdminEnv(t)
+	a.exec(`UPDATE plans SET seat_overage = '2x' WHERE code = 'pro'`)
+	page := a.b.get("/admin/licenses/" + a.licenseID)
+	wantStatus(t, page, 200)
+	if n := page.Doc.Find(`[data-testid=seat-overage]`).Length(); n != 0 {
+		t.Fatalf("before any overage: got %d overage lines, want none", n)
+	}
+	for i, d := range []string{"ov-1", "ov-2", "ov-3"} {
+		want := "VALID"
+		if i == 2 {
+			want = "SEAT_OVERAGE"
+		}
+		if got := validate(t, a.testEnv, a.key, d, nil)["code"]; got != want {
+			t.Fatalf("%s: got %v, want %s", d, got, want)
+		}
+	}
+	page = a.b.get("/admin/licenses/" + a.licenseID)
+	if got := one(t, page, `[data-testid=seat-overage]`).Text(); got != "3 of 2 (1 over)" {
+		t.Errorf("overage line: got %q, want 3 of 2 (1 over)", got)
+	}
+}

@@ -105,8 +105,11 @@ type LicenseDetail struct {
 	Features       []string
 	Limits         []UsageLine
 	MaxDeployments string
-	UsagePeriod    string
-	Deployments    partials.Deployments
+	// SeatOverage is the peak of seats held beyond maxDeployments this
+	// month, e.g. "5 of 4 (1 over)"; "" when the license was never over.
+	SeatOverage string
+	UsagePeriod string
+	Deployments partials.Deployments
 	Validations    []ValidationRow
 	Audit          []AuditRow
 	RevealedKey    string
