@@ -110,7 +110,7 @@ type LicenseDetail struct {
 	SeatOverage string
 	UsagePeriod string
 	Deployments partials.Deployments
-	Validations    []ValidationRow
-	Audit          []AuditRow
-	RevealedKey    string
+	Validations []ValidationRow
+	Audit       []AuditRow
+	RevealedKey string
 }
