@@ -143,6 +143,10 @@ func (s *Server) createLicense(c *fiber.Ctx) error {
 	if b.Notes != nil {
 		in.Notes = *b.Notes
 	}
+	in.PolicyOverrides = b.PolicyOverrides
+	if b.Overrides != nil {
+		pr.Add("overrides", "only with a plan change (PATCH)")
+	}
 	if err := pr.Err(); err != nil {
 		return err
 	}

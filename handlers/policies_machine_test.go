@@ -440,3 +440,18 @@ func TestTrueUpReport(t *testing.T) {
 	}
 	wantError(t, e.do("GET", "/api/licenses/"+id+"/true-up?period=March", reader, nil), 422, "invalid")
 }
+
+func TestLicenseCreatedWithPolicyOverrides(t *testing.T) {
+	e := newPolicyEnv(t)
+	e.plan(map[string]any{"code": "open", "name": "Open", "maxDeployments": 2})
+	r := e.do("POST", "/api/licenses", e.admin, map[string]any{"customerId": e.customerID, "plan": "open",
+		"policyOverrides": map[string]any{"fingerprintPolicy": "lock"}})
+	if r.Status != 201 || r.JSON(t)["license"].(map[string]any)["policyOverrides"].(map[string]any)["fingerprintPolicy"] != "lock" {
+		t.Fatalf("create: got %d %s", r.Status, r.Body)
+	}
+	key := r.JSON(t)["licenseKey"].(string)
+	wantCode(t, e.check(key, "d1", map[string]any{"fingerprint": "m1"}), "VALID", true)
+	wantCode(t, e.check(key, "d1", map[string]any{"fingerprint": "m2"}), "FINGERPRINT_MISMATCH", false)
+	wantError(t, e.do("POST", "/api/licenses", e.admin, map[string]any{"customerId": e.customerID, "plan": "open",
+		"policyOverrides": map[string]any{"expiryStrategy": "forever"}}), 422, "invalid")
+}
