@@ -29,6 +29,8 @@ type LicenseStore interface {
 		licenseID uuid.UUID, now time.Time) (string, error)
 	ReleaseDeployment(ctx context.Context, actor licensing.Actor, licenseID, customerID uuid.UUID,
 		deploymentID, by string, now time.Time) (db.Deployment, error)
+	ChangePlan(ctx context.Context, actor licensing.Actor, id uuid.UUID, toCode string, mode licensing.OverrideMode,
+		now time.Time) (db.License, error)
 	ReleaseCustomerDeployment(ctx context.Context, actor licensing.Actor, customerID, licenseID uuid.UUID,
 		deploymentID string, now time.Time) (db.Deployment, error)
 	ReactivateDeployment(ctx context.Context, actor licensing.Actor, licenseID, customerID uuid.UUID,
@@ -65,6 +67,15 @@ func (ls *Licenses) Issue(ctx context.Context, actor licensing.Actor, in db.Lice
 // Update applies edit (the caller's checked field changes) to the license.
 func (ls *Licenses) Update(ctx context.Context, actor licensing.Actor, id uuid.UUID, edit func(l *db.License) error) (db.License, error) {
 	return ls.store.ChangeLicense(ctx, actor, id, "license.update", func(_ *db.Queries, l *db.License) error { return edit(l) }, ls.now())
+}
+
+// ChangePlan upgrades or downgrades the license to the plan toCode, keeping
+// or resetting its overrides as mode says (licensing.ChangePlan). Seats
+// beyond the new count are not released: the newest deployments lose theirs
+// at their next check, and no running lease is cut short.
+func (ls *Licenses) ChangePlan(ctx context.Context, actor licensing.Actor, id uuid.UUID, toCode string,
+	mode licensing.OverrideMode) (db.License, error) {
+	return ls.store.ChangePlan(ctx, actor, id, toCode, mode, ls.now())
 }
 
 // Suspend suspends the license by an admin, for reason.

@@ -30,6 +30,20 @@ type MachineStore interface {
 	// in one round trip.
 	ReportUsage(ctx context.Context, lic db.UsageLicense, deploymentPK *uuid.UUID, reports []db.UsageReportIn,
 		now time.Time) (db.UsageRecorded, error)
+	PolicyStore
+}
+
+// PolicyStore is what the licensing policies need beyond the validation
+// read; each is called only when its policy is in play, off the common path.
+type PolicyStore interface {
+	Releases(ctx context.Context) ([]licensing.AppRelease, error)
+	SeatRank(ctx context.Context, licenseID, pk uuid.UUID, firstSeenAt time.Time, window time.Duration, now time.Time) (int, error)
+	RecordSeatOverage(ctx context.Context, licenseID uuid.UUID, periodStart, periodEnd time.Time, maxDeployments, held int,
+		now time.Time) error
+	SetDeploymentFingerprint(ctx context.Context, actor licensing.Actor, licenseID, customerID, pk uuid.UUID,
+		deploymentID string, before, after licensing.Fingerprint, audit bool, now time.Time) error
+	AuditFingerprintRefused(ctx context.Context, actor licensing.Actor, licenseID, customerID uuid.UUID,
+		deploymentID string, stored, presented licensing.Fingerprint, now time.Time) error
 }
 
 // Verifier checks license keys and signs leases.
@@ -79,8 +93,14 @@ type Credentials struct {
 type ValidateRequest struct {
 	Credentials
 	Fingerprint, Hostname, IP, AppVersion string
-	Features                              []string // required features; none for a heartbeat
-	Explain                               bool
+	// FingerprintComponents are the fingerprint's named parts (host, mac,
+	// cpu, disk), each an HMAC computed by the client.
+	FingerprintComponents map[string]string
+	Features              []string // required features; none for a heartbeat
+	Explain               bool
+	// UserAgent and RequestID go into the audit rows of fingerprint
+	// changes and refusals.
+	UserAgent, RequestID string
 }
 
 // Validation is the validate and heartbeat answer of the machine API.
@@ -109,6 +129,9 @@ type ValidLicense struct {
 	ExpiresAt         *time.Time       `json:"expiresAt"`
 	GraceEndsAt       *time.Time       `json:"graceEndsAt"`
 	DunningEndsAt     *time.Time       `json:"dunningEndsAt,omitempty"`
+	// NewestAllowedVersion is set when an expired license falls back under
+	// the maintain strategy: the newest application version it still runs.
+	NewestAllowedVersion string `json:"newestAllowedVersion,omitempty"`
 }
 
 // DeploymentView is a deployment as the machine API shows it: its state in
@@ -170,14 +193,28 @@ func (m *Machine) Validate(ctx context.Context, r ValidateRequest) (Validation, 
 	window := time.Duration(row.HeartbeatWindowHours) * time.Hour
 	info := db.DeploymentInfo{DeploymentID: r.DeploymentID, Fingerprint: r.Fingerprint, Hostname: r.Hostname,
 		IP: r.IP, AppVersion: r.AppVersion}
+	pol := db.PlanPolicy(row.FingerprintPolicy, row.FingerprintMatch, row.LeaseHours, row.TransfersPerPeriod,
+		row.TransferPeriodDays, row.SeatOverage, row.LimitEnforcement, row.ExpiryStrategy)
+	if len(row.PolicyOverrides) > 2 {
+		pol = pol.With(db.DecodePolicyOverrides(row.PolicyOverrides))
+	}
 	in := licensing.DecisionInput{
 		Found:             true,
 		License:           lic.FactsForStatus(),
 		RequestedFeatures: r.Features,
 		EntitledFeatures:  row.Features,
 		MaxDeployments:    int(ptrOr(row.MaxDeployments, 0)),
+		Policy:            pol,
+		Fingerprint:       licensing.Fingerprint{ID: r.Fingerprint, Components: r.FingerprintComponents},
+		AppVersion:        r.AppVersion,
 		Now:               now,
 		Explain:           r.Explain,
+	}
+	if pol.ExpiryStrategy == licensing.ExpiryMaintain && lic.Effective(now).State == licensing.StateExpired {
+		// Only an expired license under maintain reads the release dates.
+		if in.Releases, err = m.store.Releases(ctx); err != nil {
+			return ans, err
+		}
 	}
 	dep, seats, err := m.settleSeat(ctx, row, &in, info, window, now)
 	if err != nil {
@@ -185,27 +222,53 @@ func (m *Machine) Validate(ctx context.Context, r ValidateRequest) (Validation, 
 	}
 	dec := licensing.Decide(in)
 	ans = m.finish(ans, dec, row.ID, now)
+	if err := m.applyPolicyOutcome(ctx, r, row, in, dec, dep, seats, now); err != nil {
+		return ans, err
+	}
 	eff := lic.Effective(now)
 	limits := db.DecodeLimits(row.Limits) // once, for the answer and the lease
 	ans.License = &ValidLicense{ID: row.ID, Status: string(eff.State), Plan: row.PlanCode,
 		Features: nonNil(row.Features), Limits: limits, MaxDeployments: row.MaxDeployments,
 		ActiveDeployments: seats, ExpiresAt: utcPtr(row.ExpiresAt), GraceEndsAt: lic.GraceEnd(),
-		DunningEndsAt: utcPtr(eff.DunningEndsAt)}
+		DunningEndsAt: utcPtr(eff.DunningEndsAt), NewestAllowedVersion: dec.NewestAllowedVersion}
 	if dep != nil {
 		v := deploymentView(*dep, window, now)
 		ans.Deployment = &v
 	}
 	if dec.Valid {
-		token, exp, err := m.keys.IssueLease(licensing.LeaseClaims{
+		claims := licensing.LeaseClaims{
 			LicenseID: row.ID.String(), CustomerID: row.CustomerID.String(), DeploymentID: r.DeploymentID,
 			Status: eff.State, Code: dec.Code, Plan: row.PlanCode, Features: nonNil(row.Features),
 			Limits: limits, MaxDeployments: int(ptrOr(row.MaxDeployments, 0)),
 			LicenseExpiresAt: row.ExpiresAt, GraceEndsAt: lic.GraceEnd(), DunningEndsAt: eff.DunningEndsAt,
-		}, time.Duration(row.OfflineDays)*24*time.Hour, now)
-		if err != nil {
-			return ans, licensing.Internal(err)
 		}
-		ans.Lease, ans.LeaseExpiresAt = &token, &exp
+		if dec.Code == licensing.CodeVersionLocked {
+			claims.MaxVersion = dec.NewestAllowedVersion
+		}
+		if pol.FingerprintPolicy == licensing.FingerprintLock || pol.FingerprintPolicy == licensing.FingerprintComponents {
+			// A lease copied with the state folder to another machine is
+			// then refused there too, even offline.
+			claims.Fingerprint = r.Fingerprint
+		}
+		for metric, e := range pol.LimitEnforcement {
+			if e == licensing.EnforceSoft {
+				if claims.LimitEnforcement == nil {
+					claims.LimitEnforcement = map[string]licensing.Enforcement{}
+				}
+				claims.LimitEnforcement[metric] = e
+			}
+		}
+		token, exp, err := m.keys.IssueLease(claims, pol.LeaseWindow(row.OfflineDays), now)
+		switch {
+		case licensing.ErrorCode(err) == licensing.ECONFLICT:
+			// Valid at this very instant (the grace or dunning end) with no
+			// whole second left to lease: the answer stands, without a lease.
+			ans.Warnings = append(ans.Warnings, "no lease: the license stops validating now")
+		case err != nil:
+			return ans, licensing.Internal(err)
+		default:
+			ans.Lease, ans.LeaseExpiresAt = &token, &exp
+		}
 	}
 	return ans, nil
 }
@@ -224,6 +287,20 @@ func (m *Machine) settleSeat(ctx context.Context, row db.GetValidationContextRow
 	in.SeatsInUse = seats
 	if holds {
 		in.SeatsInUse = seats - 1 // seats held by the others
+	}
+	if in.Policy.FingerprintPolicy == licensing.FingerprintLock || in.Policy.FingerprintPolicy == licensing.FingerprintComponents {
+		in.Deployment.Fingerprint = storedFingerprint(row, in.Policy.FingerprintPolicy)
+	}
+	allowance := licensing.SeatAllowance(in.MaxDeployments, in.Policy.SeatOverage)
+	if holds && allowance > 0 && seats > allowance {
+		// More holders than seats (after a downgrade): this deployment keeps
+		// its seat only if it is among the oldest.
+		d := deploymentFromContext(row, info.DeploymentID)
+		rank, err := m.store.SeatRank(ctx, row.ID, d.ID, d.FirstSeenAt, window, now)
+		if err != nil {
+			return nil, seats, err
+		}
+		in.Deployment.SeatRank = rank
 	}
 	pre := licensing.Decide(*in)
 	if !pre.Code.Valid() && pre.Code != licensing.CodeFeatureNotEntitled {
@@ -260,14 +337,23 @@ func (m *Machine) settleSeat(ctx context.Context, row db.GetValidationContextRow
 		}
 	}
 	if !holds {
-		d, outcome, inUse, err := m.store.AcquireSeat(ctx, row.ID, row.MaxDeployments, window, info, now)
+		// Seats are admitted up to the overage allowance (0: unlimited).
+		var limit *int32
+		if allowance > 0 {
+			l := int32(allowance)
+			limit = &l
+		} else if allowance < 0 {
+			limit = row.MaxDeployments
+		}
+		d, outcome, inUse, err := m.store.AcquireSeat(ctx, row.ID, limit, window, info, now)
 		if err != nil {
 			return nil, seats, err
 		}
 		switch outcome {
 		case db.SeatHeld:
 			dep, seats = &d, inUse
-			in.Deployment = licensing.DeploymentFacts{ID: info.DeploymentID, Exists: true, HoldsSeat: true}
+			stored := in.Deployment.Fingerprint
+			in.Deployment = licensing.DeploymentFacts{ID: info.DeploymentID, Exists: true, HoldsSeat: true, Fingerprint: stored}
 			in.SeatsInUse = inUse - 1
 		case db.SeatDeactivated:
 			in.Deployment = licensing.DeploymentFacts{ID: info.DeploymentID, Exists: true, Deactivated: true}
@@ -277,6 +363,53 @@ func (m *Machine) settleSeat(ctx context.Context, row db.GetValidationContextRow
 		}
 	}
 	return dep, seats, nil
+}
+
+// storedFingerprint is the deployment's fingerprint as stored (components
+// decoded only under the components policy, which reads them).
+func storedFingerprint(row db.GetValidationContextRow, policy licensing.FingerprintPolicy) licensing.Fingerprint {
+	f := licensing.Fingerprint{ID: ptrOr(row.DeploymentFingerprint, "")}
+	if policy == licensing.FingerprintComponents {
+		f.Components = db.DecodeComponents(row.DeploymentFingerprintComponents)
+	}
+	return f
+}
+
+// applyPolicyOutcome persists what the decision says of the policies: a
+// fingerprint bound or changed within policy is stored (a change audited), a
+// refused one audited; a seat held in overage is recorded for true-up.
+func (m *Machine) applyPolicyOutcome(ctx context.Context, r ValidateRequest, row db.GetValidationContextRow,
+	in licensing.DecisionInput, dec licensing.Decision, dep *db.Deployment, seats int, now time.Time) error {
+	actor := func() licensing.Actor { // built only when a row is written
+		return licensing.Actor{Type: licensing.ActorClient, ID: r.DeploymentID, Label: "installation " + r.DeploymentID,
+			IP: r.IP, UserAgent: r.UserAgent, RequestID: r.RequestID}
+	}
+	switch {
+	case dec.Code == licensing.CodeFingerprintMismatch:
+		if err := m.store.AuditFingerprintRefused(ctx, actor(), row.ID, row.CustomerID, r.DeploymentID,
+			in.Deployment.Fingerprint, in.Fingerprint, now); err != nil {
+			return err
+		}
+	case dep != nil && dec.Valid && (dec.Fingerprint == licensing.FingerprintChanged ||
+		dec.Fingerprint == licensing.FingerprintBind && (len(in.Fingerprint.Components) > 0 || dep.Fingerprint != in.Fingerprint.ID)):
+		// A bind under lock was already written with the seat; components
+		// and changes are written here.
+		if err := m.store.SetDeploymentFingerprint(ctx, actor(), row.ID, row.CustomerID, dep.ID, r.DeploymentID,
+			in.Deployment.Fingerprint, in.Fingerprint, dec.Fingerprint == licensing.FingerprintChanged, now); err != nil {
+			return err
+		}
+	}
+	if dec.Overage && in.MaxDeployments > 0 {
+		start, end := licensing.MonthPeriod(now)
+		if row.BillingPeriodStart != nil && row.BillingPeriodEnd != nil && !now.Before(*row.BillingPeriodStart) &&
+			now.Before(*row.BillingPeriodEnd) {
+			start, end = *row.BillingPeriodStart, *row.BillingPeriodEnd
+		}
+		if err := m.store.RecordSeatOverage(ctx, row.ID, start, end, in.MaxDeployments, seats, now); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // keyFailure answers a key that did not parse or verify.
@@ -375,14 +508,19 @@ func (m *Machine) ReportUsage(ctx context.Context, cr Credentials, reports []db.
 	if err != nil {
 		return UsageReceipt{}, err
 	}
-	return UsageReceipt{Results: rec.Results, Usage: UsageAgainstLimits(db.DecodeLimits(row.Limits), rec.Current)}, nil
+	pol := db.PlanPolicy(row.FingerprintPolicy, row.FingerprintMatch, row.LeaseHours, row.TransfersPerPeriod,
+		row.TransferPeriodDays, row.SeatOverage, row.LimitEnforcement, row.ExpiryStrategy).
+		With(db.DecodePolicyOverrides(row.PolicyOverrides))
+	return UsageReceipt{Results: rec.Results, Usage: UsageAgainstLimits(db.DecodeLimits(row.Limits), rec.Current, pol)}, nil
 }
 
-// UsageAgainstLimits evaluates each limit against what was used.
-func UsageAgainstLimits(limits map[string]int64, used map[string]int64) map[string]licensing.LimitUsage {
+// UsageAgainstLimits evaluates each limit against what was used, with the
+// metric's enforcement: over a soft limit is exceeded but not blocked (the
+// excess is what true-up invoices).
+func UsageAgainstLimits(limits map[string]int64, used map[string]int64, pol licensing.Policy) map[string]licensing.LimitUsage {
 	out := make(map[string]licensing.LimitUsage, len(limits))
 	for name, limit := range limits {
-		out[name] = licensing.EvaluateLimit(used[name], limit)
+		out[name] = licensing.EvaluateLimitPolicy(used[name], limit, pol.Enforcement(name))
 	}
 	return out
 }

@@ -103,6 +103,14 @@ func (s *Store) ReleaseDeployment(ctx context.Context, actor licensing.Actor, li
 	deploymentID, by string, now time.Time) (Deployment, error) {
 	var dep Deployment
 	err := s.InTx(ctx, func(q *Queries) error {
+		if countsAsTransfer(by) {
+			// The license row's lock (taken first, as seat acquisition
+			// does) orders concurrent releases, so two cannot both take
+			// the last transfer of the budget.
+			if _, err := q.LockLicenseSeats(ctx, licenseID); err != nil {
+				return notFound(err, "license")
+			}
+		}
 		before, err := q.GetDeploymentForUpdate(ctx, GetDeploymentForUpdateParams{LicenseID: licenseID, DeploymentID: deploymentID})
 		if err != nil {
 			return notFound(err, "deployment")
@@ -110,6 +118,19 @@ func (s *Store) ReleaseDeployment(ctx context.Context, actor licensing.Actor, li
 		if before.Status == string(licensing.DeploymentDeactivated) {
 			dep = before
 			return nil
+		}
+		if countsAsTransfer(by) {
+			b, err := transferBudget(ctx, q, licenseID, now)
+			if err != nil {
+				return err
+			}
+			if !b.Allowed {
+				return TransferRefused(b)
+			}
+		}
+		if err := q.RecordSeatTransfer(ctx, RecordSeatTransferParams{LicenseID: licenseID, DeploymentPk: &before.ID,
+			ReleasedBy: by, Counted: countsAsTransfer(by), ReleasedAt: now}); err != nil {
+			return err
 		}
 		dep, err = q.DeactivateDeployment(ctx, DeactivateDeploymentParams{LicenseID: licenseID, DeploymentID: deploymentID,
 			DeactivatedAt: &now, DeactivatedBy: &by})

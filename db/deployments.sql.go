@@ -102,7 +102,7 @@ func (q *Queries) CountSeatsInUse(ctx context.Context, arg CountSeatsInUseParams
 const deactivateDeployment = `-- name: DeactivateDeployment :one
 UPDATE deployments SET status = 'deactivated', deactivated_at = $1, deactivated_by = $2
 WHERE license_id = $3 AND deployment_id = $4 AND status = 'active'
-RETURNING id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until, seen_hour
+RETURNING id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until, fingerprint_components, seen_hour
 `
 
 type DeactivateDeploymentParams struct {
@@ -135,13 +135,14 @@ func (q *Queries) DeactivateDeployment(ctx context.Context, arg DeactivateDeploy
 		&i.FirstSeenAt,
 		&i.LastSeenAt,
 		&i.OfflineUntil,
+		&i.FingerprintComponents,
 		&i.SeenHour,
 	)
 	return i, err
 }
 
 const getDeployment = `-- name: GetDeployment :one
-SELECT id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until, seen_hour FROM deployments WHERE license_id = $1 AND deployment_id = $2
+SELECT id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until, fingerprint_components, seen_hour FROM deployments WHERE license_id = $1 AND deployment_id = $2
 `
 
 type GetDeploymentParams struct {
@@ -167,13 +168,14 @@ func (q *Queries) GetDeployment(ctx context.Context, arg GetDeploymentParams) (D
 		&i.FirstSeenAt,
 		&i.LastSeenAt,
 		&i.OfflineUntil,
+		&i.FingerprintComponents,
 		&i.SeenHour,
 	)
 	return i, err
 }
 
 const getDeploymentForUpdate = `-- name: GetDeploymentForUpdate :one
-SELECT id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until, seen_hour FROM deployments WHERE license_id = $1 AND deployment_id = $2 FOR UPDATE
+SELECT id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until, fingerprint_components, seen_hour FROM deployments WHERE license_id = $1 AND deployment_id = $2 FOR UPDATE
 `
 
 type GetDeploymentForUpdateParams struct {
@@ -199,13 +201,14 @@ func (q *Queries) GetDeploymentForUpdate(ctx context.Context, arg GetDeploymentF
 		&i.FirstSeenAt,
 		&i.LastSeenAt,
 		&i.OfflineUntil,
+		&i.FingerprintComponents,
 		&i.SeenHour,
 	)
 	return i, err
 }
 
 const listActiveAndReleasedDeployments = `-- name: ListActiveAndReleasedDeployments :many
-SELECT id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until, seen_hour FROM deployments WHERE license_id = $1 LIMIT $2
+SELECT id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until, fingerprint_components, seen_hour FROM deployments WHERE license_id = $1 LIMIT $2
 `
 
 type ListActiveAndReleasedDeploymentsParams struct {
@@ -239,6 +242,7 @@ func (q *Queries) ListActiveAndReleasedDeployments(ctx context.Context, arg List
 			&i.FirstSeenAt,
 			&i.LastSeenAt,
 			&i.OfflineUntil,
+			&i.FingerprintComponents,
 			&i.SeenHour,
 		); err != nil {
 			return nil, err
@@ -252,7 +256,7 @@ func (q *Queries) ListActiveAndReleasedDeployments(ctx context.Context, arg List
 }
 
 const listDeployments = `-- name: ListDeployments :many
-SELECT id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until, seen_hour FROM deployments WHERE license_id = $1 ORDER BY last_seen_at DESC, id
+SELECT id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until, fingerprint_components, seen_hour FROM deployments WHERE license_id = $1 ORDER BY last_seen_at DESC, id
 `
 
 func (q *Queries) ListDeployments(ctx context.Context, licenseID uuid.UUID) ([]Deployment, error) {
@@ -279,6 +283,7 @@ func (q *Queries) ListDeployments(ctx context.Context, licenseID uuid.UUID) ([]D
 			&i.FirstSeenAt,
 			&i.LastSeenAt,
 			&i.OfflineUntil,
+			&i.FingerprintComponents,
 			&i.SeenHour,
 		); err != nil {
 			return nil, err
@@ -306,7 +311,7 @@ func (q *Queries) LockLicenseSeats(ctx context.Context, id uuid.UUID) (uuid.UUID
 const reactivateDeployment = `-- name: ReactivateDeployment :one
 UPDATE deployments SET status = 'active', deactivated_at = NULL, deactivated_by = NULL, last_seen_at = $1
 WHERE license_id = $2 AND deployment_id = $3 AND status = 'deactivated'
-RETURNING id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until, seen_hour
+RETURNING id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until, fingerprint_components, seen_hour
 `
 
 type ReactivateDeploymentParams struct {
@@ -333,6 +338,7 @@ func (q *Queries) ReactivateDeployment(ctx context.Context, arg ReactivateDeploy
 		&i.FirstSeenAt,
 		&i.LastSeenAt,
 		&i.OfflineUntil,
+		&i.FingerprintComponents,
 		&i.SeenHour,
 	)
 	return i, err
@@ -344,7 +350,7 @@ UPDATE deployments SET last_seen_at = $1, fingerprint = $2, hostname = $3, ip = 
     app_version = $5
 WHERE id = $6 AND status = 'active'
   AND deployment_holds_seat(status, last_seen_at, offline_until, $7::int, $8::timestamptz)
-RETURNING id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until, seen_hour
+RETURNING id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until, fingerprint_components, seen_hour
 `
 
 type RefreshHeldSeatParams struct {
@@ -390,6 +396,7 @@ func (q *Queries) RefreshHeldSeat(ctx context.Context, arg RefreshHeldSeatParams
 		&i.FirstSeenAt,
 		&i.LastSeenAt,
 		&i.OfflineUntil,
+		&i.FingerprintComponents,
 		&i.SeenHour,
 	)
 	return i, err
@@ -423,7 +430,7 @@ ON CONFLICT (license_id, deployment_id) DO UPDATE SET
     status = 'active', deactivated_at = NULL, deactivated_by = NULL, fingerprint = excluded.fingerprint,
     hostname = excluded.hostname, ip = excluded.ip, app_version = excluded.app_version,
     offline = excluded.offline, last_seen_at = excluded.last_seen_at
-RETURNING id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until, seen_hour
+RETURNING id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until, fingerprint_components, seen_hour
 `
 
 type UpsertActiveDeploymentParams struct {
@@ -464,6 +471,7 @@ func (q *Queries) UpsertActiveDeployment(ctx context.Context, arg UpsertActiveDe
 		&i.FirstSeenAt,
 		&i.LastSeenAt,
 		&i.OfflineUntil,
+		&i.FingerprintComponents,
 		&i.SeenHour,
 	)
 	return i, err

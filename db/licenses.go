@@ -44,6 +44,8 @@ type LicenseInput struct {
 	ExpiresAt      **time.Time // nil: from the plan's duration; pointer to nil: perpetual
 	GraceDays      *int32
 	Notes          string
+	// PolicyOverrides are the license's own policy settings (nil: none).
+	PolicyOverrides *licensing.PolicyOverrides
 	// Set by Stripe.
 	StripeSubscriptionID *string
 	StripePriceID        *string
@@ -126,6 +128,9 @@ func (s *Store) createLicense(ctx context.Context, q *Queries, actor licensing.A
 		if in.GraceDays != nil {
 			l.GraceDays = *in.GraceDays
 		}
+		if in.PolicyOverrides != nil {
+			in.PolicyOverrides.Validate(&pr)
+		}
 		checkLicenseFacts(&pr, l)
 		if err := pr.Err(); err != nil {
 			return err
@@ -140,6 +145,13 @@ func (s *Store) createLicense(ctx context.Context, q *Queries, actor licensing.A
 			BillingPeriodEnd: l.BillingPeriodEnd, CreatedAt: now})
 		if err != nil {
 			return conflictAs(err, "stripeSubscriptionId", "a license already exists for this subscription")
+		}
+		if in.PolicyOverrides != nil && !in.PolicyOverrides.IsZero() {
+			if err := q.SetLicensePolicyOverrides(ctx, SetLicensePolicyOverridesParams{ID: lic.ID,
+				PolicyOverrides: EncodePolicyOverrides(*in.PolicyOverrides), UpdatedAt: now}); err != nil {
+				return err
+			}
+			lic.PolicyOverrides = EncodePolicyOverrides(*in.PolicyOverrides)
 		}
 		if key, err = s.issueKey(ctx, q, issuer, sealer, lic, plan.Code, now); err != nil {
 			return err
@@ -292,7 +304,7 @@ func (s *Store) changeLicense(ctx context.Context, q *Queries, actor licensing.A
 			BillingPeriodStart: l.BillingPeriodStart, BillingPeriodEnd: l.BillingPeriodEnd,
 			StripeSubscriptionID: l.StripeSubscriptionID, StripePriceID: l.StripePriceID, StripeQuantity: l.StripeQuantity,
 			StripeStatus: l.StripeStatus, StripeStateAt: l.StripeStateAt, Notes: l.Notes, RevokedAt: l.RevokedAt,
-			UpdatedAt: now})
+			PolicyOverrides: policyOverridesOrEmpty(l.PolicyOverrides), UpdatedAt: now})
 		if err != nil {
 			return err
 		}

@@ -32,7 +32,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
     $9, $10, $11, $12, $13, $14,
     $15, $16, $17, $18,
     $19, $20, $21, $21)
-RETURNING id, customer_id, plan_id, status, suspended_reason, suspension_source, features, limits, max_deployments, starts_at, expires_at, grace_days, offline_days, heartbeat_window_hours, dunning_days, payment_state, past_due_since, billing_period_start, billing_period_end, stripe_subscription_id, stripe_price_id, stripe_quantity, stripe_status, stripe_state_at, notes, revoked_at, created_at, updated_at
+RETURNING id, customer_id, plan_id, status, suspended_reason, suspension_source, features, limits, max_deployments, starts_at, expires_at, grace_days, offline_days, heartbeat_window_hours, dunning_days, payment_state, past_due_since, billing_period_start, billing_period_end, stripe_subscription_id, stripe_price_id, stripe_quantity, stripe_status, stripe_state_at, notes, revoked_at, created_at, updated_at, policy_overrides
 `
 
 type CreateLicenseParams struct {
@@ -114,6 +114,7 @@ func (q *Queries) CreateLicense(ctx context.Context, arg CreateLicenseParams) (L
 		&i.RevokedAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.PolicyOverrides,
 	)
 	return i, err
 }
@@ -140,7 +141,7 @@ func (q *Queries) GetCurrentLicenseKey(ctx context.Context, licenseID uuid.UUID)
 }
 
 const getLicense = `-- name: GetLicense :one
-SELECT id, customer_id, plan_id, status, suspended_reason, suspension_source, features, limits, max_deployments, starts_at, expires_at, grace_days, offline_days, heartbeat_window_hours, dunning_days, payment_state, past_due_since, billing_period_start, billing_period_end, stripe_subscription_id, stripe_price_id, stripe_quantity, stripe_status, stripe_state_at, notes, revoked_at, created_at, updated_at FROM licenses WHERE id = $1
+SELECT id, customer_id, plan_id, status, suspended_reason, suspension_source, features, limits, max_deployments, starts_at, expires_at, grace_days, offline_days, heartbeat_window_hours, dunning_days, payment_state, past_due_since, billing_period_start, billing_period_end, stripe_subscription_id, stripe_price_id, stripe_quantity, stripe_status, stripe_state_at, notes, revoked_at, created_at, updated_at, policy_overrides FROM licenses WHERE id = $1
 `
 
 func (q *Queries) GetLicense(ctx context.Context, id uuid.UUID) (License, error) {
@@ -175,12 +176,13 @@ func (q *Queries) GetLicense(ctx context.Context, id uuid.UUID) (License, error)
 		&i.RevokedAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.PolicyOverrides,
 	)
 	return i, err
 }
 
 const getLicenseBySubscription = `-- name: GetLicenseBySubscription :one
-SELECT id, customer_id, plan_id, status, suspended_reason, suspension_source, features, limits, max_deployments, starts_at, expires_at, grace_days, offline_days, heartbeat_window_hours, dunning_days, payment_state, past_due_since, billing_period_start, billing_period_end, stripe_subscription_id, stripe_price_id, stripe_quantity, stripe_status, stripe_state_at, notes, revoked_at, created_at, updated_at FROM licenses WHERE stripe_subscription_id = $1
+SELECT id, customer_id, plan_id, status, suspended_reason, suspension_source, features, limits, max_deployments, starts_at, expires_at, grace_days, offline_days, heartbeat_window_hours, dunning_days, payment_state, past_due_since, billing_period_start, billing_period_end, stripe_subscription_id, stripe_price_id, stripe_quantity, stripe_status, stripe_state_at, notes, revoked_at, created_at, updated_at, policy_overrides FROM licenses WHERE stripe_subscription_id = $1
 `
 
 func (q *Queries) GetLicenseBySubscription(ctx context.Context, stripeSubscriptionID *string) (License, error) {
@@ -215,12 +217,13 @@ func (q *Queries) GetLicenseBySubscription(ctx context.Context, stripeSubscripti
 		&i.RevokedAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.PolicyOverrides,
 	)
 	return i, err
 }
 
 const getLicenseBySubscriptionForUpdate = `-- name: GetLicenseBySubscriptionForUpdate :one
-SELECT id, customer_id, plan_id, status, suspended_reason, suspension_source, features, limits, max_deployments, starts_at, expires_at, grace_days, offline_days, heartbeat_window_hours, dunning_days, payment_state, past_due_since, billing_period_start, billing_period_end, stripe_subscription_id, stripe_price_id, stripe_quantity, stripe_status, stripe_state_at, notes, revoked_at, created_at, updated_at FROM licenses WHERE stripe_subscription_id = $1 FOR UPDATE
+SELECT id, customer_id, plan_id, status, suspended_reason, suspension_source, features, limits, max_deployments, starts_at, expires_at, grace_days, offline_days, heartbeat_window_hours, dunning_days, payment_state, past_due_since, billing_period_start, billing_period_end, stripe_subscription_id, stripe_price_id, stripe_quantity, stripe_status, stripe_state_at, notes, revoked_at, created_at, updated_at, policy_overrides FROM licenses WHERE stripe_subscription_id = $1 FOR UPDATE
 `
 
 func (q *Queries) GetLicenseBySubscriptionForUpdate(ctx context.Context, stripeSubscriptionID *string) (License, error) {
@@ -255,12 +258,13 @@ func (q *Queries) GetLicenseBySubscriptionForUpdate(ctx context.Context, stripeS
 		&i.RevokedAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.PolicyOverrides,
 	)
 	return i, err
 }
 
 const getLicenseForUpdate = `-- name: GetLicenseForUpdate :one
-SELECT id, customer_id, plan_id, status, suspended_reason, suspension_source, features, limits, max_deployments, starts_at, expires_at, grace_days, offline_days, heartbeat_window_hours, dunning_days, payment_state, past_due_since, billing_period_start, billing_period_end, stripe_subscription_id, stripe_price_id, stripe_quantity, stripe_status, stripe_state_at, notes, revoked_at, created_at, updated_at FROM licenses WHERE id = $1 FOR UPDATE
+SELECT id, customer_id, plan_id, status, suspended_reason, suspension_source, features, limits, max_deployments, starts_at, expires_at, grace_days, offline_days, heartbeat_window_hours, dunning_days, payment_state, past_due_since, billing_period_start, billing_period_end, stripe_subscription_id, stripe_price_id, stripe_quantity, stripe_status, stripe_state_at, notes, revoked_at, created_at, updated_at, policy_overrides FROM licenses WHERE id = $1 FOR UPDATE
 `
 
 func (q *Queries) GetLicenseForUpdate(ctx context.Context, id uuid.UUID) (License, error) {
@@ -295,6 +299,7 @@ func (q *Queries) GetLicenseForUpdate(ctx context.Context, id uuid.UUID) (Licens
 		&i.RevokedAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.PolicyOverrides,
 	)
 	return i, err
 }
@@ -305,7 +310,10 @@ SELECT k.id AS key_id, k.replaced_at AS key_replaced_at,
     l.expires_at, l.grace_days, l.offline_days, l.heartbeat_window_hours, l.dunning_days, l.payment_state,
     l.past_due_since, l.billing_period_start, l.billing_period_end, l.updated_at,
     p.code AS plan_code,
+    p.fingerprint_policy, p.fingerprint_match, p.lease_hours, p.transfers_per_period, p.transfer_period_days,
+    p.seat_overage, p.limit_enforcement, p.expiry_strategy, l.policy_overrides,
     d.id AS deployment_pk, d.status AS deployment_status, d.fingerprint AS deployment_fingerprint,
+    d.fingerprint_components AS deployment_fingerprint_components,
     d.hostname AS deployment_hostname, d.ip AS deployment_ip, d.app_version AS deployment_app_version,
     d.first_seen_at AS deployment_first_seen_at, d.last_seen_at AS deployment_last_seen_at,
     d.offline_until AS deployment_offline_until,
@@ -326,37 +334,47 @@ type GetValidationContextParams struct {
 }
 
 type GetValidationContextRow struct {
-	KeyID                  uuid.UUID
-	KeyReplacedAt          *time.Time
-	ID                     uuid.UUID
-	CustomerID             uuid.UUID
-	Status                 string
-	SuspendedReason        *string
-	Features               []string
-	Limits                 []byte
-	MaxDeployments         *int32
-	StartsAt               time.Time
-	ExpiresAt              *time.Time
-	GraceDays              int32
-	OfflineDays            int32
-	HeartbeatWindowHours   int32
-	DunningDays            int32
-	PaymentState           string
-	PastDueSince           *time.Time
-	BillingPeriodStart     *time.Time
-	BillingPeriodEnd       *time.Time
-	UpdatedAt              time.Time
-	PlanCode               string
-	DeploymentPk           *uuid.UUID
-	DeploymentStatus       *string
-	DeploymentFingerprint  *string
-	DeploymentHostname     *string
-	DeploymentIp           *string
-	DeploymentAppVersion   *string
-	DeploymentFirstSeenAt  *time.Time
-	DeploymentLastSeenAt   *time.Time
-	DeploymentOfflineUntil *time.Time
-	SeatsInUse             int32
+	KeyID                           uuid.UUID
+	KeyReplacedAt                   *time.Time
+	ID                              uuid.UUID
+	CustomerID                      uuid.UUID
+	Status                          string
+	SuspendedReason                 *string
+	Features                        []string
+	Limits                          []byte
+	MaxDeployments                  *int32
+	StartsAt                        time.Time
+	ExpiresAt                       *time.Time
+	GraceDays                       int32
+	OfflineDays                     int32
+	HeartbeatWindowHours            int32
+	DunningDays                     int32
+	PaymentState                    string
+	PastDueSince                    *time.Time
+	BillingPeriodStart              *time.Time
+	BillingPeriodEnd                *time.Time
+	UpdatedAt                       time.Time
+	PlanCode                        string
+	FingerprintPolicy               string
+	FingerprintMatch                string
+	LeaseHours                      int32
+	TransfersPerPeriod              int32
+	TransferPeriodDays              int32
+	SeatOverage                     string
+	LimitEnforcement                []byte
+	ExpiryStrategy                  string
+	PolicyOverrides                 []byte
+	DeploymentPk                    *uuid.UUID
+	DeploymentStatus                *string
+	DeploymentFingerprint           *string
+	DeploymentFingerprintComponents []byte
+	DeploymentHostname              *string
+	DeploymentIp                    *string
+	DeploymentAppVersion            *string
+	DeploymentFirstSeenAt           *time.Time
+	DeploymentLastSeenAt            *time.Time
+	DeploymentOfflineUntil          *time.Time
+	SeatsInUse                      int32
 }
 
 // Everything one validation needs, in one indexed read: the key, its
@@ -386,9 +404,19 @@ func (q *Queries) GetValidationContext(ctx context.Context, arg GetValidationCon
 		&i.BillingPeriodEnd,
 		&i.UpdatedAt,
 		&i.PlanCode,
+		&i.FingerprintPolicy,
+		&i.FingerprintMatch,
+		&i.LeaseHours,
+		&i.TransfersPerPeriod,
+		&i.TransferPeriodDays,
+		&i.SeatOverage,
+		&i.LimitEnforcement,
+		&i.ExpiryStrategy,
+		&i.PolicyOverrides,
 		&i.DeploymentPk,
 		&i.DeploymentStatus,
 		&i.DeploymentFingerprint,
+		&i.DeploymentFingerprintComponents,
 		&i.DeploymentHostname,
 		&i.DeploymentIp,
 		&i.DeploymentAppVersion,
@@ -503,7 +531,7 @@ WITH listed AS NOT MATERIALIZED (
             THEN $11::text::uuid END))
      ORDER BY created_at DESC, id DESC LIMIT $2)
 )
-SELECT l.id, l.customer_id, l.plan_id, l.status, l.suspended_reason, l.suspension_source, l.features, l.limits, l.max_deployments, l.starts_at, l.expires_at, l.grace_days, l.offline_days, l.heartbeat_window_hours, l.dunning_days, l.payment_state, l.past_due_since, l.billing_period_start, l.billing_period_end, l.stripe_subscription_id, l.stripe_price_id, l.stripe_quantity, l.stripe_status, l.stripe_state_at, l.notes, l.revoked_at, l.created_at, l.updated_at, p.code AS plan_code, c.name AS customer_name,
+SELECT l.id, l.customer_id, l.plan_id, l.status, l.suspended_reason, l.suspension_source, l.features, l.limits, l.max_deployments, l.starts_at, l.expires_at, l.grace_days, l.offline_days, l.heartbeat_window_hours, l.dunning_days, l.payment_state, l.past_due_since, l.billing_period_start, l.billing_period_end, l.stripe_subscription_id, l.stripe_price_id, l.stripe_quantity, l.stripe_status, l.stripe_state_at, l.notes, l.revoked_at, l.created_at, l.updated_at, l.policy_overrides, p.code AS plan_code, c.name AS customer_name,
     (SELECT count(*) FROM deployments s WHERE s.license_id = l.id
         AND deployment_holds_seat(s.status, s.last_seen_at, s.offline_until, l.heartbeat_window_hours, $1::timestamptz))::int AS seats_in_use
 FROM licenses l
@@ -591,6 +619,7 @@ func (q *Queries) ListLicenses(ctx context.Context, arg ListLicensesParams) ([]L
 			&i.License.RevokedAt,
 			&i.License.CreatedAt,
 			&i.License.UpdatedAt,
+			&i.License.PolicyOverrides,
 			&i.PlanCode,
 			&i.CustomerName,
 			&i.SeatsInUse,
@@ -630,9 +659,9 @@ UPDATE licenses SET
     stripe_subscription_id = $18, stripe_price_id = $19,
     stripe_quantity = $20, stripe_status = $21,
     stripe_state_at = $22, notes = $23, revoked_at = $24,
-    updated_at = $25
-WHERE id = $26
-RETURNING id, customer_id, plan_id, status, suspended_reason, suspension_source, features, limits, max_deployments, starts_at, expires_at, grace_days, offline_days, heartbeat_window_hours, dunning_days, payment_state, past_due_since, billing_period_start, billing_period_end, stripe_subscription_id, stripe_price_id, stripe_quantity, stripe_status, stripe_state_at, notes, revoked_at, created_at, updated_at
+    policy_overrides = $25, updated_at = $26
+WHERE id = $27
+RETURNING id, customer_id, plan_id, status, suspended_reason, suspension_source, features, limits, max_deployments, starts_at, expires_at, grace_days, offline_days, heartbeat_window_hours, dunning_days, payment_state, past_due_since, billing_period_start, billing_period_end, stripe_subscription_id, stripe_price_id, stripe_quantity, stripe_status, stripe_state_at, notes, revoked_at, created_at, updated_at, policy_overrides
 `
 
 type UpdateLicenseParams struct {
@@ -660,6 +689,7 @@ type UpdateLicenseParams struct {
 	StripeStateAt        *time.Time
 	Notes                string
 	RevokedAt            *time.Time
+	PolicyOverrides      []byte
 	UpdatedAt            time.Time
 	ID                   uuid.UUID
 }
@@ -691,6 +721,7 @@ func (q *Queries) UpdateLicense(ctx context.Context, arg UpdateLicenseParams) (L
 		arg.StripeStateAt,
 		arg.Notes,
 		arg.RevokedAt,
+		arg.PolicyOverrides,
 		arg.UpdatedAt,
 		arg.ID,
 	)
@@ -724,6 +755,7 @@ func (q *Queries) UpdateLicense(ctx context.Context, arg UpdateLicenseParams) (L
 		&i.RevokedAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.PolicyOverrides,
 	)
 	return i, err
 }

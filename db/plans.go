@@ -29,6 +29,8 @@ type PlanView struct {
 	ArchivedAt           *time.Time       `json:"archivedAt"`
 	CreatedAt            time.Time        `json:"createdAt"`
 	UpdatedAt            time.Time        `json:"updatedAt"`
+	// The licensing policies, flattened into the plan's fields.
+	licensing.Policy
 }
 
 // View renders the plan with its Stripe prices.
@@ -40,7 +42,17 @@ func (p Plan) View(prices []string) PlanView {
 		Limits: DecodeLimits(p.Limits), MaxDeployments: p.MaxDeployments, DurationDays: p.DurationDays,
 		GraceDays: p.GraceDays, OfflineDays: p.OfflineDays, HeartbeatWindowHours: p.HeartbeatWindowHours,
 		DunningDays: p.DunningDays, StripePriceIDs: prices, QuantitySets: p.QuantitySets,
-		ArchivedAt: utcPtr(p.ArchivedAt), CreatedAt: p.CreatedAt.UTC(), UpdatedAt: p.UpdatedAt.UTC()}
+		ArchivedAt: utcPtr(p.ArchivedAt), CreatedAt: p.CreatedAt.UTC(), UpdatedAt: p.UpdatedAt.UTC(),
+		Policy: p.policyView()}
+}
+
+// policyView is the policy as shown: never a null map.
+func (p Plan) policyView() licensing.Policy {
+	pol := p.Policy()
+	if pol.LimitEnforcement == nil {
+		pol.LimitEnforcement = map[string]licensing.Enforcement{}
+	}
+	return pol
 }
 
 // Spec returns the plan as an editable spec.
@@ -48,7 +60,7 @@ func (p Plan) Spec(prices []string) licensing.PlanSpec {
 	return licensing.PlanSpec{Code: p.Code, Name: p.Name, Description: p.Description, Features: nonNil(p.Features),
 		Limits: DecodeLimits(p.Limits), MaxDeployments: p.MaxDeployments, DurationDays: p.DurationDays,
 		GraceDays: p.GraceDays, OfflineDays: p.OfflineDays, HeartbeatWindowHours: p.HeartbeatWindowHours,
-		DunningDays: p.DunningDays, StripePriceIDs: prices, QuantitySets: p.QuantitySets}
+		DunningDays: p.DunningDays, StripePriceIDs: prices, QuantitySets: p.QuantitySets, Policy: p.policyView()}
 }
 
 // DecodeLimits reads a stored limits object; the CHECK constraint keeps it an object.
@@ -92,6 +104,9 @@ func (s *Store) CreatePlan(ctx context.Context, actor licensing.Actor, spec lice
 			DunningDays: spec.DunningDays, QuantitySets: spec.QuantitySets})
 		if err != nil {
 			return conflictAs(err, "code", "a plan with this code already exists")
+		}
+		if p, err = storePlanPolicy(ctx, q, p.ID, spec.Policy); err != nil {
+			return err
 		}
 		if err := setPrices(ctx, q, p.ID, spec.StripePriceIDs); err != nil {
 			return err
@@ -137,6 +152,9 @@ func (s *Store) UpdatePlan(ctx context.Context, actor licensing.Actor, id uuid.U
 			GraceDays: spec.GraceDays, OfflineDays: spec.OfflineDays, HeartbeatWindowHours: spec.HeartbeatWindowHours,
 			DunningDays: spec.DunningDays, QuantitySets: spec.QuantitySets, ArchivedAt: archivedAt, UpdatedAt: now})
 		if err != nil {
+			return err
+		}
+		if p, err = storePlanPolicy(ctx, q, id, spec.Policy); err != nil {
 			return err
 		}
 		if err := q.DeletePlanPrices(ctx, id); err != nil {

@@ -40,7 +40,7 @@ func (q *Queries) DeploymentHoldsSeatAt(ctx context.Context, arg DeploymentHolds
 }
 
 const getPortalLicense = `-- name: GetPortalLicense :one
-SELECT l.id, l.customer_id, l.plan_id, l.status, l.suspended_reason, l.suspension_source, l.features, l.limits, l.max_deployments, l.starts_at, l.expires_at, l.grace_days, l.offline_days, l.heartbeat_window_hours, l.dunning_days, l.payment_state, l.past_due_since, l.billing_period_start, l.billing_period_end, l.stripe_subscription_id, l.stripe_price_id, l.stripe_quantity, l.stripe_status, l.stripe_state_at, l.notes, l.revoked_at, l.created_at, l.updated_at, p.code AS plan_code, p.name AS plan_name,
+SELECT l.id, l.customer_id, l.plan_id, l.status, l.suspended_reason, l.suspension_source, l.features, l.limits, l.max_deployments, l.starts_at, l.expires_at, l.grace_days, l.offline_days, l.heartbeat_window_hours, l.dunning_days, l.payment_state, l.past_due_since, l.billing_period_start, l.billing_period_end, l.stripe_subscription_id, l.stripe_price_id, l.stripe_quantity, l.stripe_status, l.stripe_state_at, l.notes, l.revoked_at, l.created_at, l.updated_at, l.policy_overrides, p.code AS plan_code, p.name AS plan_name,
     (SELECT count(*) FROM deployments s WHERE s.license_id = l.id
         AND deployment_holds_seat(s.status, s.last_seen_at, s.offline_until, l.heartbeat_window_hours, $1::timestamptz))::int AS seats_in_use,
     k.key_prefix, k.key_suffix
@@ -99,6 +99,7 @@ func (q *Queries) GetPortalLicense(ctx context.Context, arg GetPortalLicensePara
 		&i.License.RevokedAt,
 		&i.License.CreatedAt,
 		&i.License.UpdatedAt,
+		&i.License.PolicyOverrides,
 		&i.PlanCode,
 		&i.PlanName,
 		&i.SeatsInUse,
@@ -109,7 +110,7 @@ func (q *Queries) GetPortalLicense(ctx context.Context, arg GetPortalLicensePara
 }
 
 const getPortalLicenseForUpdate = `-- name: GetPortalLicenseForUpdate :one
-SELECT id, customer_id, plan_id, status, suspended_reason, suspension_source, features, limits, max_deployments, starts_at, expires_at, grace_days, offline_days, heartbeat_window_hours, dunning_days, payment_state, past_due_since, billing_period_start, billing_period_end, stripe_subscription_id, stripe_price_id, stripe_quantity, stripe_status, stripe_state_at, notes, revoked_at, created_at, updated_at FROM licenses WHERE id = $1 AND customer_id = $2 FOR UPDATE
+SELECT id, customer_id, plan_id, status, suspended_reason, suspension_source, features, limits, max_deployments, starts_at, expires_at, grace_days, offline_days, heartbeat_window_hours, dunning_days, payment_state, past_due_since, billing_period_start, billing_period_end, stripe_subscription_id, stripe_price_id, stripe_quantity, stripe_status, stripe_state_at, notes, revoked_at, created_at, updated_at, policy_overrides FROM licenses WHERE id = $1 AND customer_id = $2 FOR UPDATE
 `
 
 type GetPortalLicenseForUpdateParams struct {
@@ -151,6 +152,7 @@ func (q *Queries) GetPortalLicenseForUpdate(ctx context.Context, arg GetPortalLi
 		&i.RevokedAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.PolicyOverrides,
 	)
 	return i, err
 }
@@ -214,7 +216,7 @@ func (q *Queries) ListPortalActivity(ctx context.Context, arg ListPortalActivity
 
 const listPortalLicenses = `-- name: ListPortalLicenses :many
 
-SELECT l.id, l.customer_id, l.plan_id, l.status, l.suspended_reason, l.suspension_source, l.features, l.limits, l.max_deployments, l.starts_at, l.expires_at, l.grace_days, l.offline_days, l.heartbeat_window_hours, l.dunning_days, l.payment_state, l.past_due_since, l.billing_period_start, l.billing_period_end, l.stripe_subscription_id, l.stripe_price_id, l.stripe_quantity, l.stripe_status, l.stripe_state_at, l.notes, l.revoked_at, l.created_at, l.updated_at, p.code AS plan_code, p.name AS plan_name,
+SELECT l.id, l.customer_id, l.plan_id, l.status, l.suspended_reason, l.suspension_source, l.features, l.limits, l.max_deployments, l.starts_at, l.expires_at, l.grace_days, l.offline_days, l.heartbeat_window_hours, l.dunning_days, l.payment_state, l.past_due_since, l.billing_period_start, l.billing_period_end, l.stripe_subscription_id, l.stripe_price_id, l.stripe_quantity, l.stripe_status, l.stripe_state_at, l.notes, l.revoked_at, l.created_at, l.updated_at, l.policy_overrides, p.code AS plan_code, p.name AS plan_name,
     (SELECT count(*) FROM deployments s WHERE s.license_id = l.id
         AND deployment_holds_seat(s.status, s.last_seen_at, s.offline_until, l.heartbeat_window_hours, $1::timestamptz))::int AS seats_in_use
 FROM licenses l
@@ -279,6 +281,7 @@ func (q *Queries) ListPortalLicenses(ctx context.Context, arg ListPortalLicenses
 			&i.License.RevokedAt,
 			&i.License.CreatedAt,
 			&i.License.UpdatedAt,
+			&i.License.PolicyOverrides,
 			&i.PlanCode,
 			&i.PlanName,
 			&i.SeatsInUse,
@@ -300,7 +303,7 @@ ON CONFLICT (license_id, deployment_id) DO UPDATE SET
     offline = true,
     offline_until = greatest(deployments.offline_until, excluded.offline_until),
     hostname = CASE WHEN excluded.hostname <> '' THEN excluded.hostname ELSE deployments.hostname END
-RETURNING id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until, seen_hour
+RETURNING id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until, fingerprint_components, seen_hour
 `
 
 type UpsertOfflineDeploymentParams struct {
@@ -338,6 +341,7 @@ func (q *Queries) UpsertOfflineDeployment(ctx context.Context, arg UpsertOffline
 		&i.FirstSeenAt,
 		&i.LastSeenAt,
 		&i.OfflineUntil,
+		&i.FingerprintComponents,
 		&i.SeenHour,
 	)
 	return i, err

@@ -24,6 +24,11 @@ type ApiKey struct {
 	RevokedAt  *time.Time
 }
 
+type AppRelease struct {
+	Version    string
+	ReleasedAt time.Time
+}
+
 type Artifact struct {
 	ID          uuid.UUID
 	ReleaseID   uuid.UUID
@@ -77,21 +82,22 @@ type CustomerContact struct {
 }
 
 type Deployment struct {
-	ID            uuid.UUID
-	LicenseID     uuid.UUID
-	DeploymentID  string
-	Status        string
-	Fingerprint   string
-	Hostname      string
-	Ip            string
-	AppVersion    string
-	Offline       bool
-	DeactivatedAt *time.Time
-	DeactivatedBy *string
-	FirstSeenAt   time.Time
-	LastSeenAt    time.Time
-	OfflineUntil  *time.Time
-	SeenHour      time.Time
+	ID                    uuid.UUID
+	LicenseID             uuid.UUID
+	DeploymentID          string
+	Status                string
+	Fingerprint           string
+	Hostname              string
+	Ip                    string
+	AppVersion            string
+	Offline               bool
+	DeactivatedAt         *time.Time
+	DeactivatedBy         *string
+	FirstSeenAt           time.Time
+	LastSeenAt            time.Time
+	OfflineUntil          *time.Time
+	FingerprintComponents []byte
+	SeenHour              time.Time
 }
 
 type Download struct {
@@ -142,6 +148,7 @@ type License struct {
 	RevokedAt            *time.Time
 	CreatedAt            time.Time
 	UpdatedAt            time.Time
+	PolicyOverrides      []byte
 }
 
 type LicenseDistribution struct {
@@ -218,6 +225,14 @@ type Plan struct {
 	ArchivedAt           *time.Time
 	CreatedAt            time.Time
 	UpdatedAt            time.Time
+	FingerprintPolicy    string
+	FingerprintMatch     string
+	LeaseHours           int32
+	TransfersPerPeriod   int32
+	TransferPeriodDays   int32
+	SeatOverage          string
+	LimitEnforcement     []byte
+	ExpiryStrategy       string
 }
 
 type PlanDistribution struct {
@@ -260,6 +275,24 @@ type RenewalRequest struct {
 	Message     string
 	CreatedAt   time.Time
 	CompletedAt *time.Time
+}
+
+type SeatOverage struct {
+	LicenseID      uuid.UUID
+	PeriodStart    time.Time
+	PeriodEnd      time.Time
+	MaxDeployments int32
+	PeakSeats      int32
+	UpdatedAt      time.Time
+}
+
+type SeatTransfer struct {
+	ID           uuid.UUID
+	LicenseID    uuid.UUID
+	DeploymentPk *uuid.UUID
+	ReleasedBy   string
+	Counted      bool
+	ReleasedAt   time.Time
 }
 
 type Session struct {

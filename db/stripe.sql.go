@@ -237,7 +237,7 @@ func (q *Queries) InsertStripeEvent(ctx context.Context, arg InsertStripeEventPa
 }
 
 const listLiveStripeLicensesByCustomer = `-- name: ListLiveStripeLicensesByCustomer :many
-SELECT id, customer_id, plan_id, status, suspended_reason, suspension_source, features, limits, max_deployments, starts_at, expires_at, grace_days, offline_days, heartbeat_window_hours, dunning_days, payment_state, past_due_since, billing_period_start, billing_period_end, stripe_subscription_id, stripe_price_id, stripe_quantity, stripe_status, stripe_state_at, notes, revoked_at, created_at, updated_at FROM licenses
+SELECT id, customer_id, plan_id, status, suspended_reason, suspension_source, features, limits, max_deployments, starts_at, expires_at, grace_days, offline_days, heartbeat_window_hours, dunning_days, payment_state, past_due_since, billing_period_start, billing_period_end, stripe_subscription_id, stripe_price_id, stripe_quantity, stripe_status, stripe_state_at, notes, revoked_at, created_at, updated_at, policy_overrides FROM licenses
 WHERE customer_id = $1 AND stripe_subscription_id IS NOT NULL AND status <> 'revoked'
   AND coalesce(stripe_status, '') NOT IN ('canceled', 'incomplete_expired')
 ORDER BY created_at
@@ -282,6 +282,7 @@ func (q *Queries) ListLiveStripeLicensesByCustomer(ctx context.Context, customer
 			&i.RevokedAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.PolicyOverrides,
 		); err != nil {
 			return nil, err
 		}

@@ -296,11 +296,23 @@ func (s *Server) licenseDeployments(c *fiber.Ctx, l db.License) (partials.Deploy
 		return partials.Deployments{}, err
 	}
 	now := s.now()
-	out := partials.Deployments{LicenseID: l.ID.String()}
+	pol, err := s.store.LicensePolicy(c.UserContext(), l.ID)
+	if err != nil {
+		return partials.Deployments{}, err
+	}
+	budget, err := s.store.TransferBudget(c.UserContext(), l.ID, now)
+	if err != nil {
+		return partials.Deployments{}, err
+	}
+	out := partials.Deployments{LicenseID: l.ID.String(), Transfers: budget.Describe()}
 	for _, d := range rows {
-		out.Rows = append(out.Rows, partials.Deployment{ID: d.DeploymentID, Hostname: d.Hostname, IP: d.Ip,
+		row := partials.Deployment{ID: d.DeploymentID, Hostname: d.Hostname, IP: d.Ip,
 			AppVersion: d.AppVersion, FirstSeen: fmtDateTime(d.FirstSeenAt), LastSeen: fmtDateTime(d.LastSeenAt),
-			Status: string(d.State(heartbeatWindow(l), now))})
+			Status: string(d.State(heartbeatWindow(l), now))}
+		if end := licensing.LastLeaseEnd(d.LastSeenAt, pol.LeaseWindow(l.OfflineDays), l.GraceEnd()); row.Status != string(licensing.DeploymentActive) && end.After(now) {
+			row.LeaseEnds = fmtDateTime(end)
+		}
+		out.Rows = append(out.Rows, row)
 	}
 	return out, nil
 }
@@ -320,6 +332,9 @@ func (s *Server) licenseDetail(c *fiber.Ctx, l db.License) (admin.LicenseDetail,
 	d.MaxDeployments = "Unlimited"
 	if l.MaxDeployments != nil {
 		d.MaxDeployments = strconv.Itoa(int(*l.MaxDeployments))
+		if d.SeatOverage, err = s.seatOverageLine(c, l, now); err != nil {
+			return d, err
+		}
 	}
 	ul := db.UsageLicense{ID: l.ID, CustomerID: l.CustomerID, BillingPeriodStart: l.BillingPeriodStart,
 		BillingPeriodEnd: l.BillingPeriodEnd}
@@ -364,4 +379,15 @@ func (s *Server) licenseDetail(c *fiber.Ctx, l db.License) (admin.LicenseDetail,
 		return d, err
 	}
 	return d, nil
+}
+
+// seatOverageLine is this month's peak of seats held beyond the license's
+// seats, as recorded for true-up; "" when it never went over.
+func (s *Server) seatOverageLine(c *fiber.Ctx, l db.License, now time.Time) (string, error) {
+	start, end := licensing.MonthPeriod(now)
+	peak, err := s.store.PeakSeatOverage(c.UserContext(), l.ID, start, end)
+	if err != nil || peak <= int(*l.MaxDeployments) {
+		return "", err
+	}
+	return fmt.Sprintf("%d of %d (%d over)", peak, *l.MaxDeployments, peak-int(*l.MaxDeployments)), nil
 }

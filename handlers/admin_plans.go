@@ -21,7 +21,9 @@ import (
 const plansPageSize = 100
 
 var planFields = []string{"code", "name", "description", "features", "limits", "maxDeployments", "durationDays",
-	"graceDays", "offlineDays", "heartbeatWindowHours", "dunningDays", "stripePriceIds", "quantitySets"}
+	"graceDays", "offlineDays", "heartbeatWindowHours", "dunningDays", "stripePriceIds", "quantitySets",
+	"fingerprintPolicy", "fingerprintMatch", "leaseHours", "transfersPerPeriod", "transferPeriodDays", "seatOverage",
+	"limitEnforcement", "expiryStrategy"}
 
 // adminPlans handles GET /admin/plans?cursor=: every plan, archived ones marked.
 func (s *Server) adminPlans(c *fiber.Ctx) error {
@@ -100,6 +102,9 @@ func planFormOf(c *fiber.Ctx) admin.PlanForm {
 		Limits: v("limits"), MaxDeployments: v("maxDeployments"), DurationDays: v("durationDays"),
 		GraceDays: v("graceDays"), OfflineDays: v("offlineDays"), HeartbeatWindowHours: v("heartbeatWindowHours"),
 		DunningDays: v("dunningDays"), StripePriceIDs: v("stripePriceIds"), QuantitySets: v("quantitySets"),
+		FingerprintPolicy: v("fingerprintPolicy"), FingerprintMatch: v("fingerprintMatch"), LeaseHours: v("leaseHours"),
+		TransfersPerPeriod: v("transfersPerPeriod"), TransferPeriodDays: v("transferPeriodDays"),
+		SeatOverage: v("seatOverage"), SoftLimits: v("softLimits"), ExpiryStrategy: v("expiryStrategy"),
 		Archived: c.FormValue("archived") == "true", Errors: formTextErrors(c)}
 }
 
@@ -110,6 +115,7 @@ func planFormFrom(spec licensing.PlanSpec, archived bool) admin.PlanForm {
 		GraceDays: strconv.Itoa(int(spec.GraceDays)), OfflineDays: strconv.Itoa(int(spec.OfflineDays)),
 		HeartbeatWindowHours: strconv.Itoa(int(spec.HeartbeatWindowHours)), DunningDays: strconv.Itoa(int(spec.DunningDays)),
 		StripePriceIDs: strings.Join(spec.StripePriceIDs, "\n"), Archived: archived}
+	f.SetPolicy(spec.Policy)
 	if spec.MaxDeployments != nil {
 		f.MaxDeployments = strconv.Itoa(int(*spec.MaxDeployments))
 	}
@@ -164,6 +170,7 @@ func applyPlanForm(f *admin.PlanForm, spec *licensing.PlanSpec) {
 		}
 		*n.dst = int32(v)
 	}
+	applyPolicyForm(f, &spec.Policy)
 	spec.StripePriceIDs = splitList(f.StripePriceIDs)
 	spec.QuantitySets = nil
 	if q := strings.TrimSpace(f.QuantitySets); q != "" {
@@ -261,4 +268,41 @@ func (s *Server) adminUpdatePlan(c *fiber.Ctx) error {
 	}
 	s.setFlash(c, components.ToastSuccess, "Plan "+p.Code+" saved.")
 	return c.Redirect("/admin/plans", fiber.StatusSeeOther)
+}
+
+// applyPolicyForm copies the policy fields of the form onto p; blank
+// numbers keep p's values.
+func applyPolicyForm(f *admin.PlanForm, p *licensing.Policy) {
+	if v := strings.TrimSpace(f.FingerprintPolicy); v != "" {
+		p.FingerprintPolicy = licensing.FingerprintPolicy(v)
+	}
+	if v := strings.TrimSpace(f.FingerprintMatch); v != "" {
+		p.FingerprintMatch = licensing.MatchRule(v)
+	}
+	if v := strings.TrimSpace(f.SeatOverage); v != "" {
+		p.SeatOverage = licensing.SeatOverage(v)
+	}
+	if v := strings.TrimSpace(f.ExpiryStrategy); v != "" {
+		p.ExpiryStrategy = licensing.ExpiryStrategy(v)
+	}
+	for _, n := range []struct {
+		field, text string
+		dst         *int32
+	}{{"leaseHours", f.LeaseHours, &p.LeaseHours}, {"transfersPerPeriod", f.TransfersPerPeriod, &p.TransfersPerPeriod},
+		{"transferPeriodDays", f.TransferPeriodDays, &p.TransferPeriodDays}} {
+		text := strings.TrimSpace(n.text)
+		if text == "" {
+			continue
+		}
+		v, err := strconv.ParseInt(text, 10, 32)
+		if err != nil {
+			f.Errors[n.field] = "Enter a whole number."
+			continue
+		}
+		*n.dst = int32(v)
+	}
+	p.LimitEnforcement = map[string]licensing.Enforcement{}
+	for _, m := range splitList(f.SoftLimits) {
+		p.LimitEnforcement[m] = licensing.EnforceSoft
+	}
 }

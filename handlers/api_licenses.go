@@ -24,6 +24,7 @@ func (s *Server) registerLicenseRoutes(api fiber.Router) {
 	api.Get("/licenses/:id/deployments", read, s.listDeployments)
 	api.Delete("/licenses/:id/deployments/:deploymentId", write, s.releaseDeployment)
 	api.Post("/licenses/:id/deployments/:deploymentId/reactivate", write, s.reactivateDeployment)
+	s.registerTrueUpRoutes(api)
 }
 
 // LicenseView is a license as the API shows it: its effective status and
@@ -47,8 +48,11 @@ type LicenseView struct {
 	SuspendedReason      *string          `json:"suspendedReason"`
 	StripeSubscriptionID *string          `json:"stripeSubscriptionId"`
 	Notes                string           `json:"notes"`
-	CreatedAt            time.Time        `json:"createdAt"`
-	UpdatedAt            time.Time        `json:"updatedAt"`
+	// PolicyOverrides are the license's own policy settings; absent ones
+	// follow the plan.
+	PolicyOverrides licensing.PolicyOverrides `json:"policyOverrides"`
+	CreatedAt       time.Time                 `json:"createdAt"`
+	UpdatedAt       time.Time                 `json:"updatedAt"`
 }
 
 func viewLicense(l db.License, plan string, seats int, now time.Time) LicenseView {
@@ -58,7 +62,8 @@ func viewLicense(l db.License, plan string, seats int, now time.Time) LicenseVie
 		ActiveDeployments: seats, StartsAt: l.StartsAt.UTC(), ExpiresAt: utcPtr(l.ExpiresAt), GraceDays: l.GraceDays,
 		GraceEndsAt: l.GraceEnd(), PaymentState: l.PaymentState, PastDueSince: utcPtr(l.PastDueSince),
 		DunningEndsAt: utcPtr(eff.DunningEndsAt), SuspendedReason: l.SuspendedReason,
-		StripeSubscriptionID: l.StripeSubscriptionID, Notes: l.Notes, CreatedAt: l.CreatedAt.UTC(), UpdatedAt: l.UpdatedAt.UTC()}
+		StripeSubscriptionID: l.StripeSubscriptionID, Notes: l.Notes, PolicyOverrides: db.DecodePolicyOverrides(l.PolicyOverrides),
+		CreatedAt: l.CreatedAt.UTC(), UpdatedAt: l.UpdatedAt.UTC()}
 }
 
 func nonNilStrings(xs []string) []string {
@@ -93,6 +98,12 @@ type licenseBody struct {
 	ExpiresAt      optional[string]  `json:"expiresAt"`
 	GraceDays      *int32            `json:"graceDays"`
 	Notes          *string           `json:"notes"`
+	// Overrides says what a plan change does with the license's own terms:
+	// keep or reset (required with plan in a PATCH).
+	Overrides *licensing.OverrideMode `json:"overrides"`
+	// PolicyOverrides replaces the license's policy overrides whole ({}
+	// follows the plan in everything).
+	PolicyOverrides *licensing.PolicyOverrides `json:"policyOverrides"`
 }
 
 // createLicense handles POST /api/licenses: 201 with the license and its key.
@@ -131,6 +142,10 @@ func (s *Server) createLicense(c *fiber.Ctx) error {
 	}
 	if b.Notes != nil {
 		in.Notes = *b.Notes
+	}
+	in.PolicyOverrides = b.PolicyOverrides
+	if b.Overrides != nil {
+		pr.Add("overrides", "only with a plan change (PATCH)")
 	}
 	if err := pr.Err(); err != nil {
 		return err
@@ -276,9 +291,15 @@ func (s *Server) updateLicense(c *fiber.Ctx) error {
 	if err := decodeJSON(c, &b); err != nil {
 		return err
 	}
-	if b.CustomerID != nil || b.Plan != nil || b.StartsAt != nil {
-		return licensing.Invalid("customerId, plan and startsAt cannot be changed",
-			licensing.ErrorDetail{Field: "plan", Message: "immutable here"})
+	if b.CustomerID != nil || b.StartsAt != nil {
+		return licensing.Invalid("customerId and startsAt cannot be changed",
+			licensing.ErrorDetail{Field: "customerId", Message: "immutable"})
+	}
+	if b.Plan != nil {
+		return s.changeLicensePlan(c, b)
+	}
+	if b.Overrides != nil {
+		return licensing.Invalid("overrides goes with plan", licensing.ErrorDetail{Field: "overrides", Message: "only with plan"})
 	}
 	edit := func(l *db.License) error {
 		var pr licensing.Problems
@@ -295,10 +316,39 @@ func (s *Server) updateLicense(c *fiber.Ctx) error {
 		}
 		setIf(&l.GraceDays, b.GraceDays)
 		setIf(&l.Notes, b.Notes)
+		if b.PolicyOverrides != nil {
+			b.PolicyOverrides.Validate(&pr)
+			l.PolicyOverrides = db.EncodePolicyOverrides(*b.PolicyOverrides)
+		}
 		return pr.Err()
 	}
 	return s.licenseAction(c, func(id uuid.UUID) (db.License, error) {
 		return s.licenses.Update(c.UserContext(), s.apiActor(c), id, edit)
+	})
+}
+
+// changeLicensePlan is PATCH /api/licenses/:id with plan: an upgrade or
+// downgrade, with overrides "keep" or "reset" said explicitly. The plan
+// changes alone, so that what the overrides rule keeps is not mixed with
+// edits in the same request.
+func (s *Server) changeLicensePlan(c *fiber.Ctx, b licenseBody) error {
+	var pr licensing.Problems
+	if *b.Plan == "" {
+		pr.Add("plan", "must be a plan code")
+	}
+	if b.Overrides == nil || (*b.Overrides != licensing.OverridesKeep && *b.Overrides != licensing.OverridesReset) {
+		pr.Add("overrides", "is required with plan: keep (the license's own terms stay) or reset (all from the new plan)")
+	}
+	if b.Features != nil || b.Limits != nil || b.MaxDeployments.Set || b.ExpiresAt.Set || b.GraceDays != nil ||
+		b.Notes != nil || b.PolicyOverrides != nil {
+		pr.Add("plan", "change the plan alone, then edit the license")
+	}
+	if err := pr.Err(); err != nil {
+		return err
+	}
+	code, mode := string([]byte(*b.Plan)), *b.Overrides
+	return s.licenseAction(c, func(id uuid.UUID) (db.License, error) {
+		return s.licenses.ChangePlan(c.UserContext(), s.apiActor(c), id, code, mode)
 	})
 }
 

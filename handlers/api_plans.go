@@ -30,6 +30,31 @@ type planBody struct {
 	StripePriceIDs       *[]string         `json:"stripePriceIds"`
 	QuantitySets         optional[string]  `json:"quantitySets"`
 	Archived             *bool             `json:"archived"`
+	policyBody
+}
+
+// policyBody is the licensing policy fields of a plan request; absent
+// fields keep their value.
+type policyBody struct {
+	FingerprintPolicy  *licensing.FingerprintPolicy      `json:"fingerprintPolicy"`
+	FingerprintMatch   *licensing.MatchRule              `json:"fingerprintMatch"`
+	LeaseHours         *int32                            `json:"leaseHours"`
+	TransfersPerPeriod *int32                            `json:"transfersPerPeriod"`
+	TransferPeriodDays *int32                            `json:"transferPeriodDays"`
+	SeatOverage        *licensing.SeatOverage            `json:"seatOverage"`
+	LimitEnforcement   *map[string]licensing.Enforcement `json:"limitEnforcement"`
+	ExpiryStrategy     *licensing.ExpiryStrategy         `json:"expiryStrategy"`
+}
+
+func (b policyBody) apply(p *licensing.Policy) {
+	setIf(&p.FingerprintPolicy, b.FingerprintPolicy)
+	setIf(&p.FingerprintMatch, b.FingerprintMatch)
+	setIf(&p.LeaseHours, b.LeaseHours)
+	setIf(&p.TransfersPerPeriod, b.TransfersPerPeriod)
+	setIf(&p.TransferPeriodDays, b.TransferPeriodDays)
+	setIf(&p.SeatOverage, b.SeatOverage)
+	setIf(&p.LimitEnforcement, b.LimitEnforcement)
+	setIf(&p.ExpiryStrategy, b.ExpiryStrategy)
 }
 
 func (b planBody) apply(p *licensing.PlanSpec) {
@@ -46,6 +71,7 @@ func (b planBody) apply(p *licensing.PlanSpec) {
 	setIf(&p.DunningDays, b.DunningDays)
 	setIf(&p.StripePriceIDs, b.StripePriceIDs)
 	b.QuantitySets.applyTo(&p.QuantitySets)
+	b.policyBody.apply(&p.Policy)
 	if p.Features == nil {
 		p.Features = []string{}
 	}

@@ -26,13 +26,16 @@ func (s *Server) registerMachineRoutes(api fiber.Router) {
 
 // machineBody is the common part of machine requests.
 type machineBody struct {
-	LicenseKey   *string  `json:"licenseKey"`
-	DeploymentID *string  `json:"deploymentId"`
-	Fingerprint  *string  `json:"fingerprint"`
-	Hostname     *string  `json:"hostname"`
-	AppVersion   *string  `json:"appVersion"`
-	Features     []string `json:"features"`
-	Explain      bool     `json:"explain"`
+	LicenseKey   *string `json:"licenseKey"`
+	DeploymentID *string `json:"deploymentId"`
+	Fingerprint  *string `json:"fingerprint"`
+	// FingerprintComponents are the fingerprint's parts by name (host, mac,
+	// cpu, disk): HMACs the client computes.
+	FingerprintComponents map[string]string `json:"fingerprintComponents"`
+	Hostname              *string           `json:"hostname"`
+	AppVersion            *string           `json:"appVersion"`
+	Features              []string          `json:"features"`
+	Explain               bool              `json:"explain"`
 }
 
 // check validates the fields every machine request has.
@@ -60,7 +63,28 @@ func (b *machineBody) check() error {
 	if len(b.Features) > 100 {
 		pr.Add("features", "at most 100 features may be required at once")
 	}
+	if len(b.FingerprintComponents) > 16 {
+		pr.Add("fingerprintComponents", "at most 16 components")
+	}
+	for name, v := range b.FingerprintComponents {
+		if name == "" || len(name) > 32 || !printableASCII(name) || len(v) > 128 {
+			pr.Add("fingerprintComponents", "names are 1 to 32 printable ASCII characters, values at most 128 characters")
+			break
+		}
+	}
 	return pr.Err()
+}
+
+// copyComponents copies the components out of Fiber's reused buffers.
+func copyComponents(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[string([]byte(k))] = string([]byte(v))
+	}
+	return out
 }
 
 func printableASCII(s string) bool {
@@ -99,7 +123,8 @@ func (s *Server) checkLicense(c *fiber.Ctx, withFeatures bool) error {
 	}
 	ans, err := s.machine.Validate(c.UserContext(), app.ValidateRequest{Credentials: s.credentials(c, &b),
 		Fingerprint: deref(b.Fingerprint), Hostname: deref(b.Hostname), IP: c.IP(), AppVersion: deref(b.AppVersion),
-		Features: b.Features, Explain: b.Explain})
+		FingerprintComponents: copyComponents(b.FingerprintComponents), Features: b.Features, Explain: b.Explain,
+		UserAgent: string([]byte(c.Get(fiber.HeaderUserAgent))), RequestID: requestIDOf(c)})
 	if err != nil {
 		return err
 	}

@@ -301,9 +301,24 @@ func (s *Server) portalDeployments(c *fiber.Ctx, l db.License) (partials.PortalD
 		return partials.PortalDeployments{}, err
 	}
 	now, window := s.now(), heartbeatWindow(l)
-	out := partials.PortalDeployments{LicenseID: l.ID.String()}
+	pol, err := s.store.LicensePolicy(c.UserContext(), l.ID)
+	if err != nil {
+		return partials.PortalDeployments{}, err
+	}
+	budget, err := s.store.TransferBudget(c.UserContext(), l.ID, now)
+	if err != nil {
+		return partials.PortalDeployments{}, err
+	}
+	out := partials.PortalDeployments{LicenseID: l.ID.String(), Transfers: budget.Describe()}
 	for _, d := range rows {
 		status, note := portalDeploymentState(d, window, now)
+		if end := licensing.LastLeaseEnd(d.LastSeenAt, pol.LeaseWindow(l.OfflineDays), l.GraceEnd()); (status == "deactivated" || status == "stale") && end.After(now) {
+			// It gets no new lease, but the one it holds keeps it running offline until then.
+			if note != "" {
+				note += ". "
+			}
+			note += "Its last lease ends by " + fmtDateTime(end) + " UTC"
+		}
 		out.Rows = append(out.Rows, partials.PortalDeployment{ID: d.DeploymentID, Hostname: d.Hostname,
 			AppVersion: d.AppVersion, FirstSeen: fmtDateTime(d.FirstSeenAt), LastSeen: fmtDateTime(d.LastSeenAt),
 			Status: status, Note: note})

@@ -15,6 +15,14 @@ type DeploymentFacts struct {
 	Exists      bool
 	Deactivated bool
 	HoldsSeat   bool // already counted among the license's deployments
+	// SeatRank is, for a deployment holding its seat, how many other seat
+	// holders activated before it (0 when unknown). A holder whose rank
+	// reaches the seat allowance has lost its seat: after a downgrade the
+	// newest deployments are refused at their next check, the oldest keep
+	// running.
+	SeatRank int
+	// Fingerprint is the one stored for the deployment (zero if none).
+	Fingerprint Fingerprint
 }
 
 // DecisionInput is everything Decide reads. The caller parses the key,
@@ -32,7 +40,16 @@ type DecisionInput struct {
 	MaxDeployments    int
 	RequestedFeatures []string
 	EntitledFeatures  []string
-	Now               time.Time
+	// Policy is the license's policy (plan with overrides); its zero value
+	// is the behaviour before policies existed.
+	Policy Policy
+	// Fingerprint is the one the request presents.
+	Fingerprint Fingerprint
+	// AppVersion is the version the request names; Releases the product's
+	// versions with their release dates, read only under ExpiryMaintain.
+	AppVersion string
+	Releases   []AppRelease
+	Now        time.Time
 	// Explain asks for a Trace; without it Decide does not allocate.
 	Explain bool
 }
@@ -55,6 +72,18 @@ type Decision struct {
 	DunningEndsAt time.Time
 	// MissingFeature is the first requested feature not entitled.
 	MissingFeature string
+	// Fingerprint says what to do with the deployment's stored fingerprint
+	// (bind, update and audit, or nothing); FingerprintRefused goes with
+	// FINGERPRINT_MISMATCH.
+	Fingerprint FingerprintOutcome
+	// SeatAllowance is the most seats admitted (maxDeployments with the
+	// overage applied), 0 for unlimited. Overage is set when the seats held,
+	// this deployment's included, exceed maxDeployments.
+	SeatAllowance int
+	Overage       bool
+	// NewestAllowedVersion is set when an expired license falls back under
+	// the maintain strategy: the newest version it still runs.
+	NewestAllowedVersion string
 	// Trace lists the checks in order when Explain was set. Key and lookup
 	// failures end it (nothing else can be known); once the license is
 	// found every later check is listed, passed or not, so an operator
@@ -74,16 +103,24 @@ const (
 	CheckStarted         = "started"
 	CheckNotExpired      = "not_expired"
 	CheckDeployment      = "deployment_active"
+	CheckFingerprint     = "fingerprint_matches"
 	CheckSeat            = "seat_available"
 	CheckFeatureEntitled = "features_entitled"
 	CheckPaymentOK       = "payment_current"
 	CheckNotInGrace      = "not_in_grace"
+	CheckWithinSeats     = "within_seats"
+	CheckVersion         = "version_current"
 )
 
 // Decide answers a validation: the first failing check in the order
 // INVALID_KEY, INVALID_SIGNATURE, NOT_FOUND, REVOKED, SUSPENDED,
-// NOT_YET_VALID, EXPIRED, DEPLOYMENT_DEACTIVATED, TOO_MANY_DEPLOYMENTS,
-// FEATURE_NOT_ENTITLED; else GRACE_PERIOD, PAYMENT_OVERDUE or VALID.
+// NOT_YET_VALID, EXPIRED, DEPLOYMENT_DEACTIVATED, FINGERPRINT_MISMATCH,
+// TOO_MANY_DEPLOYMENTS, FEATURE_NOT_ENTITLED; else the most urgent warning:
+// GRACE_PERIOD, PAYMENT_OVERDUE, SEAT_OVERAGE, VERSION_LOCKED, or VALID.
+//
+// Under the maintain expiry strategy an expired license passes the expiry
+// check for application versions released at or before its expiry
+// (VERSION_LOCKED); other versions, or a request naming none, are EXPIRED.
 func Decide(in DecisionInput) Decision {
 	d := Decision{in: in}
 	if in.KeyCode != "" && in.KeyCode != CodeValid {
@@ -121,11 +158,39 @@ func Decide(in DecisionInput) Decision {
 	d.check(CheckNotRevoked, !f.revoked(), CodeRevoked)
 	d.check(CheckNotSuspend, !f.suspended(now), CodeSuspended)
 	d.check(CheckStarted, !f.notYetValid(now), CodeNotYetValid)
-	d.check(CheckNotExpired, !f.expired(now), CodeExpired)
+	expired := f.expired(now)
+	versionLocked := false
+	if expired && in.Policy.ExpiryStrategy == ExpiryMaintain && f.ExpiresAt != nil {
+		d.NewestAllowedVersion = NewestAllowedVersion(in.Releases, *f.ExpiresAt)
+		versionLocked = VersionAllowed(in.AppVersion, d.NewestAllowedVersion)
+	}
+	d.check(CheckNotExpired, !expired || versionLocked, CodeExpired)
 	dep := in.Deployment
 	d.check(CheckDeployment, dep.ID == "" || !dep.Exists || !dep.Deactivated, CodeDeploymentDeactivated)
-	seatOK := dep.ID == "" || dep.HoldsSeat || in.MaxDeployments <= 0 || in.SeatsInUse < in.MaxDeployments
+	if dep.ID != "" {
+		d.Fingerprint = MatchFingerprint(in.Policy.FingerprintPolicy, in.Policy.FingerprintMatch, dep.Fingerprint, in.Fingerprint)
+	}
+	d.check(CheckFingerprint, d.Fingerprint != FingerprintRefused, CodeFingerprintMismatch)
+	d.SeatAllowance = SeatAllowance(in.MaxDeployments, in.Policy.SeatOverage)
+	if d.SeatAllowance < 0 {
+		d.SeatAllowance = in.MaxDeployments // an unknown overage admits none
+	}
+	held := in.SeatsInUse // seats held with this deployment's, if it has or gets one
+	seatOK := true
+	switch {
+	case dep.ID == "":
+	case dep.HoldsSeat:
+		held++
+		seatOK = d.SeatAllowance == 0 || dep.SeatRank < d.SeatAllowance
+	default:
+		held++
+		seatOK = d.SeatAllowance == 0 || in.SeatsInUse < d.SeatAllowance
+	}
 	d.check(CheckSeat, seatOK, CodeTooManyDeployments)
+	// Only an overage allowance warns: without one, more holders than seats
+	// (after a downgrade) is the oldest running and the newest refused.
+	d.Overage = seatOK && in.MaxDeployments > 0 && held > in.MaxDeployments &&
+		in.Policy.SeatOverage != OverageNone && in.Policy.SeatOverage != ""
 	d.MissingFeature = missingFeature(in.RequestedFeatures, in.EntitledFeatures)
 	d.check(CheckFeatureEntitled, d.MissingFeature == "", CodeFeatureNotEntitled)
 	if d.Code != "" {
@@ -138,11 +203,20 @@ func Decide(in DecisionInput) Decision {
 	case StatePastDue:
 		d.Code = CodePaymentOverdue
 	default:
-		d.Code = CodeValid
+		switch {
+		case d.Overage:
+			d.Code = CodeSeatOverage
+		case versionLocked:
+			d.Code = CodeVersionLocked
+		default:
+			d.Code = CodeValid
+		}
 	}
 	if in.Explain {
 		d.trace(CheckNotInGrace, e.state != StateGrace)
 		d.trace(CheckPaymentOK, e.state != StatePastDue)
+		d.trace(CheckWithinSeats, !d.Overage)
+		d.trace(CheckVersion, !versionLocked)
 	}
 	return d
 }
@@ -210,10 +284,31 @@ func (d Decision) Detail() string {
 	case CodeNotYetValid:
 		return "the license starts on " + stamp(f.StartsAt)
 	case CodeExpired:
-		return "license expired on " + day(*f.ExpiresAt) + "; grace ended " + day(d.GraceEndsAt)
+		msg := "license expired on " + day(*f.ExpiresAt) + "; grace ended " + day(d.GraceEndsAt)
+		if d.in.Policy.ExpiryStrategy == ExpiryMaintain {
+			if d.NewestAllowedVersion == "" {
+				return msg + "; no application version released before the expiry is known"
+			}
+			return msg + "; versions up to " + d.NewestAllowedVersion + " keep running, not " + quoteVersion(d.in.AppVersion)
+		}
+		return msg
 	case CodeDeploymentDeactivated:
 		return "deployment " + d.in.Deployment.ID + " was deactivated"
+	case CodeFingerprintMismatch:
+		if d.in.Fingerprint.IsZero() {
+			return "this license binds each deployment to its machine: the request carries no fingerprint"
+		}
+		return "deployment " + d.in.Deployment.ID + " is bound to another machine (fingerprint policy " +
+			string(d.in.Policy.FingerprintPolicy) + ")"
 	case CodeTooManyDeployments:
+		if d.in.Deployment.HoldsSeat {
+			return "deployment " + d.in.Deployment.ID + " lost its seat: the license now allows " +
+				strconv.Itoa(d.SeatAllowance) + " deployments and older ones keep theirs"
+		}
+		if d.SeatAllowance > d.in.MaxDeployments {
+			return "all " + strconv.Itoa(d.in.MaxDeployments) + " deployments of the license and its overage allowance (" +
+				strconv.Itoa(d.SeatAllowance) + ") are in use"
+		}
 		return "all " + strconv.Itoa(d.in.MaxDeployments) + " deployments of the license are in use"
 	case CodeFeatureNotEntitled:
 		return "the license does not include feature " + d.MissingFeature
@@ -222,6 +317,12 @@ func (d Decision) Detail() string {
 	case CodePaymentOverdue:
 		return "payment overdue since " + pastDueDay(f) + "; the license will be suspended after " +
 			day(d.DunningEndsAt)
+	case CodeSeatOverage:
+		return strconv.Itoa(d.in.SeatsInUse+1) + " deployments in use, over the " + strconv.Itoa(d.in.MaxDeployments) +
+			" the license includes (within its overage allowance); the overage is recorded"
+	case CodeVersionLocked:
+		return "license expired on " + day(*f.ExpiresAt) + "; versions up to " + d.NewestAllowedVersion +
+			" (released before the expiry) keep running"
 	case CodeValid:
 		if f.ExpiresAt == nil {
 			return "the license is valid (perpetual)"
@@ -229,6 +330,13 @@ func (d Decision) Detail() string {
 		return "the license is valid until " + day(*f.ExpiresAt)
 	}
 	return ""
+}
+
+func quoteVersion(v string) string {
+	if v == "" {
+		return "a request without appVersion"
+	}
+	return strconv.Quote(v)
 }
 
 func pastDueDay(f *LicenseFacts) string {
@@ -290,6 +398,16 @@ func (d *Decision) checkDetail(name string, passed bool) string {
 			held = "; this deployment holds a seat"
 		}
 		return strconv.Itoa(in.SeatsInUse) + " of " + max + " seats used by other deployments" + held
+	case CheckFingerprint:
+		return "policy " + string(in.Policy.FingerprintPolicy)
+	case CheckWithinSeats:
+		if !passed {
+			return "over " + strconv.Itoa(in.MaxDeployments) + " seats, within the allowance of " + strconv.Itoa(d.SeatAllowance)
+		}
+	case CheckVersion:
+		if !passed {
+			return "expired; versions up to " + d.NewestAllowedVersion + " keep running"
+		}
 	case CheckFeatureEntitled:
 		if !passed {
 			return "missing " + d.MissingFeature

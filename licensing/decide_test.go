@@ -114,7 +114,8 @@ func TestDecide(t *testing.T) {
 var failCheck = map[ValidationCode]string{
 	CodeInvalidKey: CheckKeyFormat, CodeInvalidSignature: CheckSignature, CodeNotFound: CheckFound,
 	CodeRevoked: CheckNotRevoked, CodeSuspended: CheckNotSuspend, CodeNotYetValid: CheckStarted,
-	CodeExpired: CheckNotExpired, CodeDeploymentDeactivated: CheckDeployment, CodeTooManyDeployments: CheckSeat,
+	CodeExpired: CheckNotExpired, CodeDeploymentDeactivated: CheckDeployment, CodeFingerprintMismatch: CheckFingerprint,
+	CodeTooManyDeployments: CheckSeat,
 	CodeFeatureNotEntitled: CheckFeatureEntitled,
 }
 
@@ -129,11 +130,11 @@ func TestDecideTraceListsEveryCheck(t *testing.T) {
 		names = append(names, c.Name)
 	}
 	want := []string{CheckKeyFormat, CheckSignature, CheckFound, CheckNotRevoked, CheckNotSuspend, CheckStarted,
-		CheckNotExpired, CheckDeployment, CheckSeat, CheckFeatureEntitled}
+		CheckNotExpired, CheckDeployment, CheckFingerprint, CheckSeat, CheckFeatureEntitled}
 	if strings.Join(names, ",") != strings.Join(want, ",") {
 		t.Errorf("got %v, want %v", names, want)
 	}
-	if d.Trace[3].Passed || !d.Trace[4].Passed || d.Trace[9].Passed {
+	if d.Trace[3].Passed || !d.Trace[4].Passed || d.Trace[10].Passed {
 		t.Errorf("got %+v, want revoked and features failed", d.Trace)
 	}
 }

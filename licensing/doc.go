@@ -34,7 +34,9 @@
 // window, never past the grace or dunning end), and status, code,
 // customerId, plan, features, limits, maxDeployments, startsAt,
 // licenseExpiresAt, graceEndsAt, pastDueSince, dunningEndsAt (times in unix
-// seconds).
+// seconds); from the policies: maxVersion (a VERSION_LOCKED lease, whose exp
+// is bounded by the lease window only), fingerprint (the machine the
+// deployment is bound to) and limitEnforcement ({metric: "soft"}).
 //
 // # Keys and JWKS
 //

@@ -63,18 +63,21 @@ func (c *keyJWT) GetAudience() (jwt.ClaimStrings, error)       { return nil, nil
 // leaseJWT is the payload of a lease.
 type leaseJWT struct {
 	jwt.RegisteredClaims
-	Status           State            `json:"status"`
-	Code             ValidationCode   `json:"code,omitempty"`
-	CustomerID       string           `json:"customerId,omitempty"`
-	Plan             string           `json:"plan,omitempty"`
-	Features         []string         `json:"features,omitempty"`
-	Limits           map[string]int64 `json:"limits,omitempty"`
-	MaxDeployments   int              `json:"maxDeployments,omitempty"`
-	StartsAt         *int64           `json:"startsAt,omitempty"`
-	LicenseExpiresAt *int64           `json:"licenseExpiresAt,omitempty"`
-	GraceEndsAt      *int64           `json:"graceEndsAt,omitempty"`
-	PastDueSince     *int64           `json:"pastDueSince,omitempty"`
-	DunningEndsAt    *int64           `json:"dunningEndsAt,omitempty"`
+	Status           State                  `json:"status"`
+	Code             ValidationCode         `json:"code,omitempty"`
+	CustomerID       string                 `json:"customerId,omitempty"`
+	Plan             string                 `json:"plan,omitempty"`
+	Features         []string               `json:"features,omitempty"`
+	Limits           map[string]int64       `json:"limits,omitempty"`
+	MaxDeployments   int                    `json:"maxDeployments,omitempty"`
+	StartsAt         *int64                 `json:"startsAt,omitempty"`
+	LicenseExpiresAt *int64                 `json:"licenseExpiresAt,omitempty"`
+	GraceEndsAt      *int64                 `json:"graceEndsAt,omitempty"`
+	PastDueSince     *int64                 `json:"pastDueSince,omitempty"`
+	DunningEndsAt    *int64                 `json:"dunningEndsAt,omitempty"`
+	MaxVersion       string                 `json:"maxVersion,omitempty"`
+	Fingerprint      string                 `json:"fingerprint,omitempty"`
+	LimitEnforcement map[string]Enforcement `json:"limitEnforcement,omitempty"`
 }
 
 // LeaseClaims are what a lease says: the effective entitlement of one
@@ -98,6 +101,15 @@ type LeaseClaims struct {
 	GraceEndsAt      *time.Time
 	PastDueSince     *time.Time
 	DunningEndsAt    *time.Time
+	// MaxVersion is set on a VERSION_LOCKED lease: the newest application
+	// version the expired license still runs (maintain strategy).
+	MaxVersion string
+	// Fingerprint is the machine fingerprint id the deployment is bound to
+	// under a lock or components policy, so that a lease copied with a
+	// state folder to another machine is refused there even offline.
+	Fingerprint string
+	// LimitEnforcement lists the metrics whose limits are soft.
+	LimitEnforcement map[string]Enforcement
 	Kid              string // header kid: set by verification
 }
 
@@ -293,6 +305,9 @@ func (k *Keyring) IssueLease(c LeaseClaims, offlineWindow time.Duration, now tim
 	}
 	exp := now.Add(offlineWindow)
 	switch {
+	case c.Code == CodeVersionLocked:
+		// The maintain fallback has no end: the lease is bounded by the
+		// window alone, and MaxVersion says which versions it runs.
 	case c.GraceEndsAt != nil:
 		exp = earliest(exp, *c.GraceEndsAt)
 	case c.LicenseExpiresAt != nil:
@@ -316,6 +331,7 @@ func (k *Keyring) IssueLease(c LeaseClaims, offlineWindow time.Duration, now tim
 		Limits: c.Limits, MaxDeployments: c.MaxDeployments, StartsAt: unixPtr(c.StartsAt),
 		LicenseExpiresAt: unixPtr(c.LicenseExpiresAt), GraceEndsAt: unixPtr(c.GraceEndsAt),
 		PastDueSince: unixPtr(c.PastDueSince), DunningEndsAt: unixPtr(c.DunningEndsAt),
+		MaxVersion: c.MaxVersion, Fingerprint: c.Fingerprint, LimitEnforcement: c.LimitEnforcement,
 	}
 	tok, err := sign(sk, p)
 	if err != nil {
@@ -400,7 +416,8 @@ func verifyLease(s *keySet, sigs *atomic.Uint64, token, deploymentID string, now
 		Plan: p.Plan, Features: p.Features, Limits: p.Limits, MaxDeployments: p.MaxDeployments,
 		StartsAt: timePtr(p.StartsAt), LicenseExpiresAt: timePtr(p.LicenseExpiresAt),
 		GraceEndsAt: timePtr(p.GraceEndsAt), PastDueSince: timePtr(p.PastDueSince),
-		DunningEndsAt: timePtr(p.DunningEndsAt), Kid: kid}
+		DunningEndsAt: timePtr(p.DunningEndsAt), MaxVersion: p.MaxVersion, Fingerprint: p.Fingerprint,
+		LimitEnforcement: p.LimitEnforcement, Kid: kid}
 	if p.IssuedAt != nil {
 		c.IssuedAt = p.IssuedAt.UTC()
 	}

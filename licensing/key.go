@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"strings"
 	"time"
 	"unsafe"
@@ -32,7 +33,8 @@ var strictB64 = base64.RawURLEncoding.Strict()
 // public API of the validate endpoint and the client package.
 type ValidationCode string
 
-// Validation codes, in the order Decide checks them. The last three are valid.
+// Validation codes, in the order Decide checks them. The last five are valid,
+// the most urgent warning first.
 const (
 	CodeInvalidKey            ValidationCode = "INVALID_KEY"
 	CodeInvalidSignature      ValidationCode = "INVALID_SIGNATURE"
@@ -42,16 +44,23 @@ const (
 	CodeNotYetValid           ValidationCode = "NOT_YET_VALID"
 	CodeExpired               ValidationCode = "EXPIRED"
 	CodeDeploymentDeactivated ValidationCode = "DEPLOYMENT_DEACTIVATED"
+	CodeFingerprintMismatch   ValidationCode = "FINGERPRINT_MISMATCH"
 	CodeTooManyDeployments    ValidationCode = "TOO_MANY_DEPLOYMENTS"
 	CodeFeatureNotEntitled    ValidationCode = "FEATURE_NOT_ENTITLED"
 	CodeGracePeriod           ValidationCode = "GRACE_PERIOD"
 	CodePaymentOverdue        ValidationCode = "PAYMENT_OVERDUE"
+	CodeSeatOverage           ValidationCode = "SEAT_OVERAGE"
+	CodeVersionLocked         ValidationCode = "VERSION_LOCKED"
 	CodeValid                 ValidationCode = "VALID"
 )
 
-// Valid reports whether the code is one of the three passing answers.
+// Valid reports whether the code is one of the passing answers.
 func (c ValidationCode) Valid() bool {
-	return c == CodeValid || c == CodeGracePeriod || c == CodePaymentOverdue
+	switch c {
+	case CodeValid, CodeGracePeriod, CodePaymentOverdue, CodeSeatOverage, CodeVersionLocked:
+		return true
+	}
+	return false
 }
 
 // KeyError is the error of ParseKey: Code is INVALID_KEY (text, structure,
@@ -232,4 +241,35 @@ func decodeKeyJWS(e string) (string, *KeyError) {
 		return "", invalidKey("the license key does not hold a JWS")
 	}
 	return string(raw), nil
+}
+
+// KeySubject reads the license id (sub) from a key WITHOUT verifying its
+// signature. It exists for one purpose: a client keys its machine
+// fingerprint by the license id before it has reached the server. Never
+// trust what it returns for anything else; ParseKey verifies.
+func KeySubject(key string) (string, error) {
+	norm, err := NormalizeKey(key)
+	if err != nil {
+		return "", err
+	}
+	e, kerr := splitKey(norm)
+	if kerr != nil {
+		return "", kerr
+	}
+	jws, kerr := decodeKeyJWS(e)
+	if kerr != nil {
+		return "", kerr
+	}
+	parts := strings.SplitN(jws, ".", 3)
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return "", invalidKey("the license key's claims do not decode")
+	}
+	var c struct {
+		Sub string `json:"sub"`
+	}
+	if err := json.Unmarshal(payload, &c); err != nil || c.Sub == "" {
+		return "", invalidKey("the license key names no license")
+	}
+	return c.Sub, nil
 }

@@ -318,3 +318,14 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+func TestKeySubject(t *testing.T) {
+	kr := testKeyring(t, AlgEdDSA)
+	key := issueSample(t, kr)
+	if got, err := KeySubject(key); err != nil || got != sampleClaims().LicenseID {
+		t.Errorf("got %q %v, want %q", got, err, sampleClaims().LicenseID)
+	}
+	if _, err := KeySubject(key[:len(key)-1] + "0"); err == nil {
+		t.Errorf("bad checksum: got nil, want an error")
+	}
+}

@@ -170,3 +170,39 @@ func TestLeaseExpiryClamp(t *testing.T) {
 		})
 	}
 }
+
+// TestLeasePolicyClaims: the policy claims round-trip, a short lease window
+// is kept, and a VERSION_LOCKED lease runs past the grace end (bounded by
+// its window only) while any other stops there.
+func TestLeasePolicyClaims(t *testing.T) {
+	kr := testKeyring(t, AlgEdDSA)
+	in := sampleLease()
+	in.Fingerprint, in.MaxVersion = "fp-1", "1.5.0"
+	in.LimitEnforcement = map[string]Enforcement{"users": EnforceSoft}
+	tok, exp, err := kr.IssueLease(in, Policy{LeaseHours: 24}.LeaseWindow(30), testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := testNow.Add(24 * time.Hour).Truncate(time.Second); !exp.Equal(want) {
+		t.Errorf("exp: got %v, want %v (leaseHours)", exp, want)
+	}
+	got, err := kr.VerifyLease(tok, in.DeploymentID, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Fingerprint != "fp-1" || got.MaxVersion != "1.5.0" || got.LimitEnforcement["users"] != EnforceSoft {
+		t.Errorf("got %+v, want the policy claims back", got)
+	}
+
+	graceEnd := testNow.Add(-time.Hour)
+	expired := sampleLease()
+	expired.Status, expired.GraceEndsAt = StateExpired, &graceEnd
+	if _, _, err := kr.IssueLease(expired, 0, testNow); ErrorCode(err) != ECONFLICT {
+		t.Errorf("expired lease: got %v, want a conflict", err)
+	}
+	expired.Code, expired.MaxVersion = CodeVersionLocked, "1.5.0"
+	_, exp, err = kr.IssueLease(expired, 48*time.Hour, testNow)
+	if err != nil || !exp.Equal(testNow.Add(48*time.Hour).Truncate(time.Second)) {
+		t.Errorf("version-locked lease: got %v %v, want one running 48h", exp, err)
+	}
+}

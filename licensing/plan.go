@@ -29,12 +29,15 @@ type PlanSpec struct {
 	DunningDays          int32
 	StripePriceIDs       []string
 	QuantitySets         *string
+	// Policy holds the licensing policies; the zero value reads as
+	// DefaultPolicy.
+	Policy Policy
 }
 
 // DefaultPlanSpec has the documented defaults.
 func DefaultPlanSpec() PlanSpec {
 	return PlanSpec{GraceDays: 7, OfflineDays: 30, HeartbeatWindowHours: 72, DunningDays: 14,
-		Features: []string{}, Limits: map[string]int64{}, StripePriceIDs: []string{}}
+		Features: []string{}, Limits: map[string]int64{}, StripePriceIDs: []string{}, Policy: DefaultPolicy()}
 }
 
 // Validate checks every field and reports all problems at once.
@@ -76,6 +79,7 @@ func (p *PlanSpec) Validate() error {
 	if p.QuantitySets != nil && *p.QuantitySets != QuantitySetsDeployments && *p.QuantitySets != QuantitySetsUsers {
 		pr.Add("quantitySets", "must be deployments, users or null")
 	}
+	p.Policy.Validate(&pr)
 	return pr.Err()
 }
 

@@ -53,12 +53,16 @@ type LimitUsage struct {
 	Limit     int64 `json:"limit"`
 	Remaining int64 `json:"remaining"` // never negative
 	Exceeded  bool  `json:"exceeded"`
+	// Enforcement and Blocked are set by EvaluateLimitPolicy: a soft limit
+	// is exceeded without blocking (the excess is recorded for true-up).
+	Enforcement Enforcement `json:"enforcement,omitempty"`
+	Blocked     bool        `json:"blocked,omitempty"`
 }
 
 // EvaluateLimit compares used with limit. The limit is the most allowed, so
 // used == limit is not exceeded (Remaining 0); only used > limit is.
 func EvaluateLimit(used, limit int64) LimitUsage {
-	u := LimitUsage{Used: used, Limit: limit, Exceeded: used > limit}
+	u := LimitUsage{Used: used, Limit: limit, Exceeded: used > limit, Blocked: used > limit}
 	if !u.Exceeded && limit-used > 0 {
 		u.Remaining = limit - used
 	}

@@ -45,12 +45,12 @@ func TestEvaluateLimit(t *testing.T) {
 		used, limit int64
 		want        LimitUsage
 	}{
-		{0, 10, LimitUsage{0, 10, 10, false}},
-		{9, 10, LimitUsage{9, 10, 1, false}},
-		{10, 10, LimitUsage{10, 10, 0, false}},
-		{11, 10, LimitUsage{11, 10, 0, true}},
-		{0, 0, LimitUsage{0, 0, 0, false}},
-		{math.MaxInt64, 1, LimitUsage{math.MaxInt64, 1, 0, true}},
+		{0, 10, LimitUsage{Used: 0, Limit: 10, Remaining: 10, Exceeded: false, Blocked: false}},
+		{9, 10, LimitUsage{Used: 9, Limit: 10, Remaining: 1, Exceeded: false, Blocked: false}},
+		{10, 10, LimitUsage{Used: 10, Limit: 10, Remaining: 0, Exceeded: false, Blocked: false}},
+		{11, 10, LimitUsage{Used: 11, Limit: 10, Remaining: 0, Exceeded: true, Blocked: true}},
+		{0, 0, LimitUsage{Used: 0, Limit: 0, Remaining: 0, Exceeded: false, Blocked: false}},
+		{math.MaxInt64, 1, LimitUsage{Used: math.MaxInt64, Limit: 1, Remaining: 0, Exceeded: true, Blocked: true}},
 	}
 	for _, tt := range tests {
 		t.Run(itoa(tt.used)+"/"+itoa(tt.limit), func(t *testing.T) {

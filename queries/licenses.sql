@@ -34,7 +34,7 @@ UPDATE licenses SET
     stripe_subscription_id = sqlc.narg('stripe_subscription_id'), stripe_price_id = sqlc.narg('stripe_price_id'),
     stripe_quantity = sqlc.narg('stripe_quantity'), stripe_status = sqlc.narg('stripe_status'),
     stripe_state_at = sqlc.narg('stripe_state_at'), notes = @notes, revoked_at = sqlc.narg('revoked_at'),
-    updated_at = @updated_at
+    policy_overrides = @policy_overrides, updated_at = @updated_at
 WHERE id = @id
 RETURNING *;
 
@@ -57,7 +57,10 @@ SELECT k.id AS key_id, k.replaced_at AS key_replaced_at,
     l.expires_at, l.grace_days, l.offline_days, l.heartbeat_window_hours, l.dunning_days, l.payment_state,
     l.past_due_since, l.billing_period_start, l.billing_period_end, l.updated_at,
     p.code AS plan_code,
+    p.fingerprint_policy, p.fingerprint_match, p.lease_hours, p.transfers_per_period, p.transfer_period_days,
+    p.seat_overage, p.limit_enforcement, p.expiry_strategy, l.policy_overrides,
     d.id AS deployment_pk, d.status AS deployment_status, d.fingerprint AS deployment_fingerprint,
+    d.fingerprint_components AS deployment_fingerprint_components,
     d.hostname AS deployment_hostname, d.ip AS deployment_ip, d.app_version AS deployment_app_version,
     d.first_seen_at AS deployment_first_seen_at, d.last_seen_at AS deployment_last_seen_at,
     d.offline_until AS deployment_offline_until,

@@ -46,3 +46,13 @@ INSERT INTO plan_stripe_prices (price_id, plan_id) VALUES (@price_id, @plan_id);
 
 -- name: GetPlanByStripePrice :one
 SELECT p.* FROM plans p JOIN plan_stripe_prices sp ON sp.plan_id = p.id WHERE sp.price_id = @price_id;
+
+-- name: SetPlanPolicy :one
+-- The licensing policies of a plan (licensing.Policy), set with the rest of
+-- the plan in the same transaction.
+UPDATE plans SET fingerprint_policy = @fingerprint_policy, fingerprint_match = @fingerprint_match,
+    lease_hours = @lease_hours, transfers_per_period = @transfers_per_period,
+    transfer_period_days = @transfer_period_days, seat_overage = @seat_overage,
+    limit_enforcement = @limit_enforcement, expiry_strategy = @expiry_strategy
+WHERE id = @id
+RETURNING *;

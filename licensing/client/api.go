@@ -20,6 +20,10 @@ type machineRequest struct {
 	DeploymentID string `json:"deploymentId"`
 	Hostname     string `json:"hostname,omitempty"`
 	AppVersion   string `json:"appVersion,omitempty"`
+	// Fingerprint is the machine fingerprint's id, FingerprintComponents
+	// its components (ComputeFingerprint).
+	Fingerprint           string            `json:"fingerprint,omitempty"`
+	FingerprintComponents map[string]string `json:"fingerprintComponents,omitempty"`
 }
 
 // validationAnswer is the answer of validate and heartbeat.

@@ -73,6 +73,11 @@ type Config struct {
 
 	Hostname   string // sent with validations; default os.Hostname()
 	AppVersion string // sent with validations
+
+	// FingerprintSource is where the machine fingerprint sent with
+	// validations is read from (see ComputeFingerprint); nil reads this
+	// machine. Only HMACs keyed by the license id are sent.
+	FingerprintSource *FingerprintSource
 }
 
 // Client validates a license against an NLS server, keeps the newest signed
@@ -83,6 +88,7 @@ type Client struct {
 	jwksURL      string
 	fetchKeys    bool
 	deploymentID string
+	fingerprint  licensing.Fingerprint
 	state        stateDir
 	http         *http.Client
 	log          *slog.Logger
@@ -190,6 +196,9 @@ func New(cfg Config) (*Client, error) {
 	if err := c.loadKeys(); err != nil {
 		return nil, err
 	}
+	if key != "" {
+		c.computeFingerprint(key)
+	}
 	c.highWater = c.state.lastSeen()
 	c.savedHW = c.highWater
 	c.setNotBefore()
@@ -290,7 +299,46 @@ func (c *Client) verifyLease(ctx context.Context, token string) (*licensing.Leas
 	if errors.Is(err, licensing.ErrLeaseUnknownKey) && ctx != nil && c.refreshKeys(ctx) == nil {
 		claims, err = c.verifier.Load().VerifyLease(token, c.deploymentID, c.now())
 	}
+	if err == nil && claims.Fingerprint != "" && claims.Fingerprint != c.fingerprint.ID {
+		// The lease was issued to this deployment on another machine: its
+		// state folder was copied here.
+		return nil, errLeaseOtherMachine
+	}
+	if err == nil && claims.MaxVersion != "" && !licensing.VersionAllowed(c.cfg.AppVersion, claims.MaxVersion) {
+		// An expired license under the maintain strategy runs only the
+		// versions released before its expiry.
+		return nil, errLeaseVersion
+	}
 	return claims, err
+}
+
+// Fingerprint is the machine fingerprint this client sends (zero when none
+// could be read). Only HMACs: it is safe to show.
+func (c *Client) Fingerprint() licensing.Fingerprint { return c.fingerprint }
+
+var (
+	errLeaseOtherMachine = errors.New("the lease is bound to another machine (the state folder was copied)")
+	errLeaseVersion      = errors.New("the license expired; this application version was released after it")
+)
+
+// computeFingerprint reads this machine's fingerprint for the key's license.
+// Without one the client still runs; a license whose plan locks deployments
+// to machines will then be refused by the server.
+func (c *Client) computeFingerprint(key string) {
+	id, err := licensing.KeySubject(key)
+	if err != nil {
+		return // New has checked the key's form; the server will answer for it
+	}
+	src := FingerprintSource{}
+	if c.cfg.FingerprintSource != nil {
+		src = *c.cfg.FingerprintSource
+	}
+	fp, err := ComputeFingerprint(id, src)
+	if err != nil {
+		c.log.Warn("no machine fingerprint", "err", err)
+		return
+	}
+	c.fingerprint = fp
 }
 
 // loadLease publishes the persisted lease, if it verifies, as an offline
@@ -303,8 +351,13 @@ func (c *Client) loadLease() {
 	claims, err := c.verifyLease(nil, strings.TrimSpace(string(b)))
 	if err != nil {
 		code := CodeLeaseInvalid
-		if errors.Is(err, licensing.ErrLeaseExpired) {
+		switch {
+		case errors.Is(err, licensing.ErrLeaseExpired):
 			code = CodeLeaseExpired
+		case errors.Is(err, errLeaseOtherMachine):
+			code = licensing.CodeFingerprintMismatch
+		case errors.Is(err, errLeaseVersion):
+			code = licensing.CodeExpired
 		}
 		c.log.Warn("the saved lease is not usable", "err", err)
 		c.snap.Store(invalidSnapshot(code, "the saved lease is not usable: "+err.Error()))
@@ -391,7 +444,8 @@ func (c *Client) contact(ctx context.Context, path string) error {
 	}
 	var ans validationAnswer
 	err := c.post(ctx, path, machineRequest{LicenseKey: c.cfg.LicenseKey, DeploymentID: c.deploymentID,
-		Hostname: c.cfg.Hostname, AppVersion: c.cfg.AppVersion}, &ans)
+		Hostname: c.cfg.Hostname, AppVersion: c.cfg.AppVersion, Fingerprint: c.fingerprint.ID,
+		FingerprintComponents: c.fingerprint.Components}, &ans)
 	if err != nil {
 		c.markOffline(err)
 		return err

@@ -68,6 +68,7 @@ type snapshot struct {
 	validUntil time.Time // lease exp; not valid at or after it
 	features   map[string]struct{}
 	limits     map[string]int64
+	soft       map[string]licensing.Enforcement // metrics whose limit is soft
 
 	licenseID, plan                       string
 	featureList                           []string
@@ -85,7 +86,7 @@ func snapshotFromLease(c *licensing.LeaseClaims) *snapshot {
 	s := &snapshot{valid: true, code: c.Code, state: c.Status, validUntil: c.ExpiresAt,
 		licenseID: c.LicenseID, plan: c.Plan, featureList: slices.Clone(c.Features),
 		limits: maps.Clone(c.Limits), expiresAt: c.LicenseExpiresAt, graceEndsAt: c.GraceEndsAt,
-		dunningEndsAt: c.DunningEndsAt, leaseExpiresAt: c.ExpiresAt}
+		dunningEndsAt: c.DunningEndsAt, leaseExpiresAt: c.ExpiresAt, soft: c.LimitEnforcement}
 	if s.code == "" {
 		s.code = licensing.CodeValid
 	}
@@ -185,7 +186,9 @@ func (c *Client) AllowFeature(feature string) error {
 
 // CheckLimit compares current use of metric with the license's limit, the
 // way the server does: the limit is the most allowed, so current == limit
-// passes and current > limit fails with a *LimitError. To ask "may one more
+// passes and current > limit fails with a *LimitError, unless the license
+// enforces that limit softly (then it passes, and the server records the
+// excess for true-up). To ask "may one more
 // be added?", pass the count after adding it. A metric without a limit
 // always passes; an invalid license fails with a *LicenseError.
 func (c *Client) CheckLimit(metric string, current int64) error {
@@ -193,7 +196,9 @@ func (c *Client) CheckLimit(metric string, current int64) error {
 	if !ok {
 		return newLicenseError(s, code)
 	}
-	if limit, has := s.limits[metric]; has && current > limit {
+	if limit, has := s.limits[metric]; has && current > limit && s.soft[metric] != licensing.EnforceSoft {
+		// A soft limit lets use go over: the server records the excess
+		// for true-up instead.
 		return &LimitError{Metric: metric, Limit: limit, Current: current}
 	}
 	return nil

@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { LicenseError, LimitError, ServerError, UnreachableError, refusal, type Refusal } from './errors.js';
+import { computeFingerprint, keySubject, type Fingerprint, type FingerprintSource } from './fingerprint.js';
 import { keyPrefix, normalizeKey } from './key.js';
 import { LeaseVerifyError, Verifier, type LeaseClaims } from './lease.js';
 import { parseOfflineLicense } from './offline.js';
@@ -102,6 +103,8 @@ export interface ClientConfig {
   logger?: Logger;
   hostname?: string; // sent with validations; default os.hostname()
   appVersion?: string; // sent with validations
+  /** Where the machine fingerprint is read from (see computeFingerprint); default this machine. */
+  fingerprintSource?: FingerprintSource;
 }
 
 /** Status is a copy of what the client knows about the license. Times are Dates or null. */
@@ -220,6 +223,8 @@ function toDate(ms: number | null): Date | null {
  */
 export class LicenseClient {
   readonly deploymentId: string;
+  /** The machine fingerprint sent with validations (HMACs only: safe to show); null when none could be read. */
+  readonly fingerprint: Fingerprint | null = null;
   protected readonly cfg: Required<Pick<ClientConfig, 'heartbeatIntervalMs' | 'flushIntervalMs' | 'minBackoffMs' |
     'maxBackoffMs' | 'clockToleranceMs' | 'timeoutMs'>> & ClientConfig;
   private readonly serverUrl: string;
@@ -281,6 +286,14 @@ export class LicenseClient {
       }
     }
     this.licenseKey = key;
+    const licenseId = key ? keySubject(key) : null;
+    if (licenseId) {
+      try {
+        this.fingerprint = computeFingerprint(licenseId, config.fingerprintSource);
+      } catch (err) {
+        (config.logger ?? console).warn?.('no machine fingerprint', { err: (err as Error).message });
+      }
+    }
     const heartbeatIntervalMs = positive(config.heartbeatIntervalMs, 15 * 60_000);
     const minBackoffMs = positive(config.minBackoffMs, 2000);
     this.cfg = {
@@ -402,15 +415,20 @@ export class LicenseClient {
       if (!mayFetch) throw new Error('no public keys to verify the lease with');
       await this.refreshKeys();
     }
+    let claims: LeaseClaims;
     try {
-      return await this.verifier!.verifyLease(token, this.deploymentId, this.now());
+      claims = await this.verifier!.verifyLease(token, this.deploymentId, this.now());
     } catch (err) {
-      if (err instanceof LeaseVerifyError && err.kind === 'unknown_key' && mayFetch) {
-        const refreshed = await this.refreshKeys().then(() => true, () => false);
-        if (refreshed) return this.verifier!.verifyLease(token, this.deploymentId, this.now());
-      }
-      throw err;
+      if (!(err instanceof LeaseVerifyError && err.kind === 'unknown_key' && mayFetch)) throw err;
+      const refreshed = await this.refreshKeys().then(() => true, () => false);
+      if (!refreshed) throw err;
+      claims = await this.verifier!.verifyLease(token, this.deploymentId, this.now());
     }
+    if (claims.fingerprint && claims.fingerprint !== this.fingerprint?.id) {
+      // Issued to this deployment on another machine: the state folder was copied here.
+      throw new LeaseVerifyError('wrong_machine', 'the state folder was copied from another machine');
+    }
+    return claims;
   }
 
   private async loadLease(): Promise<void> {
@@ -423,7 +441,9 @@ export class LicenseClient {
         offline: true, detail: 'answered from the saved lease until the server is reached',
       });
     } catch (err) {
-      const code = err instanceof LeaseVerifyError && err.kind === 'expired' ? Codes.LEASE_EXPIRED : Codes.LEASE_INVALID;
+      let code: string = Codes.LEASE_INVALID;
+      if (err instanceof LeaseVerifyError && err.kind === 'expired') code = Codes.LEASE_EXPIRED;
+      if (err instanceof LeaseVerifyError && err.kind === 'wrong_machine') code = 'FINGERPRINT_MISMATCH';
       this.log.warn?.('the saved lease is not usable', { err: (err as Error).message });
       this.snap = invalidSnapshot(code, 'the saved lease is not usable: ' + (err as Error).message);
     }
@@ -570,6 +590,7 @@ export class LicenseClient {
       ans = await this.post<ValidationAnswer>(p, {
         licenseKey: this.licenseKey, deploymentId: this.deploymentId,
         hostname: this.cfg.hostname ?? os.hostname(), appVersion: this.cfg.appVersion || undefined,
+        fingerprint: this.fingerprint?.id, fingerprintComponents: this.fingerprint?.components,
       });
     } catch (err) {
       this.markOffline(err as Error);

@@ -14,6 +14,7 @@ export {
   type Status,
 } from './client.js';
 export { LicenseError, LimitError, ServerError, UnreachableError, refusal, type Refusal } from './errors.js';
+export { computeFingerprint, machineIdentity, type Fingerprint, type FingerprintSource } from './fingerprint.js';
 export { normalizeKey } from './key.js';
 export { LeaseVerifyError, Verifier, type LeaseClaims, type LeaseFailure } from './lease.js';
 export { NotOfflineLicenseError, parseOfflineLicense, type OfflineLicense } from './offline.js';

@@ -12,7 +12,7 @@ import { compactVerify, importJWK, type JWK } from 'jose';
 const MAX_TOKEN_LEN = 16 << 10;
 const MIN_RSA_BITS = 2048;
 
-export type LeaseFailure = 'malformed' | 'unknown_key' | 'signature' | 'expired' | 'wrong_deployment';
+export type LeaseFailure = 'malformed' | 'unknown_key' | 'signature' | 'expired' | 'wrong_deployment' | 'wrong_machine';
 
 export class LeaseVerifyError extends Error {
   readonly kind: LeaseFailure;
@@ -29,6 +29,7 @@ const MESSAGES: Record<LeaseFailure, string> = {
   signature: 'lease signature is invalid',
   expired: 'lease has expired',
   wrong_deployment: 'lease is for another deployment',
+  wrong_machine: 'lease is bound to another machine',
 };
 
 /** LeaseClaims are what a verified lease says. Times are milliseconds since the epoch. */
@@ -51,6 +52,8 @@ export interface LeaseClaims {
   graceEndsAt: number | null;
   pastDueSince: number | null;
   dunningEndsAt: number | null;
+  /** The machine fingerprint id the deployment is bound to (lock or components policy); '' when unbound. */
+  fingerprint: string;
   kid: string;
 }
 
@@ -279,6 +282,7 @@ function shape(p: Record<string, unknown>, kid: string): Shaped {
     graceEndsAt: ms(optNum(p.graceEndsAt)),
     pastDueSince: ms(optNum(p.pastDueSince)),
     dunningEndsAt: ms(optNum(p.dunningEndsAt)),
+    fingerprint: optStr(p.fingerprint),
     kid,
   };
   return { claims, exp, nbf, aud };

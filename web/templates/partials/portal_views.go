@@ -28,6 +28,7 @@ type PortalDeployments struct {
 	LicenseID string
 	Rows      []PortalDeployment
 	Seats     string // "1 of 2 in use"
+	Transfers string // the seat transfer budget, e.g. "1 of 3 used in the last 30 days"
 }
 
 // PortalActivityRow is one audit entry as the customer sees it.

@@ -63,10 +63,12 @@ type Deployment struct {
 	FirstSeen  string
 	LastSeen   string
 	Status     string // active | stale | deactivated
+	LeaseEnds  string // when not active: when its last lease ends at the latest; "" otherwise
 }
 
 // Deployments is the license page's deployments table.
 type Deployments struct {
 	LicenseID string
 	Rows      []Deployment
+	Transfers string // the seat transfer budget, e.g. "1 of 3 used in the last 30 days"
 }

@@ -63,7 +63,7 @@ func LicensePage(p layouts.Page, d LicenseDetail) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			templ_7745c5c3_Err = components.Entitlements(components.EntitlementsCard{Features: d.Features, MaxLabel: "Max deployments",
-				MaxDeployments: d.MaxDeployments, Downloads: d.Downloads}).Render(ctx, templ_7745c5c3_Buffer)
+				MaxDeployments: d.MaxDeployments, Downloads: d.Downloads, SeatOverage: d.SeatOverage}).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

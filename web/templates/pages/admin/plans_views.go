@@ -1,5 +1,13 @@
 package admin
 
+import (
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/nectarcloud/nls/licensing"
+)
+
 // PlanRow is one plan in the plans table, formatted for display.
 type PlanRow struct {
 	Code           string
@@ -36,8 +44,17 @@ type PlanForm struct {
 	DunningDays          string
 	StripePriceIDs       string // comma or newline separated
 	QuantitySets         string // "", deployments or users
-	Archived             bool
-	Errors               map[string]string
+	// Licensing policies (see licensing.Policy).
+	FingerprintPolicy  string // none, lock, components
+	FingerprintMatch   string // any, most, all
+	LeaseHours         string // 0: the offline window
+	TransfersPerPeriod string // 0: unlimited
+	TransferPeriodDays string
+	SeatOverage        string // none, 1.25x, 1.5x, 2x, always
+	SoftLimits         string // metric names whose limit is soft, comma separated
+	ExpiryStrategy     string // restrict, maintain
+	Archived           bool
+	Errors             map[string]string
 }
 
 // Err is the error of a field, "" when none.
@@ -49,4 +66,20 @@ func (f PlanForm) Action() string {
 		return "/admin/plans/" + f.Code + "/edit"
 	}
 	return "/admin/plans"
+}
+
+// SetPolicy fills the policy fields from a stored plan's policy.
+func (f *PlanForm) SetPolicy(p licensing.Policy) {
+	f.FingerprintPolicy, f.FingerprintMatch = string(p.FingerprintPolicy), string(p.FingerprintMatch)
+	f.LeaseHours, f.TransfersPerPeriod = strconv.Itoa(int(p.LeaseHours)), strconv.Itoa(int(p.TransfersPerPeriod))
+	f.TransferPeriodDays = strconv.Itoa(int(p.TransferPeriodDays))
+	f.SeatOverage, f.ExpiryStrategy = string(p.SeatOverage), string(p.ExpiryStrategy)
+	var soft []string
+	for m, e := range p.LimitEnforcement {
+		if e == licensing.EnforceSoft {
+			soft = append(soft, m)
+		}
+	}
+	sort.Strings(soft)
+	f.SoftLimits = strings.Join(soft, ", ")
 }

@@ -107,10 +107,13 @@ type LicenseDetail struct {
 	Limits         []UsageLine
 	MaxDeployments string
 	Downloads      string // release files downloaded with this license
-	UsagePeriod    string
-	Deployments    partials.Deployments
-	Validations    []ValidationRow
-	Audit          []AuditRow
-	RevealedKey    string
-	Lifecycle      LicenseLifecycle // license_lifecycle.templ
+	// SeatOverage is the peak of seats held beyond maxDeployments this
+	// month, e.g. "5 of 4 (1 over)"; "" when the license was never over.
+	SeatOverage string
+	UsagePeriod string
+	Deployments partials.Deployments
+	Validations []ValidationRow
+	Audit       []AuditRow
+	RevealedKey string
+	Lifecycle   LicenseLifecycle // license_lifecycle.templ
 }

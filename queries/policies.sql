@@ -1,0 +1,69 @@
+-- Licensing policies: seat transfers, seat overage per period, application
+-- release dates, and the seat rank of a deployment after a downgrade.
+
+-- name: ListAppReleases :many
+SELECT version, released_at FROM app_releases ORDER BY released_at, version;
+
+-- name: PutAppRelease :exec
+INSERT INTO app_releases (version, released_at) VALUES (@version, @released_at)
+ON CONFLICT (version) DO UPDATE SET released_at = EXCLUDED.released_at;
+
+-- name: RecordSeatTransfer :exec
+INSERT INTO seat_transfers (license_id, deployment_pk, released_by, counted, released_at)
+VALUES (@license_id, sqlc.narg('deployment_pk'), @released_by, @counted, @released_at);
+
+-- name: ListCountedTransfers :many
+-- The transfers within the window ending now (the budget's period).
+SELECT released_at FROM seat_transfers
+WHERE license_id = @license_id AND counted AND released_at > sqlc.arg(since)::timestamptz
+ORDER BY released_at;
+
+-- name: LastTransferAt :one
+SELECT max(released_at)::timestamptz AS last FROM seat_transfers WHERE license_id = @license_id;
+
+-- name: CountOlderSeatHolders :one
+-- How many other deployments holding a seat activated before this one: its
+-- rank, when a license holds more seats than it now allows.
+SELECT count(*)::int FROM deployments s
+WHERE s.license_id = @license_id AND s.id <> @id
+  AND deployment_holds_seat(s.status, s.last_seen_at, s.offline_until, @heartbeat_window_hours, @now::timestamptz)
+  AND (s.first_seen_at, s.id) < (@first_seen_at::timestamptz, @id::uuid);
+
+-- name: RecordSeatOverage :exec
+-- Keeps the period's peak of seats held beyond max_deployments.
+INSERT INTO seat_overages (license_id, period_start, period_end, max_deployments, peak_seats, updated_at)
+VALUES (@license_id, @period_start, @period_end, @max_deployments, @peak_seats, @now)
+ON CONFLICT (license_id, period_start) DO UPDATE
+SET peak_seats = greatest(seat_overages.peak_seats, EXCLUDED.peak_seats),
+    max_deployments = EXCLUDED.max_deployments, updated_at = EXCLUDED.updated_at;
+
+-- name: ListSeatOverages :many
+SELECT license_id, period_start, period_end, max_deployments, peak_seats, updated_at FROM seat_overages
+WHERE license_id = @license_id ORDER BY period_start DESC LIMIT @max_rows;
+
+-- name: GetSeatOverage :one
+SELECT peak_seats FROM seat_overages WHERE license_id = @license_id AND period_start = @period_start;
+
+-- name: SetDeploymentFingerprint :exec
+UPDATE deployments SET fingerprint = @fingerprint, fingerprint_components = @fingerprint_components
+WHERE id = @id;
+
+-- name: SetLicensePolicyOverrides :exec
+UPDATE licenses SET policy_overrides = @policy_overrides, updated_at = @updated_at WHERE id = @id;
+
+-- name: GetLicensePolicy :one
+-- A license's plan policy columns and its overrides.
+SELECT p.fingerprint_policy, p.fingerprint_match, p.lease_hours, p.transfers_per_period, p.transfer_period_days,
+    p.seat_overage, p.limit_enforcement, p.expiry_strategy, l.policy_overrides
+FROM licenses l JOIN plans p ON p.id = l.plan_id
+WHERE l.id = @id;
+
+-- name: ListUsagePeriodsBetween :many
+-- The usage period rows of a license that start within [from, to).
+SELECT metric, kind, value FROM usage_periods
+WHERE license_id = @license_id AND period_start >= @from_at AND period_start < @to_at;
+
+-- name: PeakSeatOverage :one
+-- The most seats held at once in overage periods overlapping [from, to); 0 when none.
+SELECT coalesce(max(peak_seats), 0)::int FROM seat_overages
+WHERE license_id = @license_id AND period_start < @to_at AND period_end > @from_at;
