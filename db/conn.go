@@ -50,8 +50,17 @@ func txQueries(tx pgx.Tx) *Queries { return newQueries(tx) }
 // pgxTx gives bulk loads the transaction under q, for CopyFrom, which sqlc
 // does not wrap.
 func pgxTx(q *Queries) pgx.Tx {
-	if t, ok := q.db.(translating); ok {
-		return t.db.(pgx.Tx)
+	tx, _ := txOf(q)
+	return tx
+}
+
+// txOf is the transaction q runs in, if it runs in one (the outbox enqueues
+// its jobs there); false for queries on the pool.
+func txOf(q *Queries) (pgx.Tx, bool) {
+	db := q.db
+	if t, ok := db.(translating); ok {
+		db = t.db
 	}
-	return q.db.(pgx.Tx)
+	tx, ok := db.(pgx.Tx)
+	return tx, ok
 }

@@ -271,7 +271,7 @@ func (r *stripeRun) changeLicense(id uuid.UUID, action string, change func(l *Li
 	if sameLicense(before, after) {
 		return processedResult, nil
 	}
-	_, err = r.s.changeLicense(r.ctx, r.q, r.actor, id, action, func(_ *Queries, l *License) error {
+	_, err = r.s.changeLicense(r.ctx, r.q, r.actor, id, action, func(l *License) error {
 		*l = after
 		return nil
 	}, r.now)

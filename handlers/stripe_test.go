@@ -111,7 +111,7 @@ func (f *stripeFixture) deliver(id, typ string, created time.Time, obj map[strin
 
 func (f *stripeFixture) stripeEvent(id string) db.StripeEvent {
 	f.t.Helper()
-	ev, err := f.store.Q.GetStripeEvent(context.Background(), id)
+	ev, err := f.store.GetStripeEvent(context.Background(), id)
 	if err != nil {
 		f.t.Fatalf("event %s: %v", id, err)
 	}
@@ -120,7 +120,7 @@ func (f *stripeFixture) stripeEvent(id string) db.StripeEvent {
 
 func (f *stripeFixture) license(sub string) db.License {
 	f.t.Helper()
-	l, err := f.store.Q.GetLicenseBySubscription(context.Background(), &sub)
+	l, err := f.store.GetLicenseBySubscription(context.Background(), sub)
 	if err != nil {
 		f.t.Fatalf("license of %s: %v", sub, err)
 	}
@@ -314,7 +314,7 @@ func TestStripeSubscriptionLife(t *testing.T) {
 	f.deliver("evt_created", "customer.subscription.created", f.at(1),
 		subscription("sub_life", "cus_life", "price_team", 1, "active", start, end), "processed")
 	l := f.license("sub_life")
-	cust, err := f.store.Q.GetCustomer(ctx, l.CustomerID)
+	cust, err := f.store.GetCustomer(ctx, l.CustomerID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -535,7 +535,7 @@ func TestStripeQuantitySetsLimits(t *testing.T) {
 		f.deliver("evt_1", "customer.subscription.created", f.at(0), subscription("sub_up", "cus_up", "price_team", 1, "active", start, end), "processed")
 		f.deliver("evt_2", "customer.subscription.updated", f.at(1), subscription("sub_up", "cus_up", "price_big", 1, "active", start, end), "processed")
 		l := f.license("sub_up")
-		plan, err := f.store.Q.GetPlan(context.Background(), l.PlanID)
+		plan, err := f.store.GetPlan(context.Background(), l.PlanID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -607,7 +607,7 @@ func TestStripeCustomers(t *testing.T) {
 	// The subscription comes first: a placeholder customer, filled in later.
 	f.deliver("evt_s", "customer.subscription.created", f.at(2), subscription("sub_c", "cus_C1", "price_team", 1, "active", start, start.AddDate(0, 1, 0)), "processed")
 	l := f.license("sub_c")
-	c, err := f.store.Q.GetCustomer(ctx, l.CustomerID)
+	c, err := f.store.GetCustomer(ctx, l.CustomerID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -619,7 +619,7 @@ func TestStripeCustomers(t *testing.T) {
 	f.deliver("evt_co", "checkout.session.completed", f.at(4), map[string]any{"id": "cs_1", "object": "checkout.session",
 		"customer": "cus_C2", "subscription": "sub_other", "customer_details": map[string]any{"name": "Pied Piper", "email": "richard@piedpiper.example"}}, "processed")
 	for id, want := range map[string]string{"cus_C1": "Hooli <ap@hooli.example>", "cus_C2": "Pied Piper <richard@piedpiper.example>"} {
-		c, err := f.store.Q.GetCustomerByStripeID(ctx, &id)
+		c, err := f.store.GetCustomerByStripeID(ctx, id)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -109,7 +109,7 @@ func run(nLicenses, clients int, duration time.Duration) error {
 		if err := json.Unmarshal(c.Body(), &body); err != nil {
 			return err
 		}
-		l, err := store.Q.GetLicense(c.UserContext(), body.ID)
+		l, err := store.GetLicense(c.UserContext(), body.ID)
 		if err != nil {
 			return err
 		}
