@@ -670,3 +670,72 @@ func TestStripeEventsListAndDocument(t *testing.T) {
 	wantError(t, f.do("GET", "/api/stripe/events?status=bogus", f.admin, nil), 422, licensing.EINVALID)
 	wantError(t, f.do("GET", "/api/stripe/events", "", nil), 401, licensing.EUNAUTHORIZED)
 }
+
+// A subscription set to cancel at its period's end gets renewal reminders,
+// one that renews itself none: the webhook keeps the flag the milestone job
+// reads, and follows Stripe when the customer changes their mind.
+func TestStripeCancelAtPeriodEndIsRecorded(t *testing.T) {
+	f := newStripeFixture(t)
+	ctx := context.Background()
+	start := time.Now().Add(-time.Hour).Truncate(time.Second)
+	sub := subscription("sub_x", "cus_X", "price_team", 1, "active", start, start.AddDate(0, 1, 0))
+	f.deliver("evt_x1", "customer.subscription.created", f.at(1), sub, "processed")
+	l := f.license("sub_x")
+	cancels := func() bool {
+		t.Helper()
+		got, err := f.store.StripeCancelsAtPeriodEnd(ctx, l.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if cancels() {
+		t.Fatal("got set to cancel, want renewing after a subscription that renews itself")
+	}
+	sub["cancel_at_period_end"] = true
+	f.deliver("evt_x2", "customer.subscription.updated", f.at(2), sub, "processed")
+	if !cancels() {
+		t.Fatal("got renewing, want set to cancel after cancel_at_period_end=true")
+	}
+	// An older event arriving late changes nothing.
+	sub["cancel_at_period_end"] = false
+	f.deliver("evt_x0", "customer.subscription.updated", f.at(0), sub, "ignored")
+	if !cancels() {
+		t.Fatal("got renewing, want still set to cancel after an older event")
+	}
+	f.deliver("evt_x3", "customer.subscription.updated", f.at(3), sub, "processed")
+	if cancels() {
+		t.Fatal("got set to cancel, want renewing after cancel_at_period_end=false")
+	}
+	if n := countRows(t, f.testEnv, `audit_log WHERE action = 'license.stripe_cancel_at_period_end'`); n != 2 {
+		t.Fatalf("got %d audit rows for the flag, want 2 (set, then cleared)", n)
+	}
+}
+
+// Customers the Stripe webhook creates or updates record their domain
+// events in the same transaction, as those made in the admin do.
+func TestStripeCustomerEventsAreRecorded(t *testing.T) {
+	f := newStripeFixture(t)
+	ctx := context.Background()
+	f.deliver("evt_cc", "customer.created", f.at(1), map[string]any{"id": "cus_E", "object": "customer", "name": "Initech",
+		"email": "ap@initech.example"}, "processed")
+	f.deliver("evt_cu", "customer.updated", f.at(2), map[string]any{"id": "cus_E", "object": "customer", "name": "Initech Inc",
+		"email": "ap@initech.example"}, "processed")
+	c, err := f.store.GetCustomerByStripeID(ctx, "cus_E")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for typ, want := range map[string]int{"customer.created": 1, "customer.updated": 1} {
+		if n := countRows(t, f.testEnv, fmt.Sprintf(`events WHERE customer_id = '%s' AND type = '%s'`, c.ID, typ)); n != want {
+			t.Fatalf("%s: got %d events, want %d", typ, n, want)
+		}
+	}
+	// A subscription arriving before its customer creates the customer, with its event.
+	start := time.Now().Add(-time.Hour).Truncate(time.Second)
+	f.deliver("evt_s", "customer.subscription.created", f.at(3), subscription("sub_f", "cus_F", "price_team", 1, "active",
+		start, start.AddDate(0, 1, 0)), "processed")
+	l := f.license("sub_f")
+	if n := countRows(t, f.testEnv, fmt.Sprintf(`events WHERE customer_id = '%s' AND type = 'customer.created'`, l.CustomerID)); n != 1 {
+		t.Fatalf("got %d customer.created events for the placeholder customer, want 1", n)
+	}
+}
