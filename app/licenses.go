@@ -21,7 +21,7 @@ type LicenseStore interface {
 	CreateLicense(ctx context.Context, actor licensing.Actor, issuer db.KeyIssuer, sealer *licensing.Sealer,
 		in db.LicenseInput, now time.Time) (db.License, string, error)
 	ChangeLicense(ctx context.Context, actor licensing.Actor, id uuid.UUID, action string,
-		change func(q *db.Queries, l *db.License) error, now time.Time) (db.License, error)
+		change func(l *db.License) error, now time.Time) (db.License, error)
 	Rekey(ctx context.Context, actor licensing.Actor, issuer db.KeyIssuer, sealer *licensing.Sealer,
 		id uuid.UUID, now time.Time) (db.License, string, error)
 	RevealKey(ctx context.Context, actor licensing.Actor, sealer *licensing.Sealer, id uuid.UUID, now time.Time) (string, error)
@@ -66,7 +66,7 @@ func (ls *Licenses) Issue(ctx context.Context, actor licensing.Actor, in db.Lice
 
 // Update applies edit (the caller's checked field changes) to the license.
 func (ls *Licenses) Update(ctx context.Context, actor licensing.Actor, id uuid.UUID, edit func(l *db.License) error) (db.License, error) {
-	return ls.store.ChangeLicense(ctx, actor, id, "license.update", func(_ *db.Queries, l *db.License) error { return edit(l) }, ls.now())
+	return ls.store.ChangeLicense(ctx, actor, id, "license.update", func(l *db.License) error { return edit(l) }, ls.now())
 }
 
 // ChangePlan upgrades or downgrades the license to the plan toCode, keeping
@@ -105,7 +105,7 @@ func (ls *Licenses) Revoke(ctx context.Context, actor licensing.Actor, id uuid.U
 
 func (ls *Licenses) transition(ctx context.Context, actor licensing.Actor, id uuid.UUID, action string,
 	rule func(*licensing.License) error) (db.License, error) {
-	return ls.store.ChangeLicense(ctx, actor, id, action, func(_ *db.Queries, l *db.License) error {
+	return ls.store.ChangeLicense(ctx, actor, id, action, func(l *db.License) error {
 		return l.Transition(rule)
 	}, ls.now())
 }

@@ -124,7 +124,7 @@ func (f speedFixture) allLicenses(t *testing.T) []db.License {
 	}
 	var out []db.License
 	for _, id := range ids {
-		l, err := f.store.Q.GetLicense(context.Background(), id)
+		l, err := f.store.Raw().GetLicense(context.Background(), id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -180,7 +180,7 @@ func TestLicenseStatusCountsAndFilterAgreeWithGo(t *testing.T) {
 				wantExpiring++
 			}
 		}
-		rows, err := f.store.Q.CountLicensesByEffectiveStatus(ctx, at)
+		rows, err := f.store.Raw().CountLicensesByEffectiveStatus(ctx, at)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -194,7 +194,7 @@ func TestLicenseStatusCountsAndFilterAgreeWithGo(t *testing.T) {
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("at %v: got %v, want %v", at, got, want)
 		}
-		expiring, err := f.store.Q.CountExpiringBetween(ctx, db.CountExpiringBetweenParams{FromTime: &at, ToTime: &to})
+		expiring, err := f.store.Raw().CountExpiringBetween(ctx, db.CountExpiringBetweenParams{FromTime: &at, ToTime: &to})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -208,7 +208,7 @@ func TestLicenseStatusCountsAndFilterAgreeWithGo(t *testing.T) {
 			p := db.ListLicensesParams{Now: at, MaxRows: 100, EffectiveStatus: &st}
 			var got int64
 			for {
-				rows, err := f.store.Q.ListLicenses(ctx, p)
+				rows, err := f.store.Raw().ListLicenses(ctx, p)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -281,7 +281,7 @@ func TestDashboardDeploymentCountsAgreeWithSeatRule(t *testing.T) {
 				stale++
 			}
 		}
-		got, err := f.store.Q.CountDeploymentsByFreshness(ctx, at)
+		got, err := f.store.Raw().CountDeploymentsByFreshness(ctx, at)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -417,7 +417,7 @@ func TestListLicensesSearchMatchesPlainReading(t *testing.T) {
 				p.Q, p.QExact = &like, &exact
 			}
 			for range 100 {
-				rows, err := f.store.Q.ListLicenses(ctx, p)
+				rows, err := f.store.Raw().ListLicenses(ctx, p)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -438,7 +438,7 @@ func TestListLicensesSearchMatchesPlainReading(t *testing.T) {
 	// The effective-status filter still applies to a search.
 	revoked := f.addLicense(t, licenseRow{status: "revoked", starts: now.Add(-time.Hour), customer: acme})
 	st, q := string(licensing.StateRevoked), "acme"
-	rows, err := f.store.Q.ListLicenses(ctx, db.ListLicensesParams{Now: now, MaxRows: 50, Q: &q, QExact: &q, EffectiveStatus: &st})
+	rows, err := f.store.Raw().ListLicenses(ctx, db.ListLicensesParams{Now: now, MaxRows: 50, Q: &q, QExact: &q, EffectiveStatus: &st})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -87,7 +87,7 @@ func TestUsageNearLimitsAgreesWithCurrentUsage(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		l, err := f.store.Q.GetLicense(ctx, id)
+		l, err := f.store.Raw().GetLicense(ctx, id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,7 +109,7 @@ func TestUsageNearLimitsAgreesWithCurrentUsage(t *testing.T) {
 			}
 		}
 	}
-	rows, err := f.store.Q.ListUsageNearLimits(ctx, db.ListUsageNearLimitsParams{Now: now, MonthStart: monthStart, MaxRows: 1000})
+	rows, err := f.store.Raw().ListUsageNearLimits(ctx, db.ListUsageNearLimitsParams{Now: now, MonthStart: monthStart, MaxRows: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func TestUsageNearLimitsAgreesWithCurrentUsage(t *testing.T) {
 		got = append(got, fmt.Sprintf("%s %s %d/%d", notes[r.LicenseID], r.Metric, r.Used, r.UsageLimit))
 	}
 	for _, limit := range []int32{1000, 3, 1} {
-		n, err := f.store.Q.CountUsageNearLimits(ctx, db.CountUsageNearLimitsParams{Now: now, MonthStart: monthStart, MaxRows: limit})
+		n, err := f.store.Raw().CountUsageNearLimits(ctx, db.CountUsageNearLimitsParams{Now: now, MonthStart: monthStart, MaxRows: limit})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -257,7 +257,7 @@ func TestUsageNearLimitsDropEndedPeriods(t *testing.T) {
 	listed := func(now time.Time) string {
 		t.Helper()
 		monthStart, _ := licensing.MonthPeriod(now)
-		got, err := f.store.Q.ListUsageNearLimits(ctx, db.ListUsageNearLimitsParams{Now: now, MonthStart: monthStart, MaxRows: 10})
+		got, err := f.store.Raw().ListUsageNearLimits(ctx, db.ListUsageNearLimitsParams{Now: now, MonthStart: monthStart, MaxRows: 10})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -322,7 +322,7 @@ func TestTopUsageCustomersMatchesSummingEveryDay(t *testing.T) {
 		add(day(3, 2), "apiCalls", int64((40-i)*50))
 		add(day(3, 30), "users", int64(100+i))
 		add(day(4, 25), "apiCalls", int64(i*40))
-		if err := f.store.Q.AddUsageDaily(ctx, p); err != nil {
+		if err := f.store.Raw().AddUsageDaily(ctx, p); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -343,7 +343,7 @@ func TestTopUsageCustomersMatchesSummingEveryDay(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				want, err := f.store.Q.ListTopUsageCustomers(ctx, db.ListTopUsageCustomersParams{Metric: tc.metric,
+				want, err := f.store.Raw().ListTopUsageCustomers(ctx, db.ListTopUsageCustomersParams{Metric: tc.metric,
 					FromDay: tc.from, ToDay: tc.to, MaxRows: 10})
 				if err != nil {
 					t.Fatal(err)

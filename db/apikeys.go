@@ -27,7 +27,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, actor licensing.Actor, name st
 		return ApiKey{}, "", licensing.Internal(err)
 	}
 	var key ApiKey
-	err = s.InTx(ctx, func(q *Queries) error {
+	err = s.inTx(ctx, func(q *Queries) error {
 		var err error
 		key, err = q.CreateAPIKey(ctx, CreateAPIKeyParams{Name: name, Prefix: prefix, SecretHash: hash[:],
 			Scopes: scopes, CreatedBy: createdBy})
@@ -43,7 +43,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, actor licensing.Actor, name st
 // RevokeAPIKey stops a key from authenticating.
 func (s *Store) RevokeAPIKey(ctx context.Context, actor licensing.Actor, id uuid.UUID, now time.Time) (ApiKey, error) {
 	var key ApiKey
-	err := s.InTx(ctx, func(q *Queries) error {
+	err := s.inTx(ctx, func(q *Queries) error {
 		var err error
 		if key, err = q.RevokeAPIKey(ctx, RevokeAPIKeyParams{ID: id, RevokedAt: &now}); err != nil {
 			return err
@@ -57,7 +57,7 @@ func (s *Store) RevokeAPIKey(ctx context.Context, actor licensing.Actor, id uuid
 // CreateAdmin adds an admin user with an already hashed password.
 func (s *Store) CreateAdmin(ctx context.Context, actor licensing.Actor, email, name, passwordHash string, now time.Time) (User, error) {
 	var u User
-	err := s.InTx(ctx, func(q *Queries) error {
+	err := s.inTx(ctx, func(q *Queries) error {
 		var err error
 		u, err = q.CreateUser(ctx, CreateUserParams{Email: strings.TrimSpace(email), Name: name, Role: "admin",
 			PasswordHash: &passwordHash})
@@ -74,15 +74,15 @@ func (s *Store) CreateAdmin(ctx context.Context, actor licensing.Actor, email, n
 // errors arrive already translated by the connection (conn.go).
 
 func (s *Store) GetAPIKeyBySecretHash(ctx context.Context, secretHash []byte) (ApiKey, error) {
-	return s.Q.GetAPIKeyBySecretHash(ctx, secretHash)
+	return s.q.GetAPIKeyBySecretHash(ctx, secretHash)
 }
 
 func (s *Store) GetAPIKey(ctx context.Context, id uuid.UUID) (ApiKey, error) {
-	return s.Q.GetAPIKey(ctx, id)
+	return s.q.GetAPIKey(ctx, id)
 }
 
-func (s *Store) ListAPIKeys(ctx context.Context) ([]ApiKey, error) { return s.Q.ListAPIKeys(ctx) }
+func (s *Store) ListAPIKeys(ctx context.Context) ([]ApiKey, error) { return s.q.ListAPIKeys(ctx) }
 
 func (s *Store) TouchAPIKey(ctx context.Context, arg TouchAPIKeyParams) error {
-	return s.Q.TouchAPIKey(ctx, arg)
+	return s.q.TouchAPIKey(ctx, arg)
 }

@@ -84,7 +84,7 @@ func (s *Store) VerifyAudit(ctx context.Context) (AuditVerification, error) {
 	prev := make([]byte, 32)
 	var lastSeq int64
 	for {
-		rows, err := s.Q.ListAuditChain(ctx, ListAuditChainParams{AfterSeq: lastSeq, MaxRows: 5000})
+		rows, err := s.q.ListAuditChain(ctx, ListAuditChainParams{AfterSeq: lastSeq, MaxRows: 5000})
 		if err != nil {
 			return res, Translate(err)
 		}
@@ -114,5 +114,7 @@ func (s *Store) VerifyAudit(ctx context.Context) (AuditVerification, error) {
 // errors arrive already translated by the connection (conn.go).
 
 func (s *Store) ListAudit(ctx context.Context, arg ListAuditParams) ([]AuditLog, error) {
-	return s.Q.ListAudit(ctx, arg)
+	return s.q.ListAudit(ctx, arg)
 }
+
+func (s *Store) CountAudit(ctx context.Context) (int64, error) { return s.q.CountAudit(ctx) }

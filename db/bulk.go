@@ -32,7 +32,7 @@ func (b BulkSeed) Run(ctx context.Context, s *Store, issuer KeyIssuer, sealer *l
 	}
 	plans := make([]Plan, 0, len(b.Plans))
 	for _, code := range b.Plans {
-		p, err := s.Q.GetPlanByCode(ctx, code)
+		p, err := s.q.GetPlanByCode(ctx, code)
 		if err != nil {
 			return notFound(err, "plan "+code)
 		}
@@ -89,7 +89,7 @@ func (b BulkSeed) Run(ctx context.Context, s *Store, issuer KeyIssuer, sealer *l
 		hash := licensing.KeyHash(key)
 		keyRows[i] = []any{keyID, id, hash[:], licensing.KeyPrefix(key), key[len(key)-8:], sealed, kid, created}
 	}
-	err := s.InTx(ctx, func(q *Queries) error {
+	err := s.inTx(ctx, func(q *Queries) error {
 		tx := pgxTx(q)
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"licenses"}, []string{"id", "customer_id", "plan_id", "status",
 			"suspended_reason", "suspension_source", "features", "limits", "max_deployments", "starts_at", "expires_at",
@@ -115,7 +115,7 @@ func (b BulkSeed) Run(ctx context.Context, s *Store, issuer KeyIssuer, sealer *l
 	// Row by row, the usage rollup triggers (migration 00007) would take
 	// most of the seed's time: they are off for this transaction, and the
 	// rollups are rebuilt from the rows in one pass at its end.
-	err = s.InTx(ctx, func(q *Queries) error {
+	err = s.inTx(ctx, func(q *Queries) error {
 		tx := pgxTx(q)
 		if _, err := tx.Exec(ctx, "SET LOCAL nls.usage_rollups = 'off'"); err != nil {
 			return err
@@ -136,7 +136,7 @@ func (b BulkSeed) Run(ctx context.Context, s *Store, issuer KeyIssuer, sealer *l
 	if _, err := s.Pool.Exec(ctx, "ANALYZE"); err != nil {
 		return Translate(err)
 	}
-	return s.InTx(ctx, func(q *Queries) error {
+	return s.inTx(ctx, func(q *Queries) error {
 		return Audit(ctx, q, licensing.SystemActor("seed"), AuditEntry{Action: "system.bulk_seed", EntityType: "system",
 			After: map[string]any{"customers": b.Customers, "licenses": b.Licenses, "usageDays": b.UsageDays}}, now)
 	})

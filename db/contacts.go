@@ -60,7 +60,7 @@ func saveContacts(ctx context.Context, q *Queries, id uuid.UUID, in CustomerInpu
 
 // CustomerContacts returns a customer's billing and technical addresses (nil when none).
 func (s *Store) CustomerContacts(ctx context.Context, id uuid.UUID) (billing, technical *string, err error) {
-	c, err := s.Q.GetCustomerContacts(ctx, id)
+	c, err := s.q.GetCustomerContacts(ctx, id)
 	if err != nil {
 		if licensing.ErrorCode(Translate(err)) == licensing.ENOTFOUND {
 			return nil, nil, nil

@@ -52,7 +52,7 @@ func (s *Store) CreateCustomer(ctx context.Context, actor licensing.Actor, in Cu
 		return Customer{}, err
 	}
 	var c Customer
-	err = s.InTx(ctx, func(q *Queries) error {
+	err = s.inTx(ctx, func(q *Queries) error {
 		var err error
 		c, err = q.CreateCustomer(ctx, CreateCustomerParams{Name: in.Name, Email: in.Email, Company: in.Company,
 			Metadata: md, StripeCustomerID: in.StripeCustomerID})
@@ -74,7 +74,7 @@ func (s *Store) CreateCustomer(ctx context.Context, actor licensing.Actor, in Cu
 // UpdateCustomer applies change to the stored customer and audits before and after.
 func (s *Store) UpdateCustomer(ctx context.Context, actor licensing.Actor, id uuid.UUID, change func(*CustomerInput), now time.Time) (Customer, error) {
 	var c Customer
-	err := s.InTx(ctx, func(q *Queries) error {
+	err := s.inTx(ctx, func(q *Queries) error {
 		before, err := q.GetCustomerForUpdate(ctx, id)
 		if err != nil {
 			return notFound(err, "customer")
@@ -107,7 +107,7 @@ func (s *Store) UpdateCustomer(ctx context.Context, actor licensing.Actor, id uu
 // ArchiveCustomer hides a customer from lists; their licenses are untouched.
 func (s *Store) ArchiveCustomer(ctx context.Context, actor licensing.Actor, id uuid.UUID, now time.Time) (Customer, error) {
 	var c Customer
-	err := s.InTx(ctx, func(q *Queries) error {
+	err := s.inTx(ctx, func(q *Queries) error {
 		before, err := q.GetCustomerForUpdate(ctx, id)
 		if err != nil {
 			return notFound(err, "customer")
@@ -148,9 +148,19 @@ func conflictAs(err error, field, msg string) error {
 // errors arrive already translated by the connection (conn.go).
 
 func (s *Store) GetCustomer(ctx context.Context, id uuid.UUID) (Customer, error) {
-	return s.Q.GetCustomer(ctx, id)
+	return s.q.GetCustomer(ctx, id)
 }
 
 func (s *Store) ListCustomers(ctx context.Context, arg ListCustomersParams) ([]Customer, error) {
-	return s.Q.ListCustomers(ctx, arg)
+	return s.q.ListCustomers(ctx, arg)
 }
+
+func (s *Store) ListCustomersByEmail(ctx context.Context, email string) ([]Customer, error) {
+	return s.q.ListCustomersByEmail(ctx, email)
+}
+
+func (s *Store) GetCustomerByStripeID(ctx context.Context, stripeCustomerID string) (Customer, error) {
+	return s.q.GetCustomerByStripeID(ctx, &stripeCustomerID)
+}
+
+func (s *Store) CountCustomers(ctx context.Context) (int64, error) { return s.q.CountCustomers(ctx) }

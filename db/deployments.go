@@ -44,7 +44,7 @@ func (s *Store) AcquireSeat(ctx context.Context, licenseID uuid.UUID, maxDeploym
 		outcome SeatOutcome
 		inUse   int32
 	)
-	err := s.InTx(ctx, func(q *Queries) error {
+	err := s.inTx(ctx, func(q *Queries) error {
 		if _, err := q.LockLicenseSeats(ctx, licenseID); err != nil {
 			return notFound(err, "license")
 		}
@@ -85,7 +85,7 @@ func (s *Store) AcquireSeat(ctx context.Context, licenseID uuid.UUID, maxDeploym
 // new deployment would, under the license lock.
 func (s *Store) RefreshSeat(ctx context.Context, id uuid.UUID, window time.Duration, info DeploymentInfo,
 	now time.Time) (Deployment, bool, error) {
-	d, err := s.Q.RefreshHeldSeat(ctx, RefreshHeldSeatParams{ID: id, LastSeenAt: now, Fingerprint: info.Fingerprint,
+	d, err := s.q.RefreshHeldSeat(ctx, RefreshHeldSeatParams{ID: id, LastSeenAt: now, Fingerprint: info.Fingerprint,
 		Hostname: info.Hostname, Ip: info.IP, AppVersion: info.AppVersion, WindowHours: windowHours(window), Now: now})
 	if err != nil {
 		if licensing.ErrorCode(Translate(err)) == licensing.ENOTFOUND {
@@ -102,7 +102,7 @@ func (s *Store) RefreshSeat(ctx context.Context, id uuid.UUID, window time.Durat
 func (s *Store) ReleaseDeployment(ctx context.Context, actor licensing.Actor, licenseID uuid.UUID, customerID uuid.UUID,
 	deploymentID, by string, now time.Time) (Deployment, error) {
 	var dep Deployment
-	err := s.InTx(ctx, func(q *Queries) error {
+	err := s.inTx(ctx, func(q *Queries) error {
 		if countsAsTransfer(by) {
 			// The license row's lock (taken first, as seat acquisition
 			// does) orders concurrent releases, so two cannot both take
@@ -151,7 +151,7 @@ func (s *Store) ReleaseDeployment(ctx context.Context, actor licensing.Actor, li
 func (s *Store) ReactivateDeployment(ctx context.Context, actor licensing.Actor, licenseID, customerID uuid.UUID,
 	maxDeployments *int32, window time.Duration, deploymentID string, now time.Time) (Deployment, error) {
 	var dep Deployment
-	err := s.InTx(ctx, func(q *Queries) error {
+	err := s.inTx(ctx, func(q *Queries) error {
 		if _, err := q.LockLicenseSeats(ctx, licenseID); err != nil {
 			return notFound(err, "license")
 		}
@@ -208,16 +208,16 @@ func (d Deployment) View() DeploymentView {
 // errors arrive already translated by the connection (conn.go).
 
 func (s *Store) CountDeploymentsByFreshness(ctx context.Context, now time.Time) (CountDeploymentsByFreshnessRow, error) {
-	return s.Q.CountDeploymentsByFreshness(ctx, now)
+	return s.q.CountDeploymentsByFreshness(ctx, now)
 }
 
 func (s *Store) ListDeployments(ctx context.Context, licenseID uuid.UUID) ([]Deployment, error) {
-	return s.Q.ListDeployments(ctx, licenseID)
+	return s.q.ListDeployments(ctx, licenseID)
 }
 
 // SeatsInUse counts the license's deployments that hold a seat now (the
 // seat rule's SQL twin, deployment_holds_seat).
 func (s *Store) SeatsInUse(ctx context.Context, l License, now time.Time) (int, error) {
-	n, err := s.Q.CountSeatsInUse(ctx, CountSeatsInUseParams{LicenseID: l.ID, WindowHours: l.HeartbeatWindowHours, Now: now})
+	n, err := s.q.CountSeatsInUse(ctx, CountSeatsInUseParams{LicenseID: l.ID, WindowHours: l.HeartbeatWindowHours, Now: now})
 	return int(n), err
 }

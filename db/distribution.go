@@ -23,7 +23,7 @@ func (s *Store) CreateProduct(ctx context.Context, actor licensing.Actor, code, 
 		return Product{}, err
 	}
 	var p Product
-	err := s.InTx(ctx, func(q *Queries) error {
+	err := s.inTx(ctx, func(q *Queries) error {
 		var err error
 		if p, err = q.CreateProduct(ctx, CreateProductParams{Code: code, Name: name, Repository: repository}); err != nil {
 			return conflictAs(err, "code", "a product with this code or repository already exists")
@@ -57,7 +57,7 @@ func (s *Store) CreateRelease(ctx context.Context, actor licensing.Actor, in New
 		return Release{}, err
 	}
 	var r Release
-	err = s.InTx(ctx, func(q *Queries) error {
+	err = s.inTx(ctx, func(q *Queries) error {
 		p, err := q.GetProductByCode(ctx, in.Product)
 		if err != nil {
 			return notFoundAs(err, "product not found: "+in.Product)
@@ -75,7 +75,7 @@ func (s *Store) CreateRelease(ctx context.Context, actor licensing.Actor, in New
 // ChangeRelease applies change (notes, publication, yanking) to a release.
 func (s *Store) ChangeRelease(ctx context.Context, actor licensing.Actor, id uuid.UUID, change func(*Release), now time.Time) (Release, error) {
 	var r Release
-	err := s.InTx(ctx, func(q *Queries) error {
+	err := s.inTx(ctx, func(q *Queries) error {
 		before, err := q.GetRelease(ctx, id)
 		if err != nil {
 			return notFound(err, "release")
@@ -95,7 +95,7 @@ func (s *Store) ChangeRelease(ctx context.Context, actor licensing.Actor, id uui
 // AddArtifact records an artifact whose blob is already stored.
 func (s *Store) AddArtifact(ctx context.Context, actor licensing.Actor, p CreateArtifactParams, now time.Time) (Artifact, error) {
 	var a Artifact
-	err := s.InTx(ctx, func(q *Queries) error {
+	err := s.inTx(ctx, func(q *Queries) error {
 		var err error
 		if a, err = q.CreateArtifact(ctx, p); err != nil {
 			return conflictAs(err, "filename", "this release already has a file named "+p.Filename)
@@ -110,7 +110,7 @@ func (s *Store) SetPlanDistribution(ctx context.Context, actor licensing.Actor, 
 	if err := checkEntitlement(e); err != nil {
 		return err
 	}
-	return s.InTx(ctx, func(q *Queries) error {
+	return s.inTx(ctx, func(q *Queries) error {
 		if _, err := q.GetPlan(ctx, planID); err != nil {
 			return notFound(err, "plan")
 		}
@@ -135,7 +135,7 @@ func (s *Store) SetLicenseDistribution(ctx context.Context, actor licensing.Acto
 	if channels != nil {
 		chans = channelStrings(channels)
 	}
-	return s.InTx(ctx, func(q *Queries) error {
+	return s.inTx(ctx, func(q *Queries) error {
 		l, err := q.GetLicense(ctx, licenseID)
 		if err != nil {
 			return notFound(err, "license")
@@ -198,7 +198,7 @@ func distributionOf(id, customer uuid.UUID, status string, starts time.Time, exp
 
 // DistributionByKeyHash loads the license a key belongs to.
 func (s *Store) DistributionByKeyHash(ctx context.Context, hash []byte) (Distribution, error) {
-	r, err := s.Q.GetDistributionByKeyHash(ctx, hash)
+	r, err := s.q.GetDistributionByKeyHash(ctx, hash)
 	if err != nil {
 		return Distribution{}, notFound(err, "license")
 	}
@@ -210,7 +210,7 @@ func (s *Store) DistributionByKeyHash(ctx context.Context, hash []byte) (Distrib
 
 // DistributionByLicense loads a license's standing and entitlement.
 func (s *Store) DistributionByLicense(ctx context.Context, id uuid.UUID) (Distribution, error) {
-	r, err := s.Q.GetDistributionByLicense(ctx, id)
+	r, err := s.q.GetDistributionByLicense(ctx, id)
 	if err != nil {
 		return Distribution{}, notFound(err, "license")
 	}
@@ -227,7 +227,7 @@ func ReleaseFacts(product, version, channel string, published, yanked *time.Time
 // RecordDownload counts and audits one artifact handed to a license.
 func (s *Store) RecordDownload(ctx context.Context, actor licensing.Actor, d Distribution, a GetArtifactWithReleaseRow,
 	via string, now time.Time) error {
-	return s.InTx(ctx, func(q *Queries) error {
+	return s.inTx(ctx, func(q *Queries) error {
 		if err := q.InsertDownload(ctx, InsertDownloadParams{LicenseID: d.LicenseID, ArtifactID: a.ID, Via: via, OccurredAt: now}); err != nil {
 			return Translate(err)
 		}
@@ -235,4 +235,41 @@ func (s *Store) RecordDownload(ctx context.Context, actor licensing.Actor, d Dis
 			CustomerID: &d.CustomerID, After: map[string]any{"artifactId": a.ID, "product": a.ProductCode, "version": a.Version,
 				"filename": a.Filename, "via": via}}, now)
 	})
+}
+
+// The reads handlers call. Each returns the query's rows; errors arrive
+// already translated by the connection (conn.go).
+
+func (s *Store) ListProducts(ctx context.Context) ([]Product, error) { return s.q.ListProducts(ctx) }
+
+func (s *Store) ListReleasesWithProduct(ctx context.Context, maxRows int32) ([]ListReleasesWithProductRow, error) {
+	return s.q.ListReleasesWithProduct(ctx, maxRows)
+}
+
+func (s *Store) GetReleaseWithProduct(ctx context.Context, id uuid.UUID) (GetReleaseWithProductRow, error) {
+	return s.q.GetReleaseWithProduct(ctx, id)
+}
+
+func (s *Store) GetReleaseByRepositoryVersion(ctx context.Context, arg GetReleaseByRepositoryVersionParams) (GetReleaseByRepositoryVersionRow, error) {
+	return s.q.GetReleaseByRepositoryVersion(ctx, arg)
+}
+
+func (s *Store) ListPublishedReleasesForProducts(ctx context.Context, codes []string) ([]ListPublishedReleasesForProductsRow, error) {
+	return s.q.ListPublishedReleasesForProducts(ctx, codes)
+}
+
+func (s *Store) ListArtifactsByRelease(ctx context.Context, releaseID uuid.UUID) ([]Artifact, error) {
+	return s.q.ListArtifactsByRelease(ctx, releaseID)
+}
+
+func (s *Store) ListArtifactsByReleases(ctx context.Context, releaseIDs []uuid.UUID) ([]Artifact, error) {
+	return s.q.ListArtifactsByReleases(ctx, releaseIDs)
+}
+
+func (s *Store) GetArtifactWithRelease(ctx context.Context, id uuid.UUID) (GetArtifactWithReleaseRow, error) {
+	return s.q.GetArtifactWithRelease(ctx, id)
+}
+
+func (s *Store) CountDownloadsByLicense(ctx context.Context, licenseID uuid.UUID) (int64, error) {
+	return s.q.CountDownloadsByLicense(ctx, licenseID)
 }

@@ -37,7 +37,7 @@ func TestEffectiveStatusSQLAgreesWithGo(t *testing.T) {
 						l.PaymentState = "past_due"
 					}
 					want := string(l.Effective(now).State)
-					got, err := store.Q.EffectiveStatusAt(ctx, db.EffectiveStatusAtParams{Status: status, StartsAt: st,
+					got, err := store.Raw().EffectiveStatusAt(ctx, db.EffectiveStatusAtParams{Status: status, StartsAt: st,
 						ExpiresAt: exp, GraceDays: 7, PaymentState: l.PaymentState, PastDueSince: pd, DunningDays: 14, At: now})
 					if err != nil {
 						t.Fatal(err)
@@ -76,7 +76,7 @@ func TestGraceEndSQLAgreesWithGo(t *testing.T) {
 	for _, exp := range expiries {
 		for _, days := range []int32{0, 1, 7, 30, 365} {
 			want := licensing.GraceEnd(&exp, int(days))
-			got, err := store.Q.GraceEndsAt(ctx, db.GraceEndsAtParams{ExpiresAt: exp, GraceDays: days})
+			got, err := store.Raw().GraceEndsAt(ctx, db.GraceEndsAtParams{ExpiresAt: exp, GraceDays: days})
 			if err != nil {
 				t.Fatal(err)
 			}

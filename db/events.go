@@ -7,6 +7,7 @@ package db
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/google/uuid"
@@ -135,7 +136,7 @@ func (s *Store) recordCustomer(ctx context.Context, q *Queries, typ string, c Cu
 // however often it is offered, in one transaction, and returns how many were new.
 func (s *Store) RecordMilestones(ctx context.Context, evs []events.Event) (int, error) {
 	n := 0
-	err := s.InTx(ctx, func(q *Queries) error {
+	err := s.inTx(ctx, func(q *Queries) error {
 		n = 0
 		for _, e := range evs {
 			added, err := s.recordEvent(ctx, q, e)
@@ -162,4 +163,29 @@ func (s *Store) recordActivation(ctx context.Context, q *Queries, d Deployment, 
 		return err
 	}
 	return s.recordDeployment(ctx, q, events.DeploymentActivated, lic.CustomerID, d, now)
+}
+
+// StripeCancelsAtPeriodEnd reports whether the license's Stripe subscription
+// is set to cancel at the end of its period; false when Stripe never said so.
+func (s *Store) StripeCancelsAtPeriodEnd(ctx context.Context, licenseID uuid.UUID) (bool, error) {
+	cancel, err := s.q.GetStripeCancelAtPeriodEnd(ctx, licenseID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	return cancel, err
+}
+
+// The reads the milestone job calls. Each returns the query's rows; errors
+// arrive already translated by the connection (conn.go).
+
+func (s *Store) ListLicensesForMilestones(ctx context.Context, arg ListLicensesForMilestonesParams) ([]ListLicensesForMilestonesRow, error) {
+	return s.q.ListLicensesForMilestones(ctx, arg)
+}
+
+func (s *Store) ListStaleDeploymentsForMilestones(ctx context.Context, arg ListStaleDeploymentsForMilestonesParams) ([]ListStaleDeploymentsForMilestonesRow, error) {
+	return s.q.ListStaleDeploymentsForMilestones(ctx, arg)
+}
+
+func (s *Store) ListUsageNearLimitsForMilestones(ctx context.Context, now time.Time) ([]ListUsageNearLimitsForMilestonesRow, error) {
+	return s.q.ListUsageNearLimitsForMilestones(ctx, now)
 }

@@ -44,7 +44,7 @@ func BenchmarkOutbox(b *testing.B) {
 				for pb.Next() {
 					i := next.Add(1)
 					lic := lics[int(i)%len(lics)]
-					if _, err := store.ChangeLicense(ctx, actor, lic.ID, "license.update", func(_ *db.Queries, l *db.License) error {
+					if _, err := store.ChangeLicense(ctx, actor, lic.ID, "license.update", func(l *db.License) error {
 						l.Notes = fmt.Sprint("change ", i)
 						return nil
 					}, time.Now()); err != nil {

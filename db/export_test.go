@@ -18,3 +18,10 @@ func SetTopUsageBounds(tb interface{ Cleanup(func()) }, n int) {
 func (s *Store) RecordEvent(ctx context.Context, q *Queries, e events.Event) (bool, error) {
 	return s.recordEvent(ctx, q, e)
 }
+
+// InTx exposes the transaction helper to the transaction tests.
+func (s *Store) InTx(ctx context.Context, fn func(q *Queries) error) error { return s.inTx(ctx, fn) }
+
+// Raw exposes the translated sqlc queries to db's own tests, which check
+// queries one by one; outside db they are reached only through named methods.
+func (s *Store) Raw() *Queries { return s.q }

@@ -76,7 +76,7 @@ func (c *FactsCache) ValidationContext(ctx context.Context, keyHash [32]byte, de
 	if err != nil {
 		return row, err
 	}
-	deps, err := c.store.Q.ListActiveAndReleasedDeployments(ctx, ListActiveAndReleasedDeploymentsParams{LicenseID: row.ID,
+	deps, err := c.store.q.ListActiveAndReleasedDeployments(ctx, ListActiveAndReleasedDeploymentsParams{LicenseID: row.ID,
 		Max: maxCachedDeployments + 1})
 	if err != nil {
 		return row, Translate(err)

@@ -75,7 +75,7 @@ func (l *LastSeen) Flush(ctx context.Context) error {
 	for i, id := range ids {
 		at[i] = batch[id]
 	}
-	if err := l.store.Q.TouchDeployments(ctx, TouchDeploymentsParams{Ids: ids, SeenAts: at}); err != nil {
+	if err := l.store.q.TouchDeployments(ctx, TouchDeploymentsParams{Ids: ids, SeenAts: at}); err != nil {
 		for id, t := range batch {
 			l.Seen(id, t)
 		}

@@ -64,7 +64,7 @@ func (s *Store) CreateLicense(ctx context.Context, actor licensing.Actor, issuer
 		lic License
 		key string
 	)
-	err := s.InTx(ctx, func(q *Queries) error {
+	err := s.inTx(ctx, func(q *Queries) error {
 		var err error
 		lic, key, err = s.createLicense(ctx, q, actor, issuer, sealer, in, now)
 		return err
@@ -213,7 +213,7 @@ func (s *Store) Rekey(ctx context.Context, actor licensing.Actor, issuer KeyIssu
 		lic License
 		key string
 	)
-	err := s.InTx(ctx, func(q *Queries) error {
+	err := s.inTx(ctx, func(q *Queries) error {
 		var err error
 		if lic, err = q.GetLicenseForUpdate(ctx, id); err != nil {
 			return notFound(err, "license")
@@ -245,7 +245,7 @@ func (s *Store) Rekey(ctx context.Context, actor licensing.Actor, issuer KeyIssu
 // RevealKey opens the sealed copy of a license's current key and audits the reveal.
 func (s *Store) RevealKey(ctx context.Context, actor licensing.Actor, sealer *licensing.Sealer, id uuid.UUID, now time.Time) (string, error) {
 	var key string
-	err := s.InTx(ctx, func(q *Queries) error {
+	err := s.inTx(ctx, func(q *Queries) error {
 		lic, err := q.GetLicense(ctx, id)
 		if err != nil {
 			return notFound(err, "license")
@@ -268,9 +268,9 @@ func (s *Store) RevealKey(ctx context.Context, actor licensing.Actor, sealer *li
 // ChangeLicense runs change on the license locked for update, stores the
 // result and audits it as action. change may refuse with an error.
 func (s *Store) ChangeLicense(ctx context.Context, actor licensing.Actor, id uuid.UUID, action string,
-	change func(q *Queries, l *License) error, now time.Time) (License, error) {
+	change func(l *License) error, now time.Time) (License, error) {
 	var after License
-	err := s.InTx(ctx, func(q *Queries) error {
+	err := s.inTx(ctx, func(q *Queries) error {
 		var err error
 		after, err = s.changeLicense(ctx, q, actor, id, action, change, now)
 		return err
@@ -280,14 +280,14 @@ func (s *Store) ChangeLicense(ctx context.Context, actor licensing.Actor, id uui
 
 // changeLicense is ChangeLicense inside the caller's transaction q.
 func (s *Store) changeLicense(ctx context.Context, q *Queries, actor licensing.Actor, id uuid.UUID, action string,
-	change func(q *Queries, l *License) error, now time.Time) (after License, err error) {
+	change func(l *License) error, now time.Time) (after License, err error) {
 	err = func() error {
 		before, err := q.GetLicenseForUpdate(ctx, id)
 		if err != nil {
 			return notFound(err, "license")
 		}
 		l := before
-		if err := change(q, &l); err != nil {
+		if err := change(&l); err != nil {
 			return err
 		}
 		var pr licensing.Problems
@@ -356,9 +356,13 @@ func (l License) Facts(plan string) LicenseFacts {
 // errors arrive already translated by the connection (conn.go).
 
 func (s *Store) GetLicense(ctx context.Context, id uuid.UUID) (License, error) {
-	return s.Q.GetLicense(ctx, id)
+	return s.q.GetLicense(ctx, id)
 }
 
 func (s *Store) ListLicenses(ctx context.Context, arg ListLicensesParams) ([]ListLicensesRow, error) {
-	return s.Q.ListLicenses(ctx, arg)
+	return s.q.ListLicenses(ctx, arg)
+}
+
+func (s *Store) GetLicenseBySubscription(ctx context.Context, subscriptionID string) (License, error) {
+	return s.q.GetLicenseBySubscription(ctx, &subscriptionID)
 }

@@ -26,7 +26,7 @@ type FanOutRule func(eventType, role string) (category string, ok bool)
 func (s *Store) FanOutEvent(ctx context.Context, eventID uuid.UUID, rule FanOutRule, now time.Time) (int, error) {
 	made := 0
 	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
-		q := s.Q.WithTx(tx)
+		q := txQueries(tx)
 		made = 0
 		ev, err := q.GetEvent(ctx, eventID)
 		if err != nil {
@@ -91,7 +91,7 @@ func (s *Store) enqueueNotifications(ctx context.Context, tx pgx.Tx, ids []uuid.
 func (s *Store) QueueDigest(ctx context.Context, day time.Time, staff []string, now time.Time) (int, error) {
 	made := 0
 	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
-		q := s.Q.WithTx(tx)
+		q := txQueries(tx)
 		made = 0
 		var queued []uuid.UUID
 		for _, addr := range staff {
@@ -121,25 +121,25 @@ type Notice struct {
 func (s *Store) GetNotice(ctx context.Context, id uuid.UUID) (Notice, error) {
 	var n Notice
 	var err error
-	if n.Notification, err = s.Q.GetNotification(ctx, id); err != nil {
+	if n.Notification, err = s.q.GetNotification(ctx, id); err != nil {
 		return n, notFound(err, "notification")
 	}
 	if n.EventID != nil {
-		ev, err := s.Q.GetEvent(ctx, *n.EventID)
+		ev, err := s.q.GetEvent(ctx, *n.EventID)
 		if err != nil {
 			return n, Translate(err)
 		}
 		n.Event = &ev
 	}
 	if n.CustomerID != nil {
-		c, err := s.Q.GetCustomer(ctx, *n.CustomerID)
+		c, err := s.q.GetCustomer(ctx, *n.CustomerID)
 		if err != nil {
 			return n, Translate(err)
 		}
 		n.CustomerName = c.Name
 	}
 	if n.Category != "digest" {
-		if n.OptedOut, err = s.Q.IsOptedOut(ctx, IsOptedOutParams{Email: n.Recipient, Category: n.Category}); err != nil {
+		if n.OptedOut, err = s.q.IsOptedOut(ctx, IsOptedOutParams{Email: n.Recipient, Category: n.Category}); err != nil {
 			return n, Translate(err)
 		}
 	}
@@ -148,7 +148,7 @@ func (s *Store) GetNotice(ctx context.Context, id uuid.UUID) (Notice, error) {
 
 // MarkNoticeSent records a delivery.
 func (s *Store) MarkNoticeSent(ctx context.Context, id uuid.UUID, subject string, now time.Time) error {
-	return Translate(s.Q.MarkNotificationSent(ctx, MarkNotificationSentParams{ID: id, Subject: subject, Now: &now}))
+	return Translate(s.q.MarkNotificationSent(ctx, MarkNotificationSentParams{ID: id, Subject: subject, Now: &now}))
 }
 
 // MarkNoticeAttemptFailed records a failed attempt: retrying while attempts
@@ -158,14 +158,14 @@ func (s *Store) MarkNoticeAttemptFailed(ctx context.Context, id uuid.UUID, final
 	if final {
 		status = "failed"
 	}
-	return Translate(s.Q.MarkNotificationFailedAttempt(ctx, MarkNotificationFailedAttemptParams{ID: id, Status: status,
+	return Translate(s.q.MarkNotificationFailedAttempt(ctx, MarkNotificationFailedAttemptParams{ID: id, Status: status,
 		LastError: cause, Now: now}))
 }
 
 // MarkNoticeSuppressed records that the notice was not sent, and why (the
 // recipient opted out, or email is not configured).
 func (s *Store) MarkNoticeSuppressed(ctx context.Context, id uuid.UUID, reason string, now time.Time) error {
-	return Translate(s.Q.MarkNotificationSuppressed(ctx, MarkNotificationSuppressedParams{ID: id, Reason: reason, Now: now}))
+	return Translate(s.q.MarkNotificationSuppressed(ctx, MarkNotificationSuppressedParams{ID: id, Reason: reason, Now: now}))
 }
 
 // ResendNotice puts a notice back in the queue ("send again" on the admin
@@ -173,7 +173,7 @@ func (s *Store) MarkNoticeSuppressed(ctx context.Context, id uuid.UUID, reason s
 func (s *Store) ResendNotice(ctx context.Context, actor licensing.Actor, id uuid.UUID, now time.Time) (Notification, error) {
 	var n Notification
 	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
-		q := s.Q.WithTx(tx)
+		q := txQueries(tx)
 		before, err := q.GetNotificationForUpdate(ctx, id)
 		if err != nil {
 			return notFound(err, "notification")
@@ -200,7 +200,7 @@ func (s *Store) ResendNotice(ctx context.Context, actor licensing.Actor, id uuid
 // receiving that notice's category. It works once; a second use reports
 // ok false.
 func (s *Store) UseUnsubscribeLink(ctx context.Context, id uuid.UUID, now time.Time) (recipient, category string, ok bool, err error) {
-	err = s.InTx(ctx, func(q *Queries) error {
+	err = s.inTx(ctx, func(q *Queries) error {
 		row, err := q.UseUnsubscribeLink(ctx, UseUnsubscribeLinkParams{ID: id, Now: &now})
 		if err != nil {
 			if licensing.ErrorCode(Translate(err)) == licensing.ENOTFOUND {
@@ -219,13 +219,13 @@ func (s *Store) UseUnsubscribeLink(ctx context.Context, id uuid.UUID, now time.T
 
 // OptOuts lists the categories an address opted out of.
 func (s *Store) OptOuts(ctx context.Context, email string) ([]string, error) {
-	out, err := s.Q.ListOptOuts(ctx, email)
+	out, err := s.q.ListOptOuts(ctx, email)
 	return out, Translate(err)
 }
 
 // SetOptOuts replaces an address's opt-outs among categories by those in out.
 func (s *Store) SetOptOuts(ctx context.Context, email string, categories, out []string, now time.Time) error {
-	return s.InTx(ctx, func(q *Queries) error {
+	return s.inTx(ctx, func(q *Queries) error {
 		off := map[string]bool{}
 		for _, c := range out {
 			off[c] = true
@@ -262,7 +262,7 @@ func (s *Store) ListNotifications(ctx context.Context, f NotificationFilter) ([]
 	if f.Before != nil {
 		p.BeforeCreated, p.BeforeID = &f.Before.CreatedAt, &f.Before.ID
 	}
-	rows, err := s.Q.ListNotifications(ctx, p)
+	rows, err := s.q.ListNotifications(ctx, p)
 	return rows, Translate(err)
 }
 
@@ -281,7 +281,7 @@ func (s *Store) RequestRenewal(ctx context.Context, actor licensing.Actor, licen
 	if len([]rune(message)) > 2000 {
 		return r, licensing.Invalid("the message is too long", licensing.ErrorDetail{Field: "message", Message: "at most 2000 characters"})
 	}
-	err := s.InTx(ctx, func(q *Queries) error {
+	err := s.inTx(ctx, func(q *Queries) error {
 		var err error
 		if r, err = q.CreateRenewalRequest(ctx, CreateRenewalRequestParams{LicenseID: licenseID, CustomerID: customerID,
 			RequestedBy: userID, Message: message, Now: now}); err != nil {
@@ -295,7 +295,7 @@ func (s *Store) RequestRenewal(ctx context.Context, actor licensing.Actor, licen
 
 // OpenRenewalRequest is the license's open renewal request, if any.
 func (s *Store) OpenRenewalRequest(ctx context.Context, licenseID uuid.UUID) (*RenewalRequest, error) {
-	r, err := s.Q.GetOpenRenewalRequest(ctx, licenseID)
+	r, err := s.q.GetOpenRenewalRequest(ctx, licenseID)
 	if err != nil {
 		if licensing.ErrorCode(Translate(err)) == licensing.ENOTFOUND {
 			return nil, nil
@@ -303,4 +303,31 @@ func (s *Store) OpenRenewalRequest(ctx context.Context, licenseID uuid.UUID) (*R
 		return nil, Translate(err)
 	}
 	return &r, nil
+}
+
+// The reads handlers and jobs call. Each returns the query's rows; errors
+// arrive already translated by the connection (conn.go).
+
+func (s *Store) GetNotification(ctx context.Context, id uuid.UUID) (Notification, error) {
+	return s.q.GetNotification(ctx, id)
+}
+
+func (s *Store) CountNotificationsByStatus(ctx context.Context) ([]CountNotificationsByStatusRow, error) {
+	return s.q.CountNotificationsByStatus(ctx)
+}
+
+func (s *Store) CountFailedNotificationsSince(ctx context.Context, since time.Time) (int64, error) {
+	return s.q.CountFailedNotificationsSince(ctx, since)
+}
+
+func (s *Store) DigestExpiringLicenses(ctx context.Context, now time.Time) ([]DigestExpiringLicensesRow, error) {
+	return s.q.DigestExpiringLicenses(ctx, now)
+}
+
+func (s *Store) DigestPastDueLicenses(ctx context.Context) ([]DigestPastDueLicensesRow, error) {
+	return s.q.DigestPastDueLicenses(ctx)
+}
+
+func (s *Store) DigestStripeEventsNeedingAttention(ctx context.Context) (int64, error) {
+	return s.q.DigestStripeEventsNeedingAttention(ctx)
 }

@@ -78,15 +78,12 @@ func nonNil(xs []string) []string {
 }
 
 // PlanWithPrices loads a plan and its Stripe prices.
-func (s *Store) PlanWithPrices(ctx context.Context, q *Queries, id uuid.UUID) (Plan, []string, error) {
-	if q == nil {
-		q = s.Q
-	}
-	p, err := q.GetPlan(ctx, id)
+func (s *Store) PlanWithPrices(ctx context.Context, id uuid.UUID) (Plan, []string, error) {
+	p, err := s.q.GetPlan(ctx, id)
 	if err != nil {
 		return Plan{}, nil, notFound(err, "plan")
 	}
-	prices, err := q.ListPlanPrices(ctx, id)
+	prices, err := s.q.ListPlanPrices(ctx, id)
 	return p, prices, Translate(err)
 }
 
@@ -97,7 +94,7 @@ func (s *Store) CreatePlan(ctx context.Context, actor licensing.Actor, spec lice
 	}
 	limits, _ := json.Marshal(spec.Limits)
 	var view PlanView
-	err := s.InTx(ctx, func(q *Queries) error {
+	err := s.inTx(ctx, func(q *Queries) error {
 		p, err := q.CreatePlan(ctx, CreatePlanParams{Code: spec.Code, Name: spec.Name, Description: spec.Description,
 			Features: spec.Features, Limits: limits, MaxDeployments: spec.MaxDeployments, DurationDays: spec.DurationDays,
 			GraceDays: spec.GraceDays, OfflineDays: spec.OfflineDays, HeartbeatWindowHours: spec.HeartbeatWindowHours,
@@ -123,7 +120,7 @@ func (s *Store) CreatePlan(ctx context.Context, actor licensing.Actor, spec lice
 func (s *Store) UpdatePlan(ctx context.Context, actor licensing.Actor, id uuid.UUID, archive *bool,
 	change func(*licensing.PlanSpec), now time.Time) (PlanView, error) {
 	var view PlanView
-	err := s.InTx(ctx, func(q *Queries) error {
+	err := s.inTx(ctx, func(q *Queries) error {
 		before, err := q.GetPlanForUpdate(ctx, id)
 		if err != nil {
 			return notFound(err, "plan")
@@ -183,19 +180,19 @@ func setPrices(ctx context.Context, q *Queries, planID uuid.UUID, prices []strin
 // errors arrive already translated by the connection (conn.go).
 
 func (s *Store) GetPlanByCode(ctx context.Context, code string) (Plan, error) {
-	return s.Q.GetPlanByCode(ctx, code)
+	return s.q.GetPlanByCode(ctx, code)
 }
 
-func (s *Store) GetPlan(ctx context.Context, id uuid.UUID) (Plan, error) { return s.Q.GetPlan(ctx, id) }
+func (s *Store) GetPlan(ctx context.Context, id uuid.UUID) (Plan, error) { return s.q.GetPlan(ctx, id) }
 
 func (s *Store) ListAllPlanPrices(ctx context.Context) ([]ListAllPlanPricesRow, error) {
-	return s.Q.ListAllPlanPrices(ctx)
+	return s.q.ListAllPlanPrices(ctx)
 }
 
 func (s *Store) ListPlanPrices(ctx context.Context, planID uuid.UUID) ([]string, error) {
-	return s.Q.ListPlanPrices(ctx, planID)
+	return s.q.ListPlanPrices(ctx, planID)
 }
 
 func (s *Store) ListPlans(ctx context.Context, arg ListPlansParams) ([]Plan, error) {
-	return s.Q.ListPlans(ctx, arg)
+	return s.q.ListPlans(ctx, arg)
 }

@@ -82,7 +82,7 @@ func storePlanPolicy(ctx context.Context, q *Queries, id uuid.UUID, p licensing.
 
 // Releases lists the application versions with their release dates.
 func (s *Store) Releases(ctx context.Context) ([]licensing.AppRelease, error) {
-	rows, err := s.Q.ListAppReleases(ctx)
+	rows, err := s.q.ListAppReleases(ctx)
 	if err != nil {
 		return nil, Translate(err)
 	}
@@ -99,7 +99,7 @@ func (s *Store) PutRelease(ctx context.Context, version string, releasedAt time.
 		return licensing.Invalid("version must be a semantic version such as 1.4.2",
 			licensing.ErrorDetail{Field: "version", Message: "not a semantic version"})
 	}
-	return Translate(s.Q.PutAppRelease(ctx, PutAppReleaseParams{Version: version, ReleasedAt: releasedAt}))
+	return Translate(s.q.PutAppRelease(ctx, PutAppReleaseParams{Version: version, ReleasedAt: releasedAt}))
 }
 
 // Policy is the license's policy: its plan's with its overrides.
@@ -110,7 +110,7 @@ func (r GetLicensePolicyRow) Policy() licensing.Policy {
 
 // LicensePolicy reads a license's policy.
 func (s *Store) LicensePolicy(ctx context.Context, licenseID uuid.UUID) (licensing.Policy, error) {
-	r, err := s.Q.GetLicensePolicy(ctx, licenseID)
+	r, err := s.q.GetLicensePolicy(ctx, licenseID)
 	if err != nil {
 		return licensing.Policy{}, notFound(err, "license")
 	}
@@ -139,7 +139,7 @@ func transferBudget(ctx context.Context, q *Queries, licenseID uuid.UUID, now ti
 
 // TransferBudget is the license's seat transfer budget now, for the portals.
 func (s *Store) TransferBudget(ctx context.Context, licenseID uuid.UUID, now time.Time) (licensing.TransferBudget, error) {
-	return transferBudget(ctx, s.Q, licenseID, now)
+	return transferBudget(ctx, s.q, licenseID, now)
 }
 
 // countsAsTransfer says whose releases use the transfer budget: the
@@ -162,7 +162,7 @@ func itoa(n int) string { return strconv.Itoa(n) }
 // license's maxDeployments (the billing period, else the calendar month).
 func (s *Store) RecordSeatOverage(ctx context.Context, licenseID uuid.UUID, periodStart, periodEnd time.Time,
 	maxDeployments, held int, now time.Time) error {
-	return Translate(s.Q.RecordSeatOverage(ctx, RecordSeatOverageParams{LicenseID: licenseID, PeriodStart: periodStart,
+	return Translate(s.q.RecordSeatOverage(ctx, RecordSeatOverageParams{LicenseID: licenseID, PeriodStart: periodStart,
 		PeriodEnd: periodEnd, MaxDeployments: int32(maxDeployments), PeakSeats: int32(held), Now: now}))
 }
 
@@ -171,7 +171,7 @@ func (s *Store) RecordSeatOverage(ctx context.Context, licenseID uuid.UUID, peri
 // holders.
 func (s *Store) SeatRank(ctx context.Context, licenseID, pk uuid.UUID, firstSeenAt time.Time, window time.Duration,
 	now time.Time) (int, error) {
-	n, err := s.Q.CountOlderSeatHolders(ctx, CountOlderSeatHoldersParams{LicenseID: licenseID, ID: pk,
+	n, err := s.q.CountOlderSeatHolders(ctx, CountOlderSeatHoldersParams{LicenseID: licenseID, ID: pk,
 		HeartbeatWindowHours: windowHours(window), Now: now, FirstSeenAt: firstSeenAt})
 	return int(n), Translate(err)
 }
@@ -180,7 +180,7 @@ func (s *Store) SeatRank(ctx context.Context, licenseID, pk uuid.UUID, firstSeen
 // changed within policy) and audits a change.
 func (s *Store) SetDeploymentFingerprint(ctx context.Context, actor licensing.Actor, licenseID, customerID, pk uuid.UUID,
 	deploymentID string, before, after licensing.Fingerprint, audit bool, now time.Time) error {
-	return s.InTx(ctx, func(q *Queries) error {
+	return s.inTx(ctx, func(q *Queries) error {
 		if err := q.SetDeploymentFingerprint(ctx, SetDeploymentFingerprintParams{ID: pk, Fingerprint: after.ID,
 			FingerprintComponents: EncodeComponents(after.Components)}); err != nil {
 			return err
@@ -199,7 +199,7 @@ func (s *Store) SetDeploymentFingerprint(ctx context.Context, actor licensing.Ac
 // deployment.
 func (s *Store) AuditFingerprintRefused(ctx context.Context, actor licensing.Actor, licenseID, customerID uuid.UUID,
 	deploymentID string, stored, presented licensing.Fingerprint, now time.Time) error {
-	return s.InTx(ctx, func(q *Queries) error {
+	return s.inTx(ctx, func(q *Queries) error {
 		return Audit(ctx, q, actor, AuditEntry{Action: "deployment.fingerprint_refused", EntityType: "deployment",
 			EntityID: licenseID.String() + "/" + deploymentID, CustomerID: &customerID,
 			Before: stored, After: presented}, now)
@@ -237,12 +237,14 @@ func (l *License) SetTerms(t licensing.Terms) {
 // (license.plan_change, before and after).
 func (s *Store) ChangePlan(ctx context.Context, actor licensing.Actor, id uuid.UUID, toCode string,
 	mode licensing.OverrideMode, now time.Time) (License, error) {
-	return s.ChangeLicense(ctx, actor, id, "license.plan_change", func(q *Queries, l *License) error {
-		from, err := q.GetPlan(ctx, l.PlanID)
+	return s.ChangeLicense(ctx, actor, id, "license.plan_change", func(l *License) error {
+		// Plans are read beside the license's transaction: a plan's terms
+		// are not part of the license row the transaction locks.
+		from, err := s.q.GetPlan(ctx, l.PlanID)
 		if err != nil {
 			return notFound(err, "plan")
 		}
-		to, err := q.GetPlanByCode(ctx, toCode)
+		to, err := s.q.GetPlanByCode(ctx, toCode)
 		if err != nil {
 			if licensing.ErrorCode(notFound(err, "plan")) == licensing.ENOTFOUND {
 				return licensing.Invalid("no plan has this code", licensing.ErrorDetail{Field: "plan", Message: "unknown plan"})
@@ -272,11 +274,11 @@ func (s *Store) TrueUp(ctx context.Context, l License, from, to time.Time) ([]li
 	if err != nil {
 		return nil, err
 	}
-	peak, err := s.Q.PeakSeatOverage(ctx, PeakSeatOverageParams{LicenseID: l.ID, FromAt: from, ToAt: to})
+	peak, err := s.q.PeakSeatOverage(ctx, PeakSeatOverageParams{LicenseID: l.ID, FromAt: from, ToAt: to})
 	if err != nil {
 		return nil, Translate(err)
 	}
-	rows, err := s.Q.ListUsagePeriodsBetween(ctx, ListUsagePeriodsBetweenParams{LicenseID: l.ID, FromAt: from, ToAt: to})
+	rows, err := s.q.ListUsagePeriodsBetween(ctx, ListUsagePeriodsBetweenParams{LicenseID: l.ID, FromAt: from, ToAt: to})
 	if err != nil {
 		return nil, Translate(err)
 	}
@@ -296,6 +298,6 @@ func (s *Store) TrueUp(ctx context.Context, l License, from, to time.Time) ([]li
 // PeakSeatOverage is the most seats held at once in overage periods
 // overlapping [from, to), 0 when the license was never over.
 func (s *Store) PeakSeatOverage(ctx context.Context, licenseID uuid.UUID, from, to time.Time) (int, error) {
-	n, err := s.Q.PeakSeatOverage(ctx, PeakSeatOverageParams{LicenseID: licenseID, FromAt: from, ToAt: to})
+	n, err := s.q.PeakSeatOverage(ctx, PeakSeatOverageParams{LicenseID: licenseID, FromAt: from, ToAt: to})
 	return int(n), Translate(err)
 }

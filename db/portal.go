@@ -27,7 +27,7 @@ func (l License) UsageLicense() UsageLicense {
 // CustomerLicense is one of customerID's licenses, as its portal page shows
 // it; another customer's license is not found.
 func (s *Store) CustomerLicense(ctx context.Context, customerID, licenseID uuid.UUID, now time.Time) (GetPortalLicenseRow, error) {
-	row, err := s.Q.GetPortalLicense(ctx, GetPortalLicenseParams{ID: licenseID, CustomerID: customerID, Now: now})
+	row, err := s.q.GetPortalLicense(ctx, GetPortalLicenseParams{ID: licenseID, CustomerID: customerID, Now: now})
 	return row, notFound(err, "license")
 }
 
@@ -43,7 +43,7 @@ func (s *Store) CurrentUsageOf(ctx context.Context, lics []License, now time.Tim
 		p.LicenseIds[i] = l.ID
 		p.PeriodStarts[i], _ = l.UsageLicense().UsagePeriod(now)
 	}
-	rows, err := s.Q.UsageForLicensePeriods(ctx, p)
+	rows, err := s.q.UsageForLicensePeriods(ctx, p)
 	if err != nil {
 		return nil, Translate(err)
 	}
@@ -111,7 +111,7 @@ func (s *Store) ActivateOffline(ctx context.Context, actor licensing.Actor, in O
 		lease string
 		exp   time.Time
 	)
-	err := s.InTx(ctx, func(q *Queries) error {
+	err := s.inTx(ctx, func(q *Queries) error {
 		lic, err := q.GetPortalLicenseForUpdate(ctx, GetPortalLicenseForUpdateParams{ID: in.LicenseID, CustomerID: in.CustomerID})
 		if err != nil {
 			return notFound(err, "license")
@@ -177,9 +177,9 @@ func stateWords(s licensing.State) string {
 // errors arrive already translated by the connection (conn.go).
 
 func (s *Store) ListPortalActivity(ctx context.Context, arg ListPortalActivityParams) ([]ListPortalActivityRow, error) {
-	return s.Q.ListPortalActivity(ctx, arg)
+	return s.q.ListPortalActivity(ctx, arg)
 }
 
 func (s *Store) ListPortalLicenses(ctx context.Context, arg ListPortalLicensesParams) ([]ListPortalLicensesRow, error) {
-	return s.Q.ListPortalLicenses(ctx, arg)
+	return s.q.ListPortalLicenses(ctx, arg)
 }

@@ -33,7 +33,7 @@ func TestSeatRuleSQLAgreesWithGo(t *testing.T) {
 			for _, off := range offline {
 				want := licensing.Deployment{Status: licensing.DeploymentStatus(status), LastSeenAt: s,
 					OfflineUntil: off}.HoldsSeat(window, now)
-				got, err := store.Q.DeploymentHoldsSeatAt(ctx, db.DeploymentHoldsSeatAtParams{Status: status, LastSeenAt: s,
+				got, err := store.Raw().DeploymentHoldsSeatAt(ctx, db.DeploymentHoldsSeatAtParams{Status: status, LastSeenAt: s,
 					OfflineUntil: off, WindowHours: 24, At: now})
 				if err != nil {
 					t.Fatal(err)
@@ -141,7 +141,7 @@ func TestOfflineActivationsAndValidationsShareTheSeats(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	inUse, err := f.store.Q.CountSeatsInUse(ctx, db.CountSeatsInUseParams{LicenseID: f.license, WindowHours: 24, Now: time.Now()})
+	inUse, err := f.store.Raw().CountSeatsInUse(ctx, db.CountSeatsInUseParams{LicenseID: f.license, WindowHours: 24, Now: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 // many there were.
 func (s *Store) SignOutEverywhere(ctx context.Context, actor licensing.Actor, userID uuid.UUID, now time.Time) (int64, error) {
 	var n int64
-	err := s.InTx(ctx, func(q *Queries) error {
+	err := s.inTx(ctx, func(q *Queries) error {
 		u, err := q.GetUserForUpdate(ctx, userID)
 		if err != nil {
 			return notFoundAs(err, "user not found")
@@ -35,37 +35,37 @@ func (s *Store) SignOutEverywhere(ctx context.Context, actor licensing.Actor, us
 // errors arrive already translated by the connection (conn.go).
 
 func (s *Store) ClearLoginFailures(ctx context.Context, arg ClearLoginFailuresParams) error {
-	return s.Q.ClearLoginFailures(ctx, arg)
+	return s.q.ClearLoginFailures(ctx, arg)
 }
 
 func (s *Store) CreateSession(ctx context.Context, arg CreateSessionParams) (uuid.UUID, error) {
-	return s.Q.CreateSession(ctx, arg)
+	return s.q.CreateSession(ctx, arg)
 }
 
 func (s *Store) DeleteEndedSessions(ctx context.Context, arg DeleteEndedSessionsParams) error {
-	return s.Q.DeleteEndedSessions(ctx, arg)
+	return s.q.DeleteEndedSessions(ctx, arg)
 }
 
 func (s *Store) GetLoginFailures(ctx context.Context, arg GetLoginFailuresParams) (GetLoginFailuresRow, error) {
-	return s.Q.GetLoginFailures(ctx, arg)
+	return s.q.GetLoginFailures(ctx, arg)
 }
 
 func (s *Store) GetOpenSession(ctx context.Context, arg GetOpenSessionParams) (GetOpenSessionRow, error) {
-	return s.Q.GetOpenSession(ctx, arg)
+	return s.q.GetOpenSession(ctx, arg)
 }
 
 func (s *Store) PruneLoginFailures(ctx context.Context, forgetBefore time.Time) error {
-	return s.Q.PruneLoginFailures(ctx, forgetBefore)
+	return s.q.PruneLoginFailures(ctx, forgetBefore)
 }
 
 func (s *Store) RecordLoginFailure(ctx context.Context, arg RecordLoginFailureParams) error {
-	return s.Q.RecordLoginFailure(ctx, arg)
+	return s.q.RecordLoginFailure(ctx, arg)
 }
 
 func (s *Store) RevokeSession(ctx context.Context, arg RevokeSessionParams) error {
-	return s.Q.RevokeSession(ctx, arg)
+	return s.q.RevokeSession(ctx, arg)
 }
 
 func (s *Store) TouchSession(ctx context.Context, arg TouchSessionParams) error {
-	return s.Q.TouchSession(ctx, arg)
+	return s.q.TouchSession(ctx, arg)
 }

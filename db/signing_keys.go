@@ -10,7 +10,7 @@ import (
 // SyncSigningKeys records the keyring's keys: new kids are added and audited,
 // and the current key is marked, audited when it changed.
 func (s *Store) SyncSigningKeys(ctx context.Context, actor licensing.Actor, keys []licensing.KeyInfo, now time.Time) error {
-	return s.InTx(ctx, func(q *Queries) error {
+	return s.inTx(ctx, func(q *Queries) error {
 		rows, err := q.ListSigningKeys(ctx)
 		if err != nil {
 			return err

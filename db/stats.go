@@ -55,7 +55,7 @@ func (v *ValidationStats) Flush(ctx context.Context) error {
 		p.Codes = append(p.Codes, k.code)
 		p.Counts = append(p.Counts, n)
 	}
-	if err := v.store.Q.AddValidationStats(ctx, p); err != nil {
+	if err := v.store.q.AddValidationStats(ctx, p); err != nil {
 		v.mu.Lock()
 		for k, n := range batch {
 			v.counts[k] += n

@@ -22,14 +22,14 @@ import (
 // domain operations that span several tables, each in one transaction.
 type Store struct {
 	Pool *pgxpool.Pool
-	Q    *Queries
+	q    *Queries // the sqlc queries, translated (conn.go); unexported so callers outside db go through named methods
 
 	outbox outbox // domain events written with each change (events.go)
 }
 
 // NewStore wraps an open pool.
 func NewStore(pool *pgxpool.Pool) *Store {
-	return &Store{Pool: pool, Q: newQueries(pool)}
+	return &Store{Pool: pool, q: newQueries(pool)}
 }
 
 // ConnectOption adjusts the pool's configuration before it opens.
@@ -73,9 +73,9 @@ func Connect(ctx context.Context, url string, maxConns int32, opts ...ConnectOpt
 	return pool, nil
 }
 
-// InTx runs fn in one transaction, committing when it returns nil. Errors come
+// inTx runs fn in one transaction, committing when it returns nil. Errors come
 // back translated into licensing errors.
-func (s *Store) InTx(ctx context.Context, fn func(q *Queries) error) error {
+func (s *Store) inTx(ctx context.Context, fn func(q *Queries) error) error {
 	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
 		return fn(txQueries(tx))
 	})

@@ -7,17 +7,21 @@ import "context"
 // errors arrive already translated by the connection (conn.go).
 
 func (s *Store) GetStripeEventForAdmin(ctx context.Context, id string) (GetStripeEventForAdminRow, error) {
-	return s.Q.GetStripeEventForAdmin(ctx, id)
+	return s.q.GetStripeEventForAdmin(ctx, id)
 }
 
 func (s *Store) ListStripeEventsForAdmin(ctx context.Context, arg ListStripeEventsForAdminParams) ([]ListStripeEventsForAdminRow, error) {
-	return s.Q.ListStripeEventsForAdmin(ctx, arg)
+	return s.q.ListStripeEventsForAdmin(ctx, arg)
 }
 
 func (s *Store) ListStripeEventsNeedingAttention(ctx context.Context, maxRows int32) ([]ListStripeEventsNeedingAttentionRow, error) {
-	return s.Q.ListStripeEventsNeedingAttention(ctx, maxRows)
+	return s.q.ListStripeEventsNeedingAttention(ctx, maxRows)
 }
 
 func (s *Store) ListStripeEvents(ctx context.Context, arg ListStripeEventsParams) ([]StripeEvent, error) {
-	return s.Q.ListStripeEvents(ctx, arg)
+	return s.q.ListStripeEvents(ctx, arg)
+}
+
+func (s *Store) GetStripeEvent(ctx context.Context, id string) (StripeEvent, error) {
+	return s.q.GetStripeEvent(ctx, id)
 }

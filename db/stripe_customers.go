@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/nectarcloud/nls/events"
 	"github.com/nectarcloud/nls/licensing"
 )
 
@@ -111,6 +112,9 @@ func (r *stripeRun) createCustomer(c stripeCustomer) (Customer, error) {
 	if err != nil {
 		return Customer{}, conflictAs(err, "stripeCustomerId", "another customer has this Stripe customer id")
 	}
+	if err := r.s.recordCustomer(r.ctx, r.q, events.CustomerCreated, cust, r.now); err != nil {
+		return Customer{}, err
+	}
 	return cust, Audit(r.ctx, r.q, r.actor, AuditEntry{Action: "customer.create", EntityType: "customer",
 		EntityID: cust.ID.String(), CustomerID: &cust.ID, After: cust.View()}, r.now)
 }
@@ -130,6 +134,9 @@ func (r *stripeRun) updateCustomer(before Customer, in CustomerInput) error {
 		Company: in.Company, Metadata: md, StripeCustomerID: in.StripeCustomerID, UpdatedAt: r.now})
 	if err != nil {
 		return conflictAs(err, "stripeCustomerId", "another customer has this Stripe customer id")
+	}
+	if err := r.s.recordCustomer(r.ctx, r.q, events.CustomerUpdated, after, r.now); err != nil {
+		return err
 	}
 	return Audit(r.ctx, r.q, r.actor, AuditEntry{Action: "customer.update", EntityType: "customer",
 		EntityID: before.ID.String(), CustomerID: &before.ID, Before: before.View(), After: after.View()}, r.now)

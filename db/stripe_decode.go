@@ -125,6 +125,7 @@ type stripeSubscription struct {
 	CurrentPeriodStart int64     `json:"current_period_start"`
 	CurrentPeriodEnd   int64     `json:"current_period_end"`
 	EndedAt            int64     `json:"ended_at"`
+	CancelAtPeriodEnd  bool      `json:"cancel_at_period_end"`
 	Items              struct {
 		Data []stripeItem `json:"data"`
 	} `json:"items"`
@@ -160,7 +161,8 @@ func (sub stripeSubscription) facts(eventType string) licensing.Subscription {
 	start, end := sub.period()
 	out := licensing.Subscription{ID: sub.ID, Status: sub.Status, Deleted: eventType == "customer.subscription.deleted",
 		Creation: eventType == "customer.subscription.created", StartDate: unixPtr(sub.StartDate),
-		PeriodStart: unixPtr(start), PeriodEnd: unixPtr(end), EndedAt: unixPtr(sub.EndedAt)}
+		PeriodStart: unixPtr(start), PeriodEnd: unixPtr(end), EndedAt: unixPtr(sub.EndedAt),
+		CancelAtPeriodEnd: sub.CancelAtPeriodEnd}
 	for _, it := range sub.Items.Data {
 		out.Items = append(out.Items, licensing.SubscriptionItem{PriceID: it.Price.ID, Quantity: it.Quantity})
 	}

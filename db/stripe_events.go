@@ -120,7 +120,7 @@ func (s *Store) ReceiveStripeEvent(ctx context.Context, issuer KeyIssuer, sealer
 	})
 	if err != nil {
 		if ctx.Err() == nil {
-			if rerr := s.Q.RecordFailedStripeEvent(ctx, RecordFailedStripeEventParams{ID: in.ID, Type: in.Type,
+			if rerr := s.q.RecordFailedStripeEvent(ctx, RecordFailedStripeEventParams{ID: in.ID, Type: in.Type,
 				ApiVersion: in.APIVersion, Livemode: in.Livemode, StripeCreatedAt: in.Created, ObjectID: links.object,
 				Payload: in.Payload, Error: truncate(err.Error(), 2000), StripeSubscriptionID: links.subscription,
 				StripeCustomerID: links.customer, PaymentSignal: links.signal, ReceivedAt: now}); rerr != nil {

@@ -101,12 +101,37 @@ func (r *stripeRun) subscription() (stripeResult, error) {
 		return stripeResult{}, attention("Stripe price %s maps to no plan: add it to a plan's stripePriceIds, "+
 			"then replay event %s", strings.Join(unmapped, ", "), r.ev.ID)
 	}
+	var res stripeResult
 	if !found {
-		return r.createSubscriptionLicense(raw.Customer, sub, item)
-	}
-	return r.changeLicense(lic.ID, "license.stripe_subscription", func(l *License) error {
+		if lic, res, err = r.createSubscriptionLicense(raw.Customer, sub, item); err != nil {
+			return stripeResult{}, err
+		}
+	} else if res, err = r.changeLicense(lic.ID, "license.stripe_subscription", func(l *License) error {
 		return r.applySubscription(l, sub, item)
-	})
+	}); err != nil {
+		return stripeResult{}, err
+	}
+	return res, r.recordCancelAtPeriodEnd(lic.ID, sub.CancelAtPeriodEnd)
+}
+
+// recordCancelAtPeriodEnd keeps whether the subscription is set to end with
+// its period (the milestone job reminds only those of renewing themselves
+// not), auditing a change; an unchanged flag writes nothing.
+func (r *stripeRun) recordCancelAtPeriodEnd(licenseID uuid.UUID, cancel bool) error {
+	before, err := r.q.GetStripeCancelAtPeriodEnd(r.ctx, licenseID)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return err
+	}
+	if before == cancel {
+		return nil
+	}
+	if err := r.q.SetStripeCancelAtPeriodEnd(r.ctx, SetStripeCancelAtPeriodEndParams{LicenseID: licenseID,
+		CancelAtPeriodEnd: cancel, UpdatedAt: r.now}); err != nil {
+		return err
+	}
+	return Audit(r.ctx, r.q, r.actor, AuditEntry{Action: "license.stripe_cancel_at_period_end", EntityType: "license",
+		EntityID: licenseID.String(), Before: map[string]any{"cancelAtPeriodEnd": before},
+		After: map[string]any{"cancelAtPeriodEnd": cancel}}, r.now)
 }
 
 // mapPrices finds the plan each of the subscription's prices maps to.
@@ -132,22 +157,22 @@ func (r *stripeRun) mapPrices(sub *licensing.Subscription) error {
 }
 
 func (r *stripeRun) createSubscriptionLicense(customer stripeRef, sub licensing.Subscription,
-	item licensing.SubscriptionItem) (stripeResult, error) {
+	item licensing.SubscriptionItem) (License, stripeResult, error) {
 	cust, err := r.ensureCustomer(customer)
 	if err != nil {
-		return stripeResult{}, err
+		return License{}, stripeResult{}, err
 	}
 	var paid *time.Time
 	if !sub.Ended() {
 		if paid, err = r.paidThrough(sub.ID); err != nil {
-			return stripeResult{}, err
+			return License{}, stripeResult{}, err
 		}
 	}
 	start, exp := sub.Start(r.ev.Created), sub.NewExpiry(paid)
 	// The quantity, as it would set a license that had no seats or limits.
 	var set licensing.Billed
 	if err := set.SetQuantity(*item.Plan, item.Count()); err != nil {
-		return stripeResult{}, err
+		return License{}, stripeResult{}, err
 	}
 	qty := item.Count()
 	in := LicenseInput{CustomerID: cust.ID, Plan: item.Plan.Code, StartsAt: &start, ExpiresAt: &exp,
@@ -159,10 +184,10 @@ func (r *stripeRun) createSubscriptionLicense(customer stripeRef, sub licensing.
 	}
 	lic, _, err := r.s.createLicense(r.ctx, r.q, r.actor, r.issuer, r.sealer, in, r.now)
 	if err != nil {
-		return stripeResult{}, err
+		return License{}, stripeResult{}, err
 	}
 	// Status and payment standing, as for any later event.
-	return r.changeLicense(lic.ID, "license.stripe_subscription", func(l *License) error {
+	res, err := r.changeLicense(lic.ID, "license.stripe_subscription", func(l *License) error {
 		b := billedOf(*l)
 		b.ApplyStatus(sub.Status)
 		if err := r.syncPayment(l, &b); err != nil {
@@ -171,6 +196,7 @@ func (r *stripeRun) createSubscriptionLicense(customer stripeRef, sub licensing.
 		setBilled(l, b)
 		return nil
 	})
+	return lic, res, err
 }
 
 // applySubscription lays the subscription's state over the license. A new
@@ -271,7 +297,7 @@ func (r *stripeRun) changeLicense(id uuid.UUID, action string, change func(l *Li
 	if sameLicense(before, after) {
 		return processedResult, nil
 	}
-	_, err = r.s.changeLicense(r.ctx, r.q, r.actor, id, action, func(_ *Queries, l *License) error {
+	_, err = r.s.changeLicense(r.ctx, r.q, r.actor, id, action, func(l *License) error {
 		*l = after
 		return nil
 	}, r.now)

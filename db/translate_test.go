@@ -58,18 +58,18 @@ func TestQueriesReturnTranslatedErrors(t *testing.T) {
 		}
 	}
 	t.Run("QueryRow: no rows is not found", func(t *testing.T) {
-		_, err := store.Q.GetCustomer(ctx, uuid.New())
+		_, err := store.Raw().GetCustomer(ctx, uuid.New())
 		check(t, err, licensing.ENOTFOUND)
 		if !errors.Is(err, pgx.ErrNoRows) {
 			t.Fatalf("got %v, want the driver's cause kept", err)
 		}
 	})
 	t.Run("Exec: a foreign key is invalid", func(t *testing.T) {
-		err := store.Q.AddPlanPrice(ctx, db.AddPlanPriceParams{PriceID: "price_x", PlanID: uuid.New()})
+		err := store.Raw().AddPlanPrice(ctx, db.AddPlanPriceParams{PriceID: "price_x", PlanID: uuid.New()})
 		check(t, err, licensing.EINVALID)
 	})
 	t.Run("Query: a cancelled request is unavailable", func(t *testing.T) {
-		_, err := store.Q.ListCustomers(cancelled, db.ListCustomersParams{MaxRows: 10})
+		_, err := store.Raw().ListCustomers(cancelled, db.ListCustomersParams{MaxRows: 10})
 		check(t, err, licensing.EUNAVAILABLE)
 	})
 	t.Run("in a transaction too", func(t *testing.T) {

@@ -99,7 +99,7 @@ func (s *Store) ReportUsage(ctx context.Context, lic UsageLicense, deploymentPK 
 			p.MetricValues = append(p.MetricValues, v)
 		}
 	}
-	row, err := s.Q.RecordUsage(ctx, p)
+	row, err := s.q.RecordUsage(ctx, p)
 	if err != nil {
 		return UsageRecorded{}, Translate(err)
 	}
@@ -125,7 +125,7 @@ func (s *Store) ReportUsage(ctx context.Context, lic UsageLicense, deploymentPK 
 // CurrentUsage returns each metric's value in the period containing now.
 func (s *Store) CurrentUsage(ctx context.Context, lic UsageLicense, now time.Time) (map[string]int64, error) {
 	start, _ := lic.UsagePeriod(now)
-	rows, err := s.Q.GetUsageForPeriod(ctx, GetUsageForPeriodParams{LicenseID: lic.ID, PeriodStart: start})
+	rows, err := s.q.GetUsageForPeriod(ctx, GetUsageForPeriodParams{LicenseID: lic.ID, PeriodStart: start})
 	if err != nil {
 		return nil, Translate(err)
 	}
@@ -140,33 +140,33 @@ func (s *Store) CurrentUsage(ctx context.Context, lic UsageLicense, now time.Tim
 // errors arrive already translated by the connection (conn.go).
 
 func (s *Store) ListUsageDailyForExport(ctx context.Context, arg ListUsageDailyForExportParams) ([]ListUsageDailyForExportRow, error) {
-	return s.Q.ListUsageDailyForExport(ctx, arg)
+	return s.q.ListUsageDailyForExport(ctx, arg)
 }
 
 func (s *Store) UsageTotalsByCustomer(ctx context.Context, arg UsageTotalsByCustomerParams) ([]UsageTotalsByCustomerRow, error) {
-	return s.Q.UsageTotalsByCustomer(ctx, arg)
+	return s.q.UsageTotalsByCustomer(ctx, arg)
 }
 
 func (s *Store) CountUsageNearLimits(ctx context.Context, arg CountUsageNearLimitsParams) (int64, error) {
-	return s.Q.CountUsageNearLimits(ctx, arg)
+	return s.q.CountUsageNearLimits(ctx, arg)
 }
 
 func (s *Store) ListUsageMetrics(ctx context.Context) ([]string, error) {
-	return s.Q.ListUsageMetrics(ctx)
+	return s.q.ListUsageMetrics(ctx)
 }
 
 func (s *Store) ListUsageNearLimits(ctx context.Context, arg ListUsageNearLimitsParams) ([]ListUsageNearLimitsRow, error) {
-	return s.Q.ListUsageNearLimits(ctx, arg)
+	return s.q.ListUsageNearLimits(ctx, arg)
 }
 
 func (s *Store) UsageTotalsPerDay(ctx context.Context, arg UsageTotalsPerDayParams) ([]UsageTotalsPerDayRow, error) {
-	return s.Q.UsageTotalsPerDay(ctx, arg)
+	return s.q.UsageTotalsPerDay(ctx, arg)
 }
 
 func (s *Store) UsageSeriesByCustomer(ctx context.Context, arg UsageSeriesByCustomerParams) ([]UsageSeriesByCustomerRow, error) {
-	return s.Q.UsageSeriesByCustomer(ctx, arg)
+	return s.q.UsageSeriesByCustomer(ctx, arg)
 }
 
 func (s *Store) UsageSeriesByLicense(ctx context.Context, arg UsageSeriesByLicenseParams) ([]UsageSeriesByLicenseRow, error) {
-	return s.Q.UsageSeriesByLicense(ctx, arg)
+	return s.q.UsageSeriesByLicense(ctx, arg)
 }

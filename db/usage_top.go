@@ -33,7 +33,7 @@ func (s *Store) TopUsageCustomers(ctx context.Context, metric string, from, to t
 	if n <= 0 {
 		return nil, nil
 	}
-	bounds, err := s.Q.ListUsageCustomerBounds(ctx, ListUsageCustomerBoundsParams{Metric: metric,
+	bounds, err := s.q.ListUsageCustomerBounds(ctx, ListUsageCustomerBoundsParams{Metric: metric,
 		Gauge: licensing.MetricKindOf(metric) == licensing.Gauge, FromMonth: monthOf(from), ToMonth: monthOf(to),
 		MaxRows: int32(topUsageBounds) + 1})
 	if err != nil {
@@ -48,7 +48,7 @@ func (s *Store) TopUsageCustomers(ctx context.Context, metric string, from, to t
 		for _, b := range bounds[done:next] {
 			ids = append(ids, b.CustomerID)
 		}
-		rows, err := s.Q.UsageTotalsOfCustomers(ctx, UsageTotalsOfCustomersParams{CustomerIds: ids, Metric: metric,
+		rows, err := s.q.UsageTotalsOfCustomers(ctx, UsageTotalsOfCustomersParams{CustomerIds: ids, Metric: metric,
 			FromDay: from, ToDay: to})
 		if err != nil {
 			return nil, Translate(err)
@@ -72,7 +72,7 @@ func (s *Store) TopUsageCustomers(ctx context.Context, metric string, from, to t
 
 // topUsageCustomersSummed ranks every customer by summing their days.
 func (s *Store) topUsageCustomersSummed(ctx context.Context, metric string, from, to time.Time, n int) ([]UsageConsumer, error) {
-	rows, err := s.Q.ListTopUsageCustomers(ctx, ListTopUsageCustomersParams{Metric: metric, FromDay: from, ToDay: to,
+	rows, err := s.q.ListTopUsageCustomers(ctx, ListTopUsageCustomersParams{Metric: metric, FromDay: from, ToDay: to,
 		MaxRows: int32(n)})
 	if err != nil {
 		return nil, Translate(err)

@@ -84,7 +84,7 @@ func (s *Store) InviteUser(ctx context.Context, actor licensing.Actor, in Invite
 		return Invitation{}, err
 	}
 	var inv Invitation
-	err := s.InTx(ctx, func(q *Queries) error {
+	err := s.inTx(ctx, func(q *Queries) error {
 		cu, err := q.GetCustomerForUpdate(ctx, in.CustomerID)
 		if err != nil {
 			return notFoundAs(err, "customer not found")
@@ -141,7 +141,7 @@ func emailConflict() error {
 func (s *Store) NewInvitationLink(ctx context.Context, actor licensing.Actor, customerID, userID uuid.UUID,
 	createdBy *uuid.UUID, ttl time.Duration, now time.Time) (Invitation, error) {
 	var inv Invitation
-	err := s.InTx(ctx, func(q *Queries) error {
+	err := s.inTx(ctx, func(q *Queries) error {
 		u, err := q.GetCustomerUserForUpdate(ctx, GetCustomerUserForUpdateParams{ID: userID, CustomerID: &customerID})
 		if err != nil {
 			return notFoundAs(err, "user not found")
@@ -193,7 +193,7 @@ func issueInvitation(ctx context.Context, q *Queries, inv *Invitation, u User, c
 func (s *Store) AcceptInvitation(ctx context.Context, actor licensing.Actor, tokenHash []byte, passwordHash string,
 	now time.Time) (User, error) {
 	var u User
-	err := s.InTx(ctx, func(q *Queries) error {
+	err := s.inTx(ctx, func(q *Queries) error {
 		inv, err := q.GetInvitationByTokenHashForUpdate(ctx, tokenHash)
 		if err != nil {
 			if licensing.ErrorCode(Translate(err)) == licensing.ENOTFOUND {
@@ -227,7 +227,7 @@ func (s *Store) AcceptInvitation(ctx context.Context, actor licensing.Actor, tok
 func (s *Store) ChangePassword(ctx context.Context, actor licensing.Actor, userID uuid.UUID, passwordHash string,
 	now time.Time) (User, error) {
 	var u User
-	err := s.InTx(ctx, func(q *Queries) error {
+	err := s.inTx(ctx, func(q *Queries) error {
 		var err error
 		if u, err = q.SetUserPasswordReturning(ctx, SetUserPasswordReturningParams{ID: userID,
 			PasswordHash: &passwordHash}); err != nil {
@@ -251,7 +251,7 @@ func (s *Store) ChangePassword(ctx context.Context, actor licensing.Actor, userI
 // written then).
 func (s *Store) SetCustomerUserDisabled(ctx context.Context, actor licensing.Actor, customerID, userID uuid.UUID,
 	disabled bool, now time.Time) (u User, changed bool, err error) {
-	err = s.InTx(ctx, func(q *Queries) error {
+	err = s.inTx(ctx, func(q *Queries) error {
 		before, err := q.GetCustomerUserForUpdate(ctx, GetCustomerUserForUpdateParams{ID: userID, CustomerID: &customerID})
 		if err != nil {
 			return notFoundAs(err, "user not found")
@@ -297,21 +297,23 @@ func notFoundAs(err error, msg string) error {
 // errors arrive already translated by the connection (conn.go).
 
 func (s *Store) RecordUserLogin(ctx context.Context, arg RecordUserLoginParams) error {
-	return s.Q.RecordUserLogin(ctx, arg)
+	return s.q.RecordUserLogin(ctx, arg)
 }
 
 func (s *Store) GetUserByEmail(ctx context.Context, email string) (User, error) {
-	return s.Q.GetUserByEmail(ctx, email)
+	return s.q.GetUserByEmail(ctx, email)
 }
 
 func (s *Store) GetUserByID(ctx context.Context, id uuid.UUID) (User, error) {
-	return s.Q.GetUserByID(ctx, id)
+	return s.q.GetUserByID(ctx, id)
 }
 
 func (s *Store) ListCustomerUsers(ctx context.Context, arg ListCustomerUsersParams) ([]ListCustomerUsersRow, error) {
-	return s.Q.ListCustomerUsers(ctx, arg)
+	return s.q.ListCustomerUsers(ctx, arg)
 }
 
 func (s *Store) GetInvitationByTokenHash(ctx context.Context, tokenHash []byte) (GetInvitationByTokenHashRow, error) {
-	return s.Q.GetInvitationByTokenHash(ctx, tokenHash)
+	return s.q.GetInvitationByTokenHash(ctx, tokenHash)
 }
+
+func (s *Store) CountUsers(ctx context.Context) (int64, error) { return s.q.CountUsers(ctx) }

@@ -12,7 +12,7 @@ import (
 // ENOTFOUND.
 func (s *Store) ValidationContext(ctx context.Context, keyHash [32]byte, deploymentID string,
 	now time.Time) (GetValidationContextRow, error) {
-	row, err := s.Q.GetValidationContext(ctx, GetValidationContextParams{KeyHash: keyHash[:],
+	row, err := s.q.GetValidationContext(ctx, GetValidationContextParams{KeyHash: keyHash[:],
 		DeploymentID: deploymentID, Now: now})
 	return row, Translate(err)
 }

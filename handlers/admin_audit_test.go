@@ -124,7 +124,7 @@ func TestAdminAuditVerify(t *testing.T) {
 	if p.Doc.Find(`[data-testid=chain-status]`).Length() != 0 {
 		t.Error("the chain was checked before anyone asked")
 	}
-	n, err := a.store.Q.CountAudit(t.Context())
+	n, err := a.store.CountAudit(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -69,7 +69,7 @@ func TestAdminRoutesRefuseCustomerUsers(t *testing.T) {
 		t.Fatal(err)
 	}
 	hash, _ := auth.HashPassword("customer-pass", 4)
-	if _, err := a.store.Q.CreateUser(t.Context(), db.CreateUserParams{Email: "carol@beta.example", Role: "customer",
+	if _, err := rawQueries(a.store).CreateUser(t.Context(), db.CreateUserParams{Email: "carol@beta.example", Role: "customer",
 		CustomerID: &cust.ID, PasswordHash: &hash}); err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func TestAdminRoutesRefuseCustomerUsers(t *testing.T) {
 			t.Errorf("%s %s: got %d, want 403", r[0], r[1], p.Status)
 		}
 	}
-	lic, err := a.store.Q.GetLicense(t.Context(), mustUUID(t, a.licenseID))
+	lic, err := a.store.GetLicense(t.Context(), mustUUID(t, a.licenseID))
 	if err != nil || lic.Status != "active" {
 		t.Fatalf("a customer user changed the license: %v %v", lic.Status, err)
 	}
@@ -98,11 +98,11 @@ func TestAdminPostsNeedCSRFToken(t *testing.T) {
 			wantStatus(t, a.b.send("POST", path, form, headers), http.StatusForbidden)
 		})
 	}
-	if lic, _ := a.store.Q.GetLicense(t.Context(), mustUUID(t, a.licenseID)); lic.Status != "active" {
+	if lic, _ := a.store.GetLicense(t.Context(), mustUUID(t, a.licenseID)); lic.Status != "active" {
 		t.Fatalf("license changed without a CSRF token: %s", lic.Status)
 	}
 	wantStatus(t, a.b.htmx("POST", path, form), http.StatusOK)
-	if lic, _ := a.store.Q.GetLicense(t.Context(), mustUUID(t, a.licenseID)); lic.Status != "suspended" {
+	if lic, _ := a.store.GetLicense(t.Context(), mustUUID(t, a.licenseID)); lic.Status != "suspended" {
 		t.Fatalf("got status %s, want suspended", lic.Status)
 	}
 }

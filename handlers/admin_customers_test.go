@@ -24,7 +24,7 @@ func addCustomer(t *testing.T, a *adminEnv, body map[string]any) string {
 
 func countCustomers(t *testing.T, a *adminEnv) int64 {
 	t.Helper()
-	n, err := a.store.Q.CountCustomers(t.Context())
+	n, err := a.store.CountCustomers(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +193,7 @@ func TestAdminCustomerPage(t *testing.T) {
 	if r := a.do("PATCH", "/api/customers/"+a.customerID, a.admin, map[string]any{"stripeCustomerId": "cus_ACME42"}); r.Status != 200 {
 		t.Fatal(string(r.Body))
 	}
-	if _, err := a.store.Q.CreateUser(ctx, db.CreateUserParams{Email: "dev@acme.example", Name: "Dev",
+	if _, err := rawQueries(a.store).CreateUser(ctx, db.CreateUserParams{Email: "dev@acme.example", Name: "Dev",
 		Role: "customer", CustomerID: &cid}); err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +207,7 @@ func TestAdminCustomerPage(t *testing.T) {
 		{LicenseID: lid, CustomerID: cid, Metrics: []string{"apiCalls"}, Days: []time.Time{today.AddDate(0, 0, -40)},
 			Kinds: []string{"counter"}, Vals: []int64{1000}},
 	} {
-		if err := a.store.Q.AddUsageDaily(ctx, u); err != nil {
+		if err := rawQueries(a.store).AddUsageDaily(ctx, u); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -276,7 +276,7 @@ func TestAdminEditAndArchiveCustomer(t *testing.T) {
 	if got := one(t, p, `input#name`).AttrOr("value", ""); got != "Acme Inc" {
 		t.Errorf("name kept: %q", got)
 	}
-	if cu, _ := a.store.Q.GetCustomer(t.Context(), mustUUID(t, a.customerID)); cu.Name != "Acme Corp" {
+	if cu, _ := a.store.GetCustomer(t.Context(), mustUUID(t, a.customerID)); cu.Name != "Acme Corp" {
 		t.Fatalf("a refused edit was stored: %q", cu.Name)
 	}
 

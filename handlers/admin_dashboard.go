@@ -67,8 +67,8 @@ func (s *Server) adminDashboard(c *fiber.Ctx) error {
 			return err
 		},
 		func() (err error) {
-			v.FailedDeliveries, err = s.store.Q.CountFailedNotificationsSince(ctx, now.AddDate(0, 0, -7))
-			return db.Translate(err)
+			v.FailedDeliveries, err = s.store.CountFailedNotificationsSince(ctx, now.AddDate(0, 0, -7))
+			return err
 		},
 	)
 	if err != nil {

@@ -80,7 +80,7 @@ func TestAdminLicensesCSV(t *testing.T) {
 func TestAdminAuditCSV(t *testing.T) {
 	a := newAdminEnv(t)
 	rows := readCSV(t, a.b.get("/admin/audit.csv"))
-	n, _ := a.store.Q.CountAudit(t.Context())
+	n, _ := a.store.CountAudit(t.Context())
 	if int64(len(rows)-1) != n {
 		t.Fatalf("got %d rows, want %d", len(rows)-1, n)
 	}
@@ -109,11 +109,11 @@ func TestAdminUsageCSV(t *testing.T) {
 		days = append(days, start.AddDate(0, 0, i))
 		metrics, kinds, vals = append(metrics, "apiCalls"), append(kinds, "counter"), append(vals, int64(i))
 	}
-	if err := a.store.Q.AddUsageDaily(ctx, db.AddUsageDailyParams{LicenseID: mustUUID(t, a.licenseID),
+	if err := rawQueries(a.store).AddUsageDaily(ctx, db.AddUsageDailyParams{LicenseID: mustUUID(t, a.licenseID),
 		CustomerID: mustUUID(t, a.customerID), Metrics: metrics, Days: days, Kinds: kinds, Vals: vals}); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.store.Q.AddUsageDaily(ctx, db.AddUsageDailyParams{LicenseID: mustUUID(t, evilLicense),
+	if err := rawQueries(a.store).AddUsageDaily(ctx, db.AddUsageDailyParams{LicenseID: mustUUID(t, evilLicense),
 		CustomerID: mustUUID(t, evil), Metrics: []string{"users"}, Days: []time.Time{start}, Kinds: []string{"gauge"},
 		Vals: []int64{3}}); err != nil {
 		t.Fatal(err)

@@ -102,7 +102,7 @@ func (s *Server) answerLicenseAction(c *fiber.Ctx, l db.License, actErr error, d
 	}
 	if !isHTMX(c) && newKey == "" {
 		s.setFlash(c, kind, msg)
-		return c.Redirect("/admin/licenses/"+l.ID.String(), fiber.StatusSeeOther)
+		return redirect(c, "/admin/licenses/"+l.ID.String())
 	}
 	h, err := s.licenseHeader(c, l)
 	if err != nil {
@@ -112,19 +112,18 @@ func (s *Server) answerLicenseAction(c *fiber.Ctx, l db.License, actErr error, d
 	if actErr != nil {
 		h.Error = msg
 	}
-	csrf := s.loadSession(c).CSRF
-	if !isHTMX(c) {
+	partial := templ.Join(partials.Header(h, s.loadSession(c).CSRF), components.ToastOOB(kind, msg))
+	return s.renderSwap(c, fiber.StatusOK, partial, func() (templ.Component, error) {
 		// A new key without JavaScript: the whole page, key included, once.
 		d, err := s.licenseDetail(c, l)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		d.Header = h
 		p := s.page(c, "License "+l.ID.String()[:8])
 		p.Flash = append(p.Flash, layouts.Flash{Kind: kind, Message: msg})
-		return s.render(c, admin.LicensePage(p, d))
-	}
-	return s.render(c, templ.Join(partials.Header(h, csrf), components.ToastOOB(kind, msg)))
+		return admin.LicensePage(p, d), nil
+	})
 }
 
 // adminRevealKey handles POST /admin/licenses/:id/reveal: the current key,
@@ -138,15 +137,15 @@ func (s *Server) adminRevealKey(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if isHTMX(c) {
-		return s.render(c, partials.KeyReveal(l.ID.String(), key, s.loadSession(c).CSRF))
-	}
-	d, err := s.licenseDetail(c, l)
-	if err != nil {
-		return err
-	}
-	d.RevealedKey = key
-	return s.render(c, admin.LicensePage(s.page(c, "License "+l.ID.String()[:8]), d))
+	return s.renderSwap(c, fiber.StatusOK, partials.KeyReveal(l.ID.String(), key, s.loadSession(c).CSRF),
+		func() (templ.Component, error) {
+			d, err := s.licenseDetail(c, l)
+			if err != nil {
+				return nil, err
+			}
+			d.RevealedKey = key
+			return admin.LicensePage(s.page(c, "License "+l.ID.String()[:8]), d), nil
+		})
 }
 
 // adminReleaseDeployment handles POST /admin/licenses/:id/deployments/:dep/release:
@@ -167,7 +166,7 @@ func (s *Server) adminReleaseDeployment(c *fiber.Ctx) error {
 	msg := "Deployment " + dep + " released."
 	if !isHTMX(c) {
 		s.setFlash(c, components.ToastSuccess, msg)
-		return c.Redirect("/admin/licenses/"+l.ID.String(), fiber.StatusSeeOther)
+		return redirect(c, "/admin/licenses/"+l.ID.String())
 	}
 	d, err := s.licenseDeployments(c, l)
 	if err != nil {

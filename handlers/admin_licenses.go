@@ -79,10 +79,7 @@ func (s *Server) loadLicenseResults(c *fiber.Ctx, now time.Time, f partials.Lice
 	if p.After != nil {
 		params.BeforeCreated, params.BeforeID = &p.After.T, &p.After.ID
 	}
-	pg, err := fetchPage(p.Limit, func(n int32) ([]db.ListLicensesRow, error) {
-		params.MaxRows = n
-		return s.store.ListLicenses(c.UserContext(), params)
-	}, func(last db.ListLicensesRow) cursor { return cursor{T: last.License.CreatedAt, ID: last.License.ID} })
+	pg, err := s.licensesPage(c, p.Limit, params)
 	if err != nil {
 		return err
 	}

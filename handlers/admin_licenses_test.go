@@ -182,7 +182,7 @@ func TestAdminLicensePage(t *testing.T) {
 // wantAudit checks the newest audit row is action, done by the signed-in admin.
 func wantAudit(t *testing.T, a *adminEnv, action string) db.AuditLog {
 	t.Helper()
-	rows, err := a.store.Q.ListAudit(t.Context(), db.ListAuditParams{MaxRows: 1})
+	rows, err := a.store.ListAudit(t.Context(), db.ListAuditParams{MaxRows: 1})
 	if err != nil || len(rows) != 1 {
 		t.Fatalf("audit: %v %v", rows, err)
 	}
@@ -221,7 +221,7 @@ func TestAdminSuspendSwapsHeader(t *testing.T) {
 	if toast.AttrOr("data-kind", "") != "success" {
 		t.Errorf("toast kind: %q", toast.AttrOr("data-kind", ""))
 	}
-	lic, err := a.store.Q.GetLicense(t.Context(), mustUUID(t, a.licenseID))
+	lic, err := a.store.GetLicense(t.Context(), mustUUID(t, a.licenseID))
 	if err != nil || lic.Status != "suspended" || lic.SuspendedReason == nil || *lic.SuspendedReason != "unpaid invoice" {
 		t.Fatalf("stored license: %v %v %v", lic.Status, lic.SuspendedReason, err)
 	}
@@ -252,11 +252,11 @@ func TestAdminRenewRekeyRevoke(t *testing.T) {
 	a := newAdminEnv(t)
 	a.b.get("/admin/licenses/" + a.licenseID)
 	path := "/admin/licenses/" + a.licenseID
-	before, _ := a.store.Q.GetLicense(t.Context(), mustUUID(t, a.licenseID))
+	before, _ := a.store.GetLicense(t.Context(), mustUUID(t, a.licenseID))
 
 	p := a.b.htmx("POST", path+"/renew", url.Values{"days": {"30"}})
 	wantStatus(t, p, 200)
-	after, _ := a.store.Q.GetLicense(t.Context(), mustUUID(t, a.licenseID))
+	after, _ := a.store.GetLicense(t.Context(), mustUUID(t, a.licenseID))
 	if got := after.ExpiresAt.Sub(*before.ExpiresAt).Hours(); got != 30*24 {
 		t.Errorf("renew moved expiry by %v hours, want 720", got)
 	}

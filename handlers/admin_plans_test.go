@@ -12,7 +12,7 @@ import (
 
 func countPlans(t *testing.T, a *adminEnv) int {
 	t.Helper()
-	ps, err := a.store.Q.ListPlans(t.Context(), db.ListPlansParams{IncludeArchived: true, MaxRows: 1000})
+	ps, err := a.store.ListPlans(t.Context(), db.ListPlansParams{IncludeArchived: true, MaxRows: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func TestAdminCreatePlan(t *testing.T) {
 		t.Errorf("Location: %q", got)
 	}
 	wantAudit(t, a, "plan.create")
-	pl, err := a.store.Q.GetPlanByCode(t.Context(), "team")
+	pl, err := a.store.GetPlanByCode(t.Context(), "team")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestAdminCreatePlan(t *testing.T) {
 		pl.HeartbeatWindowHours != 48 || pl.DunningDays != 5 || pl.QuantitySets == nil || *pl.QuantitySets != "users" {
 		t.Errorf("stored plan: %+v", pl)
 	}
-	prices, _ := a.store.Q.ListPlanPrices(t.Context(), pl.ID)
+	prices, _ := a.store.ListPlanPrices(t.Context(), pl.ID)
 	if !slices.Equal(prices, []string{"price_a", "price_b"}) {
 		t.Errorf("prices: %v", prices)
 	}
@@ -117,7 +117,7 @@ func TestAdminCreatePlan(t *testing.T) {
 	p = a.b.post("/admin/plans", url.Values{"code": {"other"}, "name": {"Other"}, "stripePriceIds": {"price_a"}})
 	wantStatus(t, p, http.StatusUnprocessableEntity)
 	one(t, p, `[data-testid=error-stripePriceIds]`)
-	if _, err := a.store.Q.GetPlanByCode(t.Context(), "other"); err == nil {
+	if _, err := a.store.GetPlanByCode(t.Context(), "other"); err == nil {
 		t.Error("a refused plan was stored")
 	}
 }
@@ -151,7 +151,7 @@ func TestAdminEditPlan(t *testing.T) {
 	wantStatus(t, p, http.StatusUnprocessableEntity)
 	one(t, p, `[data-testid=error-maxDeployments]`)
 	one(t, p, `[data-testid=error-dunningDays]`)
-	if pl, _ := a.store.Q.GetPlanByCode(t.Context(), "pro"); pl.Name != "Pro" || pl.MaxDeployments == nil {
+	if pl, _ := a.store.GetPlanByCode(t.Context(), "pro"); pl.Name != "Pro" || pl.MaxDeployments == nil {
 		t.Fatalf("a refused edit was stored: %q %v", pl.Name, pl.MaxDeployments)
 	}
 	wantStatus(t, a.b.send("POST", "/admin/plans/pro/edit", edit(nil), nil), http.StatusForbidden)
@@ -159,7 +159,7 @@ func TestAdminEditPlan(t *testing.T) {
 	p = a.b.post("/admin/plans/pro/edit", edit(url.Values{"name": {"Pro Plus"}, "maxDeployments": {""}, "archived": {"true"}}))
 	wantStatus(t, p, http.StatusSeeOther)
 	wantAudit(t, a, "plan.update")
-	pl, _ := a.store.Q.GetPlanByCode(t.Context(), "pro")
+	pl, _ := a.store.GetPlanByCode(t.Context(), "pro")
 	if pl.Name != "Pro Plus" || pl.MaxDeployments != nil || pl.ArchivedAt == nil {
 		t.Errorf("stored: %q %v %v", pl.Name, pl.MaxDeployments, pl.ArchivedAt)
 	}

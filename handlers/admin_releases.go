@@ -28,22 +28,22 @@ func (s *Server) registerAdminReleaseRoutes(app *fiber.App) {
 
 func (s *Server) renderReleases(c *fiber.Ctx, errMsg string) error {
 	ctx := c.UserContext()
-	prods, err := s.store.Q.ListProducts(ctx)
+	prods, err := s.store.ListProducts(ctx)
 	if err != nil {
-		return db.Translate(err)
+		return err
 	}
-	rels, err := s.store.Q.ListReleasesWithProduct(ctx, 200)
+	rels, err := s.store.ListReleasesWithProduct(ctx, 200)
 	if err != nil {
-		return db.Translate(err)
+		return err
 	}
 	v := admin.Releases{Error: errMsg}
 	for _, p := range prods {
 		v.Products = append(v.Products, admin.ProductRow{Code: p.Code, Name: p.Name, Repository: p.Repository})
 	}
 	for _, r := range rels {
-		arts, err := s.store.Q.ListArtifactsByRelease(ctx, r.ID)
+		arts, err := s.store.ListArtifactsByRelease(ctx, r.ID)
 		if err != nil {
-			return db.Translate(err)
+			return err
 		}
 		v.Releases = append(v.Releases, admin.ReleaseRow{ID: r.ID.String(), Product: r.ProductCode, Version: r.Version,
 			Channel: r.Channel, State: releaseState(r.PublishedAt != nil, r.YankedAt != nil), Created: fmtDateTime(r.CreatedAt),
@@ -114,13 +114,13 @@ func (s *Server) adminRelease(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	row, err := s.store.Q.GetReleaseWithProduct(c.UserContext(), r.ID)
+	row, err := s.store.GetReleaseWithProduct(c.UserContext(), r.ID)
 	if err != nil {
-		return db.Translate(err)
+		return err
 	}
-	arts, err := s.store.Q.ListArtifactsByRelease(c.UserContext(), r.ID)
+	arts, err := s.store.ListArtifactsByRelease(c.UserContext(), r.ID)
 	if err != nil {
-		return db.Translate(err)
+		return err
 	}
 	v := admin.ReleaseDetail{ID: r.ID.String(), Product: product, Version: r.Version, Channel: r.Channel,
 		State: releaseState(r.PublishedAt != nil, r.YankedAt != nil), Notes: r.Notes,

@@ -16,7 +16,7 @@ import (
 func (e *acctEnv) customerUser(email string) string {
 	e.t.Helper()
 	e.acceptInvite(e.invite(email, ""), customerPassword)
-	u, err := e.store.Q.GetUserByEmail(e.t.Context(), email)
+	u, err := e.store.GetUserByEmail(e.t.Context(), email)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestUserActionsStayWithinTheCustomer(t *testing.T) {
 	wantStatus(t, e.admin.htmx("POST", "/admin/customers/"+e.customerID+"/users/not-a-uuid/disable", nil), http.StatusNotFound)
 	wantStatus(t, e.admin.htmx("POST", "/admin/customers/00000000-0000-0000-0000-000000000000/users", url.Values{"email": {"x@y.example"}}),
 		http.StatusNotFound)
-	u, _ := e.store.Q.GetUserByID(t.Context(), inv.User.ID)
+	u, _ := e.store.GetUserByID(t.Context(), inv.User.ID)
 	if u.DisabledAt != nil {
 		t.Fatal("another customer's user was disabled")
 	}
@@ -168,10 +168,10 @@ func TestUserRoutesAreForAdminsWithCSRF(t *testing.T) {
 				http.StatusForbidden)
 		})
 	}
-	if u, _ := e.store.Q.GetUserByID(t.Context(), mustUUID(t, id)); u.DisabledAt != nil {
+	if u, _ := e.store.GetUserByID(t.Context(), mustUUID(t, id)); u.DisabledAt != nil {
 		t.Fatal("the user was disabled without an admin's CSRF token")
 	}
-	if _, err := e.store.Q.GetUserByEmail(t.Context(), "eve@acme.example"); err == nil {
+	if _, err := e.store.GetUserByEmail(t.Context(), "eve@acme.example"); err == nil {
 		t.Fatal("a user was invited without an admin's CSRF token")
 	}
 	// An admin has no customer account page.

@@ -172,23 +172,25 @@ func (s *Server) listLicenses(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	params.MaxRows = p.Limit + 1
 	if p.After != nil {
 		params.BeforeCreated, params.BeforeID = &p.After.T, &p.After.ID
 	}
-	rows, err := s.store.ListLicenses(c.UserContext(), params)
+	pg, err := s.licensesPage(c, p.Limit, params)
 	if err != nil {
 		return err
 	}
-	out := listBody[LicenseView]{Data: make([]LicenseView, 0, len(rows))}
-	for i, r := range rows {
-		if i == int(p.Limit) {
-			out.NextCursor = encodeCursor(cursor{T: rows[i-1].License.CreatedAt, ID: rows[i-1].License.ID})
-			break
-		}
-		out.Data = append(out.Data, viewLicense(r.License, r.PlanCode, int(r.SeatsInUse), now))
-	}
-	return c.JSON(out)
+	return c.JSON(listOf(pg, func(r db.ListLicensesRow) LicenseView {
+		return viewLicense(r.License, r.PlanCode, int(r.SeatsInUse), now)
+	}))
+}
+
+// licensesPage is one page of licenses, newest first, for the API and the
+// admin list alike.
+func (s *Server) licensesPage(c *fiber.Ctx, limit int32, params db.ListLicensesParams) (Page[db.ListLicensesRow, cursor], error) {
+	return fetchPage(limit, func(n int32) ([]db.ListLicensesRow, error) {
+		params.MaxRows = n
+		return s.store.ListLicenses(c.UserContext(), params)
+	}, func(last db.ListLicensesRow) cursor { return cursor{T: last.License.CreatedAt, ID: last.License.ID} })
 }
 
 // effectiveStates are the filter values and dashboard rows, in the order

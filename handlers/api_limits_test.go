@@ -178,7 +178,7 @@ func TestAPIKeysWithoutChecksumStillWork(t *testing.T) {
 	e := newEnv(t)
 	legacy := licensing.APIKeyPrefix + strings.Repeat("Q", 43)
 	hash := licensing.HashAPIKey(legacy)
-	if _, err := e.store.Q.CreateAPIKey(context.Background(), db.CreateAPIKeyParams{Name: "old", Prefix: legacy[:12],
+	if _, err := rawQueries(e.store).CreateAPIKey(context.Background(), db.CreateAPIKeyParams{Name: "old", Prefix: legacy[:12],
 		SecretHash: hash[:], Scopes: []string{licensing.ScopeAdmin}}); err != nil {
 		t.Fatal(err)
 	}

@@ -142,7 +142,7 @@ func (s *Server) getPlan(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	_, prices, err := s.store.PlanWithPrices(c.UserContext(), nil, plan.ID)
+	_, prices, err := s.store.PlanWithPrices(c.UserContext(), plan.ID)
 	if err != nil {
 		return err
 	}

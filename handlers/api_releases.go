@@ -76,9 +76,9 @@ func artifactOut(a db.Artifact) artifactJSON {
 }
 
 func (s *Server) releaseOut(c *fiber.Ctx, product string, r db.Release) (releaseJSON, error) {
-	arts, err := s.store.Q.ListArtifactsByRelease(c.UserContext(), r.ID)
+	arts, err := s.store.ListArtifactsByRelease(c.UserContext(), r.ID)
 	if err != nil {
-		return releaseJSON{}, db.Translate(err)
+		return releaseJSON{}, err
 	}
 	out := releaseJSON{ID: r.ID, Product: product, Version: r.Version, Channel: r.Channel, Notes: r.Notes,
 		PublishedAt: utcPtr(r.PublishedAt), YankedAt: utcPtr(r.YankedAt), CreatedAt: r.CreatedAt.UTC(),
@@ -91,9 +91,9 @@ func (s *Server) releaseOut(c *fiber.Ctx, product string, r db.Release) (release
 
 // listProducts handles GET /api/products.
 func (s *Server) listProducts(c *fiber.Ctx) error {
-	rows, err := s.store.Q.ListProducts(c.UserContext())
+	rows, err := s.store.ListProducts(c.UserContext())
 	if err != nil {
-		return db.Translate(err)
+		return err
 	}
 	out := make([]productJSON, 0, len(rows))
 	for _, p := range rows {
@@ -122,9 +122,9 @@ func (s *Server) createProduct(c *fiber.Ctx) error {
 // listReleases handles GET /api/releases: the newest 200, optionally of one
 // product.
 func (s *Server) listReleases(c *fiber.Ctx) error {
-	rows, err := s.store.Q.ListReleasesWithProduct(c.UserContext(), 200)
+	rows, err := s.store.ListReleasesWithProduct(c.UserContext(), 200)
 	if err != nil {
-		return db.Translate(err)
+		return err
 	}
 	product := c.Query("product")
 	out := []releaseJSON{}
@@ -217,7 +217,7 @@ func (s *Server) releaseParam(c *fiber.Ctx) (db.Release, string, error) {
 	if err != nil {
 		return db.Release{}, "", err
 	}
-	rows, err := s.store.Q.GetReleaseWithProduct(c.UserContext(), id)
+	rows, err := s.store.GetReleaseWithProduct(c.UserContext(), id)
 	if err != nil {
 		return db.Release{}, "", notFoundErr(err, "release not found")
 	}
@@ -226,7 +226,6 @@ func (s *Server) releaseParam(c *fiber.Ctx) (db.Release, string, error) {
 }
 
 func notFoundErr(err error, msg string) error {
-	err = db.Translate(err)
 	if licensing.ErrorCode(err) == licensing.ENOTFOUND {
 		return licensing.Errorf(licensing.ENOTFOUND, "%s", msg)
 	}

@@ -258,7 +258,7 @@ func TestInvitationFromTheCustomerPageToThePortal(t *testing.T) {
 
 	// Audited: the invite by the admin, the password by the user; neither
 	// the token nor the password appears in the audit log or the logs.
-	u, err := e.store.Q.GetUserByEmail(t.Context(), "dev@acme.example")
+	u, err := e.store.GetUserByEmail(t.Context(), "dev@acme.example")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,7 +304,7 @@ func TestInvitationLinkExpires(t *testing.T) {
 			wantStatus(t, p, http.StatusGone)
 			one(t, p, `[data-testid=invite-closed]`)
 			wantStatus(t, b.post(path, url.Values{"password": {customerPassword}, "confirm": {customerPassword}}), http.StatusGone)
-			if u, _ := e.store.Q.GetUserByEmail(t.Context(), "late@acme.example"); u.PasswordHash != nil {
+			if u, _ := e.store.GetUserByEmail(t.Context(), "late@acme.example"); u.PasswordHash != nil {
 				t.Fatal("an expired link set a password")
 			}
 			// The admin (signed in again after days away) sees it expired.
@@ -350,7 +350,7 @@ func TestInvitingAgainReplacesTheLink(t *testing.T) {
 	wantStatus(t, b.get(pathOf(t, second)), http.StatusOK)
 
 	// The "New invitation link" button does the same.
-	u, err := e.store.Q.GetUserByEmail(t.Context(), "twice@acme.example")
+	u, err := e.store.GetUserByEmail(t.Context(), "twice@acme.example")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -801,7 +801,7 @@ func TestInvitePageNeedsCSRFToken(t *testing.T) {
 	other.get("/login")
 	wantStatus(t, b.send("POST", path, url.Values{"password": {customerPassword}, "confirm": {customerPassword},
 		"csrf_token": {other.csrf}}, nil), http.StatusForbidden)
-	if u, _ := e.store.Q.GetUserByEmail(t.Context(), "csrf@acme.example"); u.PasswordHash != nil {
+	if u, _ := e.store.GetUserByEmail(t.Context(), "csrf@acme.example"); u.PasswordHash != nil {
 		t.Fatal("a password was set without a CSRF token")
 	}
 	wantStatus(t, b.get(path), http.StatusOK) // still usable

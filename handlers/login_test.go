@@ -59,7 +59,7 @@ func TestLoginRedirectsByRoleAndNext(t *testing.T) {
 		t.Fatal(err)
 	}
 	hash, _ := auth.HashPassword("customer-pass", 4)
-	u, err := e.store.Q.CreateUser(t.Context(), db.CreateUserParams{Email: "carol@beta.example", Role: "customer",
+	u, err := rawQueries(e.store).CreateUser(t.Context(), db.CreateUserParams{Email: "carol@beta.example", Role: "customer",
 		CustomerID: &cust.ID, PasswordHash: &hash})
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +84,7 @@ func TestLoginRedirectsByRoleAndNext(t *testing.T) {
 			}
 		})
 	}
-	got, err := e.store.Q.GetUserByID(t.Context(), u.ID)
+	got, err := e.store.GetUserByID(t.Context(), u.ID)
 	if err != nil || got.LastLoginAt == nil {
 		t.Fatalf("last_login_at not recorded: %v %v", got.LastLoginAt, err)
 	}

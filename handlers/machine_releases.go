@@ -59,9 +59,9 @@ func (s *Server) upgradeCheck(c *fiber.Ctx) error {
 	}
 	ctx := c.UserContext()
 	now := s.now()
-	rows, err := s.store.Q.ListPublishedReleasesForProducts(ctx, []string{product})
+	rows, err := s.store.ListPublishedReleasesForProducts(ctx, []string{product})
 	if err != nil {
-		return db.Translate(err)
+		return err
 	}
 	rels := make([]licensing.Release, len(rows))
 	for i, r := range rows {
@@ -123,7 +123,7 @@ func (s *Server) downloadByKey(c *fiber.Ctx) error {
 // sendArtifact decides, counts and redirects one download.
 func (s *Server) sendArtifact(c *fiber.Ctx, d db.Distribution, id [16]byte, actor licensing.Actor, via string) error {
 	ctx := c.UserContext()
-	a, err := s.store.Q.GetArtifactWithRelease(ctx, id)
+	a, err := s.store.GetArtifactWithRelease(ctx, id)
 	if err != nil {
 		return notFoundErr(err, "artifact not found")
 	}

@@ -35,6 +35,12 @@ type testEnv struct {
 	cfg   handlers.Config
 }
 
+// rawQueries gives tests the sqlc queries over the store's pool, to set up
+// rows no store method writes (a user without an invitation, a legacy API
+// key, usage days). Test-only: outside package db, code reaches the database
+// through named db.Store methods; these errors are not translated.
+func rawQueries(store *db.Store) *db.Queries { return db.New(store.Pool) }
+
 func testConfig() handlers.Config {
 	return handlers.Config{BodyLimit: 1 << 20}
 }

@@ -182,7 +182,7 @@ func (b *businessCollector) Collect(ch chan<- prometheus.Metric) {
 	up := 1.0
 	if !b.scraped || now.Sub(b.at) >= businessTTL {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		counts, err := b.store.Q.CountDeploymentsByFreshness(ctx, now)
+		counts, err := b.store.CountDeploymentsByFreshness(ctx, now)
 		var queues []db.QueueDepth
 		if err == nil {
 			queues, err = b.store.JobQueueDepth(ctx)

@@ -93,9 +93,9 @@ func (s *Server) adminNotifications(c *fiber.Ctx) error {
 		}
 		v.Rows = append(v.Rows, r)
 	}
-	counts, err := s.store.Q.CountNotificationsByStatus(ctx)
+	counts, err := s.store.CountNotificationsByStatus(ctx)
 	if err != nil {
-		return db.Translate(err)
+		return err
 	}
 	for _, cnt := range counts {
 		v.Counts = append(v.Counts, admin.NotificationCount{Status: cnt.Status, N: cnt.N})
@@ -146,7 +146,7 @@ func (s *Server) unsubscribePage(c *fiber.Ctx) error {
 	if err != nil {
 		return s.renderUnsubscribe(c, pages.UnsubscribeView{Status: fiber.StatusBadRequest})
 	}
-	n, err := s.store.Q.GetNotification(c.UserContext(), id)
+	n, err := s.store.GetNotification(c.UserContext(), id)
 	if err != nil {
 		return s.renderUnsubscribe(c, pages.UnsubscribeView{Status: fiber.StatusBadRequest})
 	}
@@ -262,9 +262,9 @@ func (s *Server) licenseLifecycle(c *fiber.Ctx, l db.License) (admin.LicenseLife
 	if days == nil {
 		days = jobs.DefaultReminderDays
 	}
-	cancel, err := s.store.Q.GetStripeCancelAtPeriodEnd(ctx, l.ID)
-	if err != nil && licensing.ErrorCode(db.Translate(err)) != licensing.ENOTFOUND {
-		return v, db.Translate(err)
+	cancel, err := s.store.StripeCancelsAtPeriodEnd(ctx, l.ID)
+	if err != nil {
+		return v, err
 	}
 	for _, u := range jobs.UpcomingMilestones(l.ExpiresAt, int(l.GraceDays), l.StripeSubscriptionID != nil, cancel,
 		s.now(), days) {

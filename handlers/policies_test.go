@@ -65,7 +65,7 @@ func TestAdminPlanPolicyForm(t *testing.T) {
 		"transfersPerPeriod": {"3"}, "transferPeriodDays": {"30"}, "seatOverage": {"1.5x"}, "softLimits": {"users"},
 		"expiryStrategy": {"maintain"}})
 	wantStatus(t, p, http.StatusSeeOther)
-	pl, err := a.store.Q.GetPlanByCode(t.Context(), "pol")
+	pl, err := a.store.GetPlanByCode(t.Context(), "pol")
 	if err != nil {
 		t.Fatal(err)
 	}

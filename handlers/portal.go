@@ -256,7 +256,12 @@ func (s *Server) portalLicense(c *fiber.Ctx) error {
 }
 
 func (s *Server) renderPortalLicense(c *fiber.Ctx, d portal.LicenseDetail) error {
-	return s.render(c, portal.LicensePage(s.portalPage(c, d.Summary.Plan+" license "+d.Summary.ShortID), d))
+	return s.render(c, s.portalLicensePage(c, d))
+}
+
+// portalLicensePage is the customer's license page.
+func (s *Server) portalLicensePage(c *fiber.Ctx, d portal.LicenseDetail) templ.Component {
+	return portal.LicensePage(s.portalPage(c, d.Summary.Plan+" license "+d.Summary.ShortID), d)
 }
 
 // portalLicenseDetail gathers everything the license page shows.
@@ -359,19 +364,19 @@ func (s *Server) portalRevealKey(c *fiber.Ctx) error {
 		return err
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	if isHTMX(c) {
-		return s.render(c, partials.PortalKeyBlock(partials.PortalKey{LicenseID: id.String(), Key: key}, s.loadSession(c).CSRF))
-	}
-	row, err := s.store.CustomerLicense(c.UserContext(), cu.ID, id, s.now())
-	if err != nil {
-		return err
-	}
-	d, err := s.portalLicenseDetail(c, row)
-	if err != nil {
-		return err
-	}
-	d.Key.Key = key
-	return s.renderPortalLicense(c, d)
+	partial := partials.PortalKeyBlock(partials.PortalKey{LicenseID: id.String(), Key: key}, s.loadSession(c).CSRF)
+	return s.renderSwap(c, fiber.StatusOK, partial, func() (templ.Component, error) {
+		row, err := s.store.CustomerLicense(c.UserContext(), cu.ID, id, s.now())
+		if err != nil {
+			return nil, err
+		}
+		d, err := s.portalLicenseDetail(c, row)
+		if err != nil {
+			return nil, err
+		}
+		d.Key.Key = key
+		return s.portalLicensePage(c, d), nil
+	})
 }
 
 // portalReleaseDeployment handles POST /portal/licenses/:id/deployments/:dep/release:
@@ -401,7 +406,7 @@ func (s *Server) portalReleaseDeployment(c *fiber.Ctx) error {
 	}
 	if !isHTMX(c) {
 		s.setFlash(c, components.ToastSuccess, msg)
-		return c.Redirect("/portal/licenses/"+id.String(), fiber.StatusSeeOther)
+		return redirect(c, "/portal/licenses/"+id.String())
 	}
 	row, err := s.store.CustomerLicense(c.UserContext(), cu.ID, id, now)
 	if err != nil {

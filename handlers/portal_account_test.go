@@ -132,7 +132,7 @@ func TestChangePasswordIsRateLimited(t *testing.T) {
 		t.Fatalf("limited at attempt %d, want 4", limited)
 	}
 	wantStatus(t, b.post("/portal/account/password", form(customerPassword)), http.StatusTooManyRequests)
-	if u, _ := e.store.Q.GetUserByEmail(t.Context(), "guess@acme.example"); !auth.CheckPassword(*u.PasswordHash, customerPassword) {
+	if u, _ := e.store.GetUserByEmail(t.Context(), "guess@acme.example"); !auth.CheckPassword(*u.PasswordHash, customerPassword) {
 		t.Fatal("the password changed while rate limited")
 	}
 }

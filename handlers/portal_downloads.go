@@ -26,10 +26,10 @@ func (s *Server) registerPortalDownloadRoutes(app *fiber.App) {
 // portalDownloads handles GET /portal/downloads.
 func (s *Server) portalDownloads(c *fiber.Ctx) error {
 	ctx, now, cu := c.UserContext(), s.now(), s.customerOf(c)
-	lics, err := s.store.Q.ListPortalLicenses(ctx, db.ListPortalLicensesParams{CustomerID: cu.ID, Now: now,
+	lics, err := s.store.ListPortalLicenses(ctx, db.ListPortalLicensesParams{CustomerID: cu.ID, Now: now,
 		MaxRows: db.PortalLicenseLimit})
 	if err != nil {
-		return db.Translate(err)
+		return err
 	}
 	var view portal.Downloads
 	for _, l := range lics {
@@ -40,24 +40,24 @@ func (s *Server) portalDownloads(c *fiber.Ctx) error {
 		if len(d.Entitlement.Products) == 0 {
 			continue
 		}
-		count, err := s.store.Q.CountDownloadsByLicense(ctx, l.License.ID)
+		count, err := s.store.CountDownloadsByLicense(ctx, l.License.ID)
 		if err != nil {
-			return db.Translate(err)
+			return err
 		}
 		access := licensing.AccessAt(d.Facts, d.Entitlement, now)
 		dl := portal.DownloadLicense{ID: l.License.ID.String(), Plan: l.PlanName, Downloads: plural(count, "download"),
 			Access: accessSentence(access, d.Entitlement)}
-		rows, err := s.store.Q.ListPublishedReleasesForProducts(ctx, d.Entitlement.Products)
+		rows, err := s.store.ListPublishedReleasesForProducts(ctx, d.Entitlement.Products)
 		if err != nil {
-			return db.Translate(err)
+			return err
 		}
 		var ids []uuid.UUID
 		for _, r := range rows {
 			ids = append(ids, r.ID)
 		}
-		arts, err := s.store.Q.ListArtifactsByReleases(ctx, ids)
+		arts, err := s.store.ListArtifactsByReleases(ctx, ids)
 		if err != nil {
-			return db.Translate(err)
+			return err
 		}
 		byRelease := map[uuid.UUID][]db.Artifact{}
 		for _, a := range arts {
@@ -110,9 +110,9 @@ func (s *Server) portalDownloadArtifact(c *fiber.Ctx) error {
 
 // downloadCount says how many release files were downloaded with a license.
 func (s *Server) downloadCount(c *fiber.Ctx, license uuid.UUID) (string, error) {
-	n, err := s.store.Q.CountDownloadsByLicense(c.UserContext(), license)
+	n, err := s.store.CountDownloadsByLicense(c.UserContext(), license)
 	if err != nil {
-		return "", db.Translate(err)
+		return "", err
 	}
 	return plural(n, "file"), nil
 }

@@ -81,7 +81,7 @@ func createCustomerUser(t *testing.T, e *testEnv, customerID, email string) stri
 		t.Fatal(err)
 	}
 	cid := mustUUID(t, customerID)
-	u, err := e.store.Q.CreateUser(t.Context(), db.CreateUserParams{Email: email, Name: "Portal User", Role: "customer",
+	u, err := rawQueries(e.store).CreateUser(t.Context(), db.CreateUserParams{Email: email, Name: "Portal User", Role: "customer",
 		CustomerID: &cid, PasswordHash: &hash})
 	if err != nil {
 		t.Fatal(err)

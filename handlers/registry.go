@@ -118,9 +118,9 @@ func (s *Server) registryToken(c *fiber.Ctx) error {
 		return licensing.Errorf(licensing.EUNAUTHORIZED, "sign in with your license key as the password (any user name)")
 	}
 	ctx := c.UserContext()
-	products, err := s.store.Q.ListProducts(ctx)
+	products, err := s.store.ListProducts(ctx)
 	if err != nil {
-		return db.Translate(err)
+		return err
 	}
 	repos := make([]string, len(products))
 	codeOf := map[string]string{}
@@ -198,7 +198,7 @@ func (s *Server) mayPull(c *fiber.Ctx, d db.Distribution, la licensing.LicenseAc
 		// with nothing cut off.
 		return la.Cutoff == nil
 	}
-	r, err := s.store.Q.GetReleaseByRepositoryVersion(c.UserContext(), db.GetReleaseByRepositoryVersionParams{
+	r, err := s.store.GetReleaseByRepositoryVersion(c.UserContext(), db.GetReleaseByRepositoryVersionParams{
 		Repository: repo, Version: version.String()})
 	if err != nil {
 		return false

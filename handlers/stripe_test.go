@@ -111,7 +111,7 @@ func (f *stripeFixture) deliver(id, typ string, created time.Time, obj map[strin
 
 func (f *stripeFixture) stripeEvent(id string) db.StripeEvent {
 	f.t.Helper()
-	ev, err := f.store.Q.GetStripeEvent(context.Background(), id)
+	ev, err := f.store.GetStripeEvent(context.Background(), id)
 	if err != nil {
 		f.t.Fatalf("event %s: %v", id, err)
 	}
@@ -120,7 +120,7 @@ func (f *stripeFixture) stripeEvent(id string) db.StripeEvent {
 
 func (f *stripeFixture) license(sub string) db.License {
 	f.t.Helper()
-	l, err := f.store.Q.GetLicenseBySubscription(context.Background(), &sub)
+	l, err := f.store.GetLicenseBySubscription(context.Background(), sub)
 	if err != nil {
 		f.t.Fatalf("license of %s: %v", sub, err)
 	}
@@ -314,7 +314,7 @@ func TestStripeSubscriptionLife(t *testing.T) {
 	f.deliver("evt_created", "customer.subscription.created", f.at(1),
 		subscription("sub_life", "cus_life", "price_team", 1, "active", start, end), "processed")
 	l := f.license("sub_life")
-	cust, err := f.store.Q.GetCustomer(ctx, l.CustomerID)
+	cust, err := f.store.GetCustomer(ctx, l.CustomerID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -535,7 +535,7 @@ func TestStripeQuantitySetsLimits(t *testing.T) {
 		f.deliver("evt_1", "customer.subscription.created", f.at(0), subscription("sub_up", "cus_up", "price_team", 1, "active", start, end), "processed")
 		f.deliver("evt_2", "customer.subscription.updated", f.at(1), subscription("sub_up", "cus_up", "price_big", 1, "active", start, end), "processed")
 		l := f.license("sub_up")
-		plan, err := f.store.Q.GetPlan(context.Background(), l.PlanID)
+		plan, err := f.store.GetPlan(context.Background(), l.PlanID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -607,7 +607,7 @@ func TestStripeCustomers(t *testing.T) {
 	// The subscription comes first: a placeholder customer, filled in later.
 	f.deliver("evt_s", "customer.subscription.created", f.at(2), subscription("sub_c", "cus_C1", "price_team", 1, "active", start, start.AddDate(0, 1, 0)), "processed")
 	l := f.license("sub_c")
-	c, err := f.store.Q.GetCustomer(ctx, l.CustomerID)
+	c, err := f.store.GetCustomer(ctx, l.CustomerID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -619,7 +619,7 @@ func TestStripeCustomers(t *testing.T) {
 	f.deliver("evt_co", "checkout.session.completed", f.at(4), map[string]any{"id": "cs_1", "object": "checkout.session",
 		"customer": "cus_C2", "subscription": "sub_other", "customer_details": map[string]any{"name": "Pied Piper", "email": "richard@piedpiper.example"}}, "processed")
 	for id, want := range map[string]string{"cus_C1": "Hooli <ap@hooli.example>", "cus_C2": "Pied Piper <richard@piedpiper.example>"} {
-		c, err := f.store.Q.GetCustomerByStripeID(ctx, &id)
+		c, err := f.store.GetCustomerByStripeID(ctx, id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -669,4 +669,73 @@ func TestStripeEventsListAndDocument(t *testing.T) {
 	c.check("POST", "/api/stripe/events/evt_0/replay", f.admin, nil, 200)
 	wantError(t, f.do("GET", "/api/stripe/events?status=bogus", f.admin, nil), 422, licensing.EINVALID)
 	wantError(t, f.do("GET", "/api/stripe/events", "", nil), 401, licensing.EUNAUTHORIZED)
+}
+
+// A subscription set to cancel at its period's end gets renewal reminders,
+// one that renews itself none: the webhook keeps the flag the milestone job
+// reads, and follows Stripe when the customer changes their mind.
+func TestStripeCancelAtPeriodEndIsRecorded(t *testing.T) {
+	f := newStripeFixture(t)
+	ctx := context.Background()
+	start := time.Now().Add(-time.Hour).Truncate(time.Second)
+	sub := subscription("sub_x", "cus_X", "price_team", 1, "active", start, start.AddDate(0, 1, 0))
+	f.deliver("evt_x1", "customer.subscription.created", f.at(1), sub, "processed")
+	l := f.license("sub_x")
+	cancels := func() bool {
+		t.Helper()
+		got, err := f.store.StripeCancelsAtPeriodEnd(ctx, l.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if cancels() {
+		t.Fatal("got set to cancel, want renewing after a subscription that renews itself")
+	}
+	sub["cancel_at_period_end"] = true
+	f.deliver("evt_x2", "customer.subscription.updated", f.at(2), sub, "processed")
+	if !cancels() {
+		t.Fatal("got renewing, want set to cancel after cancel_at_period_end=true")
+	}
+	// An older event arriving late changes nothing.
+	sub["cancel_at_period_end"] = false
+	f.deliver("evt_x0", "customer.subscription.updated", f.at(0), sub, "ignored")
+	if !cancels() {
+		t.Fatal("got renewing, want still set to cancel after an older event")
+	}
+	f.deliver("evt_x3", "customer.subscription.updated", f.at(3), sub, "processed")
+	if cancels() {
+		t.Fatal("got set to cancel, want renewing after cancel_at_period_end=false")
+	}
+	if n := countRows(t, f.testEnv, `audit_log WHERE action = 'license.stripe_cancel_at_period_end'`); n != 2 {
+		t.Fatalf("got %d audit rows for the flag, want 2 (set, then cleared)", n)
+	}
+}
+
+// Customers the Stripe webhook creates or updates record their domain
+// events in the same transaction, as those made in the admin do.
+func TestStripeCustomerEventsAreRecorded(t *testing.T) {
+	f := newStripeFixture(t)
+	ctx := context.Background()
+	f.deliver("evt_cc", "customer.created", f.at(1), map[string]any{"id": "cus_E", "object": "customer", "name": "Initech",
+		"email": "ap@initech.example"}, "processed")
+	f.deliver("evt_cu", "customer.updated", f.at(2), map[string]any{"id": "cus_E", "object": "customer", "name": "Initech Inc",
+		"email": "ap@initech.example"}, "processed")
+	c, err := f.store.GetCustomerByStripeID(ctx, "cus_E")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for typ, want := range map[string]int{"customer.created": 1, "customer.updated": 1} {
+		if n := countRows(t, f.testEnv, fmt.Sprintf(`events WHERE customer_id = '%s' AND type = '%s'`, c.ID, typ)); n != want {
+			t.Fatalf("%s: got %d events, want %d", typ, n, want)
+		}
+	}
+	// A subscription arriving before its customer creates the customer, with its event.
+	start := time.Now().Add(-time.Hour).Truncate(time.Second)
+	f.deliver("evt_s", "customer.subscription.created", f.at(3), subscription("sub_f", "cus_F", "price_team", 1, "active",
+		start, start.AddDate(0, 1, 0)), "processed")
+	l := f.license("sub_f")
+	if n := countRows(t, f.testEnv, fmt.Sprintf(`events WHERE customer_id = '%s' AND type = 'customer.created'`, l.CustomerID)); n != 1 {
+		t.Fatalf("got %d customer.created events for the placeholder customer, want 1", n)
+	}
 }

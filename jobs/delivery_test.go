@@ -109,7 +109,7 @@ func TestEventRecordedIfAndOnlyIfItsTransactionCommits(t *testing.T) {
 	}
 	actor := licensing.Actor{Type: "admin", Label: "test"}
 	refuse := errors.New("refused after the change")
-	_, err := e.store.ChangeLicense(ctx, actor, id, "license.suspend", func(_ *db.Queries, l *db.License) error {
+	_, err := e.store.ChangeLicense(ctx, actor, id, "license.suspend", func(l *db.License) error {
 		l.Status = "suspended"
 		return refuse
 	}, e.clock.now())
@@ -117,7 +117,7 @@ func TestEventRecordedIfAndOnlyIfItsTransactionCommits(t *testing.T) {
 		t.Fatalf("got %v, want the refusal", err)
 	}
 	// A change refused by the database after the event was written rolls it back too.
-	_, err = e.store.ChangeLicense(ctx, actor, id, "license.update", func(_ *db.Queries, l *db.License) error {
+	_, err = e.store.ChangeLicense(ctx, actor, id, "license.update", func(l *db.License) error {
 		l.GraceDays = -1
 		return nil
 	}, e.clock.now())
@@ -127,7 +127,7 @@ func TestEventRecordedIfAndOnlyIfItsTransactionCommits(t *testing.T) {
 	if ev, j := count("license.suspended"); ev != 0 || j != 0 {
 		t.Fatalf("rolled back: got %d events and %d jobs, want none", ev, j)
 	}
-	suspend := func(_ *db.Queries, l *db.License) error {
+	suspend := func(l *db.License) error {
 		reason, source := "test", "admin"
 		l.Status, l.SuspendedReason, l.SuspensionSource = "suspended", &reason, &source
 		return nil

@@ -255,7 +255,9 @@ func TestMilestonesEmailEachRecipientExactlyOnce(t *testing.T) {
 	wants = append(wants, want{e.addr("stripe-renews"), nil, ""})
 	c = e.customer("stripe-cancels")
 	id = e.license(c, lic{expires: at(5 * dayLen), stripe: true})
-	if err := e.store.Q.SetStripeCancelAtPeriodEnd(ctx, db.SetStripeCancelAtPeriodEndParams{LicenseID: id,
+	// Setup only: raw queries over the pool stand in for the Stripe webhook,
+	// which records the flag through the store.
+	if err := db.New(e.pool).SetStripeCancelAtPeriodEnd(ctx, db.SetStripeCancelAtPeriodEndParams{LicenseID: id,
 		CancelAtPeriodEnd: true, UpdatedAt: t0}); err != nil {
 		t.Fatal(err)
 	}

@@ -37,10 +37,10 @@ func Milestones(ctx context.Context, store *db.Store, now time.Time, reminderDay
 		maxOffset = offsets[len(offsets)-1]
 	}
 	since := now.Add(-lookback)
-	lics, err := store.Q.ListLicensesForMilestones(ctx, db.ListLicensesForMilestonesParams{
+	lics, err := store.ListLicensesForMilestones(ctx, db.ListLicensesForMilestonesParams{
 		Horizon: now.AddDate(0, 0, maxOffset+1), Since: since})
 	if err != nil {
-		return nil, db.Translate(err)
+		return nil, err
 	}
 	var out []events.Event
 	add := func(typ, key string, at time.Time, data events.Data) {
@@ -102,9 +102,9 @@ func Milestones(ctx context.Context, store *db.Store, now time.Time, reminderDay
 		}
 	}
 
-	stale, err := store.Q.ListStaleDeploymentsForMilestones(ctx, db.ListStaleDeploymentsForMilestonesParams{Now: now, Since: since})
+	stale, err := store.ListStaleDeploymentsForMilestones(ctx, db.ListStaleDeploymentsForMilestonesParams{Now: now, Since: since})
 	if err != nil {
-		return nil, db.Translate(err)
+		return nil, err
 	}
 	for _, s := range stale {
 		add(events.DeploymentStale, fmt.Sprintf("deployment:%s:stale:%d", s.ID, s.LastSeenAt.Unix()), now,
@@ -112,9 +112,9 @@ func Milestones(ctx context.Context, store *db.Store, now time.Time, reminderDay
 				ClientID: s.DeploymentID, Hostname: s.Hostname, LastSeenAt: s.LastSeenAt.UTC()})
 	}
 
-	near, err := store.Q.ListUsageNearLimitsForMilestones(ctx, now)
+	near, err := store.ListUsageNearLimitsForMilestones(ctx, now)
 	if err != nil {
-		return nil, db.Translate(err)
+		return nil, err
 	}
 	for _, u := range near {
 		typ, level := events.UsageLimitNear, "near"

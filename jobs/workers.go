@@ -123,22 +123,21 @@ func (r *Runner) compose(ctx context.Context, n db.Notice) (notify.Message, erro
 // digest writes the staff's daily digest as of now.
 func (r *Runner) digest(ctx context.Context) (string, email.Notice, error) {
 	now := r.cfg.Now().UTC()
-	q := r.store.Q
-	expiring, err := q.DigestExpiringLicenses(ctx, now)
+	expiring, err := r.store.DigestExpiringLicenses(ctx, now)
 	if err != nil {
-		return "", email.Notice{}, db.Translate(err)
+		return "", email.Notice{}, err
 	}
-	overdue, err := q.DigestPastDueLicenses(ctx)
+	overdue, err := r.store.DigestPastDueLicenses(ctx)
 	if err != nil {
-		return "", email.Notice{}, db.Translate(err)
+		return "", email.Notice{}, err
 	}
-	stripe, err := q.DigestStripeEventsNeedingAttention(ctx)
+	stripe, err := r.store.DigestStripeEventsNeedingAttention(ctx)
 	if err != nil {
-		return "", email.Notice{}, db.Translate(err)
+		return "", email.Notice{}, err
 	}
-	failed, err := q.CountFailedNotificationsSince(ctx, now.Add(-24*time.Hour))
+	failed, err := r.store.CountFailedNotificationsSince(ctx, now.Add(-24*time.Hour))
 	if err != nil {
-		return "", email.Notice{}, db.Translate(err)
+		return "", email.Notice{}, err
 	}
 	base := strings.TrimRight(r.cfg.BaseURL, "/")
 	n := email.Notice{Greeting: "Hello,", Reason: "You receive this digest as a member of the licensing staff (NLS_STAFF_EMAILS).",

@@ -74,7 +74,10 @@ type Subscription struct {
 	PeriodStart *time.Time
 	PeriodEnd   *time.Time
 	EndedAt     *time.Time
-	Items       []SubscriptionItem
+	// CancelAtPeriodEnd: the subscription ends with its current period
+	// instead of renewing, so its license gets renewal reminders.
+	CancelAtPeriodEnd bool
+	Items             []SubscriptionItem
 }
 
 // Normalize reads a deletion as the end it is, whatever status it carries.

@@ -472,7 +472,7 @@ func addBenchRoutes(app *fiber.App, store *db.Store, pool *pgxpool.Pool, keys []
 		if err := json.Unmarshal(c.Body(), &body); err != nil {
 			return err
 		}
-		l, err := store.Q.GetLicense(c.UserContext(), body.ID)
+		l, err := store.GetLicense(c.UserContext(), body.ID)
 		if err != nil {
 			return err
 		}

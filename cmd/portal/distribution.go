@@ -318,9 +318,9 @@ func (e *cmdEnv) seedDistribution(ctx context.Context, store *db.Store, actor li
 			Expiry: licensing.ExpiryMaintain},
 		"pro": {Products: []string{"acme-server"}, Channels: []licensing.Channel{licensing.ChannelStable}, Expiry: licensing.ExpiryRestrict},
 	} {
-		plan, err := store.Q.GetPlanByCode(ctx, code)
+		plan, err := store.GetPlanByCode(ctx, code)
 		if err != nil {
-			return db.Translate(err)
+			return err
 		}
 		if err := store.SetPlanDistribution(ctx, actor, plan.ID, ent, now); err != nil {
 			return err

@@ -109,21 +109,21 @@ func (e *cmdEnv) licenseShow(ctx context.Context, args []string) error {
 		return err
 	}
 	defer closeFn()
-	lic, err := store.Q.GetLicense(ctx, id)
+	lic, err := store.GetLicense(ctx, id)
 	if err != nil {
-		return cliError(db.Translate(err))
+		return cliError(err)
 	}
-	cust, err := store.Q.GetCustomer(ctx, lic.CustomerID)
+	cust, err := store.GetCustomer(ctx, lic.CustomerID)
 	if err != nil {
-		return cliError(db.Translate(err))
+		return cliError(err)
 	}
-	plan, err := store.Q.GetPlan(ctx, lic.PlanID)
+	plan, err := store.GetPlan(ctx, lic.PlanID)
 	if err != nil {
-		return cliError(db.Translate(err))
+		return cliError(err)
 	}
-	deps, err := store.Q.ListDeployments(ctx, id)
+	deps, err := store.ListDeployments(ctx, id)
 	if err != nil {
-		return cliError(db.Translate(err))
+		return cliError(err)
 	}
 	now := time.Now().UTC()
 	eff := lic.Effective(now)

@@ -17,9 +17,9 @@ import (
 // seedIfEmpty fills a database that has no users yet with demo data (an
 // admin, three plans, a few customers and licenses) and says how to sign in.
 func (e *cmdEnv) seedIfEmpty(ctx context.Context, store *db.Store, keys *app.KeyService, sealer *licensing.Sealer) error {
-	n, err := store.Q.CountUsers(ctx)
+	n, err := store.CountUsers(ctx)
 	if err != nil {
-		return db.Translate(err)
+		return err
 	}
 	if n > 0 {
 		return nil

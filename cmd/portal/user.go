@@ -81,18 +81,18 @@ func (e *cmdEnv) user(ctx context.Context, args []string) error {
 // one customer that is not archived.
 func findCustomer(ctx context.Context, store *db.Store, ref string) (db.Customer, error) {
 	if id, err := uuid.Parse(ref); err == nil {
-		cu, err := store.Q.GetCustomer(ctx, id)
-		if licensing.ErrorCode(db.Translate(err)) == licensing.ENOTFOUND {
+		cu, err := store.GetCustomer(ctx, id)
+		if licensing.ErrorCode(err) == licensing.ENOTFOUND {
 			return cu, &exitError{code: 1, msg: "no customer has the id " + ref}
 		}
-		return cu, db.Translate(err)
+		return cu, err
 	}
 	if !licensing.ValidEmail(ref) {
 		return db.Customer{}, &exitError{code: 2, msg: "--customer must be a customer id (a UUID) or a customer's contact email"}
 	}
-	list, err := store.Q.ListCustomersByEmail(ctx, ref)
+	list, err := store.ListCustomersByEmail(ctx, ref)
 	if err != nil {
-		return db.Customer{}, db.Translate(err)
+		return db.Customer{}, err
 	}
 	switch len(list) {
 	case 0:

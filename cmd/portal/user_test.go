@@ -59,7 +59,7 @@ func TestUserInvitePrintsAWorkingLink(t *testing.T) {
 	if !strings.Contains(errOut, "NLS_SMTP_URL is not set") {
 		t.Errorf("stderr does not say the link was not emailed: %q", errOut)
 	}
-	inv, err := store.Q.GetInvitationByTokenHash(t.Context(), db.InviteTokenHash(strings.TrimPrefix(link,
+	inv, err := store.GetInvitationByTokenHash(t.Context(), db.InviteTokenHash(strings.TrimPrefix(link,
 		"https://licenses.vendor.example/invite/")))
 	if err != nil {
 		t.Fatal(err)
