@@ -42,6 +42,10 @@ type Config struct {
 
 	// Delays after failed sign-ins (login_throttle.go); zero: none.
 	LoginThrottle LoginThrottle
+
+	// Owners must use two-factor sign-in (NLS_REQUIRE_2FA_OWNERS): one
+	// without it is sent to set it up and can do nothing else meanwhile.
+	RequireOwner2FA bool
 }
 
 // Deps are the handlers' collaborators, built and owned by main.
@@ -153,7 +157,6 @@ func New(cfg Config, d Deps) *fiber.App {
 	s.registerAPIRoutes(api)
 	s.registerPageRoutes(app)
 	s.registerInvitationRoutes(app)
-	s.registerAdminUserRoutes(app)
 	s.registerPortalAccountRoutes(app)
 	s.registerPortalRoutes(app)
 	// A request no route matches falls through the middleware to Fiber's
