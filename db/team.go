@@ -198,7 +198,7 @@ func (s *Store) EnableTOTP(ctx context.Context, actor licensing.Actor, userID uu
 		if err := replaceRecoveryCodes(ctx, q, userID, codeHashes); err != nil {
 			return err
 		}
-		return Audit(ctx, q, actor, AuditEntry{Action: "user.2fa_enable", EntityType: "user", EntityID: userID.String(),
+		return Audit(ctx, q, actor, AuditEntry{Action: "user.two_factor_enable", EntityType: "user", EntityID: userID.String(),
 			After: map[string]any{"recoveryCodes": len(codeHashes)}}, now)
 	})
 }
@@ -224,7 +224,7 @@ func (s *Store) DisableTOTP(ctx context.Context, actor licensing.Actor, userID u
 		if err := q.DeleteRecoveryCodes(ctx, userID); err != nil {
 			return err
 		}
-		return Audit(ctx, q, actor, AuditEntry{Action: "user.2fa_disable", EntityType: "user", EntityID: userID.String()}, now)
+		return Audit(ctx, q, actor, AuditEntry{Action: "user.two_factor_disable", EntityType: "user", EntityID: userID.String()}, now)
 	})
 }
 

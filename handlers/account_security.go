@@ -151,6 +151,7 @@ func (s *Server) totpConfirm(c *fiber.Ctx) error {
 		s.loginFailed(c, sess.Email)
 		return again(fiber.StatusUnprocessableEntity, "That code is not right. Type the code the app shows now.")
 	}
+	s.loginSucceeded(c, sess.Email)
 	sess.Enrol = ""
 	s.saveSession(c, sess)
 	return s.render(c, pages.RecoveryCodesPage(s.accountPage(c, "Two-factor sign-in is on"), base, codes))
