@@ -65,7 +65,10 @@ func (s *Store) CreateAdminAs(ctx context.Context, actor licensing.Actor, email,
 	role licensing.AdminRole, now time.Time) (User, error) {
 	var u User
 	err := s.InTx(ctx, func(q *Queries) error {
-		n, err := q.CountAdminsForUpdate(ctx)
+		if err := q.LockAdminTeam(ctx); err != nil {
+			return err
+		}
+		n, err := q.CountAdmins(ctx)
 		if err != nil {
 			return err
 		}

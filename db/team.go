@@ -111,7 +111,7 @@ func (s *Store) SetAdminRole(ctx context.Context, actor licensing.Actor, userID 
 		return u, false, err
 	}
 	err = s.InTx(ctx, func(q *Queries) error {
-		if _, err := q.CountAdminsForUpdate(ctx); err != nil {
+		if err := q.LockAdminTeam(ctx); err != nil {
 			return err
 		}
 		if u, err = q.GetAdminForUpdate(ctx, userID); err != nil {
@@ -144,7 +144,7 @@ func (s *Store) SetAdminRole(ctx context.Context, actor licensing.Actor, userID 
 func (s *Store) SetAdminDisabled(ctx context.Context, actor licensing.Actor, userID uuid.UUID, disabled bool,
 	now time.Time) (u User, changed bool, err error) {
 	err = s.InTx(ctx, func(q *Queries) error {
-		if _, err := q.CountAdminsForUpdate(ctx); err != nil {
+		if err := q.LockAdminTeam(ctx); err != nil {
 			return err
 		}
 		if u, err = q.GetAdminForUpdate(ctx, userID); err != nil {

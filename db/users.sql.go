@@ -12,14 +12,12 @@ import (
 	"github.com/google/uuid"
 )
 
-const countAdminsForUpdate = `-- name: CountAdminsForUpdate :one
-SELECT count(*) FROM (SELECT id FROM users WHERE role = 'admin' FOR UPDATE) a
+const countAdmins = `-- name: CountAdmins :one
+SELECT count(*) FROM users WHERE role = 'admin'
 `
 
-// Locks the admins (so two first admins cannot both become owners, and the
-// last owner cannot be demoted by two changes at once) and counts them.
-func (q *Queries) CountAdminsForUpdate(ctx context.Context) (int64, error) {
-	row := q.db.QueryRow(ctx, countAdminsForUpdate)
+func (q *Queries) CountAdmins(ctx context.Context) (int64, error) {
+	row := q.db.QueryRow(ctx, countAdmins)
 	var count int64
 	err := row.Scan(&count)
 	return count, err
@@ -651,6 +649,18 @@ func (q *Queries) ListCustomersByEmail(ctx context.Context, email string) ([]Cus
 		return nil, err
 	}
 	return items, nil
+}
+
+const lockAdminTeam = `-- name: LockAdminTeam :exec
+SELECT pg_advisory_xact_lock(7340033)
+`
+
+// Serialises changes to the admin team until the transaction ends, so two
+// first admins cannot both become owners (row locks cannot lock rows that do
+// not exist yet) and the last owner cannot be demoted by two changes at once.
+func (q *Queries) LockAdminTeam(ctx context.Context) error {
+	_, err := q.db.Exec(ctx, lockAdminTeam)
+	return err
 }
 
 const markInvitationUsed = `-- name: MarkInvitationUsed :exec

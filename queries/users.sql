@@ -89,10 +89,14 @@ FOR UPDATE;
 -- name: MarkInvitationUsed :exec
 UPDATE user_invitations SET used_at = @now WHERE id = @id;
 
--- name: CountAdminsForUpdate :one
--- Locks the admins (so two first admins cannot both become owners, and the
--- last owner cannot be demoted by two changes at once) and counts them.
-SELECT count(*) FROM (SELECT id FROM users WHERE role = 'admin' FOR UPDATE) a;
+-- name: LockAdminTeam :exec
+-- Serialises changes to the admin team until the transaction ends, so two
+-- first admins cannot both become owners (row locks cannot lock rows that do
+-- not exist yet) and the last owner cannot be demoted by two changes at once.
+SELECT pg_advisory_xact_lock(7340033);
+
+-- name: CountAdmins :one
+SELECT count(*) FROM users WHERE role = 'admin';
 
 -- name: CountEnabledOwners :one
 SELECT count(*) FROM users WHERE role = 'admin' AND admin_role = 'owner' AND disabled_at IS NULL;
