@@ -99,3 +99,26 @@ func TestOwnersMustEnrolWhenRequired(t *testing.T) {
 	wantStatus(t, owner.get("/admin"), http.StatusOK)
 	wantStatus(t, owner.get("/admin/team"), http.StatusOK)
 }
+
+// With SMTP configured, the invited admin gets their link by email.
+func TestTeamInvitationEmailed(t *testing.T) {
+	srv := startSMTP(t, nil, "", "")
+	a := newAdminEnv(t, func(c *handlers.Config) {
+		c.Mail = handlers.MailConfig{URL: "smtp://" + srv.addr(), From: "NLS <licenses@vendor.example>"}
+	})
+	a.b.get("/admin/team")
+	p := a.b.post("/admin/team", url.Values{"email": {"vic@nls.example"}, "role": {"viewer"}})
+	wantStatus(t, p, http.StatusCreated)
+	if got := one(t, p, `[data-testid=link-delivery]`).AttrOr("data-state", ""); got != "emailed" {
+		t.Fatalf("delivery: got %q, want emailed", got)
+	}
+	link := one(t, p, `[data-testid=new-link-url]`).AttrOr("value", "")
+	msgs := srv.messages()
+	if len(msgs) != 1 || msgs[0].To != "vic@nls.example" {
+		t.Fatalf("got %d messages (%+v), want 1 to vic@nls.example", len(msgs), msgs)
+	}
+	_, body := readMail(t, msgs[0].Data)
+	if !strings.Contains(body, link) || !strings.Contains(body, "as viewer") {
+		t.Errorf("the email does not carry the link and the role:\n%s", body)
+	}
+}
