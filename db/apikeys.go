@@ -56,16 +56,33 @@ func (s *Store) RevokeAPIKey(ctx context.Context, actor licensing.Actor, id uuid
 
 // CreateAdmin adds an admin user with an already hashed password.
 func (s *Store) CreateAdmin(ctx context.Context, actor licensing.Actor, email, name, passwordHash string, now time.Time) (User, error) {
+	return s.CreateAdminAs(ctx, actor, email, name, passwordHash, licensing.RoleOwner, now)
+}
+
+// CreateAdminAs adds an admin with role; the first admin ever is an owner
+// whatever role is asked for, so that someone can manage the team.
+func (s *Store) CreateAdminAs(ctx context.Context, actor licensing.Actor, email, name, passwordHash string,
+	role licensing.AdminRole, now time.Time) (User, error) {
 	var u User
 	err := s.inTx(ctx, func(q *Queries) error {
-		var err error
+		if err := q.LockAdminTeam(ctx); err != nil {
+			return err
+		}
+		n, err := q.CountAdmins(ctx)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			role = licensing.RoleOwner
+		}
+		r := string(role)
 		u, err = q.CreateUser(ctx, CreateUserParams{Email: strings.TrimSpace(email), Name: name, Role: "admin",
-			PasswordHash: &passwordHash})
+			PasswordHash: &passwordHash, AdminRole: &r})
 		if err != nil {
 			return err
 		}
 		return Audit(ctx, q, actor, AuditEntry{Action: "user.create", EntityType: "user", EntityID: u.ID.String(),
-			After: map[string]any{"email": u.Email, "role": u.Role}}, now)
+			After: map[string]any{"email": u.Email, "role": u.Role, "adminRole": r}}, now)
 	})
 	return u, err
 }

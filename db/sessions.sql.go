@@ -119,7 +119,8 @@ func (q *Queries) GetLoginFailures(ctx context.Context, arg GetLoginFailuresPara
 }
 
 const getOpenSession = `-- name: GetOpenSession :one
-SELECT s.id, s.user_id, s.last_seen_at, u.role, u.customer_id, u.disabled_at
+SELECT s.id, s.user_id, s.last_seen_at, u.role, u.customer_id, u.disabled_at, u.admin_role,
+    (u.totp_enabled_at IS NOT NULL)::boolean AS totp_on
 FROM sessions s
 JOIN users u ON u.id = s.user_id
 WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 AND s.last_seen_at > $3
@@ -138,6 +139,8 @@ type GetOpenSessionRow struct {
 	Role       string
 	CustomerID *uuid.UUID
 	DisabledAt *time.Time
+	AdminRole  *string
+	TotpOn     bool
 }
 
 // The session of a cookie with what every signed-in request checks about
@@ -152,8 +155,61 @@ func (q *Queries) GetOpenSession(ctx context.Context, arg GetOpenSessionParams) 
 		&i.Role,
 		&i.CustomerID,
 		&i.DisabledAt,
+		&i.AdminRole,
+		&i.TotpOn,
 	)
 	return i, err
+}
+
+const listOpenSessionsByUser = `-- name: ListOpenSessionsByUser :many
+SELECT id, token_hash, created_at, last_seen_at, ip, user_agent
+FROM sessions
+WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 AND last_seen_at > $3
+ORDER BY last_seen_at DESC
+LIMIT 100
+`
+
+type ListOpenSessionsByUserParams struct {
+	UserID    uuid.UUID
+	Now       time.Time
+	IdleSince time.Time
+}
+
+type ListOpenSessionsByUserRow struct {
+	ID         uuid.UUID
+	TokenHash  []byte
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	Ip         string
+	UserAgent  string
+}
+
+// A user's signed-in browsers, most recently seen first.
+func (q *Queries) ListOpenSessionsByUser(ctx context.Context, arg ListOpenSessionsByUserParams) ([]ListOpenSessionsByUserRow, error) {
+	rows, err := q.db.Query(ctx, listOpenSessionsByUser, arg.UserID, arg.Now, arg.IdleSince)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListOpenSessionsByUserRow{}
+	for rows.Next() {
+		var i ListOpenSessionsByUserRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.TokenHash,
+			&i.CreatedAt,
+			&i.LastSeenAt,
+			&i.Ip,
+			&i.UserAgent,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const pruneLoginFailures = `-- name: PruneLoginFailures :exec
@@ -203,6 +259,25 @@ type RevokeSessionParams struct {
 func (q *Queries) RevokeSession(ctx context.Context, arg RevokeSessionParams) error {
 	_, err := q.db.Exec(ctx, revokeSession, arg.Now, arg.TokenHash)
 	return err
+}
+
+const revokeUserSession = `-- name: RevokeUserSession :execrows
+UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL
+`
+
+type RevokeUserSessionParams struct {
+	Now    *time.Time
+	ID     uuid.UUID
+	UserID uuid.UUID
+}
+
+// Ends one session of a user; another user's session is not found.
+func (q *Queries) RevokeUserSession(ctx context.Context, arg RevokeUserSessionParams) (int64, error) {
+	result, err := q.db.Exec(ctx, revokeUserSession, arg.Now, arg.ID, arg.UserID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const revokeUserSessions = `-- name: RevokeUserSessions :execrows

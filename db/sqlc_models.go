@@ -388,16 +388,20 @@ type UsageReport struct {
 }
 
 type User struct {
-	ID           uuid.UUID
-	Email        string
-	Name         string
-	Role         string
-	CustomerID   *uuid.UUID
-	PasswordHash *string
-	DisabledAt   *time.Time
-	LastLoginAt  *time.Time
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	ID               uuid.UUID
+	Email            string
+	Name             string
+	Role             string
+	CustomerID       *uuid.UUID
+	PasswordHash     *string
+	DisabledAt       *time.Time
+	LastLoginAt      *time.Time
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	AdminRole        *string
+	TotpSecretSealed []byte
+	TotpEnabledAt    *time.Time
+	TotpLastStep     int64
 }
 
 type UserInvitation struct {
@@ -409,6 +413,12 @@ type UserInvitation struct {
 	UsedAt    *time.Time
 	CreatedAt time.Time
 	RevokedAt *time.Time
+}
+
+type UserRecoveryCode struct {
+	UserID   uuid.UUID
+	CodeHash []byte
+	UsedAt   *time.Time
 }
 
 type ValidationStat struct {

@@ -12,6 +12,39 @@ import (
 	"github.com/google/uuid"
 )
 
+const countAdmins = `-- name: CountAdmins :one
+SELECT count(*) FROM users WHERE role = 'admin'
+`
+
+func (q *Queries) CountAdmins(ctx context.Context) (int64, error) {
+	row := q.db.QueryRow(ctx, countAdmins)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
+const countEnabledOwners = `-- name: CountEnabledOwners :one
+SELECT count(*) FROM users WHERE role = 'admin' AND admin_role = 'owner' AND disabled_at IS NULL
+`
+
+func (q *Queries) CountEnabledOwners(ctx context.Context) (int64, error) {
+	row := q.db.QueryRow(ctx, countEnabledOwners)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
+const countUnusedRecoveryCodes = `-- name: CountUnusedRecoveryCodes :one
+SELECT count(*) FROM user_recovery_codes WHERE user_id = $1 AND used_at IS NULL
+`
+
+func (q *Queries) CountUnusedRecoveryCodes(ctx context.Context, userID uuid.UUID) (int64, error) {
+	row := q.db.QueryRow(ctx, countUnusedRecoveryCodes, userID)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const countUsers = `-- name: CountUsers :one
 
 SELECT count(*) FROM users
@@ -62,9 +95,9 @@ func (q *Queries) CreateInvitation(ctx context.Context, arg CreateInvitationPara
 }
 
 const createUser = `-- name: CreateUser :one
-INSERT INTO users (email, name, role, customer_id, password_hash)
-VALUES ($1, $2, $3, $4, $5)
-RETURNING id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at
+INSERT INTO users (email, name, role, customer_id, password_hash, admin_role)
+VALUES ($1, $2, $3, $4, $5, $6)
+RETURNING id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at, admin_role, totp_secret_sealed, totp_enabled_at, totp_last_step
 `
 
 type CreateUserParams struct {
@@ -73,6 +106,7 @@ type CreateUserParams struct {
 	Role         string
 	CustomerID   *uuid.UUID
 	PasswordHash *string
+	AdminRole    *string
 }
 
 func (q *Queries) CreateUser(ctx context.Context, arg CreateUserParams) (User, error) {
@@ -82,6 +116,7 @@ func (q *Queries) CreateUser(ctx context.Context, arg CreateUserParams) (User, e
 		arg.Role,
 		arg.CustomerID,
 		arg.PasswordHash,
+		arg.AdminRole,
 	)
 	var i User
 	err := row.Scan(
@@ -95,14 +130,27 @@ func (q *Queries) CreateUser(ctx context.Context, arg CreateUserParams) (User, e
 		&i.LastLoginAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.AdminRole,
+		&i.TotpSecretSealed,
+		&i.TotpEnabledAt,
+		&i.TotpLastStep,
 	)
 	return i, err
+}
+
+const deleteRecoveryCodes = `-- name: DeleteRecoveryCodes :exec
+DELETE FROM user_recovery_codes WHERE user_id = $1
+`
+
+func (q *Queries) DeleteRecoveryCodes(ctx context.Context, userID uuid.UUID) error {
+	_, err := q.db.Exec(ctx, deleteRecoveryCodes, userID)
+	return err
 }
 
 const disableCustomerUser = `-- name: DisableCustomerUser :one
 UPDATE users SET disabled_at = $1, updated_at = now()
 WHERE id = $2 AND customer_id = $3
-RETURNING id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at
+RETURNING id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at, admin_role, totp_secret_sealed, totp_enabled_at, totp_last_step
 `
 
 type DisableCustomerUserParams struct {
@@ -125,14 +173,28 @@ func (q *Queries) DisableCustomerUser(ctx context.Context, arg DisableCustomerUs
 		&i.LastLoginAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.AdminRole,
+		&i.TotpSecretSealed,
+		&i.TotpEnabledAt,
+		&i.TotpLastStep,
 	)
 	return i, err
+}
+
+const disableTOTP = `-- name: DisableTOTP :exec
+UPDATE users SET totp_secret_sealed = NULL, totp_enabled_at = NULL, totp_last_step = 0, updated_at = now()
+WHERE id = $1
+`
+
+func (q *Queries) DisableTOTP(ctx context.Context, id uuid.UUID) error {
+	_, err := q.db.Exec(ctx, disableTOTP, id)
+	return err
 }
 
 const enableCustomerUser = `-- name: EnableCustomerUser :one
 UPDATE users SET disabled_at = NULL, updated_at = now()
 WHERE id = $1 AND customer_id = $2
-RETURNING id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at
+RETURNING id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at, admin_role, totp_secret_sealed, totp_enabled_at, totp_last_step
 `
 
 type EnableCustomerUserParams struct {
@@ -154,12 +216,65 @@ func (q *Queries) EnableCustomerUser(ctx context.Context, arg EnableCustomerUser
 		&i.LastLoginAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.AdminRole,
+		&i.TotpSecretSealed,
+		&i.TotpEnabledAt,
+		&i.TotpLastStep,
+	)
+	return i, err
+}
+
+const enableTOTP = `-- name: EnableTOTP :exec
+UPDATE users SET totp_secret_sealed = $1, totp_enabled_at = $2, totp_last_step = $3,
+    updated_at = now()
+WHERE id = $4
+`
+
+type EnableTOTPParams struct {
+	SecretSealed []byte
+	Now          *time.Time
+	LastStep     int64
+	ID           uuid.UUID
+}
+
+func (q *Queries) EnableTOTP(ctx context.Context, arg EnableTOTPParams) error {
+	_, err := q.db.Exec(ctx, enableTOTP,
+		arg.SecretSealed,
+		arg.Now,
+		arg.LastStep,
+		arg.ID,
+	)
+	return err
+}
+
+const getAdminForUpdate = `-- name: GetAdminForUpdate :one
+SELECT id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at, admin_role, totp_secret_sealed, totp_enabled_at, totp_last_step FROM users WHERE id = $1 AND role = 'admin' FOR UPDATE
+`
+
+func (q *Queries) GetAdminForUpdate(ctx context.Context, id uuid.UUID) (User, error) {
+	row := q.db.QueryRow(ctx, getAdminForUpdate, id)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.Email,
+		&i.Name,
+		&i.Role,
+		&i.CustomerID,
+		&i.PasswordHash,
+		&i.DisabledAt,
+		&i.LastLoginAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.AdminRole,
+		&i.TotpSecretSealed,
+		&i.TotpEnabledAt,
+		&i.TotpLastStep,
 	)
 	return i, err
 }
 
 const getCustomerUserForUpdate = `-- name: GetCustomerUserForUpdate :one
-SELECT id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at FROM users WHERE id = $1 AND customer_id = $2 FOR UPDATE
+SELECT id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at, admin_role, totp_secret_sealed, totp_enabled_at, totp_last_step FROM users WHERE id = $1 AND customer_id = $2 FOR UPDATE
 `
 
 type GetCustomerUserForUpdateParams struct {
@@ -182,6 +297,10 @@ func (q *Queries) GetCustomerUserForUpdate(ctx context.Context, arg GetCustomerU
 		&i.LastLoginAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.AdminRole,
+		&i.TotpSecretSealed,
+		&i.TotpEnabledAt,
+		&i.TotpLastStep,
 	)
 	return i, err
 }
@@ -270,7 +389,7 @@ func (q *Queries) GetInvitationByTokenHashForUpdate(ctx context.Context, tokenHa
 }
 
 const getUserByEmail = `-- name: GetUserByEmail :one
-SELECT id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at FROM users WHERE email = $1
+SELECT id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at, admin_role, totp_secret_sealed, totp_enabled_at, totp_last_step FROM users WHERE email = $1
 `
 
 func (q *Queries) GetUserByEmail(ctx context.Context, email string) (User, error) {
@@ -287,12 +406,16 @@ func (q *Queries) GetUserByEmail(ctx context.Context, email string) (User, error
 		&i.LastLoginAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.AdminRole,
+		&i.TotpSecretSealed,
+		&i.TotpEnabledAt,
+		&i.TotpLastStep,
 	)
 	return i, err
 }
 
 const getUserByEmailForUpdate = `-- name: GetUserByEmailForUpdate :one
-SELECT id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at FROM users WHERE email = $1 FOR UPDATE
+SELECT id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at, admin_role, totp_secret_sealed, totp_enabled_at, totp_last_step FROM users WHERE email = $1 FOR UPDATE
 `
 
 func (q *Queries) GetUserByEmailForUpdate(ctx context.Context, email string) (User, error) {
@@ -309,12 +432,16 @@ func (q *Queries) GetUserByEmailForUpdate(ctx context.Context, email string) (Us
 		&i.LastLoginAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.AdminRole,
+		&i.TotpSecretSealed,
+		&i.TotpEnabledAt,
+		&i.TotpLastStep,
 	)
 	return i, err
 }
 
 const getUserByID = `-- name: GetUserByID :one
-SELECT id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at FROM users WHERE id = $1
+SELECT id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at, admin_role, totp_secret_sealed, totp_enabled_at, totp_last_step FROM users WHERE id = $1
 `
 
 func (q *Queries) GetUserByID(ctx context.Context, id uuid.UUID) (User, error) {
@@ -331,12 +458,16 @@ func (q *Queries) GetUserByID(ctx context.Context, id uuid.UUID) (User, error) {
 		&i.LastLoginAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.AdminRole,
+		&i.TotpSecretSealed,
+		&i.TotpEnabledAt,
+		&i.TotpLastStep,
 	)
 	return i, err
 }
 
 const getUserForUpdate = `-- name: GetUserForUpdate :one
-SELECT id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at FROM users WHERE id = $1 FOR UPDATE
+SELECT id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at, admin_role, totp_secret_sealed, totp_enabled_at, totp_last_step FROM users WHERE id = $1 FOR UPDATE
 `
 
 func (q *Queries) GetUserForUpdate(ctx context.Context, id uuid.UUID) (User, error) {
@@ -353,8 +484,79 @@ func (q *Queries) GetUserForUpdate(ctx context.Context, id uuid.UUID) (User, err
 		&i.LastLoginAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.AdminRole,
+		&i.TotpSecretSealed,
+		&i.TotpEnabledAt,
+		&i.TotpLastStep,
 	)
 	return i, err
+}
+
+const insertRecoveryCode = `-- name: InsertRecoveryCode :exec
+INSERT INTO user_recovery_codes (user_id, code_hash) VALUES ($1, $2)
+`
+
+type InsertRecoveryCodeParams struct {
+	UserID   uuid.UUID
+	CodeHash []byte
+}
+
+func (q *Queries) InsertRecoveryCode(ctx context.Context, arg InsertRecoveryCodeParams) error {
+	_, err := q.db.Exec(ctx, insertRecoveryCode, arg.UserID, arg.CodeHash)
+	return err
+}
+
+const listAdmins = `-- name: ListAdmins :many
+SELECT u.id, u.email, u.name, u.admin_role, (u.password_hash IS NOT NULL)::boolean AS has_password, u.disabled_at,
+    u.last_login_at, (u.totp_enabled_at IS NOT NULL)::boolean AS totp_on, i.expires_at AS invitation_expires_at
+FROM users u
+LEFT JOIN user_invitations i ON i.user_id = u.id AND i.used_at IS NULL AND i.revoked_at IS NULL
+WHERE u.role = 'admin'
+ORDER BY u.email
+LIMIT $1
+`
+
+type ListAdminsRow struct {
+	ID                  uuid.UUID
+	Email               string
+	Name                string
+	AdminRole           *string
+	HasPassword         bool
+	DisabledAt          *time.Time
+	LastLoginAt         *time.Time
+	TotpOn              bool
+	InvitationExpiresAt *time.Time
+}
+
+// The admin team with the expiry of each one's open invitation, if any.
+func (q *Queries) ListAdmins(ctx context.Context, maxRows int32) ([]ListAdminsRow, error) {
+	rows, err := q.db.Query(ctx, listAdmins, maxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListAdminsRow{}
+	for rows.Next() {
+		var i ListAdminsRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Email,
+			&i.Name,
+			&i.AdminRole,
+			&i.HasPassword,
+			&i.DisabledAt,
+			&i.LastLoginAt,
+			&i.TotpOn,
+			&i.InvitationExpiresAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const listCustomerUsers = `-- name: ListCustomerUsers :many
@@ -449,6 +651,18 @@ func (q *Queries) ListCustomersByEmail(ctx context.Context, email string) ([]Cus
 	return items, nil
 }
 
+const lockAdminTeam = `-- name: LockAdminTeam :exec
+SELECT pg_advisory_xact_lock(7340033)
+`
+
+// Serialises changes to the admin team until the transaction ends, so two
+// first admins cannot both become owners (row locks cannot lock rows that do
+// not exist yet) and the last owner cannot be demoted by two changes at once.
+func (q *Queries) LockAdminTeam(ctx context.Context) error {
+	_, err := q.db.Exec(ctx, lockAdminTeam)
+	return err
+}
+
 const markInvitationUsed = `-- name: MarkInvitationUsed :exec
 UPDATE user_invitations SET used_at = $1 WHERE id = $2
 `
@@ -479,6 +693,68 @@ func (q *Queries) RevokeOpenInvitations(ctx context.Context, arg RevokeOpenInvit
 	return err
 }
 
+const setAdminDisabled = `-- name: SetAdminDisabled :one
+UPDATE users SET disabled_at = $1, updated_at = now() WHERE id = $2 AND role = 'admin' RETURNING id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at, admin_role, totp_secret_sealed, totp_enabled_at, totp_last_step
+`
+
+type SetAdminDisabledParams struct {
+	DisabledAt *time.Time
+	ID         uuid.UUID
+}
+
+func (q *Queries) SetAdminDisabled(ctx context.Context, arg SetAdminDisabledParams) (User, error) {
+	row := q.db.QueryRow(ctx, setAdminDisabled, arg.DisabledAt, arg.ID)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.Email,
+		&i.Name,
+		&i.Role,
+		&i.CustomerID,
+		&i.PasswordHash,
+		&i.DisabledAt,
+		&i.LastLoginAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.AdminRole,
+		&i.TotpSecretSealed,
+		&i.TotpEnabledAt,
+		&i.TotpLastStep,
+	)
+	return i, err
+}
+
+const setAdminRole = `-- name: SetAdminRole :one
+UPDATE users SET admin_role = $1, updated_at = now() WHERE id = $2 AND role = 'admin' RETURNING id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at, admin_role, totp_secret_sealed, totp_enabled_at, totp_last_step
+`
+
+type SetAdminRoleParams struct {
+	AdminRole *string
+	ID        uuid.UUID
+}
+
+func (q *Queries) SetAdminRole(ctx context.Context, arg SetAdminRoleParams) (User, error) {
+	row := q.db.QueryRow(ctx, setAdminRole, arg.AdminRole, arg.ID)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.Email,
+		&i.Name,
+		&i.Role,
+		&i.CustomerID,
+		&i.PasswordHash,
+		&i.DisabledAt,
+		&i.LastLoginAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.AdminRole,
+		&i.TotpSecretSealed,
+		&i.TotpEnabledAt,
+		&i.TotpLastStep,
+	)
+	return i, err
+}
+
 const setUserPassword = `-- name: SetUserPassword :exec
 UPDATE users SET password_hash = $1, updated_at = now() WHERE id = $2
 `
@@ -496,7 +772,7 @@ func (q *Queries) SetUserPassword(ctx context.Context, arg SetUserPasswordParams
 const setUserPasswordReturning = `-- name: SetUserPasswordReturning :one
 UPDATE users SET password_hash = $1, updated_at = now()
 WHERE id = $2
-RETURNING id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at
+RETURNING id, email, name, role, customer_id, password_hash, disabled_at, last_login_at, created_at, updated_at, admin_role, totp_secret_sealed, totp_enabled_at, totp_last_step
 `
 
 type SetUserPasswordReturningParams struct {
@@ -519,6 +795,10 @@ func (q *Queries) SetUserPasswordReturning(ctx context.Context, arg SetUserPassw
 		&i.LastLoginAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.AdminRole,
+		&i.TotpSecretSealed,
+		&i.TotpEnabledAt,
+		&i.TotpLastStep,
 	)
 	return i, err
 }
@@ -535,4 +815,42 @@ type UpdateUserNameParams struct {
 func (q *Queries) UpdateUserName(ctx context.Context, arg UpdateUserNameParams) error {
 	_, err := q.db.Exec(ctx, updateUserName, arg.Name, arg.ID)
 	return err
+}
+
+const useRecoveryCode = `-- name: UseRecoveryCode :execrows
+UPDATE user_recovery_codes SET used_at = $1
+WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL
+`
+
+type UseRecoveryCodeParams struct {
+	Now      *time.Time
+	UserID   uuid.UUID
+	CodeHash []byte
+}
+
+func (q *Queries) UseRecoveryCode(ctx context.Context, arg UseRecoveryCodeParams) (int64, error) {
+	result, err := q.db.Exec(ctx, useRecoveryCode, arg.Now, arg.UserID, arg.CodeHash)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const useTOTPStep = `-- name: UseTOTPStep :execrows
+UPDATE users SET totp_last_step = $1 WHERE id = $2 AND totp_last_step < $1 AND totp_enabled_at IS NOT NULL
+`
+
+type UseTOTPStepParams struct {
+	Step int64
+	ID   uuid.UUID
+}
+
+// Accepts a code's time step once: a code already used (or an older one)
+// changes no row.
+func (q *Queries) UseTOTPStep(ctx context.Context, arg UseTOTPStepParams) (int64, error) {
+	result, err := q.db.Exec(ctx, useTOTPStep, arg.Step, arg.ID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }

@@ -73,6 +73,10 @@ func (s *Server) adminCreateAPIKey(c *fiber.Ctx) error {
 	}
 	if len(f.Scopes) == 0 {
 		f.Errors["scopes"] = "Tick at least one scope."
+	} else if role := s.account(c).adminRole; licensing.ValidateScopes(f.Scopes) == nil && !role.GrantsScopes(f.Scopes) {
+		// A key never does more than the role of the admin who made it.
+		f.Errors["scopes"] = "Your role (" + string(role) + ") can make keys with these scopes only: " +
+			strings.Join(role.Scopes(), ", ") + "."
 	}
 	if strings.TrimSpace(f.Name) == "" {
 		f.Errors["name"] = "Give the key a name, such as the script that will use it."

@@ -15,16 +15,6 @@ import (
 	"github.com/nectarcloud/nls/web/templates/pages/admin"
 )
 
-func (s *Server) registerAdminReleaseRoutes(app *fiber.App) {
-	g := app.Group("/admin", s.requireRole("admin"), s.csrfProtect)
-	g.Get("/releases", s.adminReleases)
-	g.Post("/releases", s.adminCreateRelease)
-	g.Post("/products", s.adminCreateProduct)
-	g.Get("/releases/:id", s.adminRelease)
-	g.Post("/releases/:id/publish", s.adminPublishRelease)
-	g.Post("/releases/:id/yank", s.adminYankRelease)
-	g.Put("/releases/:id/artifacts/:filename", s.adminUploadArtifact)
-}
 
 func (s *Server) renderReleases(c *fiber.Ctx, errMsg string) error {
 	ctx := c.UserContext()

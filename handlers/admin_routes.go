@@ -4,6 +4,7 @@ package handlers
 // for the audit log, and display formatting for the view models.
 
 import (
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -13,44 +14,101 @@ import (
 	"github.com/nectarcloud/nls/web/templates/pages/admin"
 )
 
+// adminRoute is one admin portal route and the permission it needs.
+type adminRoute struct {
+	method, path string // path below /admin
+	perm         licensing.Permission
+	handle       func(*Server, *fiber.Ctx) error
+}
+
+// adminRoutes is every admin portal route, pages and HTMX actions alike,
+// with the permission each needs: the one place a route's permission is
+// declared. A route registered under /admin any other way is caught by
+// TestAdminRoleMatrix.
+var adminRoutes = []adminRoute{
+	{"GET", "/", licensing.PermRead, (*Server).adminDashboard},
+	{"GET", "/licenses.csv", licensing.PermRead, (*Server).adminLicensesCSV},
+	{"GET", "/licenses", licensing.PermRead, (*Server).adminLicenses},
+	{"GET", "/licenses/new", licensing.PermLicensesWrite, (*Server).adminNewLicense},
+	{"POST", "/licenses", licensing.PermLicensesWrite, (*Server).adminCreateLicense},
+	{"GET", "/licenses/:id", licensing.PermRead, (*Server).adminLicense},
+	{"POST", "/licenses/:id/reveal", licensing.PermRevealKey, (*Server).adminRevealKey},
+	{"POST", "/licenses/:id/suspend", licensing.PermLicensesWrite, (*Server).adminSuspendLicense},
+	{"POST", "/licenses/:id/reactivate", licensing.PermLicensesWrite, (*Server).adminReactivateLicense},
+	{"POST", "/licenses/:id/renew", licensing.PermLicensesWrite, (*Server).adminRenewLicense},
+	{"POST", "/licenses/:id/revoke", licensing.PermLicensesWrite, (*Server).adminRevokeLicense},
+	{"POST", "/licenses/:id/rekey", licensing.PermLicensesWrite, (*Server).adminRekeyLicense},
+	{"POST", "/licenses/:id/deployments/:dep/release", licensing.PermRelease, (*Server).adminReleaseDeployment},
+	{"GET", "/customers", licensing.PermRead, (*Server).adminCustomers},
+	{"GET", "/customers/new", licensing.PermCustomersWrite, (*Server).adminNewCustomer},
+	{"POST", "/customers", licensing.PermCustomersWrite, (*Server).adminCreateCustomer},
+	{"GET", "/customers/:id", licensing.PermRead, (*Server).adminCustomer},
+	{"GET", "/customers/:id/edit", licensing.PermCustomersWrite, (*Server).adminEditCustomer},
+	{"POST", "/customers/:id/edit", licensing.PermCustomersWrite, (*Server).adminUpdateCustomer},
+	{"POST", "/customers/:id/archive", licensing.PermCustomersWrite, (*Server).adminArchiveCustomer},
+	{"POST", "/customers/:id/users", licensing.PermCustomersWrite, (*Server).adminInviteUser},
+	{"POST", "/customers/:id/users/:user/link", licensing.PermCustomersWrite, (*Server).adminNewUserLink},
+	{"POST", "/customers/:id/users/:user/disable", licensing.PermCustomersWrite, (*Server).adminDisableUser},
+	{"POST", "/customers/:id/users/:user/enable", licensing.PermCustomersWrite, (*Server).adminEnableUser},
+	{"GET", "/plans", licensing.PermRead, (*Server).adminPlans},
+	{"GET", "/plans/new", licensing.PermPlansWrite, (*Server).adminNewPlan},
+	{"POST", "/plans", licensing.PermPlansWrite, (*Server).adminCreatePlan},
+	{"GET", "/plans/:code/edit", licensing.PermPlansWrite, (*Server).adminEditPlan},
+	{"POST", "/plans/:code/edit", licensing.PermPlansWrite, (*Server).adminUpdatePlan},
+	{"GET", "/audit.csv", licensing.PermRead, (*Server).adminAuditCSV},
+	{"GET", "/audit", licensing.PermRead, (*Server).adminAudit},
+	{"GET", "/audit/verify", licensing.PermRead, (*Server).adminAuditVerify},
+	{"GET", "/api-keys", licensing.PermRead, (*Server).adminAPIKeys},
+	{"POST", "/api-keys", licensing.PermAPIKeysWrite, (*Server).adminCreateAPIKey},
+	{"POST", "/api-keys/:id/revoke", licensing.PermAPIKeysWrite, (*Server).adminRevokeAPIKey},
+	{"GET", "/usage.csv", licensing.PermRead, (*Server).adminUsageCSV},
+	{"GET", "/usage", licensing.PermRead, (*Server).adminUsage},
+	{"GET", "/stripe-events", licensing.PermRead, (*Server).adminStripeEvents},
+	{"GET", "/stripe-events/:id", licensing.PermRead, (*Server).adminStripeEvent},
+	{"POST", "/stripe-events/:id/replay", licensing.PermStripeWrite, (*Server).adminReplayStripeEvent},
+	{"GET", "/notifications", licensing.PermRead, (*Server).adminNotifications},
+	{"POST", "/notifications/:id/resend", licensing.PermLicensesWrite, (*Server).adminResendNotification},
+	{"GET", "/releases", licensing.PermRead, (*Server).adminReleases},
+	{"POST", "/releases", licensing.PermReleasesWrite, (*Server).adminCreateRelease},
+	{"POST", "/products", licensing.PermReleasesWrite, (*Server).adminCreateProduct},
+	{"GET", "/releases/:id", licensing.PermRead, (*Server).adminRelease},
+	{"POST", "/releases/:id/publish", licensing.PermReleasesWrite, (*Server).adminPublishRelease},
+	{"POST", "/releases/:id/yank", licensing.PermReleasesWrite, (*Server).adminYankRelease},
+	{"PUT", "/releases/:id/artifacts/:filename", licensing.PermReleasesWrite, (*Server).adminUploadArtifact},
+	{"GET", "/account", licensing.PermAccount, (*Server).adminAccount},
+	{"POST", "/account/2fa/setup", licensing.PermAccount, (*Server).adminTOTPSetup},
+	{"POST", "/account/2fa/confirm", licensing.PermAccount, (*Server).adminTOTPConfirm},
+	{"POST", "/account/2fa/disable", licensing.PermAccount, (*Server).adminTOTPDisable},
+	{"POST", "/account/sessions/:session/revoke", licensing.PermAccount, (*Server).adminRevokeSession},
+	{"GET", "/team", licensing.PermTeam, (*Server).adminTeam},
+	{"POST", "/team", licensing.PermTeam, (*Server).adminInviteAdmin},
+	{"POST", "/team/:user/role", licensing.PermTeam, (*Server).adminSetAdminRole},
+	{"POST", "/team/:user/link", licensing.PermTeam, (*Server).adminNewAdminLink},
+	{"POST", "/team/:user/disable", licensing.PermTeam, (*Server).adminDisableAdmin},
+	{"POST", "/team/:user/enable", licensing.PermTeam, (*Server).adminEnableAdmin},
+}
+
+// RoutePermission is one admin route as the role matrix test sees it.
+type RoutePermission struct {
+	Method, Path string // Path is the full path, /admin included
+	Permission   licensing.Permission
+}
+
+// AdminRoutePermissions lists every admin route with its permission.
+func AdminRoutePermissions() []RoutePermission {
+	out := make([]RoutePermission, 0, len(adminRoutes))
+	for _, r := range adminRoutes {
+		out = append(out, RoutePermission{Method: r.method, Path: strings.TrimSuffix("/admin"+r.path, "/"), Permission: r.perm})
+	}
+	return out
+}
+
 func (s *Server) registerAdminRoutes(app *fiber.App) {
 	g := app.Group("/admin", s.requireRole("admin"), s.csrfProtect)
-	g.Get("/", s.adminDashboard)
-	g.Get("/licenses.csv", s.adminLicensesCSV)
-	g.Get("/licenses", s.adminLicenses)
-	g.Get("/licenses/new", s.adminNewLicense)
-	g.Post("/licenses", s.adminCreateLicense)
-	g.Get("/licenses/:id", s.adminLicense)
-	g.Post("/licenses/:id/reveal", s.adminRevealKey)
-	g.Post("/licenses/:id/suspend", s.adminSuspendLicense)
-	g.Post("/licenses/:id/reactivate", s.adminReactivateLicense)
-	g.Post("/licenses/:id/renew", s.adminRenewLicense)
-	g.Post("/licenses/:id/revoke", s.adminRevokeLicense)
-	g.Post("/licenses/:id/rekey", s.adminRekeyLicense)
-	g.Post("/licenses/:id/deployments/:dep/release", s.adminReleaseDeployment)
-	g.Get("/customers", s.adminCustomers)
-	g.Get("/customers/new", s.adminNewCustomer)
-	g.Post("/customers", s.adminCreateCustomer)
-	g.Get("/customers/:id", s.adminCustomer)
-	g.Get("/customers/:id/edit", s.adminEditCustomer)
-	g.Post("/customers/:id/edit", s.adminUpdateCustomer)
-	g.Post("/customers/:id/archive", s.adminArchiveCustomer)
-	g.Get("/plans", s.adminPlans)
-	g.Get("/plans/new", s.adminNewPlan)
-	g.Post("/plans", s.adminCreatePlan)
-	g.Get("/plans/:code/edit", s.adminEditPlan)
-	g.Post("/plans/:code/edit", s.adminUpdatePlan)
-	g.Get("/audit.csv", s.adminAuditCSV)
-	g.Get("/audit", s.adminAudit)
-	g.Get("/audit/verify", s.adminAuditVerify)
-	g.Get("/api-keys", s.adminAPIKeys)
-	g.Post("/api-keys", s.adminCreateAPIKey)
-	g.Post("/api-keys/:id/revoke", s.adminRevokeAPIKey)
-	g.Get("/usage.csv", s.adminUsageCSV)
-	g.Get("/usage", s.adminUsage)
-	g.Get("/stripe-events", s.adminStripeEvents)
-	g.Get("/stripe-events/:id", s.adminStripeEvent)
-	g.Post("/stripe-events/:id/replay", s.adminReplayStripeEvent)
+	for _, r := range adminRoutes {
+		h := r.handle
+		g.Add(r.method, r.path, s.requirePermission(r.perm), func(c *fiber.Ctx) error { return h(s, c) })
+	}
 }
 
 // adminActor names the signed-in admin behind the request, for the audit log.

@@ -25,14 +25,6 @@ import (
 // customerUsersShown bounds the people list; customers have a handful.
 const customerUsersShown = 500
 
-func (s *Server) registerAdminUserRoutes(app *fiber.App) {
-	g := app.Group("/admin/customers/:id/users", s.requireRole("admin"), s.csrfProtect)
-	g.Post("/", s.adminInviteUser)
-	g.Post("/:user/link", s.adminNewUserLink)
-	g.Post("/:user/disable", s.adminDisableUser)
-	g.Post("/:user/enable", s.adminEnableUser)
-}
-
 // customerUsers is the people section of a customer's page.
 func (s *Server) customerUsers(c *fiber.Ctx, cu db.Customer) (partials.UsersSection, error) {
 	v := partials.UsersSection{CustomerID: cu.ID.String(), Archived: cu.ArchivedAt != nil}

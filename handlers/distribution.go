@@ -65,7 +65,6 @@ func (s *Server) registerDistributionRoutes(app *fiber.App, api fiber.Router) {
 	s.registerMachineReleaseRoutes(app, api)
 	s.registerRegistryRoutes(api)
 	s.registerPortalDownloadRoutes(app)
-	s.registerAdminReleaseRoutes(app)
 }
 
 // downloadWriteTimeout replaces the server's WriteTimeout for the signed

@@ -89,6 +89,13 @@ func (s *Server) acceptInvite(c *fiber.Ctx) error {
 		}
 		return err
 	}
+	if u.TotpEnabledAt != nil {
+		// A new password does not skip the second step.
+		now := s.now().Unix()
+		s.saveSession(c, &session{CSRF: newToken(), IssuedAt: now, SeenAt: now, Pending: &u.ID, PendingAt: now})
+		s.setFlash(c, components.ToastSuccess, "Your new password is set. Type your two-factor code to sign in.")
+		return c.Redirect("/login/2fa", fiber.StatusSeeOther)
+	}
 	if err := s.startSession(c, u.ID, u.Role, u.Email, u.CustomerID); err != nil {
 		return err
 	}

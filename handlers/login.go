@@ -27,6 +27,8 @@ const badCredentials = "Email or password is incorrect"
 func (s *Server) registerLoginRoutes(app *fiber.App) {
 	app.Get("/login", s.loginPage)
 	app.Post("/login", s.csrfProtect, s.login)
+	app.Get("/login/2fa", s.loginCodePage)
+	app.Post("/login/2fa", s.csrfProtect, s.loginCode)
 	app.Post("/logout", s.csrfProtect, s.logout)
 	app.Post("/logout/everywhere", s.requireRole(""), s.csrfProtect, s.logoutEverywhere)
 }
@@ -81,11 +83,22 @@ func (s *Server) login(c *fiber.Ctx) error {
 		form.Error = badCredentials
 		return s.renderLogin(c, fiber.StatusUnauthorized, form)
 	}
-	s.loginSucceeded(c, email)
 	if user.DisabledAt != nil {
+		s.loginSucceeded(c, email)
 		form.Error = "This account is disabled. Ask an administrator to enable it again."
 		return s.renderLogin(c, fiber.StatusForbidden, form)
 	}
+	if user.TotpEnabledAt != nil {
+		// The second step: until a right code, the browser holds only
+		// whose password it was, which grants nothing. Failures are not
+		// cleared yet, so guessing codes stays throttled.
+		sess := s.loadSession(c)
+		now := s.now().Unix()
+		*sess = session{CSRF: newToken(), IssuedAt: now, SeenAt: now, Pending: &user.ID, PendingAt: now, Next: form.Next}
+		s.saveSession(c, sess)
+		return c.Redirect("/login/2fa", fiber.StatusSeeOther)
+	}
+	s.loginSucceeded(c, email)
 
 	if err := s.startSession(c, user.ID, user.Role, user.Email, user.CustomerID); err != nil {
 		return err

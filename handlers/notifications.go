@@ -27,9 +27,7 @@ import (
 var noticeStates = []string{"queued", "sent", "retrying", "failed", "suppressed"}
 
 func (s *Server) registerNotificationRoutes(app *fiber.App) {
-	a := app.Group("/admin/notifications", s.requireRole("admin"), s.csrfProtect)
-	a.Get("/", s.adminNotifications)
-	a.Post("/:id/resend", s.adminResendNotification)
+	// The admin pages (/admin/notifications) are in adminRoutes.
 	// Mail clients post the one-click unsubscribe without cookies or a CSRF token.
 	app.Get("/unsubscribe/:token", s.unsubscribePage)
 	app.Post("/unsubscribe/:token", s.unsubscribe)

@@ -50,7 +50,7 @@ func (s *Server) page(c *fiber.Ctx, title string) layouts.Page {
 	sess := s.loadSession(c)
 	p.CSRFToken = sess.CSRF
 	if sess.signedIn() {
-		p.User = &layouts.UserView{Email: sess.Email, Role: sess.Role}
+		p.User = &layouts.UserView{Email: sess.Email, Role: sess.Role, AdminRole: string(s.account(c).adminRole)}
 	}
 	if f := s.takeFlash(c); f != nil {
 		p.Flash = []layouts.Flash{{Kind: f.Kind, Message: f.Message}}

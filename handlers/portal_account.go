@@ -18,6 +18,10 @@ func (s *Server) registerPortalAccountRoutes(app *fiber.App) {
 	g := app.Group("/portal/account", s.requireRole("customer"), s.csrfProtect)
 	g.Get("/", s.portalAccount)
 	g.Post("/password", s.portalChangePassword)
+	g.Post("/2fa/setup", s.totpSetup)
+	g.Post("/2fa/confirm", s.totpConfirm)
+	g.Post("/2fa/disable", s.totpDisable)
+	g.Post("/sessions/:session/revoke", s.revokeOwnSession)
 }
 
 // portalAccount handles GET /portal/account.
@@ -90,6 +94,9 @@ func (s *Server) renderAccount(c *fiber.Ctx, status int, f portal.PasswordForm) 
 	f.MinLength = auth.MinPasswordRunes
 	a := portal.Account{Email: u.Email, Name: u.Name, Customer: p.Customer.Name, Form: f}
 	if a.Notices, err = s.noticeChoices(c, u.Email); err != nil {
+		return err
+	}
+	if a.Security, err = s.securityView(c, u); err != nil {
 		return err
 	}
 	if u.LastLoginAt != nil {

@@ -52,6 +52,9 @@ type Config struct {
 	LoginThrottle LoginThrottle
 
 	Distribution DistributionConfig // releases, downloads, registry tokens (distribution.go)
+	// Owners must use two-factor sign-in (NLS_REQUIRE_2FA_OWNERS): one
+	// without it is sent to set it up and can do nothing else meanwhile.
+	RequireOwner2FA bool
 }
 
 // Deps are the handlers' collaborators, built and owned by main.
@@ -206,7 +209,6 @@ func New(cfg Config, d Deps) *fiber.App {
 	s.registerAPIRoutes(api)
 	s.registerPageRoutes(app)
 	s.registerInvitationRoutes(app)
-	s.registerAdminUserRoutes(app)
 	s.registerPortalAccountRoutes(app)
 	s.registerPortalRoutes(app)
 	s.registerNotificationRoutes(app)

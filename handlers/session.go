@@ -52,6 +52,15 @@ type session struct {
 	IssuedAt   int64      `json:"i"`
 	SeenAt     int64      `json:"s"`
 	Flash      *flash     `json:"f,omitempty"`
+
+	// Between the password and the two-factor code: whose password was
+	// right, and when. It grants nothing (signedIn needs Token).
+	Pending   *uuid.UUID `json:"p,omitempty"`
+	PendingAt int64      `json:"pa,omitempty"`
+	Next      string     `json:"n,omitempty"`
+	// A TOTP secret being enrolled, until a code from it is confirmed.
+	// The cookie is encrypted, so the secret does not travel in clear.
+	Enrol string `json:"en,omitempty"`
 }
 
 // flash is a message carried to the next page a browser loads, after a
@@ -283,6 +292,9 @@ func (s *Server) sessionCurrent(c *fiber.Ctx, sess *session) (bool, error) {
 		}
 	}
 	c.Locals(localChecked, ok)
+	if ok {
+		c.Locals(localAccount, accountState{adminRole: licensing.AdminRole(deref(st.AdminRole)), totp: st.TotpOn})
+	}
 	return ok, nil
 }
 

@@ -9,7 +9,8 @@ RETURNING id;
 -- name: GetOpenSession :one
 -- The session of a cookie with what every signed-in request checks about
 -- its user, in one indexed read: not revoked, not expired, not idle.
-SELECT s.id, s.user_id, s.last_seen_at, u.role, u.customer_id, u.disabled_at
+SELECT s.id, s.user_id, s.last_seen_at, u.role, u.customer_id, u.disabled_at, u.admin_role,
+    (u.totp_enabled_at IS NOT NULL)::boolean AS totp_on
 FROM sessions s
 JOIN users u ON u.id = s.user_id
 WHERE s.token_hash = @token_hash AND s.revoked_at IS NULL AND s.expires_at > @now AND s.last_seen_at > @idle_since;
@@ -57,3 +58,15 @@ DELETE FROM login_failures WHERE account_hash = @account_hash AND source = @sour
 
 -- name: PruneLoginFailures :exec
 DELETE FROM login_failures WHERE last_failed_at < @forget_before;
+
+-- name: ListOpenSessionsByUser :many
+-- A user's signed-in browsers, most recently seen first.
+SELECT id, token_hash, created_at, last_seen_at, ip, user_agent
+FROM sessions
+WHERE user_id = @user_id AND revoked_at IS NULL AND expires_at > @now AND last_seen_at > @idle_since
+ORDER BY last_seen_at DESC
+LIMIT 100;
+
+-- name: RevokeUserSession :execrows
+-- Ends one session of a user; another user's session is not found.
+UPDATE sessions SET revoked_at = @now WHERE id = @id AND user_id = @user_id AND revoked_at IS NULL;

@@ -4,8 +4,8 @@
 SELECT count(*) FROM users;
 
 -- name: CreateUser :one
-INSERT INTO users (email, name, role, customer_id, password_hash)
-VALUES (@email, @name, @role, sqlc.narg('customer_id'), sqlc.narg('password_hash'))
+INSERT INTO users (email, name, role, customer_id, password_hash, admin_role)
+VALUES (@email, @name, @role, sqlc.narg('customer_id'), sqlc.narg('password_hash'), sqlc.narg('admin_role'))
 RETURNING *;
 
 -- name: GetUserByEmail :one
@@ -88,3 +88,61 @@ FOR UPDATE;
 
 -- name: MarkInvitationUsed :exec
 UPDATE user_invitations SET used_at = @now WHERE id = @id;
+
+-- name: LockAdminTeam :exec
+-- Serialises changes to the admin team until the transaction ends, so two
+-- first admins cannot both become owners (row locks cannot lock rows that do
+-- not exist yet) and the last owner cannot be demoted by two changes at once.
+SELECT pg_advisory_xact_lock(7340033);
+
+-- name: CountAdmins :one
+SELECT count(*) FROM users WHERE role = 'admin';
+
+-- name: CountEnabledOwners :one
+SELECT count(*) FROM users WHERE role = 'admin' AND admin_role = 'owner' AND disabled_at IS NULL;
+
+-- name: ListAdmins :many
+-- The admin team with the expiry of each one's open invitation, if any.
+SELECT u.id, u.email, u.name, u.admin_role, (u.password_hash IS NOT NULL)::boolean AS has_password, u.disabled_at,
+    u.last_login_at, (u.totp_enabled_at IS NOT NULL)::boolean AS totp_on, i.expires_at AS invitation_expires_at
+FROM users u
+LEFT JOIN user_invitations i ON i.user_id = u.id AND i.used_at IS NULL AND i.revoked_at IS NULL
+WHERE u.role = 'admin'
+ORDER BY u.email
+LIMIT @max_rows;
+
+-- name: GetAdminForUpdate :one
+SELECT * FROM users WHERE id = @id AND role = 'admin' FOR UPDATE;
+
+-- name: SetAdminRole :one
+UPDATE users SET admin_role = @admin_role, updated_at = now() WHERE id = @id AND role = 'admin' RETURNING *;
+
+-- name: SetAdminDisabled :one
+UPDATE users SET disabled_at = sqlc.narg('disabled_at'), updated_at = now() WHERE id = @id AND role = 'admin' RETURNING *;
+
+-- name: EnableTOTP :exec
+UPDATE users SET totp_secret_sealed = @secret_sealed, totp_enabled_at = @now, totp_last_step = @last_step,
+    updated_at = now()
+WHERE id = @id;
+
+-- name: DisableTOTP :exec
+UPDATE users SET totp_secret_sealed = NULL, totp_enabled_at = NULL, totp_last_step = 0, updated_at = now()
+WHERE id = @id;
+
+-- name: UseTOTPStep :execrows
+-- Accepts a code's time step once: a code already used (or an older one)
+-- changes no row.
+UPDATE users SET totp_last_step = @step WHERE id = @id AND totp_last_step < @step AND totp_enabled_at IS NOT NULL;
+
+-- name: DeleteRecoveryCodes :exec
+DELETE FROM user_recovery_codes WHERE user_id = @user_id;
+
+-- name: InsertRecoveryCode :exec
+INSERT INTO user_recovery_codes (user_id, code_hash) VALUES (@user_id, @code_hash);
+
+-- name: UseRecoveryCode :execrows
+UPDATE user_recovery_codes SET used_at = @now
+WHERE user_id = @user_id AND code_hash = @code_hash AND used_at IS NULL;
+
+-- name: CountUnusedRecoveryCodes :one
+SELECT count(*) FROM user_recovery_codes WHERE user_id = @user_id AND used_at IS NULL;

@@ -47,7 +47,9 @@ func (e *cmdEnv) migrate(ctx context.Context, args []string) error {
 	return usageErr("migrate takes up or status")
 }
 
-// admin handles "portal admin create --email E [--name N]".
+// admin handles "portal admin create --email E [--name N] [--role R]". The
+// first admin is an owner whatever the role asked; later ones are admins
+// unless --role says otherwise.
 func (e *cmdEnv) admin(ctx context.Context, args []string) error {
 	if len(args) == 0 || args[0] != "create" {
 		return usageErr("admin takes create")
@@ -56,11 +58,16 @@ func (e *cmdEnv) admin(ctx context.Context, args []string) error {
 	fs.SetOutput(e.stderr)
 	email := fs.String("email", "", "the admin's email address")
 	name := fs.String("name", "", "the admin's name")
+	roleFlag := fs.String("role", string(licensing.RoleAdmin), "owner, admin, support or viewer (the first admin is an owner)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return &exitError{code: 2, msg: err.Error()}
 	}
 	if !licensing.ValidEmail(*email) {
 		return &exitError{code: 2, msg: "--email must be an email address"}
+	}
+	role, err := licensing.ParseAdminRole(*roleFlag)
+	if err != nil {
+		return &exitError{code: 2, msg: "--role must be owner, admin, support or viewer"}
 	}
 	password, generated, err := e.readPassword()
 	if err != nil {
@@ -78,14 +85,14 @@ func (e *cmdEnv) admin(ctx context.Context, args []string) error {
 		return err
 	}
 	defer closeFn()
-	u, err := store.CreateAdmin(ctx, licensing.SystemActor("cli"), *email, *name, hash, time.Now())
+	u, err := store.CreateAdminAs(ctx, licensing.SystemActor("cli"), *email, *name, hash, role, time.Now())
 	if err != nil {
 		if licensing.ErrorCode(err) == licensing.ECONFLICT {
 			return &exitError{code: 1, msg: "a user with this email already exists"}
 		}
 		return err
 	}
-	fmt.Fprintf(e.stdout, "created admin %s\n", u.Email)
+	fmt.Fprintf(e.stdout, "created admin %s (%s)\n", u.Email, *u.AdminRole)
 	if generated {
 		fmt.Fprintf(e.stdout, "password: %s\n", password)
 	}

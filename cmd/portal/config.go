@@ -17,36 +17,37 @@ import (
 // Config is every setting of the portal, read once from the environment.
 // .env.example lists each variable with its default.
 type Config struct {
-	DatabaseURL    string
-	DBMaxConns     int32
-	ListenAddr     string
-	BaseURL        string
-	DataDir        string
-	KeysDir        string
-	Issuer         string
-	SessionSecret  string
-	SessionPrev    string
-	SealKey        string
-	CORSOrigins    []string
-	TrustedProxies []string
-	SecureCookies  bool
-	BodyLimit      int
-	APIRate        handlers.Rate
-	MachineRateIP  handlers.Rate
-	MachineRateKey handlers.Rate
-	Login          handlers.LoginThrottle
-	RedisURL       string
-	LogLevel       slog.Level
-	LogFormat      string
-	Seed           bool
-	MigrateOnStart bool
-	MetricsToken   string
-	ShutdownGrace  time.Duration
-	ShutdownDrain  time.Duration
-	BcryptCost     int
-	StripeSecrets  []string
-	StripeAPIKey   string
-	StripeAPIBase  string
+	DatabaseURL     string
+	DBMaxConns      int32
+	ListenAddr      string
+	BaseURL         string
+	DataDir         string
+	KeysDir         string
+	Issuer          string
+	SessionSecret   string
+	SessionPrev     string
+	SealKey         string
+	CORSOrigins     []string
+	TrustedProxies  []string
+	SecureCookies   bool
+	BodyLimit       int
+	APIRate         handlers.Rate
+	MachineRateIP   handlers.Rate
+	MachineRateKey  handlers.Rate
+	Login           handlers.LoginThrottle
+	RequireOwner2FA bool
+	RedisURL        string
+	LogLevel        slog.Level
+	LogFormat       string
+	Seed            bool
+	MigrateOnStart  bool
+	MetricsToken    string
+	ShutdownGrace   time.Duration
+	ShutdownDrain   time.Duration
+	BcryptCost      int
+	StripeSecrets   []string
+	StripeAPIKey    string
+	StripeAPIBase   string
 
 	// Customer accounts.
 	InviteTTL time.Duration
@@ -111,6 +112,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if c.Login.FreeFailures > 0 && (c.Login.MaxDelay < time.Second || c.Login.Forget < c.Login.MaxDelay) {
 		r.fail("NLS_LOGIN_MAX_DELAY", "at least 1s, and NLS_LOGIN_FORGET_AFTER at least as long", c.Login.MaxDelay.String())
 	}
+	c.RequireOwner2FA = r.bool("NLS_REQUIRE_2FA_OWNERS", false)
 	c.SecureCookies = r.bool("NLS_SECURE_COOKIES", strings.HasPrefix(c.BaseURL, "https://"))
 	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
 		r.fail("REDIS_URL", "a redis:// or rediss:// URL", c.RedisURL)

@@ -36,8 +36,9 @@ type CustomerView struct {
 
 // UserView is the signed-in person as the layout shows them.
 type UserView struct {
-	Email string
-	Role  string
+	Email     string
+	Role      string
+	AdminRole string // owner, admin, support or viewer; "" for customers' users
 }
 
 // Flash is one message shown in the toast area.
@@ -93,7 +94,14 @@ func (p Page) NavItems() []NavItem {
 	case p.customerUser():
 		return PortalNav(false)
 	}
-	return AdminNav()
+	items := AdminNav()
+	if p.User != nil && p.User.AdminRole == "owner" {
+		items = append(items, NavItem{Key: "team", Label: "Team", Href: "/admin/team"})
+	}
+	if p.User != nil {
+		items = append(items, NavItem{Key: "account", Label: "Account", Href: "/admin/account"})
+	}
+	return items
 }
 
 // Home is where the logo of a signed-in page links: its portal's home.
