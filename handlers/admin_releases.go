@@ -15,7 +15,6 @@ import (
 	"github.com/nectarcloud/nls/web/templates/pages/admin"
 )
 
-
 func (s *Server) renderReleases(c *fiber.Ctx, errMsg string) error {
 	ctx := c.UserContext()
 	prods, err := s.store.ListProducts(ctx)

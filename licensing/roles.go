@@ -43,7 +43,7 @@ const (
 	PermStripeWrite    Permission = "stripe:write" // replay Stripe events
 	PermAPIKeysWrite   Permission = "apikeys:write"
 	PermReleasesWrite  Permission = "releases:write" // products, releases and their artifacts
-	PermTeam           Permission = "team" // see and change the admin team
+	PermTeam           Permission = "team"           // see and change the admin team
 )
 
 // rolePermissions is the role matrix; docs/architecture.md shows it.
