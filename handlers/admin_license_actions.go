@@ -124,6 +124,9 @@ func (s *Server) answerLicenseAction(c *fiber.Ctx, l db.License, actErr error, d
 		p.Flash = append(p.Flash, layouts.Flash{Kind: kind, Message: msg})
 		return s.render(c, admin.LicensePage(p, d))
 	}
+	if actErr == nil {
+		c.Set("HX-Trigger", partials.EventLicenseChanged)
+	}
 	return s.render(c, templ.Join(partials.Header(h, csrf), components.ToastOOB(kind, msg)))
 }
 
@@ -139,6 +142,7 @@ func (s *Server) adminRevealKey(c *fiber.Ctx) error {
 		return err
 	}
 	if isHTMX(c) {
+		c.Set("HX-Trigger", partials.EventKeyRevealed)
 		return s.render(c, partials.KeyReveal(l.ID.String(), key, s.loadSession(c).CSRF))
 	}
 	d, err := s.licenseDetail(c, l)
@@ -173,5 +177,6 @@ func (s *Server) adminReleaseDeployment(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	c.Set("HX-Trigger", partials.EventDeploymentsChanged)
 	return s.render(c, templ.Join(partials.DeploymentsTable(d, s.loadSession(c).CSRF), components.ToastOOB(components.ToastSuccess, msg)))
 }

@@ -350,11 +350,51 @@ func (s *Server) licenseDetail(c *fiber.Ctx, l db.License) (admin.LicenseDetail,
 		a, b := d.Validations[i], d.Validations[j]
 		return a.Day > b.Day || (a.Day == b.Day && a.Code < b.Code)
 	})
+	d.Audit, err = s.licenseAudit(c, l)
+	return d, err
+}
+
+// licenseAudit is the latest audit rows of l, for its page.
+func (s *Server) licenseAudit(c *fiber.Ctx, l db.License) ([]admin.AuditRow, error) {
 	id := l.ID.String()
-	audit, err := s.store.ListAudit(ctx, db.ListAuditParams{EntityID: &id, MaxRows: 25})
+	audit, err := s.store.ListAudit(c.UserContext(), db.ListAuditParams{EntityID: &id, MaxRows: 25})
 	if err != nil {
-		return d, err
+		return nil, err
 	}
-	d.Audit = auditRows(audit)
-	return d, nil
+	return auditRows(audit), nil
+}
+
+// adminLicenseSection handles GET /admin/licenses/:id/sections/:section:
+// one section of the license page (header, deployments or audit), which
+// fetches itself again when an action elsewhere on the page changed it.
+func (s *Server) adminLicenseSection(c *fiber.Ctx) error {
+	l, err := s.licenseByParam(c)
+	if err != nil {
+		return err
+	}
+	if !isHTMX(c) {
+		return c.Redirect("/admin/licenses/"+l.ID.String(), fiber.StatusSeeOther)
+	}
+	csrf := s.loadSession(c).CSRF
+	switch c.Params("section") {
+	case "header":
+		h, err := s.licenseHeader(c, l)
+		if err != nil {
+			return err
+		}
+		return s.render(c, partials.Header(h, csrf))
+	case "deployments":
+		d, err := s.licenseDeployments(c, l)
+		if err != nil {
+			return err
+		}
+		return s.render(c, partials.DeploymentsTable(d, csrf))
+	case "audit":
+		rows, err := s.licenseAudit(c, l)
+		if err != nil {
+			return err
+		}
+		return s.render(c, admin.LicenseAudit(l.ID.String(), rows))
+	}
+	return licensing.Errorf(licensing.ENOTFOUND, "Page not found. Go back to the license page.")
 }

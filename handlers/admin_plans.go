@@ -97,7 +97,7 @@ func splitList(text string) []string {
 func planFormOf(c *fiber.Ctx) admin.PlanForm {
 	v := func(name string) string { return strings.Clone(c.FormValue(name)) }
 	return admin.PlanForm{Code: v("code"), Name: v("name"), Description: v("description"), Features: v("features"),
-		Limits: v("limits"), MaxDeployments: v("maxDeployments"), DurationDays: v("durationDays"),
+		Limits: append(nonBlankRows(limitRowsFrom(c)), make([]components.LimitRow, blankLimitRows)...), MaxDeployments: v("maxDeployments"), DurationDays: v("durationDays"),
 		GraceDays: v("graceDays"), OfflineDays: v("offlineDays"), HeartbeatWindowHours: v("heartbeatWindowHours"),
 		DunningDays: v("dunningDays"), StripePriceIDs: v("stripePriceIds"), QuantitySets: v("quantitySets"),
 		Archived: c.FormValue("archived") == "true", Errors: formTextErrors(c)}
@@ -106,7 +106,7 @@ func planFormOf(c *fiber.Ctx) admin.PlanForm {
 // planFormFrom fills the form from a stored plan.
 func planFormFrom(spec licensing.PlanSpec, archived bool) admin.PlanForm {
 	f := admin.PlanForm{Editing: true, Code: spec.Code, Name: spec.Name, Description: spec.Description,
-		Features: strings.Join(spec.Features, ", "), Limits: limitsText(spec.Limits, "\n"),
+		Features: strings.Join(spec.Features, ", "), Limits: limitRowsOf(spec.Limits),
 		GraceDays: strconv.Itoa(int(spec.GraceDays)), OfflineDays: strconv.Itoa(int(spec.OfflineDays)),
 		HeartbeatWindowHours: strconv.Itoa(int(spec.HeartbeatWindowHours)), DunningDays: strconv.Itoa(int(spec.DunningDays)),
 		StripePriceIDs: strings.Join(spec.StripePriceIDs, "\n"), Archived: archived}
@@ -128,7 +128,7 @@ func planFormFrom(spec licensing.PlanSpec, archived bool) admin.PlanForm {
 func applyPlanForm(f *admin.PlanForm, spec *licensing.PlanSpec) {
 	spec.Name, spec.Description = f.Name, strings.TrimSpace(f.Description)
 	spec.Features = splitList(f.Features)
-	if limits, msg := parseLimitLines(f.Limits); msg != "" {
+	if limits, msg := parseLimitRows(f.Limits); msg != "" {
 		f.Errors["limits"] = msg
 	} else {
 		spec.Limits = limits

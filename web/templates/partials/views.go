@@ -70,3 +70,16 @@ type Deployments struct {
 	LicenseID string
 	Rows      []Deployment
 }
+
+// Events an action on a license answers with (HX-Trigger), so that every
+// section of the license page it affects fetches itself again.
+const (
+	EventLicenseChanged     = "licenseChanged"     // status, dates or entitlements
+	EventDeploymentsChanged = "deploymentsChanged" // a deployment released or reactivated
+	EventKeyRevealed        = "keyRevealed"        // an audited reveal
+)
+
+// SectionURL is where a section of the admin license page fetches itself.
+func SectionURL(licenseID, section string) string {
+	return "/admin/licenses/" + licenseID + "/sections/" + section
+}

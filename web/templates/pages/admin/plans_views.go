@@ -1,5 +1,7 @@
 package admin
 
+import "github.com/nectarcloud/nls/web/templates/components"
+
 // PlanRow is one plan in the plans table, formatted for display.
 type PlanRow struct {
 	Code           string
@@ -27,7 +29,7 @@ type PlanForm struct {
 	Name                 string
 	Description          string
 	Features             string // comma or newline separated
-	Limits               string // name=value per line
+	Limits               []components.LimitRow // one row per limit, blank rows to add
 	MaxDeployments       string // blank: unlimited
 	DurationDays         string // blank: perpetual
 	GraceDays            string
