@@ -28,10 +28,10 @@ type PlanForm struct {
 	Code                 string
 	Name                 string
 	Description          string
-	Features             string // comma or newline separated
+	Features             string                // comma or newline separated
 	Limits               []components.LimitRow // one row per limit, blank rows to add
-	MaxDeployments       string // blank: unlimited
-	DurationDays         string // blank: perpetual
+	MaxDeployments       string                // blank: unlimited
+	DurationDays         string                // blank: perpetual
 	GraceDays            string
 	OfflineDays          string
 	HeartbeatWindowHours string
