@@ -52,7 +52,7 @@ func (s *Server) adminPlans(c *fiber.Ctx) error {
 	}
 	for _, pl := range pg.Rows {
 		r := admin.PlanRow{Code: pl.Code, Name: pl.Name, Features: strings.Join(pl.Features, ", "),
-			Limits: limitsText(db.DecodeLimits(pl.Limits), ", "), MaxDeployments: "Unlimited", Duration: "Perpetual",
+			Limits: limitsDisplay(db.DecodeLimits(pl.Limits)), MaxDeployments: "Unlimited", Duration: "Perpetual",
 			Prices: strings.Join(prices[pl.ID], ", "), Archived: pl.ArchivedAt != nil}
 		if pl.MaxDeployments != nil {
 			r.MaxDeployments = strconv.Itoa(int(*pl.MaxDeployments))
@@ -68,8 +68,9 @@ func (s *Server) adminPlans(c *fiber.Ctx) error {
 	return s.render(c, admin.PlansList(s.page(c, "Plans"), v))
 }
 
-// limitsText writes limits as name=value, sorted by name.
-func limitsText(limits map[string]int64, sep string) string {
+// limitsDisplay writes limits for people, by metric name, e.g.
+// "Active users 10, API calls 1,000,000".
+func limitsDisplay(limits map[string]int64) string {
 	names := make([]string, 0, len(limits))
 	for n := range limits {
 		names = append(names, n)
@@ -77,9 +78,9 @@ func limitsText(limits map[string]int64, sep string) string {
 	sort.Strings(names)
 	parts := make([]string, 0, len(names))
 	for _, n := range names {
-		parts = append(parts, n+"="+strconv.FormatInt(limits[n], 10))
+		parts = append(parts, components.MetricName(n)+" "+components.MetricValue(n, limits[n]))
 	}
-	return strings.Join(parts, sep)
+	return strings.Join(parts, ", ")
 }
 
 // splitList reads a comma or newline separated list, dropping blanks.

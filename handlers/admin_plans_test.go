@@ -25,7 +25,7 @@ func TestAdminPlansTable(t *testing.T) {
 	wantStatus(t, p, 200)
 	checkCSP(t, p)
 	row := one(t, p, `[data-testid=plan-row][data-code=pro]`)
-	for sel, want := range map[string]string{"plan-name": "Pro", "plan-features": "sso, api", "plan-limits": "users=10",
+	for sel, want := range map[string]string{"plan-name": "Pro", "plan-features": "sso, api", "plan-limits": "Active users 10",
 		"plan-max-deployments": "2", "plan-duration": "365 days", "plan-prices": "Not sold through Stripe"} {
 		if got := strings.TrimSpace(row.Find(`[data-testid=` + sel + `]`).Text()); got != want {
 			t.Errorf("%s: got %q, want %q", sel, got, want)

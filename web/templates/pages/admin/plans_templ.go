@@ -146,7 +146,7 @@ func PlansList(p layouts.Page, v PlansPage) templ.Component {
 							return templ_7745c5c3_Err
 						}
 					}
-					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 11, "</td><td class=\"hidden whitespace-normal font-mono text-xs md:table-cell\" data-testid=\"plan-limits\">")
+					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 11, "</td><td class=\"hidden whitespace-normal md:table-cell\" data-testid=\"plan-limits\">")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
