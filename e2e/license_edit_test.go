@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 )
 
@@ -34,6 +35,10 @@ func TestLicensePageActionsAndEditInABrowser(t *testing.T) {
 	}
 
 	f := newFlow(t, p, shots, 3*time.Minute)
+	// A viewer far from UTC, so that times shown in their zone differ.
+	if _, err := chromedp.Call(f.ctx, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "Asia/Tokyo"}); err != nil {
+		t.Fatalf("time zone override: %v", err)
+	}
 	f.open("/login", `[data-testid=login-form]`)
 	f.do("sign in",
 		chromedp.SendKeys(chromedp.CSS(`[data-testid=login-email]`), adminEmail),
@@ -55,6 +60,15 @@ func TestLicensePageActionsAndEditInABrowser(t *testing.T) {
 		t.Errorf("the audit trail never showed license.suspend after suspending: %q", f.text(`[data-testid=license-audit]`))
 	}
 	f.wantNoPageLoad("suspend")
+	// The toast can be dismissed; times are shown in the browser's zone,
+	// relative, with the absolute time in the title.
+	f.do("dismiss the toast", chromedp.Click(chromedp.CSS(`#toasts [data-testid=toast-close]`)),
+		chromedp.WaitNotPresent(chromedp.CSS(`#toasts [data-testid=toast]`)))
+	if !f.waitFor(`(() => { const t = document.querySelector("[data-testid=license-audit] time[data-time=relative]");
+		return !!t && !t.textContent.endsWith("UTC") && t.title.includes("GMT+9"); })()`) {
+		t.Errorf("audit times were not localised to Tokyo: %q, title %q", f.text(`[data-testid=license-audit] time`),
+			run(f, "read the title", chromedp.Evaluate[string](`document.querySelector("[data-testid=license-audit] time").title`)))
+	}
 	f.do("reactivate",
 		chromedp.Click(chromedp.CSS(`[data-testid=action-reactivate] [type=submit]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=license-status] [data-testid=badge][data-state=active]`)))

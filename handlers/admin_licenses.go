@@ -298,7 +298,7 @@ func (s *Server) licenseDeployments(c *fiber.Ctx, l db.License) (partials.Deploy
 	out := partials.Deployments{LicenseID: l.ID.String()}
 	for _, d := range rows {
 		out.Rows = append(out.Rows, partials.Deployment{ID: d.DeploymentID, Hostname: d.Hostname, IP: d.Ip,
-			AppVersion: d.AppVersion, FirstSeen: fmtDateTime(d.FirstSeenAt), LastSeen: fmtDateTime(d.LastSeenAt),
+			AppVersion: d.AppVersion, FirstSeen: fmtDateTime(d.FirstSeenAt), LastSeen: fmtDateTime(d.LastSeenAt), LastSeenAt: d.LastSeenAt,
 			Status: string(d.State(heartbeatWindow(l), now))})
 	}
 	return out, nil

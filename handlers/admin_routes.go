@@ -89,7 +89,7 @@ func auditRows(rows []db.AuditLog) []admin.AuditRow {
 		if who == "" {
 			who = a.ActorID
 		}
-		r := admin.AuditRow{When: fmtDateTime(a.OccurredAt), Actor: a.ActorType + ": " + who, Action: a.Action,
+		r := admin.AuditRow{When: fmtDateTime(a.OccurredAt), At: a.OccurredAt, Actor: a.ActorType + ": " + who, Action: a.Action,
 			Entity: a.EntityType + " " + a.EntityID}
 		if a.EntityType == "license" {
 			r.Href = "/admin/licenses/" + a.EntityID

@@ -1,6 +1,11 @@
 package components
 
-import "testing"
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
 
 func TestNumbersForPeople(t *testing.T) {
 	for _, tc := range []struct {
@@ -25,5 +30,17 @@ func TestNumbersForPeople(t *testing.T) {
 	}
 	if got := MetricName("apiCalls"); got != "API calls" {
 		t.Errorf("MetricName(apiCalls): got %q, want API calls", got)
+	}
+}
+
+func TestTimeIsMarkedForTheViewersZone(t *testing.T) {
+	var b strings.Builder
+	at := time.Date(2026, 12, 1, 23, 45, 0, 0, time.FixedZone("CET", 3600))
+	if err := Time(at, TimeRelative).Render(context.Background(), &b); err != nil {
+		t.Fatal(err)
+	}
+	want := `<time datetime="2026-12-01T22:45:00Z" data-time="relative" title="2026-12-01 22:45 UTC">2026-12-01 22:45 UTC</time>`
+	if got := b.String(); got != want {
+		t.Errorf("got %s, want %s", got, want)
 	}
 }

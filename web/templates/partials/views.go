@@ -6,6 +6,8 @@
 // formatted for display, never database rows.
 package partials
 
+import "time"
+
 // LicenseFilter is the license list's query, echoed into the form and links.
 type LicenseFilter struct {
 	Q        string
@@ -62,7 +64,8 @@ type Deployment struct {
 	AppVersion string
 	FirstSeen  string
 	LastSeen   string
-	Status     string // active | stale | deactivated
+	LastSeenAt time.Time // shown relative, in the viewer's time zone
+	Status     string    // active | stale | deactivated
 }
 
 // Deployments is the license page's deployments table.
