@@ -71,7 +71,7 @@ func (s *Server) adminRekeyLicense(c *fiber.Ctx) error {
 		return err
 	}
 	l, key, err := s.licenses.Rekey(c.UserContext(), s.adminActor(c), id)
-	return s.answerLicenseAction(c, l, err, "New key issued. Copy it now; it is shown once.", key)
+	return s.answerLicenseAction(c, l, err, "New key issued. Copy it now; the old key no longer validates.", key)
 }
 
 // adminLicenseAction runs one action on the license at :id and answers it.

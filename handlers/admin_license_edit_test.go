@@ -12,7 +12,11 @@ import (
 func TestAdminEditLicense(t *testing.T) {
 	a := newAdminEnv(t)
 	path := "/admin/licenses/" + a.licenseID
-	if got := one(t, a.b.get(path), `[data-testid=edit-license]`).AttrOr("href", ""); got != path+"/edit" {
+	lp := a.b.get(path)
+	if got := one(t, lp, `[data-testid=license-plan]`).Text(); got != "Pro" {
+		t.Errorf("plan in the header: got %q, want its name Pro", got)
+	}
+	if got := one(t, lp, `[data-testid=edit-license]`).AttrOr("href", ""); got != path+"/edit" {
 		t.Errorf("edit link: got %q, want %s/edit", got, path)
 	}
 	if res := validate(t, a.testEnv, a.key, "dep-1", []string{"reports"}); res["code"] != "FEATURE_NOT_ENTITLED" {

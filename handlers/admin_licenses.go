@@ -280,6 +280,10 @@ func (s *Server) licenseHeader(c *fiber.Ctx, l db.License) (partials.LicenseHead
 	if l.SuspendedReason != nil {
 		h.SuspendedReason = *l.SuspendedReason
 	}
+	h.PlanName = v.Plan
+	if pl, err := s.store.GetPlanByCode(c.UserContext(), v.Plan); err == nil && pl.Name != "" {
+		h.PlanName = pl.Name
+	}
 	if cu, err := s.store.GetCustomer(c.UserContext(), l.CustomerID); err == nil {
 		h.CustomerName = cu.Name
 	} else {

@@ -6,7 +6,10 @@
 // formatted for display, never database rows.
 package partials
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // LicenseFilter is the license list's query, echoed into the form and links.
 type LicenseFilter struct {
@@ -44,7 +47,8 @@ type LicenseHeader struct {
 	ID              string
 	CustomerName    string
 	CustomerID      string
-	Plan            string
+	Plan            string // the plan's code
+	PlanName        string // what people call it; the code when unknown
 	Status          string // effective state
 	StoredStatus    string // active | suspended | revoked
 	SuspendedReason string
@@ -85,4 +89,10 @@ const (
 // SectionURL is where a section of the admin license page fetches itself.
 func SectionURL(licenseID, section string) string {
 	return "/admin/licenses/" + licenseID + "/sections/" + section
+}
+
+// keyRows is how many rows a key's box needs to show the whole key at about
+// 60 characters a row, so no part of it hides behind a scroll bar.
+func keyRows(key string) string {
+	return strconv.Itoa(max(2, (len(key)+59)/60+1))
 }
