@@ -151,6 +151,21 @@ func TestAccessibilityOfEveryPage(t *testing.T) {
 		{"stripe-event", "/admin/stripe-events/evt_axe_unmapped", `[data-testid=stripe-payload]`},
 	})
 
+	// On a phone the license list shows each license's status and expiry
+	// without sideways scrolling, and the filters are folded away.
+	f.do("phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+	f.open("/admin/licenses", `[data-testid=license-results]`)
+	if n := f.eval(`(() => { const w = document.documentElement.clientWidth;
+		return [...document.querySelectorAll("[data-testid=license-row]")].filter((r) =>
+			r.querySelector("[data-testid=badge]").getBoundingClientRect().right > w ||
+			r.lastElementChild.getBoundingClientRect().right > w).length; })()`); n != 0 {
+		t.Errorf("license list at 390 px: %d rows whose status or expiry lies past the right edge", n)
+	}
+	if open := f.eval(`document.querySelector("[data-testid=more-filters]").open ? 1 : 0`); open != 0 {
+		t.Errorf("license list at 390 px: the filters are not folded away")
+	}
+	f.do("desktop", chromedp.EmulateViewport(1280, 900))
+
 	keys := make([]string, 0, len(counts))
 	for k := range counts {
 		keys = append(keys, k)

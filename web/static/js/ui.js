@@ -3,6 +3,7 @@
 //  - toasts: a Dismiss button; success and info messages fade by themselves
 //    after a few seconds (not while hovered or focused); errors stay until
 //    dismissed, since they say what to do next.
+//  - filters marked data-fold-narrow fold away on a phone.
 //  - times: <time datetime="...Z" data-time="relative|date|datetime"> is
 //    rendered in UTC by the server and shown here in the viewer's time zone,
 //    relative ("3 hours ago") or absolute, with the absolute time in its title.
@@ -66,8 +67,18 @@
     });
   }
 
+  // Filters fold away on a phone (they stay open without JavaScript and
+  // whenever one of them is set).
+  function foldFilters() {
+    if (!window.matchMedia("(max-width: 639px)").matches) return;
+    document.querySelectorAll("details[data-fold-narrow]").forEach(function (d) {
+      var set = Array.prototype.some.call(d.querySelectorAll("select, input"), function (f) { return f.value !== ""; });
+      if (!set) d.open = false;
+    });
+  }
+
   function refresh(root) { armToasts(root); localiseTimes(root); }
-  document.addEventListener("DOMContentLoaded", function () { refresh(document); });
+  document.addEventListener("DOMContentLoaded", function () { refresh(document); foldFilters(); });
   document.addEventListener("htmx:afterSettle", function (e) { refresh(e.target); refresh(document.getElementById("toasts") || document); });
   document.addEventListener("htmx:oobAfterSwap", function () { armToasts(document.getElementById("toasts") || document); });
   document.addEventListener("click", function (e) {
