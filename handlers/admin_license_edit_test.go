@@ -114,3 +114,26 @@ func TestLicensePageSectionsFollowActions(t *testing.T) {
 		t.Errorf("a section without htmx: got %d to %q, want 303 to the license page", got.Status, got.Header.Get("Location"))
 	}
 }
+
+// TestAdminOfflineFile: an admin downloads an offline license file for a
+// customer's air-gapped installation; it takes a seat and is audited.
+func TestAdminOfflineFile(t *testing.T) {
+	a := newAdminEnv(t)
+	path := "/admin/licenses/" + a.licenseID
+	one(t, a.b.get(path), `[data-testid=admin-offline] input[name=deploymentId]`)
+	p := a.b.post(path+"/offline", url.Values{"deploymentId": {"vault-1"}, "hostname": {"vault.airgap"}})
+	wantStatus(t, p, 200)
+	body := string(p.Body)
+	if !strings.HasPrefix(body, "-----BEGIN NLS OFFLINE LICENSE-----") || !strings.Contains(body, "Deployment: vault-1") ||
+		!strings.Contains(body, "Customer: Acme Corp") {
+		t.Fatalf("offline file: %s", body)
+	}
+	if got := p.Header.Get("Content-Disposition"); !strings.Contains(got, "attachment") {
+		t.Errorf("Content-Disposition: %q", got)
+	}
+	wantAudit(t, a, "deployment.offline_activate")
+	refused := a.b.post(path+"/offline", url.Values{"deploymentId": {""}})
+	if refused.Status != http.StatusSeeOther || refused.Header.Get("Location") != path {
+		t.Errorf("a blank deployment id: got %d to %q, want 303 back to the license", refused.Status, refused.Header.Get("Location"))
+	}
+}

@@ -31,6 +31,7 @@ func (s *Server) registerAdminRoutes(app *fiber.App) {
 	g.Post("/licenses/:id/revoke", s.adminRevokeLicense)
 	g.Post("/licenses/:id/rekey", s.adminRekeyLicense)
 	g.Post("/licenses/:id/deployments/:dep/release", s.adminReleaseDeployment)
+	g.Post("/licenses/:id/offline", s.adminOfflineActivation)
 	g.Get("/customers", s.adminCustomers)
 	g.Get("/customers/new", s.adminNewCustomer)
 	g.Post("/customers", s.adminCreateCustomer)
