@@ -39,6 +39,7 @@ func (s *Server) registerAdminRoutes(app *fiber.App) {
 	g.Get("/customers/:id/edit", s.adminEditCustomer)
 	g.Post("/customers/:id/edit", s.adminUpdateCustomer)
 	g.Post("/customers/:id/archive", s.adminArchiveCustomer)
+	g.Post("/customers/:id/unarchive", s.adminUnarchiveCustomer)
 	g.Get("/plans", s.adminPlans)
 	g.Get("/plans/new", s.adminNewPlan)
 	g.Post("/plans", s.adminCreatePlan)
