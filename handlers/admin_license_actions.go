@@ -94,7 +94,7 @@ func (s *Server) answerLicenseAction(c *fiber.Ctx, l db.License, actErr error, d
 		if le.Code != licensing.EINVALID && le.Code != licensing.ECONFLICT {
 			return actErr
 		}
-		msg, kind = problemText(actErr), components.ToastError
+		msg, kind = sentence(problemText(actErr)), components.ToastError
 		var err error
 		if l, err = s.licenseByParam(c); err != nil {
 			return err

@@ -119,7 +119,7 @@ func (s *Server) adminUpdateLicense(c *fiber.Ctx) error {
 				if field == "" {
 					field = "features"
 				}
-				f.Errors[field] = capitalise(d.Message) + "."
+				f.Errors[field] = sentence(d.Message)
 			}
 			if len(le.Details) == 0 {
 				f.Errors["features"] = problemText(err)
@@ -205,12 +205,4 @@ func parseLimitRows(rows []components.LimitRow) (map[string]int64, string) {
 		out[name] = n
 	}
 	return out, ""
-}
-
-// capitalise starts a message with a capital letter.
-func capitalise(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
 }
