@@ -125,6 +125,27 @@ func (s *Store) ArchiveCustomer(ctx context.Context, actor licensing.Actor, id u
 	return c, err
 }
 
+// UnarchiveCustomer shows an archived customer in lists again.
+func (s *Store) UnarchiveCustomer(ctx context.Context, actor licensing.Actor, id uuid.UUID, now time.Time) (Customer, error) {
+	var c Customer
+	err := s.inTx(ctx, func(q *Queries) error {
+		before, err := q.GetCustomerForUpdate(ctx, id)
+		if err != nil {
+			return notFound(err, "customer")
+		}
+		if before.ArchivedAt == nil {
+			c = before
+			return nil
+		}
+		if c, err = q.UnarchiveCustomer(ctx, UnarchiveCustomerParams{ID: id, UpdatedAt: now}); err != nil {
+			return err
+		}
+		return Audit(ctx, q, actor, AuditEntry{Action: "customer.unarchive", EntityType: "customer",
+			EntityID: id.String(), CustomerID: &c.ID, Before: before.View(), After: c.View()}, now)
+	})
+	return c, err
+}
+
 // notFound names what was not found.
 func notFound(err error, what string) error {
 	err = Translate(err)

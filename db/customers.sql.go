@@ -208,6 +208,34 @@ func (q *Queries) ListCustomers(ctx context.Context, arg ListCustomersParams) ([
 	return items, nil
 }
 
+const unarchiveCustomer = `-- name: UnarchiveCustomer :one
+UPDATE customers SET archived_at = NULL, updated_at = $1
+WHERE id = $2 AND archived_at IS NOT NULL
+RETURNING id, name, email, company, metadata, stripe_customer_id, archived_at, created_at, updated_at
+`
+
+type UnarchiveCustomerParams struct {
+	UpdatedAt time.Time
+	ID        uuid.UUID
+}
+
+func (q *Queries) UnarchiveCustomer(ctx context.Context, arg UnarchiveCustomerParams) (Customer, error) {
+	row := q.db.QueryRow(ctx, unarchiveCustomer, arg.UpdatedAt, arg.ID)
+	var i Customer
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.Email,
+		&i.Company,
+		&i.Metadata,
+		&i.StripeCustomerID,
+		&i.ArchivedAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
 const updateCustomer = `-- name: UpdateCustomer :one
 UPDATE customers SET name = $1, email = $2, company = $3, metadata = $4,
     stripe_customer_id = $5, updated_at = $6

@@ -402,8 +402,8 @@ func TestAdminPortalInABrowser(t *testing.T) {
 			chromedp.Click(chromedp.CSS(`[data-testid=view-license]`)),
 			chromedp.WaitVisible(chromedp.CSS(`[data-testid=license-header]`)),
 		)
-		if got := f.text(`[data-testid=license-plan]`); got != planCode {
-			t.Errorf("plan got %q, want %q", got, planCode)
+		if got := f.text(`[data-testid=license-plan]`); got != planName {
+			t.Errorf("plan got %q, want %q (its name, not its code)", got, planName)
 		}
 		if got := f.text(`[data-testid=license-header] [data-testid=license-customer]`); got != customerName {
 			t.Errorf("customer got %q, want %q", got, customerName)

@@ -245,6 +245,20 @@ func (s *Server) adminArchiveCustomer(c *fiber.Ctx) error {
 	return redirect(c, "/admin/customers/"+id.String())
 }
 
+// adminUnarchiveCustomer handles POST /admin/customers/:id/unarchive.
+func (s *Server) adminUnarchiveCustomer(c *fiber.Ctx) error {
+	id, err := parseUUID(c.Params("id"), "customer")
+	if err != nil {
+		return err
+	}
+	cu, err := s.store.UnarchiveCustomer(c.UserContext(), s.adminActor(c), id, s.now())
+	if err != nil {
+		return err
+	}
+	s.setFlash(c, components.ToastSuccess, "Customer "+cu.Name+" restored. They show in lists again.")
+	return redirect(c, "/admin/customers/"+id.String())
+}
+
 // adminCustomer handles GET /admin/customers/:id: the customer page.
 func (s *Server) adminCustomer(c *fiber.Ctx) error {
 	cu, err := s.customerByParam(c)

@@ -316,4 +316,14 @@ func TestAdminEditAndArchiveCustomer(t *testing.T) {
 	if n := a.b.get("/admin/customers?archived=true").Doc.Find(`[data-testid=customer-archived]`).Length(); n != 1 {
 		t.Errorf("with archived: got %d archived rows, want 1", n)
 	}
+
+	// Restoring brings the customer back to the lists, audited.
+	one(t, page, `[data-testid=action-unarchive]`)
+	if r := a.b.htmx("POST", path+"/unarchive", url.Values{}); r.Header.Get("HX-Redirect") != path {
+		t.Fatalf("unarchive: status %d, HX-Redirect %q", r.Status, r.Header.Get("HX-Redirect"))
+	}
+	wantAudit(t, a, "customer.unarchive")
+	if got := a.b.get("/admin/customers").Doc.Find(`[data-testid=customer-row]`).Length(); got != 1 {
+		t.Errorf("after restoring: got %d customer rows, want 1", got)
+	}
 }

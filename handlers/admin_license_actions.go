@@ -71,7 +71,7 @@ func (s *Server) adminRekeyLicense(c *fiber.Ctx) error {
 		return err
 	}
 	l, key, err := s.licenses.Rekey(c.UserContext(), s.adminActor(c), id)
-	return s.answerLicenseAction(c, l, err, "New key issued. Copy it now; it is shown once.", key)
+	return s.answerLicenseAction(c, l, err, "New key issued. Copy it now; the old key no longer validates.", key)
 }
 
 // adminLicenseAction runs one action on the license at :id and answers it.
@@ -94,7 +94,7 @@ func (s *Server) answerLicenseAction(c *fiber.Ctx, l db.License, actErr error, d
 		if le.Code != licensing.EINVALID && le.Code != licensing.ECONFLICT {
 			return actErr
 		}
-		msg, kind = problemText(actErr), components.ToastError
+		msg, kind = sentence(problemText(actErr)), components.ToastError
 		var err error
 		if l, err = s.licenseByParam(c); err != nil {
 			return err
@@ -111,6 +111,9 @@ func (s *Server) answerLicenseAction(c *fiber.Ctx, l db.License, actErr error, d
 	h.NewKey = newKey
 	if actErr != nil {
 		h.Error = msg
+	}
+	if actErr == nil && isHTMX(c) {
+		c.Set("HX-Trigger", partials.EventLicenseChanged)
 	}
 	partial := templ.Join(partials.Header(h, s.loadSession(c).CSRF), components.ToastOOB(kind, msg))
 	return s.renderSwap(c, fiber.StatusOK, partial, func() (templ.Component, error) {
@@ -136,6 +139,9 @@ func (s *Server) adminRevealKey(c *fiber.Ctx) error {
 	key, err := s.licenses.RevealKey(c.UserContext(), s.adminActor(c), l.ID)
 	if err != nil {
 		return err
+	}
+	if isHTMX(c) {
+		c.Set("HX-Trigger", partials.EventKeyRevealed)
 	}
 	return s.renderSwap(c, fiber.StatusOK, partials.KeyReveal(l.ID.String(), key, s.loadSession(c).CSRF),
 		func() (templ.Component, error) {
@@ -172,5 +178,6 @@ func (s *Server) adminReleaseDeployment(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	c.Set("HX-Trigger", partials.EventDeploymentsChanged)
 	return s.render(c, templ.Join(partials.DeploymentsTable(d, s.loadSession(c).CSRF), components.ToastOOB(components.ToastSuccess, msg)))
 }

@@ -277,6 +277,10 @@ func (s *Server) licenseHeader(c *fiber.Ctx, l db.License) (partials.LicenseHead
 	if l.SuspendedReason != nil {
 		h.SuspendedReason = *l.SuspendedReason
 	}
+	h.PlanName = v.Plan
+	if pl, err := s.store.GetPlanByCode(c.UserContext(), v.Plan); err == nil && pl.Name != "" {
+		h.PlanName = pl.Name
+	}
 	if cu, err := s.store.GetCustomer(c.UserContext(), l.CustomerID); err == nil {
 		h.CustomerName = cu.Name
 	} else {
@@ -304,7 +308,7 @@ func (s *Server) licenseDeployments(c *fiber.Ctx, l db.License) (partials.Deploy
 	out := partials.Deployments{LicenseID: l.ID.String(), Transfers: budget.Describe()}
 	for _, d := range rows {
 		row := partials.Deployment{ID: d.DeploymentID, Hostname: d.Hostname, IP: d.Ip,
-			AppVersion: d.AppVersion, FirstSeen: fmtDateTime(d.FirstSeenAt), LastSeen: fmtDateTime(d.LastSeenAt),
+			AppVersion: d.AppVersion, FirstSeen: fmtDateTime(d.FirstSeenAt), LastSeen: fmtDateTime(d.LastSeenAt), LastSeenAt: d.LastSeenAt,
 			Status: string(d.State(heartbeatWindow(l), now))}
 		if end := licensing.LastLeaseEnd(d.LastSeenAt, pol.LeaseWindow(l.OfflineDays), l.GraceEnd()); row.Status != string(licensing.DeploymentActive) && end.After(now) {
 			row.LeaseEnds = fmtDateTime(end)
@@ -366,16 +370,58 @@ func (s *Server) licenseDetail(c *fiber.Ctx, l db.License) (admin.LicenseDetail,
 		a, b := d.Validations[i], d.Validations[j]
 		return a.Day > b.Day || (a.Day == b.Day && a.Code < b.Code)
 	})
-	id := l.ID.String()
-	audit, err := s.store.ListAudit(ctx, db.ListAuditParams{EntityID: &id, MaxRows: 25})
-	if err != nil {
+	if d.Audit, err = s.licenseAudit(c, l); err != nil {
 		return d, err
 	}
-	d.Audit = auditRows(audit)
 	if d.Lifecycle, err = s.licenseLifecycle(c, l); err != nil {
 		return d, err
 	}
 	return d, nil
+}
+
+// licenseAudit is the latest audit rows of l, for its page.
+func (s *Server) licenseAudit(c *fiber.Ctx, l db.License) ([]admin.AuditRow, error) {
+	id := l.ID.String()
+	audit, err := s.store.ListAudit(c.UserContext(), db.ListAuditParams{EntityID: &id, MaxRows: 25})
+	if err != nil {
+		return nil, err
+	}
+	return auditRows(audit), nil
+}
+
+// adminLicenseSection handles GET /admin/licenses/:id/sections/:section:
+// one section of the license page (header, deployments or audit), which
+// fetches itself again when an action elsewhere on the page changed it.
+func (s *Server) adminLicenseSection(c *fiber.Ctx) error {
+	l, err := s.licenseByParam(c)
+	if err != nil {
+		return err
+	}
+	if !isHTMX(c) {
+		return c.Redirect("/admin/licenses/"+l.ID.String(), fiber.StatusSeeOther)
+	}
+	csrf := s.loadSession(c).CSRF
+	switch c.Params("section") {
+	case "header":
+		h, err := s.licenseHeader(c, l)
+		if err != nil {
+			return err
+		}
+		return s.render(c, partials.Header(h, csrf))
+	case "deployments":
+		d, err := s.licenseDeployments(c, l)
+		if err != nil {
+			return err
+		}
+		return s.render(c, partials.DeploymentsTable(d, csrf))
+	case "audit":
+		rows, err := s.licenseAudit(c, l)
+		if err != nil {
+			return err
+		}
+		return s.render(c, admin.LicenseAudit(l.ID.String(), rows))
+	}
+	return licensing.Errorf(licensing.ENOTFOUND, "Page not found. Go back to the license page.")
 }
 
 // seatOverageLine is this month's peak of seats held beyond the license's

@@ -334,7 +334,7 @@ func TestAdminIssueLicense(t *testing.T) {
 	if !strings.HasPrefix(key, "NLS-") {
 		t.Fatalf("key: %q", key)
 	}
-	if !strings.Contains(one(t, ok, `[data-testid=new-key]`).Text(), "will not be shown again") {
+	if !strings.Contains(one(t, ok, `[data-testid=new-key]`).Text(), "Reveal key") {
 		t.Error("no shown-once warning")
 	}
 	one(t, ok, `script[src*="js/copy"]`)

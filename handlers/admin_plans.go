@@ -54,7 +54,7 @@ func (s *Server) adminPlans(c *fiber.Ctx) error {
 	}
 	for _, pl := range pg.Rows {
 		r := admin.PlanRow{Code: pl.Code, Name: pl.Name, Features: strings.Join(pl.Features, ", "),
-			Limits: limitsText(db.DecodeLimits(pl.Limits), ", "), MaxDeployments: "Unlimited", Duration: "Perpetual",
+			Limits: limitsDisplay(db.DecodeLimits(pl.Limits)), MaxDeployments: "Unlimited", Duration: "Perpetual",
 			Prices: strings.Join(prices[pl.ID], ", "), Archived: pl.ArchivedAt != nil}
 		if pl.MaxDeployments != nil {
 			r.MaxDeployments = strconv.Itoa(int(*pl.MaxDeployments))
@@ -70,8 +70,9 @@ func (s *Server) adminPlans(c *fiber.Ctx) error {
 	return s.render(c, admin.PlansList(s.page(c, "Plans"), v))
 }
 
-// limitsText writes limits as name=value, sorted by name.
-func limitsText(limits map[string]int64, sep string) string {
+// limitsDisplay writes limits for people, by metric name, e.g.
+// "Active users 10, API calls 1,000,000".
+func limitsDisplay(limits map[string]int64) string {
 	names := make([]string, 0, len(limits))
 	for n := range limits {
 		names = append(names, n)
@@ -79,9 +80,9 @@ func limitsText(limits map[string]int64, sep string) string {
 	sort.Strings(names)
 	parts := make([]string, 0, len(names))
 	for _, n := range names {
-		parts = append(parts, n+"="+strconv.FormatInt(limits[n], 10))
+		parts = append(parts, components.MetricName(n)+" "+components.MetricValue(n, limits[n]))
 	}
-	return strings.Join(parts, sep)
+	return strings.Join(parts, ", ")
 }
 
 // splitList reads a comma or newline separated list, dropping blanks.
@@ -99,7 +100,7 @@ func splitList(text string) []string {
 func planFormOf(c *fiber.Ctx) admin.PlanForm {
 	v := func(name string) string { return strings.Clone(c.FormValue(name)) }
 	return admin.PlanForm{Code: v("code"), Name: v("name"), Description: v("description"), Features: v("features"),
-		Limits: v("limits"), MaxDeployments: v("maxDeployments"), DurationDays: v("durationDays"),
+		Limits: append(nonBlankRows(limitRowsFrom(c)), make([]components.LimitRow, blankLimitRows)...), MaxDeployments: v("maxDeployments"), DurationDays: v("durationDays"),
 		GraceDays: v("graceDays"), OfflineDays: v("offlineDays"), HeartbeatWindowHours: v("heartbeatWindowHours"),
 		DunningDays: v("dunningDays"), StripePriceIDs: v("stripePriceIds"), QuantitySets: v("quantitySets"),
 		FingerprintPolicy: v("fingerprintPolicy"), FingerprintMatch: v("fingerprintMatch"), LeaseHours: v("leaseHours"),
@@ -111,7 +112,7 @@ func planFormOf(c *fiber.Ctx) admin.PlanForm {
 // planFormFrom fills the form from a stored plan.
 func planFormFrom(spec licensing.PlanSpec, archived bool) admin.PlanForm {
 	f := admin.PlanForm{Editing: true, Code: spec.Code, Name: spec.Name, Description: spec.Description,
-		Features: strings.Join(spec.Features, ", "), Limits: limitsText(spec.Limits, "\n"),
+		Features: strings.Join(spec.Features, ", "), Limits: limitRowsOf(spec.Limits),
 		GraceDays: strconv.Itoa(int(spec.GraceDays)), OfflineDays: strconv.Itoa(int(spec.OfflineDays)),
 		HeartbeatWindowHours: strconv.Itoa(int(spec.HeartbeatWindowHours)), DunningDays: strconv.Itoa(int(spec.DunningDays)),
 		StripePriceIDs: strings.Join(spec.StripePriceIDs, "\n"), Archived: archived}
@@ -134,7 +135,7 @@ func planFormFrom(spec licensing.PlanSpec, archived bool) admin.PlanForm {
 func applyPlanForm(f *admin.PlanForm, spec *licensing.PlanSpec) {
 	spec.Name, spec.Description = f.Name, strings.TrimSpace(f.Description)
 	spec.Features = splitList(f.Features)
-	if limits, msg := parseLimitLines(f.Limits); msg != "" {
+	if limits, msg := parseLimitRows(f.Limits); msg != "" {
 		f.Errors["limits"] = msg
 	} else {
 		spec.Limits = limits

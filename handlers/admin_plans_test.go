@@ -25,7 +25,7 @@ func TestAdminPlansTable(t *testing.T) {
 	wantStatus(t, p, 200)
 	checkCSP(t, p)
 	row := one(t, p, `[data-testid=plan-row][data-code=pro]`)
-	for sel, want := range map[string]string{"plan-name": "Pro", "plan-features": "sso, api", "plan-limits": "users=10",
+	for sel, want := range map[string]string{"plan-name": "Pro", "plan-features": "sso, api", "plan-limits": "Active users 10",
 		"plan-max-deployments": "2", "plan-duration": "365 days", "plan-prices": "Not sold through Stripe"} {
 		if got := strings.TrimSpace(row.Find(`[data-testid=` + sel + `]`).Text()); got != want {
 			t.Errorf("%s: got %q, want %q", sel, got, want)
@@ -44,20 +44,24 @@ func TestAdminCreatePlan(t *testing.T) {
 	if got := one(t, form, `input#graceDays`).AttrOr("value", ""); got != "7" {
 		t.Errorf("grace default: %q", got)
 	}
-	for _, f := range []string{"code", "name", "description", "features", "limits", "maxDeployments", "durationDays",
+	for _, f := range []string{"code", "name", "description", "features", "limit-name-0", "limit-value-0", "maxDeployments", "durationDays",
 		"graceDays", "offlineDays", "heartbeatWindowHours", "dunningDays", "stripePriceIds", "quantitySets"} {
 		one(t, form, `label[for=`+f+`]`)
 	}
 	before := countPlans(t, a)
 
-	bad := url.Values{"code": {"Bad Code"}, "name": {""}, "maxDeployments": {"lots"}, "limits": {"users"},
+	bad := url.Values{"code": {"Bad Code"}, "name": {""}, "maxDeployments": {"lots"}, "limitName": {"users"}, "limitValue": {"many"},
 		"graceDays": {"999"}, "features": {"sso"}}
 	p := a.b.post("/admin/plans", bad)
 	wantStatus(t, p, http.StatusUnprocessableEntity)
 	one(t, p, `[data-testid=form-errors]`)
 	for _, f := range []string{"code", "name", "maxDeployments", "limits", "graceDays"} {
 		one(t, p, `[data-testid=error-`+f+`]`)
-		if got := one(t, p, `#`+f).AttrOr("aria-invalid", ""); got != "true" {
+		id := f
+		if f == "limits" {
+			id = "limit-name-0"
+		}
+		if got := one(t, p, `#`+id).AttrOr("aria-invalid", ""); got != "true" {
 			t.Errorf("%s aria-invalid: %q", f, got)
 		}
 	}
@@ -76,7 +80,7 @@ func TestAdminCreatePlan(t *testing.T) {
 	wantStatus(t, a.b.send("POST", "/admin/plans", url.Values{"code": {"x"}, "name": {"X"}}, nil), http.StatusForbidden)
 
 	p = a.b.post("/admin/plans", url.Values{"code": {"team"}, "name": {"Team"}, "description": {"For teams"},
-		"features": {"sso\nreports, api"}, "limits": {"users=5\nprojects=3"}, "maxDeployments": {""},
+		"features": {"sso\nreports, api"}, "limitName": {"users", "projects", ""}, "limitValue": {"5", "3", ""}, "maxDeployments": {""},
 		"durationDays": {""}, "graceDays": {"3"}, "offlineDays": {"10"}, "heartbeatWindowHours": {"48"},
 		"dunningDays": {"5"}, "stripePriceIds": {"price_a, price_b"}, "quantitySets": {"users"}})
 	wantStatus(t, p, http.StatusSeeOther)
@@ -130,8 +134,8 @@ func TestAdminEditPlan(t *testing.T) {
 	if got := one(t, form, `input#code`); got.AttrOr("readonly", "x") == "x" || got.AttrOr("value", "") != "pro" {
 		t.Errorf("code field: %v", got.Nodes[0].Attr)
 	}
-	if got := one(t, form, `textarea#limits`).Text(); got != "users=10" {
-		t.Errorf("limits prefilled: %q", got)
+	if n, v := one(t, form, `input#limit-name-0`).AttrOr("value", ""), one(t, form, `input#limit-value-0`).AttrOr("value", ""); n != "users" || v != "10" {
+		t.Errorf("limits prefilled: %q = %q, want users = 10", n, v)
 	}
 	if got := one(t, form, `input#maxDeployments`).AttrOr("value", ""); got != "2" {
 		t.Errorf("max deployments prefilled: %q", got)
@@ -139,7 +143,7 @@ func TestAdminEditPlan(t *testing.T) {
 	wantStatus(t, a.b.get("/admin/plans/nope/edit"), 404)
 
 	edit := func(changes url.Values) url.Values {
-		v := url.Values{"name": {"Pro"}, "features": {"sso, api"}, "limits": {"users=10"}, "maxDeployments": {"2"},
+		v := url.Values{"name": {"Pro"}, "features": {"sso, api"}, "limitName": {"users"}, "limitValue": {"10"}, "maxDeployments": {"2"},
 			"durationDays": {"365"}, "graceDays": {"7"}, "offlineDays": {"30"}, "heartbeatWindowHours": {"24"},
 			"dunningDays": {"14"}}
 		for k, x := range changes {

@@ -32,6 +32,10 @@ var adminRoutes = []adminRoute{
 	{"GET", "/licenses/new", licensing.PermLicensesWrite, (*Server).adminNewLicense},
 	{"POST", "/licenses", licensing.PermLicensesWrite, (*Server).adminCreateLicense},
 	{"GET", "/licenses/:id", licensing.PermRead, (*Server).adminLicense},
+	{"GET", "/licenses/:id/edit", licensing.PermLicensesWrite, (*Server).adminEditLicense},
+	{"POST", "/licenses/:id/edit", licensing.PermLicensesWrite, (*Server).adminUpdateLicense},
+	{"GET", "/licenses/:id/sections/:section", licensing.PermRead, (*Server).adminLicenseSection},
+	{"POST", "/licenses/:id/offline", licensing.PermLicensesWrite, (*Server).adminOfflineActivation},
 	{"POST", "/licenses/:id/reveal", licensing.PermRevealKey, (*Server).adminRevealKey},
 	{"POST", "/licenses/:id/suspend", licensing.PermLicensesWrite, (*Server).adminSuspendLicense},
 	{"POST", "/licenses/:id/reactivate", licensing.PermLicensesWrite, (*Server).adminReactivateLicense},
@@ -46,6 +50,7 @@ var adminRoutes = []adminRoute{
 	{"GET", "/customers/:id/edit", licensing.PermCustomersWrite, (*Server).adminEditCustomer},
 	{"POST", "/customers/:id/edit", licensing.PermCustomersWrite, (*Server).adminUpdateCustomer},
 	{"POST", "/customers/:id/archive", licensing.PermCustomersWrite, (*Server).adminArchiveCustomer},
+	{"POST", "/customers/:id/unarchive", licensing.PermCustomersWrite, (*Server).adminUnarchiveCustomer},
 	{"POST", "/customers/:id/users", licensing.PermCustomersWrite, (*Server).adminInviteUser},
 	{"POST", "/customers/:id/users/:user/link", licensing.PermCustomersWrite, (*Server).adminNewUserLink},
 	{"POST", "/customers/:id/users/:user/disable", licensing.PermCustomersWrite, (*Server).adminDisableUser},
@@ -144,7 +149,7 @@ func auditRows(rows []db.AuditLog) []admin.AuditRow {
 		if who == "" {
 			who = a.ActorID
 		}
-		r := admin.AuditRow{When: fmtDateTime(a.OccurredAt), Actor: a.ActorType + ": " + who, Action: a.Action,
+		r := admin.AuditRow{When: fmtDateTime(a.OccurredAt), At: a.OccurredAt, Actor: a.ActorType + ": " + who, Action: a.Action,
 			Entity: a.EntityType + " " + a.EntityID}
 		if a.EntityType == "license" {
 			r.Href = "/admin/licenses/" + a.EntityID

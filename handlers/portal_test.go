@@ -276,11 +276,11 @@ func TestPortalOverview(t *testing.T) {
 		t.Errorf("plan got %q, want Pro", got)
 	}
 	users := a.Find(`[data-testid=usage-line][data-metric=users]`)
-	if got := strings.Join(strings.Fields(users.Text()), " "); got != "users 4 of 10 (40%)" {
+	if got := strings.Join(strings.Fields(users.Text()), " "); got != "Active users 4 of 10 (40%)" {
 		t.Errorf("users line got %q", got)
 	}
 	calls := a.Find(`[data-testid=usage-line][data-metric=apiCalls]`)
-	if got := strings.Join(strings.Fields(calls.Text()), " "); got != "apiCalls 1200 of 1000 (120%) over the limit" {
+	if got := strings.Join(strings.Fields(calls.Text()), " "); got != "API calls 1,200 of 1,000 (120%) over the limit" {
 		t.Errorf("apiCalls line got %q", got)
 	}
 	if !calls.Find(".bg-rose-600.w-full").Is("span") {

@@ -35,5 +35,10 @@ UPDATE customers SET archived_at = @archived_at, updated_at = @archived_at
 WHERE id = @id AND archived_at IS NULL
 RETURNING *;
 
+-- name: UnarchiveCustomer :one
+UPDATE customers SET archived_at = NULL, updated_at = @updated_at
+WHERE id = @id AND archived_at IS NOT NULL
+RETURNING *;
+
 -- name: CountCustomers :one
 SELECT count(*) FROM customers;

@@ -4,9 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"flag"
 	"fmt"
+	"strconv"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/nectarcloud/nls/app"
 	"github.com/nectarcloud/nls/auth"
@@ -44,40 +48,18 @@ func (e *cmdEnv) seedIfEmpty(ctx context.Context, store *db.Store, keys *app.Key
 			return err
 		}
 	}
-	plans := []string{"enterprise", "pro", "starter", "pro"}
-	var firstKey string
-	licenses := app.NewLicenses(store, keys, sealer, func() time.Time { return now })
-	for i, c := range demoCustomers() {
-		cust, err := store.CreateCustomer(ctx, actor, c, now)
-		if err != nil {
-			return err
-		}
-		in := db.LicenseInput{CustomerID: cust.ID, Plan: plans[i], Notes: "demo license"}
-		if left, ok := demoExpiries[i]; ok {
-			// Renewal reminders and a grace notice to look at (in a local
-			// mailpit when NLS_SMTP_URL points at one).
-			start, exp := now.AddDate(-1, 0, 0), now.Add(left)
-			expP := &exp
-			in.StartsAt, in.ExpiresAt = &start, &expP
-		}
-		_, key, err := licenses.Issue(ctx, actor, in)
-		if err != nil {
-			return err
-		}
-		if firstKey == "" {
-			firstKey = key
-		}
+	firstKey, err := seedDemoLicenses(ctx, store, keys, sealer, actor, now)
+	if err != nil {
+		return err
 	}
 	if err := e.seedDistribution(ctx, store, actor, now); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "\nSeeded demo data. Sign in to the admin portal:\n  URL:      %s/login\n  Email:    %s\n  Password: %s\n"+
-		"A demo license key (enterprise plan), for the machine API:\n  %s\n\n", e.cfg.BaseURL, email, password, firstKey)
+		"A demo license key (enterprise plan, with the reports feature), for the machine API and cmd/example-app:\n  %s\n\n", e.cfg.BaseURL, email, password, firstKey)
 	return nil
 }
 
-// demoExpiries makes some demo licenses expire soon or lately, by customer index.
-var demoExpiries = map[int]time.Duration{2: 6 * 24 * time.Hour, 3: -2 * 24 * time.Hour}
 
 func i32(n int32) *int32 { return &n }
 
@@ -92,15 +74,16 @@ func demoPlans() []licensing.PlanSpec {
 	pro := licensing.DefaultPlanSpec()
 	pro.Code, pro.Name = "pro", "Pro"
 	pro.Description = "For growing teams that automate at scale."
-	pro.Features = []string{"workflows", "webhooks", "sso", "audit-export"}
+	pro.Features = []string{"workflows", "webhooks", "sso", "audit-export", "reports"}
 	pro.Limits = map[string]int64{"users": 100, "workflowExecutions": 250_000, "integrations": 25, "apiCalls": 1_000_000}
 	pro.MaxDeployments, pro.DurationDays = i32(3), i32(365)
 	pro.QuantitySets = strPtr(licensing.QuantitySetsUsers)
+	pro.StripePriceIDs = []string{"price_demo_pro_yearly"}
 
 	ent := licensing.DefaultPlanSpec()
 	ent.Code, ent.Name = "enterprise", "Enterprise"
 	ent.Description = "Unlimited deployments, air-gapped installs and priority support."
-	ent.Features = []string{"workflows", "webhooks", "sso", "audit-export", "air-gapped", "ha"}
+	ent.Features = []string{"workflows", "webhooks", "sso", "audit-export", "reports", "air-gapped", "ha"}
 	ent.Limits = map[string]int64{"users": 5000, "integrations": 500}
 	ent.MaxDeployments, ent.DurationDays = i32(20), i32(365)
 	ent.GraceDays, ent.OfflineDays = 30, 90
@@ -117,6 +100,9 @@ func demoCustomers() []db.CustomerInput {
 			BillingEmail: strPtr("billing@globex.example"), TechnicalEmail: strPtr("sre@globex.example")},
 		{Name: "Initech", Email: "ops@initech.example", Company: "Initech LLC"},
 		{Name: "Umbrella Labs", Email: "admin@umbrella.example", Company: "Umbrella Labs Inc."},
+		{Name: "Hooli", Email: "it@hooli.example", Company: "Hooli XYZ"},
+		{Name: "Vandelay Industries", Email: "art@vandelay.example", Company: "Vandelay Industries"},
+		{Name: "Stark Logistics", Email: "ops@stark-logistics.example", Company: "Stark Logistics AG"},
 	}
 }
 
@@ -160,5 +146,129 @@ func (e *cmdEnv) seedCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "seeded %d customers and %d licenses in %s\n", *customers, *licenses, time.Since(start).Round(time.Second))
+	return nil
+}
+
+// demoLicense is one seeded license: its plan, dates and standing, and how
+// its installations and usage look.
+type demoLicense struct {
+	plan    string
+	starts  time.Time
+	expires *time.Time // nil: from the plan
+	suspend string     // a reason: suspended
+	pastDue bool       // a failed payment four days ago
+	history db.DemoLicense
+	offline bool // an air-gapped installation on an offline license file
+	notes   string
+}
+
+// seedDemoLicenses issues one license per demo customer, in every status
+// the portals show (active, near a limit, grace, past due, suspended,
+// expired, not yet valid), with 90 days of usage and validations, active,
+// stale and offline deployments, and two Stripe events, one of them needing
+// attention. It returns the enterprise license's key.
+func seedDemoLicenses(ctx context.Context, store *db.Store, keys *app.KeyService, sealer *licensing.Sealer,
+	actor licensing.Actor, now time.Time) (string, error) {
+	day := 24 * time.Hour
+	at := func(d time.Duration) *time.Time { t := now.Add(d); return &t }
+	specs := []demoLicense{
+		{plan: "enterprise", starts: now.Add(-200 * day), notes: "Enterprise customer since spring; air-gapped site in Hamburg.",
+			history: db.DemoLicense{Fill: 0.45, Code: "VALID", Active: 3, Stale: 1}, offline: true},
+		{plan: "pro", starts: now.Add(-120 * day), expires: at(6 * day), notes: "Close to the users limit and renewing next week: talk about an upgrade.",
+			history: db.DemoLicense{Fill: 0.93, Code: "VALID", Active: 2}},
+		{plan: "starter", starts: now.Add(-368 * day), expires: at(-3 * day), notes: "Expired three days ago; in its grace period.",
+			history: db.DemoLicense{Fill: 0.5, Code: "GRACE_PERIOD", Active: 1}},
+		{plan: "pro", starts: now.Add(-90 * day), pastDue: true, notes: "Card declined; Stripe is retrying.",
+			history: db.DemoLicense{Fill: 0.6, Code: "PAYMENT_OVERDUE", Active: 2}},
+		{plan: "starter", starts: now.Add(-150 * day), suspend: "Unpaid invoice INV-1042: reactivate once paid.",
+			history: db.DemoLicense{Fill: 0.3, Code: "SUSPENDED", Stale: 1}},
+		{plan: "pro", starts: now.Add(-430 * day), expires: at(-65 * day), notes: "Did not renew.",
+			history: db.DemoLicense{Fill: 0.2, Code: "EXPIRED", Stale: 1}},
+		{plan: "enterprise", starts: now.Add(14 * day), notes: "Signed; starts in two weeks.",
+			history: db.DemoLicense{Code: "NOT_YET_VALID"}},
+	}
+	licenses := app.NewLicenses(store, keys, sealer, func() time.Time { return now })
+	var firstKey string
+	var history []db.DemoLicense
+	offline := map[uuid.UUID]uuid.UUID{}
+	for i, c := range demoCustomers() {
+		spec := specs[i%len(specs)]
+		cust, err := store.CreateCustomer(ctx, actor, c, now)
+		if err != nil {
+			return "", err
+		}
+		in := db.LicenseInput{CustomerID: cust.ID, Plan: spec.plan, StartsAt: &spec.starts, Notes: spec.notes}
+		if spec.expires != nil {
+			in.ExpiresAt = &spec.expires
+		}
+		l, key, err := licenses.Issue(ctx, actor, in)
+		if err != nil {
+			return "", err
+		}
+		if firstKey == "" {
+			firstKey = key
+		}
+		if spec.pastDue {
+			if _, err := licenses.Update(ctx, actor, l.ID, func(x *db.License) error {
+				x.PaymentState, x.PastDueSince = string(licensing.PaymentPastDue), at(-4*day)
+				return nil
+			}); err != nil {
+				return "", err
+			}
+		}
+		if spec.suspend != "" {
+			if _, err := licenses.Suspend(ctx, actor, l.ID, spec.suspend); err != nil {
+				return "", err
+			}
+		}
+		if spec.offline {
+			offline[l.ID] = cust.ID
+		}
+		h := spec.history
+		h.ID = l.ID
+		history = append(history, h)
+	}
+	if err := store.SeedDemoHistory(ctx, now, 90, history); err != nil {
+		return "", err
+	}
+	for lic, cust := range offline {
+		if _, err := licenses.ActivateOffline(ctx, actor, db.OfflineActivation{CustomerID: cust, LicenseID: lic,
+			DeploymentID: "hamburg-airgap-1", Hostname: "nls.hamburg.airgap"}); err != nil {
+			return "", err
+		}
+	}
+	return firstKey, seedStripeEvents(ctx, store, keys, sealer, now)
+}
+
+// seedStripeEvents records two subscription events as Stripe would send
+// them: one for a price no plan sells (it needs an admin's attention), one
+// for a customer unknown here.
+func seedStripeEvents(ctx context.Context, store *db.Store, keys *app.KeyService, sealer *licensing.Sealer, now time.Time) error {
+	for i, ev := range []struct{ id, price string }{
+		{"evt_demo_unmapped_price", "price_demo_unknown_monthly"},
+		{"evt_demo_pro_subscription", "price_demo_pro_yearly"},
+	} {
+		created := now.Add(-time.Duration(2+i) * time.Hour).Truncate(time.Second)
+		obj := map[string]any{"id": "sub_demo_" + strconv.Itoa(i), "object": "subscription", "customer": "cus_demo_" + strconv.Itoa(i),
+			"status": "active", "start_date": created.Unix(), "current_period_start": created.Unix(),
+			"current_period_end": created.AddDate(1, 0, 0).Unix(), "items": map[string]any{"object": "list",
+				"data": []any{map[string]any{"id": "si_demo_" + strconv.Itoa(i), "object": "subscription_item",
+					"price": map[string]any{"id": ev.price, "object": "price"}, "quantity": 5}}}}
+		rawObj, err := json.Marshal(obj)
+		if err != nil {
+			return err
+		}
+		payload, err := json.Marshal(map[string]any{"id": ev.id, "object": "event", "api_version": "2023-10-16",
+			"created": created.Unix(), "livemode": false, "type": "customer.subscription.created",
+			"data": map[string]any{"object": json.RawMessage(rawObj)}})
+		if err != nil {
+			return err
+		}
+		if _, err := store.ReceiveStripeEvent(ctx, keys, sealer, db.StripeEventInput{ID: ev.id,
+			Type: "customer.subscription.created", APIVersion: "2023-10-16", Created: created, Object: rawObj,
+			Payload: payload}, now); err != nil {
+			return err
+		}
+	}
 	return nil
 }

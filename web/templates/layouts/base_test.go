@@ -62,8 +62,11 @@ func TestBaseSignedIn(t *testing.T) {
 	if href, _ := viewtest.One(t, doc, `link[rel=stylesheet]`).Attr("href"); href != "/static/css/app.0123456789.css" {
 		t.Errorf("stylesheet: got %q, want the fingerprinted path", href)
 	}
-	if src, _ := viewtest.One(t, doc, `script`).Attr("src"); src != "/static/js/htmx.min.0123456789.js" {
+	if src, _ := viewtest.One(t, doc, `script[src*=htmx]`).Attr("src"); src != "/static/js/htmx.min.0123456789.js" {
 		t.Errorf("htmx script: got %q, want the fingerprinted path", src)
+	}
+	if src, _ := viewtest.One(t, doc, `script[src*=ui]`).Attr("src"); src != "/static/js/ui.0123456789.js" {
+		t.Errorf("ui script: got %q, want the fingerprinted path", src)
 	}
 
 	// htmx sends the CSRF token as a header on every request.

@@ -6,6 +6,11 @@
 // formatted for display, never database rows.
 package partials
 
+import (
+	"strconv"
+	"time"
+)
+
 // LicenseFilter is the license list's query, echoed into the form and links.
 type LicenseFilter struct {
 	Q        string
@@ -42,7 +47,8 @@ type LicenseHeader struct {
 	ID              string
 	CustomerName    string
 	CustomerID      string
-	Plan            string
+	Plan            string // the plan's code
+	PlanName        string // what people call it; the code when unknown
 	Status          string // effective state
 	StoredStatus    string // active | suspended | revoked
 	SuspendedReason string
@@ -62,8 +68,9 @@ type Deployment struct {
 	AppVersion string
 	FirstSeen  string
 	LastSeen   string
-	Status     string // active | stale | deactivated
-	LeaseEnds  string // when not active: when its last lease ends at the latest; "" otherwise
+	LastSeenAt time.Time // shown relative, in the viewer's time zone
+	Status     string    // active | stale | deactivated
+	LeaseEnds  string    // when not active: when its last lease ends at the latest; "" otherwise
 }
 
 // Deployments is the license page's deployments table.
@@ -71,4 +78,23 @@ type Deployments struct {
 	LicenseID string
 	Rows      []Deployment
 	Transfers string // the seat transfer budget, e.g. "1 of 3 used in the last 30 days"
+}
+
+// Events an action on a license answers with (HX-Trigger), so that every
+// section of the license page it affects fetches itself again.
+const (
+	EventLicenseChanged     = "licenseChanged"     // status, dates or entitlements
+	EventDeploymentsChanged = "deploymentsChanged" // a deployment released or reactivated
+	EventKeyRevealed        = "keyRevealed"        // an audited reveal
+)
+
+// SectionURL is where a section of the admin license page fetches itself.
+func SectionURL(licenseID, section string) string {
+	return "/admin/licenses/" + licenseID + "/sections/" + section
+}
+
+// keyRows is how many rows a key's box needs to show the whole key at about
+// 60 characters a row, so no part of it hides behind a scroll bar.
+func keyRows(key string) string {
+	return strconv.Itoa(max(2, (len(key)+59)/60+1))
 }

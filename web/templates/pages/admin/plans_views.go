@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/nectarcloud/nls/licensing"
+	"github.com/nectarcloud/nls/web/templates/components"
 )
 
 // PlanRow is one plan in the plans table, formatted for display.
@@ -34,10 +35,10 @@ type PlanForm struct {
 	Code                 string
 	Name                 string
 	Description          string
-	Features             string // comma or newline separated
-	Limits               string // name=value per line
-	MaxDeployments       string // blank: unlimited
-	DurationDays         string // blank: perpetual
+	Features             string                // comma or newline separated
+	Limits               []components.LimitRow // one row per limit, blank rows to add
+	MaxDeployments       string                // blank: unlimited
+	DurationDays         string                // blank: perpetual
 	GraceDays            string
 	OfflineDays          string
 	HeartbeatWindowHours string

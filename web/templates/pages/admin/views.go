@@ -4,6 +4,8 @@
 package admin
 
 import (
+	"time"
+
 	"github.com/nectarcloud/nls/web/templates/components"
 	"github.com/nectarcloud/nls/web/templates/partials"
 )
@@ -23,7 +25,8 @@ type StatusCount struct {
 
 // AuditRow is one audit log entry.
 type AuditRow struct {
-	When   string
+	When   string    // UTC, for text exports and pages without a time
+	At     time.Time // the same instant, shown in the viewer's time zone
 	Actor  string
 	Action string
 	Entity string
