@@ -314,7 +314,7 @@ func TestImagePortalServesFromItsFilesystem(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatalf("portal still running 20s after SIGTERM\n%s", logs.String())
 	}
-	if !strings.Contains(logs.String(), "draining requests") {
+	if !strings.Contains(logs.String(), "shutting down: /readyz answers 503") {
 		t.Errorf("portal did not log its drain on SIGTERM:\n%s", logs.String())
 	}
 }
