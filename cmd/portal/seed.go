@@ -60,7 +60,6 @@ func (e *cmdEnv) seedIfEmpty(ctx context.Context, store *db.Store, keys *app.Key
 	return nil
 }
 
-
 func i32(n int32) *int32 { return &n }
 
 func demoPlans() []licensing.PlanSpec {
