@@ -23,6 +23,7 @@ func TestOpenAPIPublishesEveryEventType(t *testing.T) {
 		"deployment": events.Deployment{LicenseID: uuid.New(), CustomerID: uuid.New(), DeploymentID: uuid.New(), ClientID: "node-1", LastSeenAt: now},
 		"usage":      events.UsageLimit{LicenseID: uuid.New(), CustomerID: uuid.New(), Metric: "apiCalls", Used: 80, Limit: 100, PeriodStart: now, PeriodEnd: now},
 		"customer":   events.Customer{CustomerID: uuid.New(), Name: "Acme", Email: "ops@acme.example"},
+		"webhook":    events.WebhookEndpoint{EndpointID: uuid.New(), URL: "https://hooks.example.com/nls", Reason: "the receiver answered 410 Gone"},
 	}
 	kind := func(d events.Data) string {
 		switch d.(type) {
@@ -34,6 +35,8 @@ func TestOpenAPIPublishesEveryEventType(t *testing.T) {
 			return "deployment"
 		case events.UsageLimit:
 			return "usage"
+		case events.WebhookEndpoint:
+			return "webhook"
 		}
 		return "customer"
 	}
