@@ -180,12 +180,15 @@ func checkEventTypes(types []string) ([]string, string) {
 	if len(types) == 0 {
 		return nil, `list at least one event type, or ["*"] for all`
 	}
+	if slices.Contains(types, AllEvents) {
+		if len(types) > 1 {
+			return nil, `"*" (every event type) stands alone`
+		}
+		return []string{AllEvents}, ""
+	}
 	want := map[string]bool{}
 	for _, t := range types {
 		t = strings.TrimSpace(t)
-		if t == AllEvents {
-			return []string{AllEvents}, ""
-		}
 		if _, ok := events.Lookup(t); !ok {
 			return nil, "unknown event type " + clipString(t, 80) + "; see the OpenAPI document's webhooks for the list"
 		}
