@@ -347,7 +347,7 @@ type WebhookDeliveryFilter struct {
 // WebhookDeliveryRow is a delivery with its attempts, oldest first.
 type WebhookDeliveryRow struct {
 	WebhookDelivery
-	Attempts []WebhookAttemptRow
+	AttemptLog []WebhookAttemptRow
 }
 
 // WebhookAttemptRow is one stored attempt.
@@ -379,7 +379,7 @@ func (s *Store) ListWebhookDeliveries(ctx context.Context, f WebhookDeliveryFilt
 	}
 	out := make([]WebhookDeliveryRow, len(ds))
 	for i, d := range ds {
-		out[i] = WebhookDeliveryRow{WebhookDelivery: d, Attempts: by[d.ID]}
+		out[i] = WebhookDeliveryRow{WebhookDelivery: d, AttemptLog: by[d.ID]}
 	}
 	return out, nil
 }

@@ -13,7 +13,9 @@ import (
 	"github.com/nectarcloud/nls/webhooks"
 )
 
-func allowPrivate(c *handlers.Config) { c.Webhooks = handlers.WebhooksConfig{Guard: webhooks.Guard{AllowPrivate: true}} }
+func allowPrivate(c *handlers.Config) {
+	c.Webhooks = handlers.WebhooksConfig{Guard: webhooks.Guard{AllowPrivate: true}}
+}
 
 func newConformance(t *testing.T, e *testEnv) *conformance {
 	t.Helper()

@@ -328,7 +328,7 @@ func TestReceiverDownThenFlakyIsDeliveredOnceWithItsAttempts(t *testing.T) {
 	}
 	waitFor(t, "the first attempt to fail", func() bool {
 		ds := e.deliveries(ep.ID)
-		return len(ds) == 1 && len(ds[0].Attempts) >= 1
+		return len(ds) == 1 && len(ds[0].AttemptLog) >= 1
 	})
 	// Up again, but flaky: two 500s, then 200.
 	flaky := &receiver{answer: func(n int) int {
@@ -360,7 +360,7 @@ func TestReceiverDownThenFlakyIsDeliveredOnceWithItsAttempts(t *testing.T) {
 		}
 	}
 	d := e.deliveries(ep.ID)[0]
-	as := d.Attempts
+	as := d.AttemptLog
 	if len(as) < 4 {
 		t.Fatalf("%d attempts in the log, want the refused ones, two 500s and the 200", len(as))
 	}
@@ -384,15 +384,15 @@ func TestReceiverDownThenFlakyIsDeliveredOnceWithItsAttempts(t *testing.T) {
 			}
 		}
 	}
-	if d.Attempts[0].NextAttemptAt.Sub(d.Attempts[0].AttemptedAt) < 800*time.Millisecond {
+	if d.AttemptLog[0].NextAttemptAt.Sub(d.AttemptLog[0].AttemptedAt) < 800*time.Millisecond {
 		t.Errorf("the first retry was due %v after the first attempt, want the schedule's 1 s (less jitter)",
-			d.Attempts[0].NextAttemptAt.Sub(d.Attempts[0].AttemptedAt))
+			d.AttemptLog[0].NextAttemptAt.Sub(d.AttemptLog[0].AttemptedAt))
 	}
-	if d.Attempts[1].AttemptedAt.Sub(d.Attempts[0].AttemptedAt) < 800*time.Millisecond {
+	if d.AttemptLog[1].AttemptedAt.Sub(d.AttemptLog[0].AttemptedAt) < 800*time.Millisecond {
 		t.Error("the second attempt came before the first retry was due")
 	}
-	if int(d.WebhookDelivery.Attempts) != len(as) {
-		t.Errorf("delivery counts %d attempts, the log %d", d.WebhookDelivery.Attempts, len(as))
+	if int(d.Attempts) != len(as) {
+		t.Errorf("delivery counts %d attempts, the log %d", d.Attempts, len(as))
 	}
 	c := telemetryValue(t, reg, "delivered")
 	if c != 1 {
@@ -454,10 +454,10 @@ func TestReceiverThatNeverAnswersTimesOutAndIsRetried(t *testing.T) {
 	}
 	waitFor(t, "the delivery to fail for good", func() bool { return e.deliveries(ep.ID)[0].Status == "failed" })
 	d := e.deliveries(ep.ID)[0]
-	if len(d.Attempts) != 4 || len(silent.requests()) != 4 {
-		t.Fatalf("%d attempts logged, %d received; want 4 (the first and 3 retries)", len(d.Attempts), len(silent.requests()))
+	if len(d.AttemptLog) != 4 || len(silent.requests()) != 4 {
+		t.Fatalf("%d attempts logged, %d received; want 4 (the first and 3 retries)", len(d.AttemptLog), len(silent.requests()))
 	}
-	for _, a := range d.Attempts {
+	for _, a := range d.AttemptLog {
 		if a.ResponseStatus != nil || !strings.Contains(a.Error, "timed out") {
 			t.Errorf("attempt %d: status %v error %q, want a timeout", a.Attempt, a.ResponseStatus, a.Error)
 		}
@@ -465,7 +465,7 @@ func TestReceiverThatNeverAnswersTimesOutAndIsRetried(t *testing.T) {
 			t.Errorf("attempt %d gave up after %d ms, before the %v timeout", a.Attempt, a.LatencyMs, timeout)
 		}
 	}
-	if d.Attempts[3].NextAttemptAt != nil {
+	if d.AttemptLog[3].NextAttemptAt != nil {
 		t.Error("the last attempt promises a retry")
 	}
 }
@@ -682,7 +682,7 @@ func TestRebindingAndRedirectsReachNoInternalAddress(t *testing.T) {
 	if n := conns.Load(); n != 0 {
 		t.Errorf("%d connections reached the loopback receiver behind a rebound name", n)
 	}
-	for _, a := range e.deliveries(rebound.ID)[0].Attempts {
+	for _, a := range e.deliveries(rebound.ID)[0].AttemptLog {
 		if !strings.Contains(a.Error, "loopback") {
 			t.Errorf("rebound attempt error %q, want the loopback refusal", a.Error)
 		}
@@ -707,7 +707,7 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 		b := e.deliveries(redirected.ID)
 		return len(b) == 1 && b[0].Status == "failed"
 	})
-	for _, a := range e.deliveries(redirected.ID)[0].Attempts {
+	for _, a := range e.deliveries(redirected.ID)[0].AttemptLog {
 		if a.ResponseStatus == nil || *a.ResponseStatus != 307 || !strings.Contains(a.Error, "redirects are not followed") {
 			t.Errorf("redirected attempt %+v, want the 307 refused", a)
 		}
