@@ -5,10 +5,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/handlers"
 	"github.com/nectarcloud/nls/jobs"
 	"github.com/nectarcloud/nls/licensing"
@@ -86,4 +90,27 @@ func (e *cmdEnv) openSealer() (*licensing.Sealer, error) {
 		return nil, fmt.Errorf("NLS_SEAL_KEY: %w", err)
 	}
 	return s, nil
+}
+
+// demoWebhookURL is the seeded endpoint's address: nothing listens there,
+// and the endpoint is seeded disabled, so the demo sends nothing anywhere.
+const demoWebhookURL = "https://hooks.example.com/nls"
+
+// seedWebhooks adds a disabled demo endpoint with a delivery history.
+func seedWebhooks(ctx context.Context, store *db.Store, sealer *licensing.Sealer, actor licensing.Actor, now time.Time) error {
+	id := uuid.New()
+	secret, err := webhooks.NewSecret()
+	if err != nil {
+		return err
+	}
+	sealed, err := sealer.Seal([]byte(secret), id[:])
+	if err != nil {
+		return err
+	}
+	if _, err := store.CreateWebhookEndpoint(ctx, actor, id, db.WebhookEndpointInput{URL: demoWebhookURL,
+		Description: "Demo: the CRM sync (disabled; edit the URL and enable it)", Events: []string{"*"}}, sealed, now); err != nil {
+		return err
+	}
+	return store.SeedDemoWebhookHistory(ctx, id,
+		"demo endpoint: point it at your receiver (NLS_WEBHOOK_ALLOW_PRIVATE=true for a local one) and enable it", now)
 }
