@@ -22,6 +22,7 @@ import (
 type EventQueue interface {
 	EnqueueEvents(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) error
 	EnqueueNotifications(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) error
+	EnqueueWebhookDeliveries(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) error
 }
 
 type outbox struct {
@@ -63,6 +64,11 @@ func (s *Store) recordEvent(ctx context.Context, q *Queries, e events.Event) (bo
 		// Renewing a license completes the customer's renewal request.
 		if err := q.CompleteRenewalRequests(ctx, CompleteRenewalRequestsParams{LicenseID: *refs.LicenseID,
 			Now: &e.OccurredAt}); err != nil {
+			return false, err
+		}
+	}
+	for _, id := range ids {
+		if err := s.recordWebhookDeliveries(ctx, q, id, e.Type, e.OccurredAt); err != nil {
 			return false, err
 		}
 	}

@@ -427,3 +427,47 @@ type ValidationStat struct {
 	Code      string
 	Count     int64
 }
+
+type WebhookAttempt struct {
+	DeliveryID      uuid.UUID
+	Attempt         int32
+	AttemptedAt     time.Time
+	ResponseStatus  *int32
+	LatencyMs       int32
+	ResponseExcerpt string
+	Error           string
+	NextAttemptAt   *time.Time
+}
+
+type WebhookDelivery struct {
+	ID              uuid.UUID
+	EndpointID      uuid.UUID
+	EventID         *uuid.UUID
+	EventType       string
+	Status          string
+	Attempts        int32
+	ResponseStatus  *int32
+	LatencyMs       *int32
+	ResponseExcerpt string
+	LastError       string
+	NextAttemptAt   *time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	DeliveredAt     *time.Time
+}
+
+type WebhookEndpoint struct {
+	ID                   uuid.UUID
+	Url                  string
+	Description          string
+	EventTypes           []string
+	Enabled              bool
+	DisabledReason       string
+	SecretSealed         []byte
+	PreviousSecretSealed []byte
+	PreviousSecretUntil  *time.Time
+	FailingSince         *time.Time
+	ConsecutiveFailures  int32
+	CreatedAt            time.Time
+	UpdatedAt            time.Time
+}

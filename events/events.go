@@ -31,6 +31,7 @@ const (
 	UsageLimitReached       = "usage.limit_reached"
 	CustomerCreated         = "customer.created"
 	CustomerUpdated         = "customer.updated"
+	WebhookEndpointDisabled = "webhook_endpoint.disabled"
 )
 
 // Data is an event's payload: it names the entities it concerns.
@@ -125,6 +126,17 @@ type Customer struct {
 // Refs names the customer.
 func (d Customer) Refs() Refs { return Refs{CustomerID: &d.CustomerID} }
 
+// WebhookEndpoint is the data of webhook_endpoint.disabled.
+type WebhookEndpoint struct {
+	EndpointID   uuid.UUID  `json:"endpointId"`
+	URL          string     `json:"url"`
+	Reason       string     `json:"reason" doc:"why deliveries stopped: a 410 answer, or failing since failingSince"`
+	FailingSince *time.Time `json:"failingSince" doc:"the first failed attempt of the run of failures, if any"`
+}
+
+// Refs names nothing: an endpoint belongs to the vendor, not a customer.
+func (d WebhookEndpoint) Refs() Refs { return Refs{} }
+
 // Spec describes one event type.
 type Spec struct {
 	Type        string
@@ -156,6 +168,7 @@ var Catalogue = []Spec{
 	{UsageLimitReached, "A metric reached its limit in the current period.", UsageLimit{}, true},
 	{CustomerCreated, "A customer was added.", Customer{}, false},
 	{CustomerUpdated, "A customer's details changed.", Customer{}, false},
+	{WebhookEndpointDisabled, "A webhook endpoint was disabled: it answered 410 Gone, or every delivery failed for days.", WebhookEndpoint{}, false},
 }
 
 // Lookup returns the spec of an event type.

@@ -91,3 +91,6 @@ func schemaOf(t reflect.Type) map[string]any {
 	}
 	return s
 }
+
+// DataSchema is the JSON Schema of one event type's data.
+func DataSchema(s Spec) map[string]any { return schemaOf(reflect.TypeOf(s.Data)) }

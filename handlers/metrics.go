@@ -5,7 +5,6 @@ package handlers
 
 import (
 	"context"
-	"errors"
 	"strconv"
 	"sync"
 	"time"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/nectarcloud/nls/app"
 	"github.com/nectarcloud/nls/db"
+	"github.com/nectarcloud/nls/telemetry"
 )
 
 // metrics are the series the handlers feed.
@@ -79,28 +79,13 @@ func (m *metrics) usageIngested(reports []db.UsageReportIn, results []db.UsageRe
 	m.usagePoints.Add(float64(n))
 }
 
-// DeliveriesCounter is nls_deliveries_total{kind,outcome}: email
-// notifications and outbound webhooks by outcome ("delivered", "failed"
-// for good, "retrying"). It is registered once per registry; the code that
-// delivers calls this with the same registry to get the same counter.
+// DeliveriesCounter is nls_deliveries_total{kind,outcome}
+// (telemetry.DeliveriesCounter), registered with the HTTP series so that
+// /metrics shows it before the first delivery, with the latency of webhook
+// attempts beside it.
 func DeliveriesCounter(reg prometheus.Registerer) *prometheus.CounterVec {
-	c := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "nls_deliveries_total", Help: "Email notifications and outbound webhooks by outcome.",
-	}, []string{"kind", "outcome"})
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			return are.ExistingCollector.(*prometheus.CounterVec)
-		}
-		panic(err)
-	}
-	// Zero series from the start, so that rate() and alerts see them.
-	for _, kind := range []string{"email", "webhook"} {
-		for _, outcome := range []string{"delivered", "failed", "retrying"} {
-			c.WithLabelValues(kind, outcome)
-		}
-	}
-	return c
+	telemetry.WebhookLatency(reg)
+	return telemetry.DeliveriesCounter(reg)
 }
 
 func (m *metrics) observe(method, route string, status int, d time.Duration) {

@@ -52,6 +52,7 @@ type Config struct {
 	LoginThrottle LoginThrottle
 
 	Distribution DistributionConfig // releases, downloads, registry tokens (distribution.go)
+	Webhooks     WebhooksConfig     // outbound webhook endpoints (api_webhooks.go)
 	// Owners must use two-factor sign-in (NLS_REQUIRE_2FA_OWNERS): one
 	// without it is sent to set it up and can do nothing else meanwhile.
 	RequireOwner2FA bool
@@ -107,6 +108,7 @@ type Server struct {
 	machine     *app.Machine
 	licenses    *app.Licenses
 	invitations *app.Invitations
+	webhooks    *app.Webhooks
 
 	dist distribution
 }
@@ -138,6 +140,7 @@ func New(cfg Config, d Deps) *fiber.App {
 	s.machine = app.NewMachine(machineStore, d.Keys, d.Stats, d.Seen, d.Now)
 	s.licenses = app.NewLicenses(d.Store, d.Keys, d.Sealer, d.Now)
 	s.invitations = app.NewInvitations(d.Store, cfg.BaseURL, cfg.BcryptCost, d.Now)
+	s.webhooks = app.NewWebhooks(d.Store, d.Sealer, cfg.Webhooks.Guard, cfg.Webhooks.SecretOverlap, d.Now)
 	s.outage = newOutageLog(d.Log, d.Store.Pool.Ping)
 	if d.Tracer != nil {
 		s.tracer = d.Tracer.Tracer(tracerName)

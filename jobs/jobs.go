@@ -17,12 +17,15 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/nectarcloud/nls/db"
+	"github.com/nectarcloud/nls/licensing"
 	"github.com/nectarcloud/nls/notify"
+	"github.com/nectarcloud/nls/webhooks"
 )
 
 // Config is what the jobs need from the portal's configuration.
@@ -37,6 +40,9 @@ type Config struct {
 	MaxAttempts    int           // sending attempts per notice; 0: 8
 	RetryDelay     time.Duration // fixed delay between attempts (tests); 0: River's exponential backoff
 	Workers        int           // concurrent jobs per process; 0: 10
+	Webhooks       WebhookConfig
+	Sealer         *licensing.Sealer     // opens webhook signing secrets
+	Metrics        prometheus.Registerer // nil: no delivery metrics (a worker process serves no /metrics)
 	Now            func() time.Time
 	Log            *slog.Logger
 }
@@ -75,17 +81,31 @@ func New(pool *pgxpool.Pool, store *db.Store, cfg Config) (*Runner, error) {
 	if cfg.Workers <= 0 {
 		cfg.Workers = 10
 	}
+	if cfg.Webhooks.Timeout <= 0 {
+		cfg.Webhooks.Timeout = webhooks.DefaultTimeout
+	}
+	if cfg.Webhooks.Schedule == nil {
+		cfg.Webhooks.Schedule = webhooks.DefaultSchedule
+	}
+	if cfg.Webhooks.DisableAfter <= 0 {
+		cfg.Webhooks.DisableAfter = DefaultDisableAfter
+	}
+	if cfg.Webhooks.Workers <= 0 {
+		cfg.Webhooks.Workers = 16
+	}
 	r := &Runner{cfg: cfg, store: store}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &fanOutWorker{r: r})
 	river.AddWorker(workers, &sendWorker{r: r})
 	river.AddWorker(workers, &scanWorker{r: r})
 	river.AddWorker(workers, &digestWorker{r: r})
+	river.AddWorker(workers, newWebhookWorker(r, cfg.Metrics))
 	rc := &river.Config{
 		Logger:      slog.New(atLeast{cfg.Log.With("component", "jobs").Handler(), slog.LevelWarn}),
 		Workers:     workers,
 		MaxAttempts: cfg.MaxAttempts,
-		Queues:      map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
+		Queues: map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers},
+			QueueWebhooks: {MaxWorkers: cfg.Webhooks.Workers}},
 		PeriodicJobs: []*river.PeriodicJob{
 			river.NewPeriodicJob(river.PeriodicInterval(cfg.ScanInterval),
 				func() (river.JobArgs, *river.InsertOpts) { return ScanArgs{}, nil },

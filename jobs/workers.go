@@ -33,7 +33,10 @@ type fanOutWorker struct {
 }
 
 func (w *fanOutWorker) Work(ctx context.Context, job *river.Job[FanOutArgs]) error {
-	_, err := w.r.store.FanOutEvent(ctx, job.Args.EventID, customerRule, w.r.cfg.Now())
+	if _, err := w.r.store.FanOutEvent(ctx, job.Args.EventID, customerRule, w.r.cfg.Now()); err != nil {
+		return err
+	}
+	_, err := w.r.store.QueueStaffNotices(ctx, job.Args.EventID, notify.StaffCategoryOf, w.r.cfg.StaffEmails, w.r.cfg.Now())
 	return err
 }
 
@@ -100,9 +103,12 @@ func (r *Runner) compose(ctx context.Context, n db.Notice) (notify.Message, erro
 		err     error
 		unsub   string
 	)
-	if n.Category == notify.CategoryDigest {
+	switch {
+	case n.Category == notify.CategoryDigest:
 		subject, body, err = r.digest(ctx)
-	} else {
+	case n.Category == notify.CategoryWebhooks && n.Event != nil:
+		subject, body, err = notify.ComposeWebhookDisabled(n.Event.Data, r.cfg.BaseURL)
+	default:
 		if n.Event == nil {
 			return notify.Message{}, fmt.Errorf("notice %s has no event", n.ID)
 		}

@@ -19,12 +19,15 @@ const (
 	ScopeAuditRead      = "audit:read"
 	ScopeReleasesRead   = "releases:read"
 	ScopeReleasesWrite  = "releases:write"
-	ScopeRegistryPush   = "registry:push" // push (and pull) any product image
+	ScopeRegistryPush   = "registry:push"  // push (and pull) any product image
+	ScopeWebhooksRead   = "webhooks:read"  // webhook endpoints and their delivery logs
+	ScopeWebhooksWrite  = "webhooks:write" // create, change, rotate, ping, resend, replay
 )
 
 // Scopes lists every scope, in the order the portal shows them.
 var Scopes = []string{ScopeAdmin, ScopeLicensesRead, ScopeLicensesWrite, ScopeCustomersRead,
-	ScopeCustomersWrite, ScopeUsageRead, ScopeAuditRead, ScopeReleasesRead, ScopeReleasesWrite, ScopeRegistryPush}
+	ScopeCustomersWrite, ScopeUsageRead, ScopeAuditRead, ScopeReleasesRead, ScopeReleasesWrite, ScopeRegistryPush,
+	ScopeWebhooksRead, ScopeWebhooksWrite}
 
 // APIKeyPrefix starts every API key, so that secret scanners can spot one.
 const APIKeyPrefix = "nls_"

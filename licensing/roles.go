@@ -44,14 +44,15 @@ const (
 	PermAPIKeysWrite   Permission = "apikeys:write"
 	PermReleasesWrite  Permission = "releases:write" // products, releases and their artifacts
 	PermTeam           Permission = "team"           // see and change the admin team
+	PermWebhooksWrite  Permission = "webhooks:write" // webhook endpoints: create, edit, rotate, test, resend, replay
 )
 
 // rolePermissions is the role matrix; docs/architecture.md shows it.
 var rolePermissions = map[AdminRole][]Permission{
 	RoleOwner: {PermRead, PermAccount, PermRevealKey, PermRelease, PermLicensesWrite, PermCustomersWrite,
-		PermPlansWrite, PermStripeWrite, PermAPIKeysWrite, PermReleasesWrite, PermTeam},
+		PermPlansWrite, PermStripeWrite, PermAPIKeysWrite, PermReleasesWrite, PermWebhooksWrite, PermTeam},
 	RoleAdmin: {PermRead, PermAccount, PermRevealKey, PermRelease, PermLicensesWrite, PermCustomersWrite,
-		PermPlansWrite, PermStripeWrite, PermAPIKeysWrite, PermReleasesWrite},
+		PermPlansWrite, PermStripeWrite, PermAPIKeysWrite, PermReleasesWrite, PermWebhooksWrite},
 	RoleSupport: {PermRead, PermAccount, PermRevealKey, PermRelease},
 	RoleViewer:  {PermRead, PermAccount},
 }
@@ -68,7 +69,7 @@ func (r AdminRole) Scopes() []string {
 	case RoleOwner, RoleAdmin:
 		return slices.Clone(Scopes)
 	case RoleSupport, RoleViewer:
-		return []string{ScopeLicensesRead, ScopeCustomersRead, ScopeUsageRead, ScopeAuditRead}
+		return []string{ScopeLicensesRead, ScopeCustomersRead, ScopeUsageRead, ScopeAuditRead, ScopeWebhooksRead}
 	}
 	return nil
 }

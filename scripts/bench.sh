@@ -8,13 +8,18 @@
 #     table of requests/s, p50, p99, allocations and ratios.
 #  3. distribution: artifact download throughput (license key, redirect,
 #     signed link, filesystem store) beside cat of the same file, and
-#     registry token issue latency; what the outbox costs.
+#     registry token issue latency; what the outbox costs; webhook delivery throughput
+#     and what a subscribed endpoint costs the write path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { echo "bench: wrk is required (apt-get install wrk)" >&2; exit 1; }
 go test -run '^$' -bench . -benchmem ./licensing/...
 # What the outbox (domain events and their fan-out jobs) costs license actions and usage reports.
 go test -run '^$' -bench Outbox -benchtime 2000x ./db/
+# Outbound webhooks: what a subscribed endpoint costs a license action (0, 1, 3 endpoints side by side),
+# and events per second delivered to a receiver on loopback by 16 concurrent workers.
+go test -run '^$' -bench WebhookWritePath -benchtime 2000x ./db/
+go test -run '^$' -bench WebhookDelivery -benchtime "${BENCH_WEBHOOKS:-2000x}" ./jobs/
 go test -run '^$' -bench 'DownloadByKey|CatFloor' -benchtime "${BENCH_DOWNLOADS:-10x}" ./handlers/
 go test -run '^$' -bench 'RegistryToken' -benchtime "${BENCH_TOKENS:-2000x}" ./handlers/
 go build -o "${TMPDIR:-/tmp}/nls-benchvalidate" ./cmd/benchvalidate

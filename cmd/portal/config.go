@@ -54,8 +54,9 @@ type Config struct {
 	SMTPURL   string
 	SMTPFrom  string
 
-	Jobs JobsConfig // background jobs and notices (jobs.go)
-	Dist DistConfig // releases, downloads and registry tokens (distribution.go)
+	Jobs JobsConfig     // background jobs and notices (jobs.go)
+	Dist DistConfig     // releases, downloads and registry tokens (distribution.go)
+	Hook WebhooksConfig // outbound webhooks (webhooks.go)
 }
 
 // configError names the variable and what it expected.
@@ -103,6 +104,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c.KeysDir = r.str("NLS_KEYS_DIR", filepath.Join(c.DataDir, "keys"))
 	c.Jobs = readJobsConfig(&r)
 	loadDistConfig(&r, &c)
+	c.Hook = loadWebhooksConfig(&r)
 	c.Login = handlers.LoginThrottle{
 		FreeFailures:    r.int("NLS_LOGIN_FREE_FAILURES", 5, 0, 1000),
 		MaxDelay:        r.duration("NLS_LOGIN_MAX_DELAY", 15*time.Minute),

@@ -13,8 +13,11 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/jobs"
+	"github.com/nectarcloud/nls/licensing"
 )
 
 // JobsConfig is the background jobs' part of Config.
@@ -65,10 +68,11 @@ func noticeSecret(sessionSecret string) []byte {
 }
 
 // newRunner builds the job runner on store; run starts its workers.
-func (e *cmdEnv) newRunner(store *db.Store, sessionSecret string) (*jobs.Runner, error) {
+// reg takes the delivery metrics (nil in "portal worker", which serves no /metrics).
+func (e *cmdEnv) newRunner(store *db.Store, sessionSecret string, sealer *licensing.Sealer, reg prometheus.Registerer) (*jobs.Runner, error) {
 	return jobs.New(store.Pool, store, jobs.Config{Mail: e.cfg.Mail(), BaseURL: e.cfg.BaseURL,
 		Secret: noticeSecret(sessionSecret), StaffEmails: e.cfg.Jobs.StaffEmails, ReminderDays: e.cfg.Jobs.ReminderDays,
-		ScanInterval: e.cfg.Jobs.ScanInterval, Log: e.log})
+		ScanInterval: e.cfg.Jobs.ScanInterval, Log: e.log, Webhooks: e.cfg.Hook.jobsConfig(), Sealer: sealer, Metrics: reg})
 }
 
 // startJobs starts the workers when they run in this process, and returns
@@ -101,7 +105,11 @@ func (e *cmdEnv) worker(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r, err := e.newRunner(store, secret)
+	sealer, err := e.openSealer()
+	if err != nil {
+		return err
+	}
+	r, err := e.newRunner(store, secret, sealer, nil)
 	if err != nil {
 		return err
 	}

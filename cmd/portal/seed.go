@@ -55,6 +55,9 @@ func (e *cmdEnv) seedIfEmpty(ctx context.Context, store *db.Store, keys *app.Key
 	if err := e.seedDistribution(ctx, store, actor, now); err != nil {
 		return err
 	}
+	if err := seedWebhooks(ctx, store, sealer, actor, now); err != nil {
+		return err
+	}
 	fmt.Fprintf(e.stdout, "\nSeeded demo data. Sign in to the admin portal:\n  URL:      %s/login\n  Email:    %s\n  Password: %s\n"+
 		"A demo license key (enterprise plan, with the reports feature), for the machine API and cmd/example-app:\n  %s\n\n", e.cfg.BaseURL, email, password, firstKey)
 	return nil

@@ -63,4 +63,22 @@ func TestSeedShowsTheProduct(t *testing.T) {
 		t.Errorf("history: %d days of usage (want 90), %d hours of validations (want 2160), %d Stripe events needing attention (want 1)",
 			days, hours, attention)
 	}
+	// A disabled demo webhook endpoint with a delivery log to show.
+	eps, err := store.ListWebhookEndpoints(ctx, db.ListWebhookEndpointsParams{MaxRows: 10})
+	if err != nil || len(eps) != 1 || eps[0].Enabled || eps[0].DisabledReason == "" {
+		t.Fatalf("webhook endpoints %+v (%v), want one disabled demo endpoint", eps, err)
+	}
+	ds, err := store.ListWebhookDeliveries(ctx, db.WebhookDeliveryFilter{EndpointID: eps[0].ID, Limit: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	states := map[string]int{}
+	attempts := 0
+	for _, d := range ds {
+		states[d.Status]++
+		attempts += len(d.AttemptLog)
+	}
+	if states["delivered"] < 5 || states["failed"] != 1 || attempts <= len(ds) {
+		t.Errorf("demo deliveries %v with %d attempts, want delivered ones, one failed, and retries", states, attempts)
+	}
 }

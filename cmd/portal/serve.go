@@ -52,7 +52,9 @@ func (e *cmdEnv) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	runner, err := e.newRunner(store, sessionSecret)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	runner, err := e.newRunner(store, sessionSecret, sealer, reg)
 	if err != nil {
 		return err
 	}
@@ -84,9 +86,6 @@ func (e *cmdEnv) serve(ctx context.Context) error {
 		defer rl.Close()
 		limiter = rl
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-
 	if e.cfg.Seed {
 		if err := e.seedIfEmpty(ctx, store, keys, sealer); err != nil {
 			return fmt.Errorf("seeding demo data: %w", err)
@@ -115,6 +114,7 @@ func (e *cmdEnv) serve(ctx context.Context) error {
 		NoticeSecret:    noticeSecret(sessionSecret),
 		ReminderDays:    e.cfg.Jobs.ReminderDays,
 		Distribution:    e.cfg.distributionConfig(),
+		Webhooks:        e.cfg.Hook.handlersConfig(),
 	}, handlers.Deps{Store: store, Log: e.log, Limiter: limiter, Assets: assets, Registry: reg, Keys: keys,
 		Sealer: sealer, Stats: stats, Seen: seen, Facts: facts, Sessions: handlers.SessionKeys(sessionSecret, e.cfg.SessionPrev),
 		Tracer: e.tracer, Readiness: readiness,

@@ -65,6 +65,7 @@ func AdminNav() []NavItem {
 		{Key: "usage", Label: "Usage", Href: "/admin/usage"},
 		{Key: "stripe-events", Label: "Stripe events", Href: "/admin/stripe-events"},
 		{Key: "notifications", Label: "Notifications", Href: "/admin/notifications"},
+		{Key: "webhooks", Label: "Webhooks", Href: "/admin/webhooks"},
 		{Key: "audit", Label: "Audit", Href: "/admin/audit"},
 		{Key: "api-keys", Label: "API keys", Href: "/admin/api-keys"},
 	}
