@@ -23,6 +23,8 @@ func TestOpenAPIPublishesEveryEventType(t *testing.T) {
 		"deployment": events.Deployment{LicenseID: uuid.New(), CustomerID: uuid.New(), DeploymentID: uuid.New(), ClientID: "node-1", LastSeenAt: now},
 		"usage":      events.UsageLimit{LicenseID: uuid.New(), CustomerID: uuid.New(), Metric: "apiCalls", Used: 80, Limit: 100, PeriodStart: now, PeriodEnd: now},
 		"customer":   events.Customer{CustomerID: uuid.New(), Name: "Acme", Email: "ops@acme.example"},
+		"finding": events.Finding{FindingID: uuid.New(), Kind: "sharing_suspected", Severity: "warning",
+			Subject: "source:key:203.0.113.9", Title: "Key forging from 203.0.113.9", FirstSeenAt: now},
 	}
 	kind := func(d events.Data) string {
 		switch d.(type) {
@@ -34,6 +36,8 @@ func TestOpenAPIPublishesEveryEventType(t *testing.T) {
 			return "deployment"
 		case events.UsageLimit:
 			return "usage"
+		case events.Finding:
+			return "finding"
 		}
 		return "customer"
 	}

@@ -33,7 +33,11 @@ type fanOutWorker struct {
 }
 
 func (w *fanOutWorker) Work(ctx context.Context, job *river.Job[FanOutArgs]) error {
-	_, err := w.r.store.FanOutEvent(ctx, job.Args.EventID, customerRule, w.r.cfg.Now())
+	if _, err := w.r.store.FanOutEvent(ctx, job.Args.EventID, customerRule, w.r.cfg.Now()); err != nil {
+		return err
+	}
+	// Staff who asked to hear about findings at once (finding.opened only).
+	_, err := w.r.store.FanOutFindingAlert(ctx, job.Args.EventID, w.r.cfg.Now())
 	return err
 }
 
