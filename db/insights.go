@@ -214,7 +214,8 @@ type FindingRow = ListFindingsRow
 // ListFindings lists findings by the filter, newest first (or by revenue at stake).
 func (s *Store) ListFindings(ctx context.Context, f FindingFilter) ([]FindingRow, error) {
 	if f.ByRevenue {
-		p := ListFindingsByRevenueParams{Kind: f.Kind, Severity: f.Severity, Status: f.Status, MaxRows: f.MaxRows}
+		p := ListFindingsByRevenueParams{Kind: f.Kind, Severity: f.Severity, Status: f.Status, LicenseID: f.LicenseID,
+			CustomerID: f.CustomerID, Kinds: f.Kinds, MaxRows: f.MaxRows}
 		if f.After != nil {
 			p.AfterRevenue, p.AfterTime, p.AfterID = &f.After.Revenue, &f.After.Time, &f.After.ID
 		}
@@ -227,9 +228,7 @@ func (s *Store) ListFindings(ctx context.Context, f FindingFilter) ([]FindingRow
 	}
 	p := ListFindingsParams{Kind: f.Kind, Severity: f.Severity, Status: f.Status, LicenseID: f.LicenseID,
 		CustomerID: f.CustomerID, MaxRows: f.MaxRows}
-	if f.Kinds != nil {
-		p.Kinds = f.Kinds
-	}
+	p.Kinds = f.Kinds
 	if f.After != nil {
 		p.AfterTime, p.AfterID = &f.After.Time, &f.After.ID
 	}

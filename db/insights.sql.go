@@ -1026,16 +1026,22 @@ WHERE ($1::text IS NULL OR f.kind = $1)
   AND ($2::text IS NULL OR f.severity = $2)
   AND ($3::text IS NULL OR f.status = $3
        OR ($3 = 'active' AND f.status IN ('open', 'acknowledged')))
-  AND ($4::timestamptz IS NULL OR (coalesce(f.revenue_cents, -1), f.last_seen_at, f.id)
-       < ($5::bigint, $4, $6::uuid))
+  AND ($4::uuid IS NULL OR f.license_id = $4)
+  AND ($5::uuid IS NULL OR f.customer_id = $5)
+  AND ($6::text[] IS NULL OR f.kind = ANY($6::text[]))
+  AND ($7::timestamptz IS NULL OR (coalesce(f.revenue_cents, -1), f.last_seen_at, f.id)
+       < ($8::bigint, $7, $9::uuid))
 ORDER BY coalesce(f.revenue_cents, -1) DESC, f.last_seen_at DESC, f.id DESC
-LIMIT $7
+LIMIT $10
 `
 
 type ListFindingsByRevenueParams struct {
 	Kind         *string
 	Severity     *string
 	Status       *string
+	LicenseID    *uuid.UUID
+	CustomerID   *uuid.UUID
+	Kinds        []string
 	AfterTime    *time.Time
 	AfterRevenue *int64
 	AfterID      *uuid.UUID
@@ -1070,6 +1076,9 @@ func (q *Queries) ListFindingsByRevenue(ctx context.Context, arg ListFindingsByR
 		arg.Kind,
 		arg.Severity,
 		arg.Status,
+		arg.LicenseID,
+		arg.CustomerID,
+		arg.Kinds,
 		arg.AfterTime,
 		arg.AfterRevenue,
 		arg.AfterID,

@@ -24,6 +24,7 @@ func (s *Server) registerAPIRoutes(api fiber.Router) {
 	s.registerDashboardRoutes(api)
 	s.registerOpenAPIRoutes(api)
 	s.registerStripeRoutes(api)
+	s.registerFindingRoutes(api)
 }
 
 // fieldError lets custom UnmarshalJSON methods name the offending field.

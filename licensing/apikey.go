@@ -20,11 +20,12 @@ const (
 	ScopeReleasesRead   = "releases:read"
 	ScopeReleasesWrite  = "releases:write"
 	ScopeRegistryPush   = "registry:push" // push (and pull) any product image
+	ScopeInsightsRead   = "insights:read" // list findings
 )
 
 // Scopes lists every scope, in the order the portal shows them.
 var Scopes = []string{ScopeAdmin, ScopeLicensesRead, ScopeLicensesWrite, ScopeCustomersRead,
-	ScopeCustomersWrite, ScopeUsageRead, ScopeAuditRead, ScopeReleasesRead, ScopeReleasesWrite, ScopeRegistryPush}
+	ScopeCustomersWrite, ScopeUsageRead, ScopeAuditRead, ScopeReleasesRead, ScopeReleasesWrite, ScopeRegistryPush, ScopeInsightsRead}
 
 // APIKeyPrefix starts every API key, so that secret scanners can spot one.
 const APIKeyPrefix = "nls_"

@@ -44,15 +44,16 @@ const (
 	PermAPIKeysWrite   Permission = "apikeys:write"
 	PermReleasesWrite  Permission = "releases:write" // products, releases and their artifacts
 	PermTeam           Permission = "team"           // see and change the admin team
+	PermInsightsWrite  Permission = "insights:write" // acknowledge and dismiss findings
 )
 
 // rolePermissions is the role matrix; docs/architecture.md shows it.
 var rolePermissions = map[AdminRole][]Permission{
 	RoleOwner: {PermRead, PermAccount, PermRevealKey, PermRelease, PermLicensesWrite, PermCustomersWrite,
-		PermPlansWrite, PermStripeWrite, PermAPIKeysWrite, PermReleasesWrite, PermTeam},
+		PermPlansWrite, PermStripeWrite, PermAPIKeysWrite, PermReleasesWrite, PermTeam, PermInsightsWrite},
 	RoleAdmin: {PermRead, PermAccount, PermRevealKey, PermRelease, PermLicensesWrite, PermCustomersWrite,
-		PermPlansWrite, PermStripeWrite, PermAPIKeysWrite, PermReleasesWrite},
-	RoleSupport: {PermRead, PermAccount, PermRevealKey, PermRelease},
+		PermPlansWrite, PermStripeWrite, PermAPIKeysWrite, PermReleasesWrite, PermInsightsWrite},
+	RoleSupport: {PermRead, PermAccount, PermRevealKey, PermRelease, PermInsightsWrite},
 	RoleViewer:  {PermRead, PermAccount},
 }
 
@@ -68,7 +69,7 @@ func (r AdminRole) Scopes() []string {
 	case RoleOwner, RoleAdmin:
 		return slices.Clone(Scopes)
 	case RoleSupport, RoleViewer:
-		return []string{ScopeLicensesRead, ScopeCustomersRead, ScopeUsageRead, ScopeAuditRead}
+		return []string{ScopeLicensesRead, ScopeCustomersRead, ScopeUsageRead, ScopeAuditRead, ScopeInsightsRead}
 	}
 	return nil
 }

@@ -91,7 +91,34 @@ ALTER TABLE notifications DROP CONSTRAINT notifications_category_check;
 ALTER TABLE notifications ADD CONSTRAINT notifications_category_check
     CHECK (category IN ('renewal', 'billing', 'usage', 'deployments', 'digest', 'insights'));
 
+-- API keys may carry the insights:read scope. The scope list is extended in
+-- place rather than restated, so scopes other migrations add are kept.
+-- +goose StatementBegin
+DO $$
+DECLARE def text;
+BEGIN
+    SELECT pg_get_constraintdef(oid) INTO def FROM pg_constraint
+    WHERE conname = 'api_keys_scopes_check' AND conrelid = 'api_keys'::regclass;
+    IF position('insights:read' IN def) = 0 THEN
+        ALTER TABLE api_keys DROP CONSTRAINT api_keys_scopes_check;
+        EXECUTE 'ALTER TABLE api_keys ADD CONSTRAINT api_keys_scopes_check '
+            || replace(def, 'ARRAY[', 'ARRAY[''insights:read''::text, ');
+    END IF;
+END $$;
+-- +goose StatementEnd
+
 -- +goose Down
+DELETE FROM api_keys WHERE 'insights:read' = ANY(scopes);
+-- +goose StatementBegin
+DO $$
+DECLARE def text;
+BEGIN
+    SELECT pg_get_constraintdef(oid) INTO def FROM pg_constraint
+    WHERE conname = 'api_keys_scopes_check' AND conrelid = 'api_keys'::regclass;
+    ALTER TABLE api_keys DROP CONSTRAINT api_keys_scopes_check;
+    EXECUTE 'ALTER TABLE api_keys ADD CONSTRAINT api_keys_scopes_check ' || replace(def, '''insights:read''::text, ', '');
+END $$;
+-- +goose StatementEnd
 DELETE FROM notifications WHERE category = 'insights';
 ALTER TABLE notifications DROP CONSTRAINT notifications_category_check;
 ALTER TABLE notifications ADD CONSTRAINT notifications_category_check
