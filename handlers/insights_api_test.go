@@ -24,7 +24,8 @@ func plantFindings(t *testing.T, f *fixture, licenseID string) {
 	if _, err := f.store.ApplyFindings(ctx, insights.KindUpgrade, []insights.Finding{{Kind: insights.KindUpgrade,
 		Subject: lic.String(), LicenseID: &lic, CustomerID: &cust, Severity: insights.SeverityWarning, Title: "Upgrade opportunity",
 		RevenueCents: &rev, Evidence: insights.Evidence{Summary: "At 80 % or more of users", SuggestedPlan: "enterprise",
-			Series: []insights.Point{{At: now.UTC(), V: 9}}}}}, now); err != nil {
+			Series: []insights.Point{{At: now.UTC().AddDate(0, 0, -2), V: 7}, {At: now.UTC().AddDate(0, 0, -1), V: 8},
+				{At: now.UTC(), V: 9}}, Numbers: map[string]float64{"usersLimit": 10}}}}, now); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.store.ApplyFindings(ctx, insights.KindKeyAttack, []insights.Finding{{Kind: insights.KindKeyAttack,
