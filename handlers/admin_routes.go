@@ -88,6 +88,7 @@ var adminRoutes = []adminRoute{
 	{"POST", "/account/2fa/confirm", licensing.PermAccount, (*Server).adminTOTPConfirm},
 	{"POST", "/account/2fa/disable", licensing.PermAccount, (*Server).adminTOTPDisable},
 	{"POST", "/account/sessions/:session/revoke", licensing.PermAccount, (*Server).adminRevokeSession},
+	{"POST", "/account/alerts", licensing.PermAccount, (*Server).adminSaveAlerts},
 	{"GET", "/team", licensing.PermTeam, (*Server).adminTeam},
 	{"POST", "/team", licensing.PermTeam, (*Server).adminInviteAdmin},
 	{"POST", "/team/:user/role", licensing.PermTeam, (*Server).adminSetAdminRole},

@@ -91,3 +91,32 @@ func TestAdminInsightsPages(t *testing.T) {
 		t.Errorf("audit rows of the dismissal: %v", rows)
 	}
 }
+
+// Each admin chooses on their account page which findings email them.
+func TestAdminSavesAlertPreferences(t *testing.T) {
+	a := newAdminEnv(t)
+	p := a.b.get("/admin/account")
+	wantStatus(t, p, 200)
+	if _, ok := one(t, p, `[data-testid=alert-delivery-off]`).Attr("checked"); !ok {
+		t.Error("alerts are not off by default")
+	}
+	form := url.Values{"delivery": {"immediate"}, "minSeverity": {"critical"}, "kinds": {"key_attack", "sharing_suspected"}}
+	if p := a.b.post("/admin/account/alerts", form); p.Status != http.StatusSeeOther {
+		t.Fatalf("save: %d %s", p.Status, p.Body)
+	}
+	p = a.b.get("/admin/account")
+	for _, sel := range []string{`[data-testid=alert-delivery-immediate]`, `[data-testid=alert-kind-key_attack]`, `[data-testid=alert-kind-sharing_suspected]`} {
+		if _, ok := one(t, p, sel).Attr("checked"); !ok {
+			t.Errorf("%s not checked after saving", sel)
+		}
+	}
+	if _, ok := one(t, p, `[data-testid=alert-kind-forecast]`).Attr("checked"); ok {
+		t.Error("forecast checked without being chosen")
+	}
+	if got := one(t, p, `[data-testid=alert-severity] option[selected]`).AttrOr("value", ""); got != "critical" {
+		t.Errorf("severity: %q", got)
+	}
+	if p := a.b.post("/admin/account/alerts", url.Values{"delivery": {"pager"}, "minSeverity": {"critical"}}); p.Status != http.StatusUnprocessableEntity {
+		t.Errorf("unknown delivery: %d", p.Status)
+	}
+}

@@ -148,6 +148,11 @@ func (r *Runner) EnqueueNotifications(ctx context.Context, tx pgx.Tx, ids []uuid
 	return err
 }
 
+// RunDigestNow queues today's staff digests now (tests, portal jobs run-now).
+func (r *Runner) RunDigestNow(ctx context.Context) error {
+	return (&digestWorker{r: r}).Work(ctx, nil)
+}
+
 // RunScan runs the milestone scan now, in the caller (portal jobs run-now, tests).
 func (r *Runner) RunScan(ctx context.Context) (int, error) { return r.scan(ctx) }
 
