@@ -52,39 +52,72 @@ func (r *Runner) RunInsights(ctx context.Context) (map[insights.Kind]db.FindingC
 
 // RunInsights runs every detector at now and stores each kind's findings.
 func RunInsights(ctx context.Context, store *db.Store, now time.Time) (map[insights.Kind]db.FindingChanges, error) {
-	found, err := Detect(ctx, store, now)
+	rep, err := RunInsightsReport(ctx, store, now)
+	return rep.Changes, err
+}
+
+// InsightsReport is what one run changed and how long each part took.
+type InsightsReport struct {
+	Changes map[insights.Kind]db.FindingChanges
+	Timings []Timing // each detector's reads and rules, then each kind's store
+}
+
+// Timing is the duration of one part of a run.
+type Timing struct {
+	Part string
+	Took time.Duration
+}
+
+// RunInsightsReport is RunInsights with the time each part took.
+func RunInsightsReport(ctx context.Context, store *db.Store, now time.Time) (InsightsReport, error) {
+	rep := InsightsReport{Changes: map[insights.Kind]db.FindingChanges{}}
+	found, timings, err := detect(ctx, store, now)
+	rep.Timings = timings
 	if err != nil {
-		return nil, err
+		return rep, err
 	}
-	out := map[insights.Kind]db.FindingChanges{}
 	for _, k := range insights.Kinds {
+		start := time.Now()
 		ch, err := store.ApplyFindings(ctx, k.Kind, found[k.Kind], now)
 		if err != nil {
-			return out, err
+			return rep, err
 		}
-		out[k.Kind] = ch
+		rep.Changes[k.Kind] = ch
+		rep.Timings = append(rep.Timings, Timing{"store " + string(k.Kind), time.Since(start)})
 	}
 	now = now.UTC()
 	if err := store.PruneInsightRecords(ctx, now.Add(-sightingsKept), now.Add(-failuresKept)); err != nil {
-		return out, err
+		return rep, err
 	}
-	return out, nil
+	return rep, nil
 }
 
 // Detect runs every detector at now and returns what each found.
 func Detect(ctx context.Context, store *db.Store, now time.Time) (map[insights.Kind][]insights.Finding, error) {
+	found, _, err := detect(ctx, store, now)
+	return found, err
+}
+
+func detect(ctx context.Context, store *db.Store, now time.Time) (map[insights.Kind][]insights.Finding, []Timing, error) {
 	now = now.UTC()
 	d := detector{store: store, now: now, lastDay: time.Date(now.Year(), now.Month(), now.Day()-1, 0, 0, 0, 0, time.UTC),
 		out: map[insights.Kind][]insights.Finding{}}
 	var err error
 	if d.plans, err = store.InsightPlans(ctx); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	for _, step := range []func(context.Context) error{d.sharing, d.cycling, d.attacks, d.anomalies, d.seatless,
-		d.upgrades, d.rightSizing, d.churn, d.forecasts} {
-		if err := step(ctx); err != nil {
-			return nil, err
+	var timings []Timing
+	for _, step := range []struct {
+		name string
+		run  func(context.Context) error
+	}{{"sharing", d.sharing}, {"cycling", d.cycling}, {"attacks", d.attacks}, {"anomalies", d.anomalies},
+		{"seatless", d.seatless}, {"upgrades", d.upgrades}, {"right-sizing", d.rightSizing}, {"churn", d.churn},
+		{"forecasts", d.forecasts}} {
+		start := time.Now()
+		if err := step.run(ctx); err != nil {
+			return nil, timings, err
 		}
+		timings = append(timings, Timing{"detect " + step.name, time.Since(start)})
 	}
 	for k, fs := range d.out {
 		for i := range fs {
@@ -92,7 +125,7 @@ func Detect(ctx context.Context, store *db.Store, now time.Time) (map[insights.K
 		}
 		d.out[k] = fs
 	}
-	return d.out, nil
+	return d.out, timings, nil
 }
 
 type detector struct {
