@@ -57,6 +57,15 @@ type Counter interface {
 	Record(license uuid.UUID, code string, now time.Time)
 }
 
+// Sighter is a Counter that also keeps what the insights detectors need:
+// which fingerprint and network each deployment validated from, and failed
+// key checks per source address (*db.ValidationStats, batched off the
+// request path). A Counter without it records counts only.
+type Sighter interface {
+	Sight(license uuid.UUID, deploymentID, fingerprint, ip string, now time.Time)
+	Failure(source, kind string, license uuid.UUID, now time.Time)
+}
+
 // SeenRecorder keeps the times deployments were seen, to be written in
 // batches off the request path (*db.LastSeen).
 type SeenRecorder interface {
@@ -157,6 +166,7 @@ func (m *Machine) Validate(ctx context.Context, r ValidateRequest) (Validation, 
 	ans := Validation{ServerTime: now.UTC()}
 	key, err := licensing.NormalizeKey(r.Key)
 	if err != nil {
+		m.failedKey(r, "", now)
 		return m.keyFailure(ans, err, uuid.Nil, now), nil
 	}
 	hash := licensing.KeyHash(key)
@@ -167,6 +177,7 @@ func (m *Machine) Validate(ctx context.Context, r ValidateRequest) (Validation, 
 	}
 	claims, err := m.keys.ParseKeyCached(key)
 	if err != nil {
+		m.failedKey(r, key, now)
 		return m.keyFailure(ans, err, uuid.Nil, now), nil
 	}
 	row, err := m.store.ValidationContext(ctx, hash, r.DeploymentID, now)
@@ -222,6 +233,9 @@ func (m *Machine) Validate(ctx context.Context, r ValidateRequest) (Validation, 
 	}
 	dec := licensing.Decide(in)
 	ans = m.finish(ans, dec, row.ID, now)
+	if sg, ok := m.stats.(Sighter); ok {
+		sg.Sight(row.ID, r.DeploymentID, r.Fingerprint, r.IP, now)
+	}
 	if err := m.applyPolicyOutcome(ctx, r, row, in, dec, dep, seats, now); err != nil {
 		return ans, err
 	}
@@ -410,6 +424,26 @@ func (m *Machine) applyPolicyOutcome(ctx context.Context, r ValidateRequest, row
 		}
 	}
 	return nil
+}
+
+// failedKey records a key that did not parse or verify against its source
+// address, with the license id the key claims when it can be read (a
+// forged key names the license it imitates; the claim is evidence, never
+// trusted for anything else).
+func (m *Machine) failedKey(r ValidateRequest, key string, now time.Time) {
+	sg, ok := m.stats.(Sighter)
+	if !ok || r.IP == "" {
+		return
+	}
+	named := uuid.Nil
+	if key != "" {
+		if sub, err := licensing.KeySubject(key); err == nil {
+			if id, err := uuid.Parse(sub); err == nil {
+				named = id
+			}
+		}
+	}
+	sg.Failure(r.IP, "key", named, now)
 }
 
 // keyFailure answers a key that did not parse or verify.

@@ -111,6 +111,10 @@ func (b BulkSeed) Run(ctx context.Context, s *Store, issuer KeyIssuer, sealer *l
 	if _, err := s.Pool.Exec(ctx, bulkDeploymentsSQL, now); err != nil {
 		return Translate(err)
 	}
+	progress("validation sightings and failed key checks")
+	if _, err := s.Pool.Exec(ctx, bulkSightingsSQL, now); err != nil {
+		return Translate(err)
+	}
 	progress(fmt.Sprintf("daily usage: %d days", b.UsageDays))
 	// Row by row, the usage rollup triggers (migration 00007) would take
 	// most of the seed's time: they are off for this transaction, and the
@@ -151,6 +155,27 @@ SELECT l.id, 'host-' || n, 'node' || n || '.' || left(l.id::text, 8) || '.intern
 FROM licenses l CROSS JOIN generate_series(1, 2) AS n
 WHERE l.status = 'active' AND (n = 1 OR hashtext(l.id::text) % 3 = 0)
 ON CONFLICT (license_id, deployment_id) DO NOTHING`
+
+// What the insights detectors read besides usage: a week of sightings, each
+// deployment from its own machine and network (a few in a hundred shared
+// from several), and a day of failed key checks from a thousand addresses
+// (a few of them bursts).
+const bulkSightingsSQL = `
+WITH s AS (
+    INSERT INTO validation_sightings (day, license_id, deployment_id, fingerprint, network, count)
+    SELECT (date_trunc('day', $1::timestamptz) - make_interval(days => g))::date, d.license_id, d.deployment_id,
+           left(md5(d.id::text || CASE WHEN abs(hashtext(d.license_id::text)) % 100 = 0 THEN (g % 4)::text ELSE '' END), 16),
+           '10.' || abs(hashtext(d.id::text)) % 250 || '.' || (abs(hashtext(d.id::text || 'n')) + CASE WHEN abs(hashtext(d.license_id::text)) % 100 = 0 THEN g ELSE 0 END) % 250 || '.0/24',
+           20 + abs(hashtext(d.id::text || g::text)) % 40
+    FROM deployments d CROSS JOIN generate_series(0, 6) AS g
+    ON CONFLICT DO NOTHING
+)
+INSERT INTO source_failures (hour, source, kind, license_id, count)
+SELECT date_trunc('hour', $1::timestamptz) - make_interval(hours => abs(hashtext(n::text)) % 24),
+       '198.18.' || n / 250 || '.' || n % 250, CASE WHEN n % 3 = 0 THEN 'api_auth' ELSE 'key' END, NULL,
+       CASE WHEN n % 200 = 0 THEN 400 ELSE 1 + n % 5 END
+FROM generate_series(1, 1000) AS n
+ON CONFLICT DO NOTHING`
 
 // Daily usage per license for the last $2 days: apiCalls and
 // workflowExecutions (counters), users (a gauge); and the current month's

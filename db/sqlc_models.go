@@ -119,6 +119,33 @@ type Event struct {
 	MilestoneKey *string
 }
 
+type Finding struct {
+	ID            uuid.UUID
+	Kind          string
+	Subject       string
+	LicenseID     *uuid.UUID
+	CustomerID    *uuid.UUID
+	Severity      string
+	Status        string
+	Title         string
+	Evidence      []byte
+	RevenueCents  *int64
+	FirstSeenAt   time.Time
+	LastSeenAt    time.Time
+	ResolvedAt    *time.Time
+	DismissReason *string
+	StatusBy      string
+	StatusAt      *time.Time
+}
+
+type FindingAlertPref struct {
+	UserID      uuid.UUID
+	Kinds       []string
+	MinSeverity string
+	Delivery    string
+	UpdatedAt   time.Time
+}
+
 type License struct {
 	ID                   uuid.UUID
 	CustomerID           uuid.UUID
@@ -242,6 +269,13 @@ type PlanDistribution struct {
 	ExpiryStrategy string
 }
 
+type PlanPrice struct {
+	PlanID       uuid.UUID
+	MonthlyCents int64
+	Currency     string
+	UpdatedAt    time.Time
+}
+
 type PlanStripePrice struct {
 	PriceID   string
 	PlanID    uuid.UUID
@@ -314,6 +348,14 @@ type SigningKey struct {
 	IsCurrent   bool
 	CreatedAt   time.Time
 	RetiredAt   *time.Time
+}
+
+type SourceFailure struct {
+	Hour      time.Time
+	Source    string
+	Kind      string
+	LicenseID *uuid.UUID
+	Count     int64
 }
 
 type StripeEvent struct {
@@ -419,6 +461,15 @@ type UserRecoveryCode struct {
 	UserID   uuid.UUID
 	CodeHash []byte
 	UsedAt   *time.Time
+}
+
+type ValidationSighting struct {
+	Day          time.Time
+	LicenseID    uuid.UUID
+	DeploymentID string
+	Fingerprint  string
+	Network      string
+	Count        int64
 }
 
 type ValidationStat struct {

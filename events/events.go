@@ -32,6 +32,8 @@ const (
 	CustomerCreated         = "customer.created"
 	CustomerUpdated         = "customer.updated"
 	WebhookEndpointDisabled = "webhook_endpoint.disabled"
+	FindingOpened           = "finding.opened"
+	FindingResolved         = "finding.resolved"
 )
 
 // Data is an event's payload: it names the entities it concerns.
@@ -137,6 +139,22 @@ type WebhookEndpoint struct {
 // Refs names nothing: an endpoint belongs to the vendor, not a customer.
 func (d WebhookEndpoint) Refs() Refs { return Refs{} }
 
+// Finding is the data of finding.opened and .resolved: an insight the
+// detectors drew from usage and validation records.
+type Finding struct {
+	FindingID   uuid.UUID  `json:"findingId"`
+	Kind        string     `json:"kind" doc:"sharing_suspected, seat_cycling, key_attack, usage_anomaly, seatless_usage, upgrade_opportunity, right_sizing, churn_risk or forecast"`
+	Severity    string     `json:"severity" doc:"info, warning or critical"`
+	Subject     string     `json:"subject" doc:"the license id, or source:<kind>:<address> for attacks from one address"`
+	LicenseID   *uuid.UUID `json:"licenseId"`
+	CustomerID  *uuid.UUID `json:"customerId"`
+	Title       string     `json:"title"`
+	FirstSeenAt time.Time  `json:"firstSeenAt"`
+}
+
+// Refs names the license and customer, when the finding concerns one.
+func (d Finding) Refs() Refs { return Refs{LicenseID: d.LicenseID, CustomerID: d.CustomerID} }
+
 // Spec describes one event type.
 type Spec struct {
 	Type        string
@@ -169,6 +187,8 @@ var Catalogue = []Spec{
 	{CustomerCreated, "A customer was added.", Customer{}, false},
 	{CustomerUpdated, "A customer's details changed.", Customer{}, false},
 	{WebhookEndpointDisabled, "A webhook endpoint was disabled: it answered 410 Gone, or every delivery failed for days.", WebhookEndpoint{}, false},
+	{FindingOpened, "The insights detectors opened a finding (sharing, seat cycling, an attack on keys, a usage anomaly, an upgrade or right-sizing opportunity, churn risk, a limit forecast).", Finding{}, true},
+	{FindingResolved, "A finding's condition went away: it was resolved.", Finding{}, true},
 }
 
 // Lookup returns the spec of an event type.

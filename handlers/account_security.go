@@ -8,6 +8,8 @@ package handlers
 import (
 	"bytes"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/nectarcloud/nls/app"
 	"github.com/nectarcloud/nls/db"
+	"github.com/nectarcloud/nls/insights"
 	"github.com/nectarcloud/nls/licensing"
 	"github.com/nectarcloud/nls/web/templates/components"
 	"github.com/nectarcloud/nls/web/templates/layouts"
@@ -83,8 +86,40 @@ func (s *Server) adminAccount(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	prefs, err := s.store.GetFindingAlertPrefs(c.UserContext(), u.ID)
+	if err != nil {
+		return err
+	}
 	return s.render(c, pages.AdminAccountPage(s.page(c, "Your account"),
-		pages.AdminAccount{Email: u.Email, Role: roleName(s.account(c).adminRole), Security: v}))
+		pages.AdminAccount{Email: u.Email, Role: roleName(s.account(c).adminRole), Security: v, Alerts: alertPrefsView(prefs)}))
+}
+
+func alertPrefsView(p db.FindingAlertPrefs) pages.AlertPrefs {
+	v := pages.AlertPrefs{MinSeverity: p.MinSeverity, Delivery: p.Delivery}
+	for _, k := range insights.Kinds {
+		v.Kinds = append(v.Kinds, pages.AlertKind{Value: string(k.Kind), Label: k.Label, Chosen: slices.Contains(p.Kinds, string(k.Kind))})
+	}
+	for _, sev := range insights.Severities {
+		v.Severities = append(v.Severities, string(sev))
+	}
+	return v
+}
+
+// adminSaveAlerts handles POST /admin/account/alerts: which findings email
+// the admin, and how.
+func (s *Server) adminSaveAlerts(c *fiber.Ctx) error {
+	sess := s.loadSession(c)
+	var kinds []string
+	for _, k := range c.Request().PostArgs().PeekMulti("kinds") {
+		kinds = append(kinds, string(k))
+	}
+	p := db.FindingAlertPrefs{Kinds: kinds, MinSeverity: strings.Clone(c.FormValue("minSeverity")),
+		Delivery: strings.Clone(c.FormValue("delivery"))}
+	if err := s.store.SetFindingAlertPrefs(c.UserContext(), *sess.UserID, p, s.now()); err != nil {
+		return err
+	}
+	s.setFlash(c, components.ToastSuccess, "Alert preferences saved.")
+	return redirect(c, "/admin/account#alerts")
 }
 
 func (s *Server) adminTOTPSetup(c *fiber.Ctx) error   { return s.totpSetup(c) }

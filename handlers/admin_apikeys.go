@@ -24,6 +24,7 @@ var scopeLabels = map[string]string{
 	licensing.ScopeCustomersWrite: "add and change customers",
 	licensing.ScopeUsageRead:      "read usage",
 	licensing.ScopeAuditRead:      "read the audit log",
+	licensing.ScopeInsightsRead:   "read insights (findings)",
 }
 
 // apiKeyRows is the keys table.

@@ -316,6 +316,9 @@ func (s *Server) customerDetail(c *fiber.Ctx, cu db.Customer) (admin.CustomerDet
 		return d, err
 	}
 	d.Audit = auditRows(audit)
+	if d.Findings, err = s.findingsSection(c, nil, &cu.ID); err != nil {
+		return d, err
+	}
 	return d, nil
 }
 

@@ -19,6 +19,9 @@ const chartDays = 14
 // dashboard API.
 const dashboardExpiringDays = 30
 
+// dashboardFindings is how many of the latest active findings the dashboard lists.
+const dashboardFindings = 5
+
 // dashboardStripeEvents is how many of the Stripe events needing attention
 // the dashboard lists.
 const dashboardStripeEvents = 5
@@ -68,6 +71,16 @@ func (s *Server) adminDashboard(c *fiber.Ctx) error {
 		},
 		func() (err error) {
 			v.FailedDeliveries, err = s.store.CountFailedNotificationsSince(ctx, now.AddDate(0, 0, -7))
+			return err
+		},
+		func() (err error) {
+			v.FindingCounts, err = s.severityCounts(ctx)
+			return err
+		},
+		func() error {
+			active := "active"
+			rows, err := s.store.ListFindings(ctx, db.FindingFilter{Status: &active, MaxRows: dashboardFindings})
+			v.Findings = findingCards(rows, false)
 			return err
 		},
 	)

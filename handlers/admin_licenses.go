@@ -376,6 +376,9 @@ func (s *Server) licenseDetail(c *fiber.Ctx, l db.License) (admin.LicenseDetail,
 	if d.Lifecycle, err = s.licenseLifecycle(c, l); err != nil {
 		return d, err
 	}
+	if d.Findings, err = s.findingsSection(c, &l.ID, nil); err != nil {
+		return d, err
+	}
 	return d, nil
 }
 

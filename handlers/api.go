@@ -25,6 +25,7 @@ func (s *Server) registerAPIRoutes(api fiber.Router) {
 	s.registerOpenAPIRoutes(api)
 	s.registerStripeRoutes(api)
 	s.registerWebhookRoutes(api)
+	s.registerFindingRoutes(api)
 }
 
 // fieldError lets custom UnmarshalJSON methods name the offending field.

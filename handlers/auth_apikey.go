@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
 
 	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/licensing"
@@ -39,6 +40,9 @@ func (s *Server) requireScope(scope string) fiber.Handler {
 		if err != nil {
 			if licensing.ErrorCode(err) == licensing.EUNAUTHORIZED {
 				s.charge(c, ipKey, s.cfg.APIRate, failedAuthWeight-1)
+				// Counted per source for the insights' attack detector,
+				// in batches off the request path.
+				s.stats.Failure(c.IP(), "api_auth", uuid.Nil, s.now())
 			}
 			return err
 		}

@@ -26,6 +26,8 @@ func TestOpenAPIPublishesEveryEventType(t *testing.T) {
 		"usage":      events.UsageLimit{LicenseID: uuid.New(), CustomerID: uuid.New(), Metric: "apiCalls", Used: 80, Limit: 100, PeriodStart: now, PeriodEnd: now},
 		"customer":   events.Customer{CustomerID: uuid.New(), Name: "Acme", Email: "ops@acme.example"},
 		"webhook":    events.WebhookEndpoint{EndpointID: uuid.New(), URL: "https://hooks.example.com/nls", Reason: "the receiver answered 410 Gone"},
+		"finding": events.Finding{FindingID: uuid.New(), Kind: "sharing_suspected", Severity: "warning",
+			Subject: "source:key:203.0.113.9", Title: "Key forging from 203.0.113.9", FirstSeenAt: now},
 	}
 	kind := func(d events.Data) string {
 		switch d.(type) {
@@ -39,6 +41,8 @@ func TestOpenAPIPublishesEveryEventType(t *testing.T) {
 			return "usage"
 		case events.WebhookEndpoint:
 			return "webhook"
+		case events.Finding:
+			return "finding"
 		}
 		return "customer"
 	}

@@ -144,6 +144,9 @@ func (s *Server) portalOverview(c *fiber.Ctx) error {
 	for i, r := range rows {
 		o.Licenses = append(o.Licenses, licenseSummary(lics[i], r.PlanName, r.PlanCode, int(r.SeatsInUse), usage[lics[i].ID], now))
 	}
+	if o.Advice, err = s.portalAdvice(c, cu.ID, nil); err != nil {
+		return err
+	}
 	return s.render(c, portal.OverviewPage(s.portalPage(c, "Your licenses"), o))
 }
 
@@ -279,6 +282,9 @@ func (s *Server) portalLicenseDetail(c *fiber.Ctx, row db.GetPortalLicenseRow) (
 		d.MaxDeployments = strconv.Itoa(int(*l.MaxDeployments))
 	}
 	if d.Downloads, err = s.downloadCount(c, l.ID); err != nil {
+		return portal.LicenseDetail{}, err
+	}
+	if d.Advice, err = s.portalAdvice(c, l.CustomerID, &l.ID); err != nil {
 		return portal.LicenseDetail{}, err
 	}
 	if row.KeyPrefix != nil && row.KeySuffix != nil {

@@ -37,14 +37,16 @@ type Config struct {
 	ReminderDays   []int         // renewal reminders, days before expiry; nil: 30, 14, 7, 1
 	ScanInterval   time.Duration // how often milestones are looked for; 0: 15 minutes
 	DigestInterval time.Duration // 0: 24 hours
-	MaxAttempts    int           // sending attempts per notice; 0: 8
-	RetryDelay     time.Duration // fixed delay between attempts (tests); 0: River's exponential backoff
-	Workers        int           // concurrent jobs per process; 0: 10
-	Webhooks       WebhookConfig
-	Sealer         *licensing.Sealer     // opens webhook signing secrets
-	Metrics        prometheus.Registerer // nil: no delivery metrics (a worker process serves no /metrics)
-	Now            func() time.Time
-	Log            *slog.Logger
+	// InsightsInterval is how often the insights detectors run; 0: hourly.
+	InsightsInterval time.Duration
+	MaxAttempts      int           // sending attempts per notice; 0: 8
+	RetryDelay       time.Duration // fixed delay between attempts (tests); 0: River's exponential backoff
+	Workers          int           // concurrent jobs per process; 0: 10
+	Webhooks         WebhookConfig
+	Sealer           *licensing.Sealer     // opens webhook signing secrets
+	Metrics          prometheus.Registerer // nil: no delivery metrics (a worker process serves no /metrics)
+	Now              func() time.Time
+	Log              *slog.Logger
 }
 
 // DefaultReminderDays are the renewal reminder offsets.
@@ -75,6 +77,9 @@ func New(pool *pgxpool.Pool, store *db.Store, cfg Config) (*Runner, error) {
 	if cfg.DigestInterval <= 0 {
 		cfg.DigestInterval = 24 * time.Hour
 	}
+	if cfg.InsightsInterval <= 0 {
+		cfg.InsightsInterval = time.Hour
+	}
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 8
 	}
@@ -100,6 +105,7 @@ func New(pool *pgxpool.Pool, store *db.Store, cfg Config) (*Runner, error) {
 	river.AddWorker(workers, &scanWorker{r: r})
 	river.AddWorker(workers, &digestWorker{r: r})
 	river.AddWorker(workers, newWebhookWorker(r, cfg.Metrics))
+	river.AddWorker(workers, &insightsWorker{r: r})
 	rc := &river.Config{
 		Logger:      slog.New(atLeast{cfg.Log.With("component", "jobs").Handler(), slog.LevelWarn}),
 		Workers:     workers,
@@ -113,6 +119,9 @@ func New(pool *pgxpool.Pool, store *db.Store, cfg Config) (*Runner, error) {
 			river.NewPeriodicJob(river.PeriodicInterval(cfg.DigestInterval),
 				func() (river.JobArgs, *river.InsertOpts) { return DigestArgs{}, nil },
 				&river.PeriodicJobOpts{ID: "staff_digest", RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(cfg.InsightsInterval),
+				func() (river.JobArgs, *river.InsertOpts) { return InsightsArgs{}, nil },
+				&river.PeriodicJobOpts{ID: "insights_scan", RunOnStart: true}),
 		},
 	}
 	if cfg.RetryDelay > 0 {
@@ -157,6 +166,11 @@ func (r *Runner) EnqueueNotifications(ctx context.Context, tx pgx.Tx, ids []uuid
 	}
 	_, err := r.client.InsertManyTx(ctx, tx, params)
 	return err
+}
+
+// RunDigestNow queues today's staff digests now (tests, portal jobs run-now).
+func (r *Runner) RunDigestNow(ctx context.Context) error {
+	return (&digestWorker{r: r}).Work(ctx, nil)
 }
 
 // RunScan runs the milestone scan now, in the caller (portal jobs run-now, tests).

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"net/mail"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/nectarcloud/nls/db"
+	"github.com/nectarcloud/nls/insights"
 	"github.com/nectarcloud/nls/notify"
 	"github.com/nectarcloud/nls/web/templates/email"
 )
@@ -36,7 +38,12 @@ func (w *fanOutWorker) Work(ctx context.Context, job *river.Job[FanOutArgs]) err
 	if _, err := w.r.store.FanOutEvent(ctx, job.Args.EventID, customerRule, w.r.cfg.Now()); err != nil {
 		return err
 	}
-	_, err := w.r.store.QueueStaffNotices(ctx, job.Args.EventID, notify.StaffCategoryOf, w.r.cfg.StaffEmails, w.r.cfg.Now())
+	if _, err := w.r.store.QueueStaffNotices(ctx, job.Args.EventID, notify.StaffCategoryOf, w.r.cfg.StaffEmails,
+		w.r.cfg.Now()); err != nil {
+		return err
+	}
+	// Staff who asked to hear about findings at once (finding.opened only).
+	_, err := w.r.store.FanOutFindingAlert(ctx, job.Args.EventID, w.r.cfg.Now())
 	return err
 }
 
@@ -105,9 +112,14 @@ func (r *Runner) compose(ctx context.Context, n db.Notice) (notify.Message, erro
 	)
 	switch {
 	case n.Category == notify.CategoryDigest:
-		subject, body, err = r.digest(ctx)
+		subject, body, err = r.digest(ctx, n.Recipient)
 	case n.Category == notify.CategoryWebhooks && n.Event != nil:
 		subject, body, err = notify.ComposeWebhookDisabled(n.Event.Data, r.cfg.BaseURL)
+	case n.Category == notify.CategoryInsights:
+		if n.Event == nil {
+			return notify.Message{}, fmt.Errorf("notice %s has no event", n.ID)
+		}
+		subject, body, err = notify.ComposeFindingAlert(n.Event.Data, n.CustomerName, r.cfg.BaseURL)
 	default:
 		if n.Event == nil {
 			return notify.Message{}, fmt.Errorf("notice %s has no event", n.ID)
@@ -126,8 +138,10 @@ func (r *Runner) compose(ctx context.Context, n db.Notice) (notify.Message, erro
 	return notify.Message{To: to, Subject: subject, Text: text, HTML: html, Unsubscribe: unsub}, nil
 }
 
-// digest writes the staff's daily digest as of now.
-func (r *Runner) digest(ctx context.Context) (string, email.Notice, error) {
+// digest writes the staff's daily digest as of now, for one recipient: the
+// findings opened in the last day that their alert preferences send to the
+// digest are listed too.
+func (r *Runner) digest(ctx context.Context, recipient string) (string, email.Notice, error) {
 	now := r.cfg.Now().UTC()
 	expiring, err := r.store.DigestExpiringLicenses(ctx, now)
 	if err != nil {
@@ -165,7 +179,52 @@ func (r *Runner) digest(ctx context.Context) (string, email.Notice, error) {
 		n.Lines = append(n.Lines, fmt.Sprintf("Overdue since %s: %s, %s (%s/admin/licenses/%s)", since, l.CustomerName,
 			l.Plan, base, l.ID))
 	}
+	found, err := r.digestFindings(ctx, recipient, now)
+	if err != nil {
+		return "", email.Notice{}, err
+	}
+	if found != nil {
+		n.Facts = append(n.Facts, email.Fact{Label: "New findings (24 hours)", Value: fmt.Sprint(len(found))})
+		for _, f := range found {
+			where := base + "/admin/insights?kind=" + f.Kind
+			if f.LicenseID != nil {
+				where = base + "/admin/licenses/" + f.LicenseID.String() + "#insights"
+			}
+			who := ""
+			if f.CustomerName != "" {
+				who = ", " + f.CustomerName
+			}
+			n.Lines = append(n.Lines, fmt.Sprintf("Finding [%s] %s%s (%s)", f.Severity, f.Title, who, where))
+		}
+	}
 	return n.Title, n, nil
+}
+
+// digestFindings are the findings opened in the last day that recipient's
+// preferences put in the digest; nil when they take none there.
+func (r *Runner) digestFindings(ctx context.Context, recipient string, now time.Time) ([]db.ListFindingsOpenedSinceRow, error) {
+	prefs, err := r.store.DigestFindingRecipients(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range prefs {
+		if !strings.EqualFold(p.Email, recipient) {
+			continue
+		}
+		rows, err := r.store.FindingsOpenedSince(ctx, now.Add(-24*time.Hour))
+		if err != nil {
+			return nil, err
+		}
+		out := []db.ListFindingsOpenedSinceRow{}
+		for _, f := range rows {
+			if (len(p.Kinds) == 0 || slices.Contains(p.Kinds, f.Kind)) &&
+				insights.Severity(f.Severity).Rank() >= insights.Severity(p.MinSeverity).Rank() {
+				out = append(out, f)
+			}
+		}
+		return out, nil
+	}
+	return nil, nil
 }
 
 // ScanArgs looks for time-based milestones (periodic).
@@ -208,9 +267,20 @@ type digestWorker struct {
 }
 
 func (w *digestWorker) Work(ctx context.Context, _ *river.Job[DigestArgs]) error {
-	if len(w.r.cfg.StaffEmails) == 0 {
+	// The staff of NLS_STAFF_EMAILS, and the admins who take findings in the digest.
+	to := slices.Clone(w.r.cfg.StaffEmails)
+	prefs, err := w.r.store.DigestFindingRecipients(ctx)
+	if err != nil {
+		return err
+	}
+	for _, p := range prefs {
+		if !slices.ContainsFunc(to, func(a string) bool { return strings.EqualFold(strings.TrimSpace(a), p.Email) }) {
+			to = append(to, p.Email)
+		}
+	}
+	if len(to) == 0 {
 		return nil
 	}
-	_, err := w.r.store.QueueDigest(ctx, w.r.cfg.Now(), w.r.cfg.StaffEmails, w.r.cfg.Now())
+	_, err = w.r.store.QueueDigest(ctx, w.r.cfg.Now(), to, w.r.cfg.Now())
 	return err
 }

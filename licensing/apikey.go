@@ -22,12 +22,13 @@ const (
 	ScopeRegistryPush   = "registry:push"  // push (and pull) any product image
 	ScopeWebhooksRead   = "webhooks:read"  // webhook endpoints and their delivery logs
 	ScopeWebhooksWrite  = "webhooks:write" // create, change, rotate, ping, resend, replay
+	ScopeInsightsRead   = "insights:read"  // list findings
 )
 
 // Scopes lists every scope, in the order the portal shows them.
 var Scopes = []string{ScopeAdmin, ScopeLicensesRead, ScopeLicensesWrite, ScopeCustomersRead,
 	ScopeCustomersWrite, ScopeUsageRead, ScopeAuditRead, ScopeReleasesRead, ScopeReleasesWrite, ScopeRegistryPush,
-	ScopeWebhooksRead, ScopeWebhooksWrite}
+	ScopeWebhooksRead, ScopeWebhooksWrite, ScopeInsightsRead}
 
 // APIKeyPrefix starts every API key, so that secret scanners can spot one.
 const APIKeyPrefix = "nls_"

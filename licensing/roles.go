@@ -45,15 +45,17 @@ const (
 	PermReleasesWrite  Permission = "releases:write" // products, releases and their artifacts
 	PermTeam           Permission = "team"           // see and change the admin team
 	PermWebhooksWrite  Permission = "webhooks:write" // webhook endpoints: create, edit, rotate, test, resend, replay
+	PermInsightsWrite  Permission = "insights:write" // acknowledge and dismiss findings
 )
 
 // rolePermissions is the role matrix; docs/architecture.md shows it.
 var rolePermissions = map[AdminRole][]Permission{
 	RoleOwner: {PermRead, PermAccount, PermRevealKey, PermRelease, PermLicensesWrite, PermCustomersWrite,
-		PermPlansWrite, PermStripeWrite, PermAPIKeysWrite, PermReleasesWrite, PermWebhooksWrite, PermTeam},
+		PermPlansWrite, PermStripeWrite, PermAPIKeysWrite, PermReleasesWrite, PermWebhooksWrite, PermTeam,
+		PermInsightsWrite},
 	RoleAdmin: {PermRead, PermAccount, PermRevealKey, PermRelease, PermLicensesWrite, PermCustomersWrite,
-		PermPlansWrite, PermStripeWrite, PermAPIKeysWrite, PermReleasesWrite, PermWebhooksWrite},
-	RoleSupport: {PermRead, PermAccount, PermRevealKey, PermRelease},
+		PermPlansWrite, PermStripeWrite, PermAPIKeysWrite, PermReleasesWrite, PermWebhooksWrite, PermInsightsWrite},
+	RoleSupport: {PermRead, PermAccount, PermRevealKey, PermRelease, PermInsightsWrite},
 	RoleViewer:  {PermRead, PermAccount},
 }
 
@@ -69,7 +71,8 @@ func (r AdminRole) Scopes() []string {
 	case RoleOwner, RoleAdmin:
 		return slices.Clone(Scopes)
 	case RoleSupport, RoleViewer:
-		return []string{ScopeLicensesRead, ScopeCustomersRead, ScopeUsageRead, ScopeAuditRead, ScopeWebhooksRead}
+		return []string{ScopeLicensesRead, ScopeCustomersRead, ScopeUsageRead, ScopeAuditRead, ScopeWebhooksRead,
+			ScopeInsightsRead}
 	}
 	return nil
 }

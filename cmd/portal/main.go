@@ -37,6 +37,7 @@ Commands:
   stripe replay EVENT_ID        apply a received Stripe event again (once its price is mapped)
   worker                        run the background jobs only (with NLS_WORKERS=false on the serve processes)
   jobs                          list the job queues' backlog and the recent job failures
+  insights run                  run the insights detectors once now and print what changed
   release publish --product P --version V [--channel C] FILE...
                                 create, upload and publish a release through the API (NLS_URL, NLS_API_KEY)
   registry config [--jwks PATH] [--write-jwks FILE]
@@ -104,6 +105,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = env.worker(ctx)
 	case "jobs":
 		err = env.jobsCmd(ctx, args)
+	case "insights":
+		err = env.insightsCmd(ctx, args)
 	case "release":
 		err = env.release(ctx, args, getenv)
 	case "registry":

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -233,6 +234,9 @@ func seedDemoLicenses(ctx context.Context, store *db.Store, keys *app.KeyService
 	if err := store.SeedDemoHistory(ctx, now, 90, history); err != nil {
 		return "", err
 	}
+	if err := seedInsightsDemo(ctx, store, licenses, actor, now); err != nil {
+		return "", err
+	}
 	for lic, cust := range offline {
 		if _, err := licenses.ActivateOffline(ctx, actor, db.OfflineActivation{CustomerID: cust, LicenseID: lic,
 			DeploymentID: "hamburg-airgap-1", Hostname: "nls.hamburg.airgap"}); err != nil {
@@ -273,4 +277,73 @@ func seedStripeEvents(ctx context.Context, store *db.Store, keys *app.KeyService
 		}
 	}
 	return nil
+}
+
+// insightsCase is one license of the insights demo: its customer, plan,
+// the planted case and the kinds of finding the detectors must raise on it.
+type insightsCase struct {
+	customer, plan, planted string
+	expect                  []string // kinds of finding; none for an ordinary license
+}
+
+// ordinaryInsightsLicenses is how many licenses of the insights demo carry
+// only noise: the detectors should raise nothing on at least 95 % of them.
+const ordinaryInsightsLicenses = 40
+
+// insightsCases are the planted cases; the first demo license (close to
+// its users limit) is an upgrade opportunity too.
+var insightsCases = []insightsCase{
+	{"Northwind Traders", "pro", db.CaseShared, []string{"sharing_suspected"}},
+	{"Cyberdyne Systems", "pro", db.CaseCycling, []string{"seat_cycling"}},
+	{"Tyrell Corporation", "pro", db.CaseForging, []string{"key_attack"}},
+	{"Wayne Enterprises", "pro", db.CaseSpike, []string{"usage_anomaly"}},
+	{"Soylent Foods", "starter", db.CaseUpgrade, []string{"upgrade_opportunity"}},
+	{"Oscorp", "enterprise", db.CaseOverProvisioned, []string{"right_sizing"}},
+	{"Massive Dynamic", "pro", db.CaseTrending, []string{"forecast"}},
+	{"Wonka Industries", "pro", db.CaseChurn, []string{"churn_risk"}},
+	{"Pied Piper", "pro", db.CaseSeatless, []string{"seatless_usage"}},
+}
+
+// demoPlanPrices are the demo plans' monthly list prices, in cents.
+var demoPlanPrices = map[string]int64{"starter": 4_900, "pro": 29_900, "enterprise": 199_900}
+
+// ordinaryInsightsCustomer names the n-th ordinary customer of the insights demo.
+func ordinaryInsightsCustomer(n int) string { return fmt.Sprintf("Ordinary Customer %02d", n) }
+
+// seedInsightsDemo issues the planted cases' licenses and the ordinary ones
+// and writes their several months of history (db.SeedInsightsHistory).
+func seedInsightsDemo(ctx context.Context, store *db.Store, licenses *app.Licenses, actor licensing.Actor, now time.Time) error {
+	if err := store.SetDemoPlanPrices(ctx, demoPlanPrices, now); err != nil {
+		return err
+	}
+	type spec struct {
+		name, plan, planted string
+		fill                float64
+	}
+	var specs []spec
+	for _, c := range insightsCases {
+		specs = append(specs, spec{c.customer, c.plan, c.planted, 0.5})
+	}
+	plans := []string{"starter", "pro", "enterprise"}
+	for i := 1; i <= ordinaryInsightsLicenses; i++ {
+		// Fills between 0.35 and 0.7: neither idle nor near a limit.
+		specs = append(specs, spec{ordinaryInsightsCustomer(i), plans[i%3], db.CaseOrdinary, 0.35 + 0.35*float64((i*7)%10)/9})
+	}
+	var history []db.InsightsDemoLicense
+	for i, sp := range specs {
+		slug := strings.ToLower(strings.NewReplacer(" ", "-", ".", "").Replace(sp.name))
+		cust, err := store.CreateCustomer(ctx, actor, db.CustomerInput{Name: sp.name, Email: "it@" + slug + ".example",
+			Company: sp.name}, now)
+		if err != nil {
+			return err
+		}
+		starts := now.AddDate(0, 0, -(150 + (i*37)%180))
+		in := db.LicenseInput{CustomerID: cust.ID, Plan: sp.plan, StartsAt: &starts}
+		l, _, err := licenses.Issue(ctx, actor, in)
+		if err != nil {
+			return err
+		}
+		history = append(history, db.InsightsDemoLicense{ID: l.ID, Case: sp.planted, Fill: sp.fill})
+	}
+	return store.SeedInsightsHistory(ctx, now, history)
 }

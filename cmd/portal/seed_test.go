@@ -59,8 +59,8 @@ func TestSeedShowsTheProduct(t *testing.T) {
 		(SELECT count(*) FROM stripe_events WHERE status = 'needs_attention')`).Scan(&days, &hours, &attention); err != nil {
 		t.Fatal(err)
 	}
-	if days != 90 || hours != 90*24 || attention != 1 {
-		t.Errorf("history: %d days of usage (want 90), %d hours of validations (want 2160), %d Stripe events needing attention (want 1)",
+	if days < 90 || hours != 90*24 || attention != 1 {
+		t.Errorf("history: %d days of usage (want at least 90), %d hours of validations (want 2160), %d Stripe events needing attention (want 1)",
 			days, hours, attention)
 	}
 	// A disabled demo webhook endpoint with a delivery log to show.

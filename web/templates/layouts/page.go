@@ -63,6 +63,7 @@ func AdminNav() []NavItem {
 		{Key: "licenses", Label: "Licenses", Href: "/admin/licenses"},
 		{Key: "releases", Label: "Releases", Href: "/admin/releases"},
 		{Key: "usage", Label: "Usage", Href: "/admin/usage"},
+		{Key: "insights", Label: "Insights", Href: "/admin/insights"},
 		{Key: "stripe-events", Label: "Stripe events", Href: "/admin/stripe-events"},
 		{Key: "notifications", Label: "Notifications", Href: "/admin/notifications"},
 		{Key: "webhooks", Label: "Webhooks", Href: "/admin/webhooks"},

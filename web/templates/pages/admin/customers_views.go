@@ -40,6 +40,7 @@ type UsageTotal struct {
 
 // CustomerDetail is everything the customer page shows.
 type CustomerDetail struct {
+	Findings         FindingsSection
 	ID               string
 	Name             string
 	Email            string

@@ -45,7 +45,9 @@ type Dashboard struct {
 	ValidationsTotal  int64
 	Stripe            StripeAttention
 	Audit             []AuditRow
-	FailedDeliveries  int64 // notices that failed for good in the last 7 days (license_lifecycle.templ)
+	FailedDeliveries  int64         // notices that failed for good in the last 7 days (license_lifecycle.templ)
+	FindingCounts     []Number      // active findings per severity (insights.templ)
+	Findings          []FindingCard // the latest active findings
 }
 
 // Option is one choice of a <select>.
@@ -106,6 +108,7 @@ type ValidationRow struct {
 // LicenseDetail is everything the license page shows.
 type LicenseDetail struct {
 	Header         partials.LicenseHeader
+	Findings       FindingsSection
 	Features       []string
 	Limits         []UsageLine
 	MaxDeployments string

@@ -49,6 +49,7 @@ type LicenseSummary struct {
 
 // Overview is the portal's home: every license of the customer.
 type Overview struct {
+	Advice       []Advice
 	CustomerName string
 	Licenses     []LicenseSummary
 	Truncated    bool // more licenses than the page lists
@@ -76,6 +77,7 @@ type OfflineForm struct {
 
 // LicenseDetail is everything the license page shows.
 type LicenseDetail struct {
+	Advice         []Advice
 	Summary        LicenseSummary
 	StartsAt       string
 	GraceDays      int
@@ -100,4 +102,14 @@ type Billing struct {
 	Configured  bool   // the vendor set up Stripe
 	HasCustomer bool   // this customer is known to Stripe
 	Error       string // opening the billing portal failed
+}
+
+// Advice is a finding meant for the customer (a limit forecast, an upgrade
+// suggestion), worded for them.
+type Advice struct {
+	Kind, Title, Text string
+	LicenseID         string
+	LinkURL           string
+	LinkLabel         string
+	Chart             components.Spark
 }
