@@ -109,6 +109,8 @@ type Server struct {
 	invitations *app.Invitations
 
 	dist distribution
+
+	adminRouteTable []RoutePermission // what each admin route needs, for pages to offer only what a role may do
 }
 
 // New builds the Fiber app with every route.

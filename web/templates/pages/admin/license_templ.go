@@ -195,7 +195,7 @@ func LicensePage(p layouts.Page, d LicenseDetail) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			if d.Header.StoredStatus != "revoked" {
+			if d.Header.StoredStatus != "revoked" && components.CanPost(ctx, "/admin/licenses/"+d.Header.ID+"/offline") {
 				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 19, "<section class=\"card mt-6\" aria-labelledby=\"offline-title\" data-testid=\"admin-offline\"><h2 id=\"offline-title\" class=\"text-base\">Offline license file</h2><p class=\"mt-1 text-sm text-slate-600\">For an installation that cannot reach this server. The file takes a seat until it expires; send it to the customer.</p><form method=\"post\" action=\"")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
