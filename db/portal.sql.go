@@ -161,13 +161,16 @@ const listPortalActivity = `-- name: ListPortalActivity :many
 SELECT id, occurred_at, actor_type, actor_id, actor_label, action, entity_type, entity_id
 FROM audit_log
 WHERE customer_id = $1
-  AND ($2::bigint IS NULL OR id < $2::bigint)
+  AND ($2::text IS NULL OR entity_id = $2::text
+       OR entity_id LIKE $2::text || '/%')
+  AND ($3::bigint IS NULL OR id < $3::bigint)
 ORDER BY id DESC
-LIMIT $3
+LIMIT $4
 `
 
 type ListPortalActivityParams struct {
 	CustomerID *uuid.UUID
+	LicenseID  *string
 	BeforeID   *int64
 	MaxRows    int32
 }
@@ -184,9 +187,15 @@ type ListPortalActivityRow struct {
 }
 
 // Audit entries about the customer's own licenses, deployments and users,
-// newest first, a keyset page at a time.
+// newest first, a keyset page at a time; with license_id, only the entries
+// about that license and its deployments ("<license id>/<deployment id>").
 func (q *Queries) ListPortalActivity(ctx context.Context, arg ListPortalActivityParams) ([]ListPortalActivityRow, error) {
-	rows, err := q.db.Query(ctx, listPortalActivity, arg.CustomerID, arg.BeforeID, arg.MaxRows)
+	rows, err := q.db.Query(ctx, listPortalActivity,
+		arg.CustomerID,
+		arg.LicenseID,
+		arg.BeforeID,
+		arg.MaxRows,
+	)
 	if err != nil {
 		return nil, err
 	}

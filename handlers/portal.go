@@ -21,6 +21,7 @@ import (
 
 	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
 
 	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/licensing"
@@ -43,6 +44,7 @@ func (s *Server) registerPortalRoutes(app *fiber.App) {
 	g.Post("/licenses/:id/reveal", s.portalRevealKey)
 	g.Post("/licenses/:id/deployments/:dep/release", s.portalReleaseDeployment)
 	g.Post("/licenses/:id/offline", s.portalOfflineActivation)
+	g.Get("/licenses/:id/sections/:section", s.portalLicenseSection)
 	g.Get("/activity", s.portalActivity)
 	g.Get("/billing", s.portalBilling)
 	g.Post("/billing", s.portalOpenBilling)
@@ -264,17 +266,78 @@ func (s *Server) portalLicensePage(c *fiber.Ctx, d portal.LicenseDetail) templ.C
 	return portal.LicensePage(s.portalPage(c, d.Summary.Plan+" license "+d.Summary.ShortID), d)
 }
 
-// portalLicenseDetail gathers everything the license page shows.
-func (s *Server) portalLicenseDetail(c *fiber.Ctx, row db.GetPortalLicenseRow) (portal.LicenseDetail, error) {
-	ctx, now := c.UserContext(), s.now()
-	l := row.License
-	used, err := s.store.CurrentUsage(ctx, l.UsageLicense(), now)
+// portalLicenseHead is what the license page's header shows: state, dates,
+// seats and usage this period.
+func (s *Server) portalLicenseHead(c *fiber.Ctx, row db.GetPortalLicenseRow) (portal.LicenseDetail, error) {
+	l, now := row.License, s.now()
+	used, err := s.store.CurrentUsage(c.UserContext(), l.UsageLicense(), now)
 	if err != nil {
 		return portal.LicenseDetail{}, err
 	}
-	d := portal.LicenseDetail{Summary: licenseSummary(l, row.PlanName, row.PlanCode, int(row.SeatsInUse), used, now),
-		StartsAt: fmtDate(&l.StartsAt), GraceDays: int(l.GraceDays), Features: nonNilStrings(l.Features),
-		MaxDeployments: "No limit", Key: partials.PortalKey{LicenseID: l.ID.String()}}
+	return portal.LicenseDetail{Summary: licenseSummary(l, row.PlanName, row.PlanCode, int(row.SeatsInUse), used, now),
+		StartsAt: fmtDate(&l.StartsAt), GraceDays: int(l.GraceDays)}, nil
+}
+
+// portalLicenseActivityRows is how many entries the license page's activity
+// section shows; the activity page has the rest.
+const portalLicenseActivityRows = 5
+
+// portalLicenseActivity is the latest activity on license id of the customer.
+func (s *Server) portalLicenseActivity(c *fiber.Ctx, id uuid.UUID) ([]partials.PortalActivityRow, error) {
+	cu, lic := s.customerOf(c), id.String()
+	rows, err := s.store.ListPortalActivity(c.UserContext(), db.ListPortalActivityParams{CustomerID: &cu.ID, LicenseID: &lic,
+		MaxRows: portalLicenseActivityRows})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]partials.PortalActivityRow, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, portalActivityRow(r))
+	}
+	return out, nil
+}
+
+// portalLicenseSection handles GET /portal/licenses/:id/sections/:section:
+// one section of the license page, which fetches itself after an action on
+// the page (HX-Trigger). Without htmx it sends the browser to the page.
+func (s *Server) portalLicenseSection(c *fiber.Ctx) error {
+	row, err := s.portalLicenseParam(c)
+	if err != nil {
+		return err
+	}
+	id := row.License.ID
+	if !isHTMX(c) {
+		return c.Redirect("/portal/licenses/"+id.String(), fiber.StatusSeeOther)
+	}
+	switch c.Params("section") {
+	case "header":
+		d, err := s.portalLicenseHead(c, row)
+		if err != nil {
+			return err
+		}
+		return s.render(c, portal.LicenseHeader(d))
+	case "activity":
+		rows, err := s.portalLicenseActivity(c, id)
+		if err != nil {
+			return err
+		}
+		return s.render(c, portal.LicenseActivity(id.String(), rows))
+	}
+	return licensing.Errorf(licensing.ENOTFOUND, "Page not found. Go back to the license page.")
+}
+
+// portalLicenseDetail gathers everything the license page shows.
+func (s *Server) portalLicenseDetail(c *fiber.Ctx, row db.GetPortalLicenseRow) (portal.LicenseDetail, error) {
+	now := s.now()
+	l := row.License
+	d, err := s.portalLicenseHead(c, row)
+	if err != nil {
+		return d, err
+	}
+	d.Features, d.MaxDeployments, d.Key = nonNilStrings(l.Features), "No limit", partials.PortalKey{LicenseID: l.ID.String()}
+	if d.Activity, err = s.portalLicenseActivity(c, l.ID); err != nil {
+		return d, err
+	}
 	if l.MaxDeployments != nil {
 		d.MaxDeployments = strconv.Itoa(int(*l.MaxDeployments))
 	}
@@ -364,6 +427,7 @@ func (s *Server) portalRevealKey(c *fiber.Ctx) error {
 		return err
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
+	c.Set("HX-Trigger", partials.EventKeyRevealed)
 	partial := partials.PortalKeyBlock(partials.PortalKey{LicenseID: id.String(), Key: key}, s.loadSession(c).CSRF)
 	return s.renderSwap(c, fiber.StatusOK, partial, func() (templ.Component, error) {
 		row, err := s.store.CustomerLicense(c.UserContext(), cu.ID, id, s.now())
@@ -418,6 +482,7 @@ func (s *Server) portalReleaseDeployment(c *fiber.Ctx) error {
 		return err
 	}
 	seats := seatsText(int(row.SeatsInUse), l.MaxDeployments)
+	c.Set("HX-Trigger", partials.EventDeploymentsChanged)
 	return s.render(c, templ.Join(partials.PortalDeploymentsTable(table, s.loadSession(c).CSRF),
 		partials.PortalSeatsOOB(seats), components.ToastOOB(components.ToastSuccess, msg)))
 }

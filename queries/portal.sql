@@ -54,10 +54,13 @@ RETURNING *;
 
 -- name: ListPortalActivity :many
 -- Audit entries about the customer's own licenses, deployments and users,
--- newest first, a keyset page at a time.
+-- newest first, a keyset page at a time; with license_id, only the entries
+-- about that license and its deployments ("<license id>/<deployment id>").
 SELECT id, occurred_at, actor_type, actor_id, actor_label, action, entity_type, entity_id
 FROM audit_log
 WHERE customer_id = @customer_id
+  AND (sqlc.narg('license_id')::text IS NULL OR entity_id = sqlc.narg('license_id')::text
+       OR entity_id LIKE sqlc.narg('license_id')::text || '/%')
   AND (sqlc.narg('before_id')::bigint IS NULL OR id < sqlc.narg('before_id')::bigint)
 ORDER BY id DESC
 LIMIT @max_rows;

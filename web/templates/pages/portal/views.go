@@ -87,6 +87,23 @@ type LicenseDetail struct {
 	Deployments    partials.PortalDeployments
 	Charts         []UsageChart
 	Offline        OfflineForm
+	Activity       []partials.PortalActivityRow // the latest entries about this license
+}
+
+// Sections of the license page that fetch themselves again after an action
+// (HX-Trigger), as the admin license page's do.
+const (
+	LicenseHeaderID   = "portal-license-header"
+	LicenseActivityID = "portal-license-activity"
+)
+
+// LicenseActivityTrigger is every event the activity section follows.
+const LicenseActivityTrigger = partials.EventLicenseChanged + " from:body, " + partials.EventDeploymentsChanged +
+	" from:body, " + partials.EventKeyRevealed + " from:body"
+
+// SectionURL is where a section of the customer's license page fetches itself.
+func SectionURL(licenseID, section string) string {
+	return "/portal/licenses/" + licenseID + "/sections/" + section
 }
 
 // Activity is the customer's activity page.
