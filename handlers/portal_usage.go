@@ -5,7 +5,6 @@ package handlers
 
 import (
 	"sort"
-	"strconv"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -64,7 +63,7 @@ func (s *Server) usageCharts(c *fiber.Ctx, l db.License, now time.Time) ([]porta
 	for _, metric := range metrics {
 		limit, kind := limits[metric], licensing.MetricKindOf(metric)
 		ch := portal.UsageChart{Metric: metric, Kind: string(kind)}
-		within := components.Series{Name: "Within the limit of " + strconv.FormatInt(limit, 10), Fill: components.ChartFillGood}
+		within := components.Series{Name: "Within the limit", Fill: components.ChartFillGood}
 		over := components.Series{Name: "Over the limit", Fill: components.ChartFillBad}
 		var total int64
 		for d := first; !d.After(last); d = d.AddDate(0, 0, 1) {
@@ -84,8 +83,9 @@ func (s *Server) usageCharts(c *fiber.Ctx, l db.License, now time.Time) ([]porta
 		if kind == licensing.Gauge {
 			what = "highest value each day"
 		}
-		ch.Chart.Title = metric + " this period (" + what + ") against its limit of " + strconv.FormatInt(limit, 10)
+		ch.Chart.Title = components.MetricName(metric) + " this period (" + what + ")"
 		ch.Chart.Series = []components.Series{within, over}
+		ch.Chart.Metric, ch.Chart.Limit = metric, limit
 		out = append(out, ch)
 	}
 	return out, nil
