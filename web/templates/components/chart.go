@@ -198,14 +198,19 @@ func (c StackedBars) limitLabelY() string {
 
 func (c StackedBars) limitLabel() string { return "Limit " + c.format(c.Limit) }
 
-// maxXLabels is the most x labels shown side by side on a wide chart ("Nov
-// 22" at 12 px is about 40 px wide); a narrow one shows every other of them.
-const maxXLabels = 10
+// maxXLabels is the most x labels shown side by side on a wide chart: "Nov
+// 22" at 12 px is about 44 px wide, and a chart in a third of a desktop
+// page is about 500 px.
+const maxXLabels = 8
+
+// maxNarrowXLabels is the most x labels that fit side by side on a phone.
+const maxNarrowXLabels = 4
 
 // xLabels labels every n-th stack (at most maxXLabels), counting back from
-// the last (the latest day, which readers look for). Every other label,
-// counting back from the last, is Wide: hidden on a phone, so that labels
-// do not overlap there either.
+// the last (the latest day, which readers look for). Past maxNarrowXLabels,
+// all but every k-th label, counting back from the last, are Wide: hidden
+// on a phone, so that labels do not crowd there either. The chart's right
+// padding leaves room for half the latest label, centred on its bar.
 func (c StackedBars) xLabels() []xLabel {
 	var out []xLabel
 	slot := c.slot()
@@ -218,7 +223,11 @@ func (c StackedBars) xLabels() []xLabel {
 		if (last-i)%step != 0 {
 			continue
 		}
-		out = append(out, xLabel{X: pct(float64(i)*slot + slot/2), Label: l, Wide: (last-i)/step%2 == 1})
+		out = append(out, xLabel{X: pct(float64(i)*slot + slot/2), Label: l})
+	}
+	k := (len(out) + maxNarrowXLabels - 1) / maxNarrowXLabels
+	for i := range out {
+		out[i].Wide = (len(out)-1-i)%k != 0
 	}
 	return out
 }

@@ -17,9 +17,9 @@ import (
 )
 
 // Two weeks of days: every other day is labelled (a month's or a quarter's:
-// every n-th, at most 10), the latest always, and no two labels sit on
-// neighbouring bars, where they would overlap. On a phone every other label
-// is hidden, the latest still shown.
+// every n-th, at most 8), the latest always, and no two labels sit on
+// neighbouring bars, where they would overlap. On a phone at most four
+// are shown, the latest among them.
 func TestStackedBarChartXLabels(t *testing.T) {
 	for _, days := range []int{5, 14, 15, 30, 90} {
 		t.Run(strconv.Itoa(days), func(t *testing.T) {
@@ -49,8 +49,8 @@ func TestStackedBarChartXLabels(t *testing.T) {
 			}
 			want := days
 			switch {
-			case days > 20: // a month or a quarter: every n-th, at most 10
-				step := (days + 9) / 10
+			case days > 20: // a month or a quarter: every n-th, at most 8
+				step := (days + 7) / 8
 				want = (days + step - 1) / step
 			case days > 8:
 				want = (days + 1) / 2
@@ -58,8 +58,10 @@ func TestStackedBarChartXLabels(t *testing.T) {
 			if len(xs) != want {
 				t.Errorf("got %d labels, want %d", len(xs), want)
 			}
-			if wantNarrow := (want + 1) / 2; narrow != wantNarrow {
-				t.Errorf("got %d labels on a phone, want %d (every other)", narrow, wantNarrow)
+			k := (want + 3) / 4 // at most 4 on a phone
+			wantNarrow := (want + k - 1) / k
+			if narrow != wantNarrow {
+				t.Errorf("got %d labels on a phone, want %d", narrow, wantNarrow)
 			}
 			slot := xs[len(xs)-1] - xs[len(xs)-2]
 			for i := 1; i < len(xs); i++ {
