@@ -11,7 +11,7 @@ import templruntime "github.com/a-h/templ/runtime"
 
 // StackedBarChart draws c: a column of y labels beside the plot (both SVG of
 // fixed pixel height, text at a fixed 12 px), bars stretching with the
-// width, the limit as a dashed line with its amount, x labels thinned on a
+// width, the limit as a dashed line with its amount (haloed, to read over a bar), x labels thinned on a
 // phone, a tooltip per day, a legend in words, and the same numbers as a
 // table that only screen readers see (the drawing is hidden from them).
 func StackedBarChart(c StackedBars) templ.Component {
@@ -332,14 +332,14 @@ func StackedBarChart(c StackedBars) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 27, "\" text-anchor=\"end\" class=\"fill-amber-800 text-xs font-medium\" data-testid=\"chart-limit-label\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 27, "\" text-anchor=\"end\" class=\"fill-amber-800 stroke-white text-xs font-medium\" stroke-width=\"3\" stroke-linejoin=\"round\" paint-order=\"stroke\" data-testid=\"chart-limit-label\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var22 string
 			templ_7745c5c3_Var22, templ_7745c5c3_Err = templ.JoinStringErrs(c.limitLabel())
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/chart.templ`, Line: 27, Col: 151}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/chart.templ`, Line: 27, Col: 226}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var22))
 			if templ_7745c5c3_Err != nil {
