@@ -144,13 +144,14 @@ func (s *Server) portalOverview(c *fiber.Ctx) error {
 		return err
 	}
 	for i, r := range rows {
-		o.Licenses = append(o.Licenses, licenseSummary(lics[i], r.PlanName, r.PlanCode, int(r.SeatsInUse), usage[lics[i].ID], now))
+		o.Licenses = append(o.Licenses, licenseSummary(lics[i], r.PlanName, r.PlanCode, r.PlanMetricLabels, int(r.SeatsInUse), usage[lics[i].ID], now))
 	}
 	return s.render(c, portal.OverviewPage(s.portalPage(c, "Your licenses"), o))
 }
 
-// licenseSummary is a license's state, notices, seats and usage for display.
-func licenseSummary(l db.License, planName, planCode string, seats int, used map[string]int64, now time.Time) portal.LicenseSummary {
+// licenseSummary is a license's state, notices, seats and usage for display,
+// each metric by the label its plan gives it (labels, as stored).
+func licenseSummary(l db.License, planName, planCode string, labels []byte, seats int, used map[string]int64, now time.Time) portal.LicenseSummary {
 	eff := l.Effective(now)
 	v := portal.LicenseSummary{ID: l.ID.String(), ShortID: l.ID.String()[:8], Plan: planName, PlanCode: planCode,
 		Status: string(eff.State), ExpiresAt: "Never", Notices: licenseNotices(l, eff, now)}
@@ -160,8 +161,10 @@ func licenseSummary(l db.License, planName, planCode string, seats int, used map
 	v.Seats = seatsText(seats, l.MaxDeployments)
 	start, end := l.UsageLicense().UsagePeriod(now)
 	v.UsagePeriod = fmtDate(&start) + " to " + fmtDate(&end)
+	names := db.DecodeMetricLabels(labels)
 	for metric, limit := range db.DecodeLimits(l.Limits) {
-		u := portal.UsageLine{Metric: metric, Used: used[metric], Limit: limit, Exceeded: used[metric] > limit}
+		u := portal.UsageLine{Metric: metric, Label: licensing.MetricLabel(names, metric), Used: used[metric], Limit: limit,
+			Exceeded: used[metric] > limit}
 		switch {
 		case limit > 0:
 			u.Percent = used[metric] * 100 / limit
@@ -274,7 +277,7 @@ func (s *Server) portalLicenseHead(c *fiber.Ctx, row db.GetPortalLicenseRow) (po
 	if err != nil {
 		return portal.LicenseDetail{}, err
 	}
-	return portal.LicenseDetail{Summary: licenseSummary(l, row.PlanName, row.PlanCode, int(row.SeatsInUse), used, now),
+	return portal.LicenseDetail{Summary: licenseSummary(l, row.PlanName, row.PlanCode, row.PlanMetricLabels, int(row.SeatsInUse), used, now),
 		StartsAt: fmtDate(&l.StartsAt), GraceDays: int(l.GraceDays)}, nil
 }
 
@@ -348,13 +351,13 @@ func (s *Server) portalLicenseDetail(c *fiber.Ctx, row db.GetPortalLicenseRow) (
 		d.Key.Masked = *row.KeyPrefix + "…" + *row.KeySuffix
 	}
 	for _, u := range d.Summary.Usage {
-		d.Limits = append(d.Limits, portal.Limit{Metric: u.Metric, Value: u.Limit})
+		d.Limits = append(d.Limits, portal.Limit{Metric: u.Metric, Label: u.Label, Value: u.Limit})
 	}
 	if d.Deployments, err = s.portalDeployments(c, l); err != nil {
 		return d, err
 	}
 	d.Deployments.Seats = d.Summary.Seats
-	if d.Charts, err = s.usageCharts(c, l, now); err != nil {
+	if d.Charts, err = s.usageCharts(c, l, db.DecodeMetricLabels(row.PlanMetricLabels), now); err != nil {
 		return d, err
 	}
 	d.Offline = offlineFormFor(l, now)

@@ -339,7 +339,7 @@ func TestPortalLicensePage(t *testing.T) {
 	if got := strings.Join(features, ","); got != "sso,api" {
 		t.Errorf("features got %q", got)
 	}
-	if got := one(t, p, `[data-testid=limit][data-metric=apiCalls]`).Text(); !strings.Contains(got, "1000") {
+	if got := one(t, p, `[data-testid=limit][data-metric=apiCalls]`).Text(); !strings.Contains(got, "1,000") {
 		t.Errorf("apiCalls limit %q", got)
 	}
 	if got := one(t, p, "[data-testid=max-deployments]").Text(); got != "2" {

@@ -4,7 +4,7 @@
 
 -- name: ListPortalLicenses :many
 -- The customer's licenses, newest first, with their plan and the seats held now.
-SELECT sqlc.embed(l), p.code AS plan_code, p.name AS plan_name,
+SELECT sqlc.embed(l), p.code AS plan_code, p.name AS plan_name, p.metric_labels AS plan_metric_labels,
     (SELECT count(*) FROM deployments s WHERE s.license_id = l.id
         AND deployment_holds_seat(s.status, s.last_seen_at, s.offline_until, l.heartbeat_window_hours, sqlc.arg(now)::timestamptz))::int AS seats_in_use
 FROM licenses l
@@ -16,7 +16,7 @@ LIMIT @max_rows;
 -- name: GetPortalLicense :one
 -- One of the customer's licenses with its plan, the seats held now and the
 -- visible ends of its current key.
-SELECT sqlc.embed(l), p.code AS plan_code, p.name AS plan_name,
+SELECT sqlc.embed(l), p.code AS plan_code, p.name AS plan_name, p.metric_labels AS plan_metric_labels,
     (SELECT count(*) FROM deployments s WHERE s.license_id = l.id
         AND deployment_holds_seat(s.status, s.last_seen_at, s.offline_until, l.heartbeat_window_hours, sqlc.arg(now)::timestamptz))::int AS seats_in_use,
     k.key_prefix, k.key_suffix

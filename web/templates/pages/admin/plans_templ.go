@@ -617,7 +617,7 @@ func PlanFormPage(p layouts.Page, f PlanForm) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = components.LimitRows(f.Limits, f.Err("limits")).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = components.PlanLimitRows(f.Limits, f.Err("limits")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

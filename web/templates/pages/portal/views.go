@@ -27,6 +27,7 @@ type Notice struct {
 // UsageLine is one limited metric in the current period.
 type UsageLine struct {
 	Metric   string
+	Label    string // what the plan calls the metric, or its display name
 	Used     int64
 	Limit    int64
 	Percent  int64 // of the limit, not capped (the bar is)
@@ -60,6 +61,7 @@ type Limit = components.Limit
 // UsageChart is one limited metric's usage over the current period.
 type UsageChart struct {
 	Metric string
+	Label  string // what the plan calls the metric, or its display name
 	Kind   string // "counter" (cumulative) or "gauge" (daily peak)
 	Chart  components.StackedBars
 }
