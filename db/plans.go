@@ -12,23 +12,26 @@ import (
 
 // PlanView is a plan as the API shows it.
 type PlanView struct {
-	ID                   uuid.UUID        `json:"id"`
-	Code                 string           `json:"code"`
-	Name                 string           `json:"name"`
-	Description          string           `json:"description"`
-	Features             []string         `json:"features"`
-	Limits               map[string]int64 `json:"limits"`
-	MaxDeployments       *int32           `json:"maxDeployments"`
-	DurationDays         *int32           `json:"durationDays"`
-	GraceDays            int32            `json:"graceDays"`
-	OfflineDays          int32            `json:"offlineDays"`
-	HeartbeatWindowHours int32            `json:"heartbeatWindowHours"`
-	DunningDays          int32            `json:"dunningDays"`
-	StripePriceIDs       []string         `json:"stripePriceIds"`
-	QuantitySets         *string          `json:"quantitySets"`
-	ArchivedAt           *time.Time       `json:"archivedAt"`
-	CreatedAt            time.Time        `json:"createdAt"`
-	UpdatedAt            time.Time        `json:"updatedAt"`
+	ID          uuid.UUID        `json:"id"`
+	Code        string           `json:"code"`
+	Name        string           `json:"name"`
+	Description string           `json:"description"`
+	Features    []string         `json:"features"`
+	Limits      map[string]int64 `json:"limits"`
+	// MetricLabels are the plan's own words for its metrics, shown in the
+	// portals instead of the metrics' display names.
+	MetricLabels         map[string]string `json:"metricLabels"`
+	MaxDeployments       *int32            `json:"maxDeployments"`
+	DurationDays         *int32            `json:"durationDays"`
+	GraceDays            int32             `json:"graceDays"`
+	OfflineDays          int32             `json:"offlineDays"`
+	HeartbeatWindowHours int32             `json:"heartbeatWindowHours"`
+	DunningDays          int32             `json:"dunningDays"`
+	StripePriceIDs       []string          `json:"stripePriceIds"`
+	QuantitySets         *string           `json:"quantitySets"`
+	ArchivedAt           *time.Time        `json:"archivedAt"`
+	CreatedAt            time.Time         `json:"createdAt"`
+	UpdatedAt            time.Time         `json:"updatedAt"`
 	// The licensing policies, flattened into the plan's fields.
 	licensing.Policy
 }
@@ -39,10 +42,10 @@ func (p Plan) View(prices []string) PlanView {
 		prices = []string{}
 	}
 	return PlanView{ID: p.ID, Code: p.Code, Name: p.Name, Description: p.Description, Features: nonNil(p.Features),
-		Limits: DecodeLimits(p.Limits), MaxDeployments: p.MaxDeployments, DurationDays: p.DurationDays,
-		GraceDays: p.GraceDays, OfflineDays: p.OfflineDays, HeartbeatWindowHours: p.HeartbeatWindowHours,
-		DunningDays: p.DunningDays, StripePriceIDs: prices, QuantitySets: p.QuantitySets,
-		ArchivedAt: utcPtr(p.ArchivedAt), CreatedAt: p.CreatedAt.UTC(), UpdatedAt: p.UpdatedAt.UTC(),
+		Limits: DecodeLimits(p.Limits), MetricLabels: DecodeMetricLabels(p.MetricLabels), MaxDeployments: p.MaxDeployments,
+		DurationDays: p.DurationDays, GraceDays: p.GraceDays, OfflineDays: p.OfflineDays,
+		HeartbeatWindowHours: p.HeartbeatWindowHours, DunningDays: p.DunningDays, StripePriceIDs: prices,
+		QuantitySets: p.QuantitySets, ArchivedAt: utcPtr(p.ArchivedAt), CreatedAt: p.CreatedAt.UTC(), UpdatedAt: p.UpdatedAt.UTC(),
 		Policy: p.policyView()}
 }
 
@@ -58,9 +61,10 @@ func (p Plan) policyView() licensing.Policy {
 // Spec returns the plan as an editable spec.
 func (p Plan) Spec(prices []string) licensing.PlanSpec {
 	return licensing.PlanSpec{Code: p.Code, Name: p.Name, Description: p.Description, Features: nonNil(p.Features),
-		Limits: DecodeLimits(p.Limits), MaxDeployments: p.MaxDeployments, DurationDays: p.DurationDays,
-		GraceDays: p.GraceDays, OfflineDays: p.OfflineDays, HeartbeatWindowHours: p.HeartbeatWindowHours,
-		DunningDays: p.DunningDays, StripePriceIDs: prices, QuantitySets: p.QuantitySets, Policy: p.policyView()}
+		Limits: DecodeLimits(p.Limits), MetricLabels: DecodeMetricLabels(p.MetricLabels), MaxDeployments: p.MaxDeployments,
+		DurationDays: p.DurationDays, GraceDays: p.GraceDays, OfflineDays: p.OfflineDays,
+		HeartbeatWindowHours: p.HeartbeatWindowHours, DunningDays: p.DunningDays, StripePriceIDs: prices,
+		QuantitySets: p.QuantitySets, Policy: p.policyView()}
 }
 
 // DecodeLimits reads a stored limits object; the CHECK constraint keeps it an object.
@@ -68,6 +72,24 @@ func DecodeLimits(b []byte) map[string]int64 {
 	m := map[string]int64{}
 	_ = json.Unmarshal(b, &m)
 	return m
+}
+
+// DecodeMetricLabels reads a plan's stored metric labels; the CHECK
+// constraint keeps them an object.
+func DecodeMetricLabels(b []byte) map[string]string {
+	m := map[string]string{}
+	_ = json.Unmarshal(b, &m)
+	return m
+}
+
+// storeMetricLabels sets a plan's metric labels (validated, so never nil
+// after Validate; an empty map is stored as {}).
+func storeMetricLabels(ctx context.Context, q *Queries, id uuid.UUID, labels map[string]string) (Plan, error) {
+	b, _ := json.Marshal(labels)
+	if labels == nil {
+		b = []byte("{}")
+	}
+	return q.SetPlanMetricLabels(ctx, SetPlanMetricLabelsParams{ID: id, MetricLabels: b})
 }
 
 func nonNil(xs []string) []string {
@@ -103,6 +125,9 @@ func (s *Store) CreatePlan(ctx context.Context, actor licensing.Actor, spec lice
 			return conflictAs(err, "code", "a plan with this code already exists")
 		}
 		if p, err = storePlanPolicy(ctx, q, p.ID, spec.Policy); err != nil {
+			return err
+		}
+		if p, err = storeMetricLabels(ctx, q, p.ID, spec.MetricLabels); err != nil {
 			return err
 		}
 		if err := setPrices(ctx, q, p.ID, spec.StripePriceIDs); err != nil {
@@ -152,6 +177,9 @@ func (s *Store) UpdatePlan(ctx context.Context, actor licensing.Actor, id uuid.U
 			return err
 		}
 		if p, err = storePlanPolicy(ctx, q, id, spec.Policy); err != nil {
+			return err
+		}
+		if p, err = storeMetricLabels(ctx, q, id, spec.MetricLabels); err != nil {
 			return err
 		}
 		if err := q.DeletePlanPrices(ctx, id); err != nil {

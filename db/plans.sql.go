@@ -32,7 +32,7 @@ INSERT INTO plans (code, name, description, features, limits, max_deployments, d
     offline_days, heartbeat_window_hours, dunning_days, quantity_sets)
 VALUES ($1, $2, $3, $4, $5, $6, $7,
     $8, $9, $10, $11, $12)
-RETURNING id, code, name, description, features, limits, max_deployments, duration_days, grace_days, offline_days, heartbeat_window_hours, dunning_days, quantity_sets, archived_at, created_at, updated_at, fingerprint_policy, fingerprint_match, lease_hours, transfers_per_period, transfer_period_days, seat_overage, limit_enforcement, expiry_strategy
+RETURNING id, code, name, description, features, limits, max_deployments, duration_days, grace_days, offline_days, heartbeat_window_hours, dunning_days, quantity_sets, archived_at, created_at, updated_at, fingerprint_policy, fingerprint_match, lease_hours, transfers_per_period, transfer_period_days, seat_overage, limit_enforcement, expiry_strategy, metric_labels
 `
 
 type CreatePlanParams struct {
@@ -92,6 +92,7 @@ func (q *Queries) CreatePlan(ctx context.Context, arg CreatePlanParams) (Plan, e
 		&i.SeatOverage,
 		&i.LimitEnforcement,
 		&i.ExpiryStrategy,
+		&i.MetricLabels,
 	)
 	return i, err
 }
@@ -106,7 +107,7 @@ func (q *Queries) DeletePlanPrices(ctx context.Context, planID uuid.UUID) error 
 }
 
 const getPlan = `-- name: GetPlan :one
-SELECT id, code, name, description, features, limits, max_deployments, duration_days, grace_days, offline_days, heartbeat_window_hours, dunning_days, quantity_sets, archived_at, created_at, updated_at, fingerprint_policy, fingerprint_match, lease_hours, transfers_per_period, transfer_period_days, seat_overage, limit_enforcement, expiry_strategy FROM plans WHERE id = $1
+SELECT id, code, name, description, features, limits, max_deployments, duration_days, grace_days, offline_days, heartbeat_window_hours, dunning_days, quantity_sets, archived_at, created_at, updated_at, fingerprint_policy, fingerprint_match, lease_hours, transfers_per_period, transfer_period_days, seat_overage, limit_enforcement, expiry_strategy, metric_labels FROM plans WHERE id = $1
 `
 
 func (q *Queries) GetPlan(ctx context.Context, id uuid.UUID) (Plan, error) {
@@ -137,12 +138,13 @@ func (q *Queries) GetPlan(ctx context.Context, id uuid.UUID) (Plan, error) {
 		&i.SeatOverage,
 		&i.LimitEnforcement,
 		&i.ExpiryStrategy,
+		&i.MetricLabels,
 	)
 	return i, err
 }
 
 const getPlanByCode = `-- name: GetPlanByCode :one
-SELECT id, code, name, description, features, limits, max_deployments, duration_days, grace_days, offline_days, heartbeat_window_hours, dunning_days, quantity_sets, archived_at, created_at, updated_at, fingerprint_policy, fingerprint_match, lease_hours, transfers_per_period, transfer_period_days, seat_overage, limit_enforcement, expiry_strategy FROM plans WHERE code = $1
+SELECT id, code, name, description, features, limits, max_deployments, duration_days, grace_days, offline_days, heartbeat_window_hours, dunning_days, quantity_sets, archived_at, created_at, updated_at, fingerprint_policy, fingerprint_match, lease_hours, transfers_per_period, transfer_period_days, seat_overage, limit_enforcement, expiry_strategy, metric_labels FROM plans WHERE code = $1
 `
 
 func (q *Queries) GetPlanByCode(ctx context.Context, code string) (Plan, error) {
@@ -173,12 +175,13 @@ func (q *Queries) GetPlanByCode(ctx context.Context, code string) (Plan, error) 
 		&i.SeatOverage,
 		&i.LimitEnforcement,
 		&i.ExpiryStrategy,
+		&i.MetricLabels,
 	)
 	return i, err
 }
 
 const getPlanByStripePrice = `-- name: GetPlanByStripePrice :one
-SELECT p.id, p.code, p.name, p.description, p.features, p.limits, p.max_deployments, p.duration_days, p.grace_days, p.offline_days, p.heartbeat_window_hours, p.dunning_days, p.quantity_sets, p.archived_at, p.created_at, p.updated_at, p.fingerprint_policy, p.fingerprint_match, p.lease_hours, p.transfers_per_period, p.transfer_period_days, p.seat_overage, p.limit_enforcement, p.expiry_strategy FROM plans p JOIN plan_stripe_prices sp ON sp.plan_id = p.id WHERE sp.price_id = $1
+SELECT p.id, p.code, p.name, p.description, p.features, p.limits, p.max_deployments, p.duration_days, p.grace_days, p.offline_days, p.heartbeat_window_hours, p.dunning_days, p.quantity_sets, p.archived_at, p.created_at, p.updated_at, p.fingerprint_policy, p.fingerprint_match, p.lease_hours, p.transfers_per_period, p.transfer_period_days, p.seat_overage, p.limit_enforcement, p.expiry_strategy, p.metric_labels FROM plans p JOIN plan_stripe_prices sp ON sp.plan_id = p.id WHERE sp.price_id = $1
 `
 
 func (q *Queries) GetPlanByStripePrice(ctx context.Context, priceID string) (Plan, error) {
@@ -209,12 +212,13 @@ func (q *Queries) GetPlanByStripePrice(ctx context.Context, priceID string) (Pla
 		&i.SeatOverage,
 		&i.LimitEnforcement,
 		&i.ExpiryStrategy,
+		&i.MetricLabels,
 	)
 	return i, err
 }
 
 const getPlanForUpdate = `-- name: GetPlanForUpdate :one
-SELECT id, code, name, description, features, limits, max_deployments, duration_days, grace_days, offline_days, heartbeat_window_hours, dunning_days, quantity_sets, archived_at, created_at, updated_at, fingerprint_policy, fingerprint_match, lease_hours, transfers_per_period, transfer_period_days, seat_overage, limit_enforcement, expiry_strategy FROM plans WHERE id = $1 FOR UPDATE
+SELECT id, code, name, description, features, limits, max_deployments, duration_days, grace_days, offline_days, heartbeat_window_hours, dunning_days, quantity_sets, archived_at, created_at, updated_at, fingerprint_policy, fingerprint_match, lease_hours, transfers_per_period, transfer_period_days, seat_overage, limit_enforcement, expiry_strategy, metric_labels FROM plans WHERE id = $1 FOR UPDATE
 `
 
 func (q *Queries) GetPlanForUpdate(ctx context.Context, id uuid.UUID) (Plan, error) {
@@ -245,6 +249,7 @@ func (q *Queries) GetPlanForUpdate(ctx context.Context, id uuid.UUID) (Plan, err
 		&i.SeatOverage,
 		&i.LimitEnforcement,
 		&i.ExpiryStrategy,
+		&i.MetricLabels,
 	)
 	return i, err
 }
@@ -303,7 +308,7 @@ func (q *Queries) ListPlanPrices(ctx context.Context, planID uuid.UUID) ([]strin
 }
 
 const listPlans = `-- name: ListPlans :many
-SELECT id, code, name, description, features, limits, max_deployments, duration_days, grace_days, offline_days, heartbeat_window_hours, dunning_days, quantity_sets, archived_at, created_at, updated_at, fingerprint_policy, fingerprint_match, lease_hours, transfers_per_period, transfer_period_days, seat_overage, limit_enforcement, expiry_strategy FROM plans
+SELECT id, code, name, description, features, limits, max_deployments, duration_days, grace_days, offline_days, heartbeat_window_hours, dunning_days, quantity_sets, archived_at, created_at, updated_at, fingerprint_policy, fingerprint_match, lease_hours, transfers_per_period, transfer_period_days, seat_overage, limit_enforcement, expiry_strategy, metric_labels FROM plans
 WHERE ($1::boolean OR archived_at IS NULL)
   AND ($2::text IS NULL OR code > $2::text)
 ORDER BY code
@@ -350,6 +355,7 @@ func (q *Queries) ListPlans(ctx context.Context, arg ListPlansParams) ([]Plan, e
 			&i.SeatOverage,
 			&i.LimitEnforcement,
 			&i.ExpiryStrategy,
+			&i.MetricLabels,
 		); err != nil {
 			return nil, err
 		}
@@ -361,13 +367,58 @@ func (q *Queries) ListPlans(ctx context.Context, arg ListPlansParams) ([]Plan, e
 	return items, nil
 }
 
+const setPlanMetricLabels = `-- name: SetPlanMetricLabels :one
+UPDATE plans SET metric_labels = $1 WHERE id = $2
+RETURNING id, code, name, description, features, limits, max_deployments, duration_days, grace_days, offline_days, heartbeat_window_hours, dunning_days, quantity_sets, archived_at, created_at, updated_at, fingerprint_policy, fingerprint_match, lease_hours, transfers_per_period, transfer_period_days, seat_overage, limit_enforcement, expiry_strategy, metric_labels
+`
+
+type SetPlanMetricLabelsParams struct {
+	MetricLabels []byte
+	ID           uuid.UUID
+}
+
+// The plan's own labels for its metrics, set with the rest of the plan in
+// the same transaction.
+func (q *Queries) SetPlanMetricLabels(ctx context.Context, arg SetPlanMetricLabelsParams) (Plan, error) {
+	row := q.db.QueryRow(ctx, setPlanMetricLabels, arg.MetricLabels, arg.ID)
+	var i Plan
+	err := row.Scan(
+		&i.ID,
+		&i.Code,
+		&i.Name,
+		&i.Description,
+		&i.Features,
+		&i.Limits,
+		&i.MaxDeployments,
+		&i.DurationDays,
+		&i.GraceDays,
+		&i.OfflineDays,
+		&i.HeartbeatWindowHours,
+		&i.DunningDays,
+		&i.QuantitySets,
+		&i.ArchivedAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.FingerprintPolicy,
+		&i.FingerprintMatch,
+		&i.LeaseHours,
+		&i.TransfersPerPeriod,
+		&i.TransferPeriodDays,
+		&i.SeatOverage,
+		&i.LimitEnforcement,
+		&i.ExpiryStrategy,
+		&i.MetricLabels,
+	)
+	return i, err
+}
+
 const setPlanPolicy = `-- name: SetPlanPolicy :one
 UPDATE plans SET fingerprint_policy = $1, fingerprint_match = $2,
     lease_hours = $3, transfers_per_period = $4,
     transfer_period_days = $5, seat_overage = $6,
     limit_enforcement = $7, expiry_strategy = $8
 WHERE id = $9
-RETURNING id, code, name, description, features, limits, max_deployments, duration_days, grace_days, offline_days, heartbeat_window_hours, dunning_days, quantity_sets, archived_at, created_at, updated_at, fingerprint_policy, fingerprint_match, lease_hours, transfers_per_period, transfer_period_days, seat_overage, limit_enforcement, expiry_strategy
+RETURNING id, code, name, description, features, limits, max_deployments, duration_days, grace_days, offline_days, heartbeat_window_hours, dunning_days, quantity_sets, archived_at, created_at, updated_at, fingerprint_policy, fingerprint_match, lease_hours, transfers_per_period, transfer_period_days, seat_overage, limit_enforcement, expiry_strategy, metric_labels
 `
 
 type SetPlanPolicyParams struct {
@@ -422,6 +473,7 @@ func (q *Queries) SetPlanPolicy(ctx context.Context, arg SetPlanPolicyParams) (P
 		&i.SeatOverage,
 		&i.LimitEnforcement,
 		&i.ExpiryStrategy,
+		&i.MetricLabels,
 	)
 	return i, err
 }
@@ -433,7 +485,7 @@ UPDATE plans SET name = $1, description = $2, features = $3, limits = $4,
     dunning_days = $10, quantity_sets = $11, archived_at = $12,
     updated_at = $13
 WHERE id = $14
-RETURNING id, code, name, description, features, limits, max_deployments, duration_days, grace_days, offline_days, heartbeat_window_hours, dunning_days, quantity_sets, archived_at, created_at, updated_at, fingerprint_policy, fingerprint_match, lease_hours, transfers_per_period, transfer_period_days, seat_overage, limit_enforcement, expiry_strategy
+RETURNING id, code, name, description, features, limits, max_deployments, duration_days, grace_days, offline_days, heartbeat_window_hours, dunning_days, quantity_sets, archived_at, created_at, updated_at, fingerprint_policy, fingerprint_match, lease_hours, transfers_per_period, transfer_period_days, seat_overage, limit_enforcement, expiry_strategy, metric_labels
 `
 
 type UpdatePlanParams struct {
@@ -496,6 +548,7 @@ func (q *Queries) UpdatePlan(ctx context.Context, arg UpdatePlanParams) (Plan, e
 		&i.SeatOverage,
 		&i.LimitEnforcement,
 		&i.ExpiryStrategy,
+		&i.MetricLabels,
 	)
 	return i, err
 }

@@ -40,7 +40,7 @@ func (q *Queries) DeploymentHoldsSeatAt(ctx context.Context, arg DeploymentHolds
 }
 
 const getPortalLicense = `-- name: GetPortalLicense :one
-SELECT l.id, l.customer_id, l.plan_id, l.status, l.suspended_reason, l.suspension_source, l.features, l.limits, l.max_deployments, l.starts_at, l.expires_at, l.grace_days, l.offline_days, l.heartbeat_window_hours, l.dunning_days, l.payment_state, l.past_due_since, l.billing_period_start, l.billing_period_end, l.stripe_subscription_id, l.stripe_price_id, l.stripe_quantity, l.stripe_status, l.stripe_state_at, l.notes, l.revoked_at, l.created_at, l.updated_at, l.policy_overrides, p.code AS plan_code, p.name AS plan_name,
+SELECT l.id, l.customer_id, l.plan_id, l.status, l.suspended_reason, l.suspension_source, l.features, l.limits, l.max_deployments, l.starts_at, l.expires_at, l.grace_days, l.offline_days, l.heartbeat_window_hours, l.dunning_days, l.payment_state, l.past_due_since, l.billing_period_start, l.billing_period_end, l.stripe_subscription_id, l.stripe_price_id, l.stripe_quantity, l.stripe_status, l.stripe_state_at, l.notes, l.revoked_at, l.created_at, l.updated_at, l.policy_overrides, p.code AS plan_code, p.name AS plan_name, p.metric_labels AS plan_metric_labels,
     (SELECT count(*) FROM deployments s WHERE s.license_id = l.id
         AND deployment_holds_seat(s.status, s.last_seen_at, s.offline_until, l.heartbeat_window_hours, $1::timestamptz))::int AS seats_in_use,
     k.key_prefix, k.key_suffix
@@ -57,12 +57,13 @@ type GetPortalLicenseParams struct {
 }
 
 type GetPortalLicenseRow struct {
-	License    License
-	PlanCode   string
-	PlanName   string
-	SeatsInUse int32
-	KeyPrefix  *string
-	KeySuffix  *string
+	License          License
+	PlanCode         string
+	PlanName         string
+	PlanMetricLabels []byte
+	SeatsInUse       int32
+	KeyPrefix        *string
+	KeySuffix        *string
 }
 
 // One of the customer's licenses with its plan, the seats held now and the
@@ -102,6 +103,7 @@ func (q *Queries) GetPortalLicense(ctx context.Context, arg GetPortalLicensePara
 		&i.License.PolicyOverrides,
 		&i.PlanCode,
 		&i.PlanName,
+		&i.PlanMetricLabels,
 		&i.SeatsInUse,
 		&i.KeyPrefix,
 		&i.KeySuffix,
@@ -161,13 +163,16 @@ const listPortalActivity = `-- name: ListPortalActivity :many
 SELECT id, occurred_at, actor_type, actor_id, actor_label, action, entity_type, entity_id
 FROM audit_log
 WHERE customer_id = $1
-  AND ($2::bigint IS NULL OR id < $2::bigint)
+  AND ($2::text IS NULL OR entity_id = $2::text
+       OR entity_id LIKE $2::text || '/%')
+  AND ($3::bigint IS NULL OR id < $3::bigint)
 ORDER BY id DESC
-LIMIT $3
+LIMIT $4
 `
 
 type ListPortalActivityParams struct {
 	CustomerID *uuid.UUID
+	LicenseID  *string
 	BeforeID   *int64
 	MaxRows    int32
 }
@@ -184,9 +189,15 @@ type ListPortalActivityRow struct {
 }
 
 // Audit entries about the customer's own licenses, deployments and users,
-// newest first, a keyset page at a time.
+// newest first, a keyset page at a time; with license_id, only the entries
+// about that license and its deployments ("<license id>/<deployment id>").
 func (q *Queries) ListPortalActivity(ctx context.Context, arg ListPortalActivityParams) ([]ListPortalActivityRow, error) {
-	rows, err := q.db.Query(ctx, listPortalActivity, arg.CustomerID, arg.BeforeID, arg.MaxRows)
+	rows, err := q.db.Query(ctx, listPortalActivity,
+		arg.CustomerID,
+		arg.LicenseID,
+		arg.BeforeID,
+		arg.MaxRows,
+	)
 	if err != nil {
 		return nil, err
 	}
@@ -216,7 +227,7 @@ func (q *Queries) ListPortalActivity(ctx context.Context, arg ListPortalActivity
 
 const listPortalLicenses = `-- name: ListPortalLicenses :many
 
-SELECT l.id, l.customer_id, l.plan_id, l.status, l.suspended_reason, l.suspension_source, l.features, l.limits, l.max_deployments, l.starts_at, l.expires_at, l.grace_days, l.offline_days, l.heartbeat_window_hours, l.dunning_days, l.payment_state, l.past_due_since, l.billing_period_start, l.billing_period_end, l.stripe_subscription_id, l.stripe_price_id, l.stripe_quantity, l.stripe_status, l.stripe_state_at, l.notes, l.revoked_at, l.created_at, l.updated_at, l.policy_overrides, p.code AS plan_code, p.name AS plan_name,
+SELECT l.id, l.customer_id, l.plan_id, l.status, l.suspended_reason, l.suspension_source, l.features, l.limits, l.max_deployments, l.starts_at, l.expires_at, l.grace_days, l.offline_days, l.heartbeat_window_hours, l.dunning_days, l.payment_state, l.past_due_since, l.billing_period_start, l.billing_period_end, l.stripe_subscription_id, l.stripe_price_id, l.stripe_quantity, l.stripe_status, l.stripe_state_at, l.notes, l.revoked_at, l.created_at, l.updated_at, l.policy_overrides, p.code AS plan_code, p.name AS plan_name, p.metric_labels AS plan_metric_labels,
     (SELECT count(*) FROM deployments s WHERE s.license_id = l.id
         AND deployment_holds_seat(s.status, s.last_seen_at, s.offline_until, l.heartbeat_window_hours, $1::timestamptz))::int AS seats_in_use
 FROM licenses l
@@ -233,10 +244,11 @@ type ListPortalLicensesParams struct {
 }
 
 type ListPortalLicensesRow struct {
-	License    License
-	PlanCode   string
-	PlanName   string
-	SeatsInUse int32
+	License          License
+	PlanCode         string
+	PlanName         string
+	PlanMetricLabels []byte
+	SeatsInUse       int32
 }
 
 // The customer portal: every query takes the signed-in customer's id and
@@ -284,6 +296,7 @@ func (q *Queries) ListPortalLicenses(ctx context.Context, arg ListPortalLicenses
 			&i.License.PolicyOverrides,
 			&i.PlanCode,
 			&i.PlanName,
+			&i.PlanMetricLabels,
 			&i.SeatsInUse,
 		); err != nil {
 			return nil, err

@@ -260,6 +260,7 @@ type Plan struct {
 	SeatOverage          string
 	LimitEnforcement     []byte
 	ExpiryStrategy       string
+	MetricLabels         []byte
 }
 
 type PlanDistribution struct {

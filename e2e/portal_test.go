@@ -254,7 +254,7 @@ func TestCustomerPortalInABrowser(t *testing.T) {
 		if got := f.text(`[data-testid=license-plan]`); got != "Team" {
 			t.Errorf("plan %q", got)
 		}
-		if n := f.eval(`document.querySelectorAll("[data-testid=usage-chart] svg").length`); n != 2 {
+		if n := f.eval(`document.querySelectorAll("[data-testid=usage-chart] [data-testid=chart-svg]").length`); n != 2 {
 			t.Errorf("got %d usage charts, want 2", n)
 		}
 		f.screenshot("portal-license")

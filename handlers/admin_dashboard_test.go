@@ -53,9 +53,8 @@ func TestAdminDashboard(t *testing.T) {
 	if bars.Length() != 2 {
 		t.Fatalf("got %d bars, want 2 (valid and refused today)", bars.Length())
 	}
-	titles := bars.Find("title").Text()
-	if !strings.Contains(titles, "2 Valid") || !strings.Contains(titles, "1 Refused") {
-		t.Errorf("bar titles: %q", titles)
+	if got := p.Doc.Find(`[data-testid=chart-column] title`).Last().Text(); !strings.HasSuffix(got, ": Valid 2, Refused 1") {
+		t.Errorf("today's tooltip: %q", got)
 	}
 	table := one(t, p, `[data-testid=chart-table]`)
 	if table.Find("tbody tr").Length() != 14 {

@@ -157,16 +157,19 @@ func limitRowsOf(limits map[string]int64) []components.LimitRow {
 	return append(rows, make([]components.LimitRow, blankLimitRows)...)
 }
 
-// limitRowsFrom reads the limitName and limitValue fields of a posted form,
-// row by row.
+// limitRowsFrom reads the limitName, limitValue and (on a plan's form)
+// limitLabel fields of a posted form, row by row.
 func limitRowsFrom(c *fiber.Ctx) []components.LimitRow {
 	args := c.Request().PostArgs()
-	names, values := args.PeekMulti("limitName"), args.PeekMulti("limitValue")
+	names, values, labels := args.PeekMulti("limitName"), args.PeekMulti("limitValue"), args.PeekMulti("limitLabel")
 	rows := make([]components.LimitRow, 0, len(names))
 	for i, n := range names {
 		r := components.LimitRow{Name: string(n)}
 		if i < len(values) {
 			r.Value = string(values[i])
+		}
+		if i < len(labels) {
+			r.Label = string(labels[i])
 		}
 		rows = append(rows, r)
 	}
@@ -176,7 +179,7 @@ func limitRowsFrom(c *fiber.Ctx) []components.LimitRow {
 func nonBlankRows(rows []components.LimitRow) []components.LimitRow {
 	out := rows[:0:0]
 	for _, r := range rows {
-		if strings.TrimSpace(r.Name) != "" || strings.TrimSpace(r.Value) != "" {
+		if strings.TrimSpace(r.Name) != "" || strings.TrimSpace(r.Value) != "" || strings.TrimSpace(r.Label) != "" {
 			out = append(out, r)
 		}
 	}

@@ -345,10 +345,14 @@ func (s *Server) licenseDetail(c *fiber.Ctx, l db.License) (admin.LicenseDetail,
 	if err != nil {
 		return d, err
 	}
-	limits := db.DecodeLimits(l.Limits)
-	for metric, limit := range limits {
-		d.Limits = append(d.Limits, admin.UsageLine{Metric: metric, Used: used[metric], Limit: limit,
-			Exceeded: used[metric] > limit})
+	plan, err := s.store.GetPlan(ctx, l.PlanID)
+	if err != nil {
+		return d, err
+	}
+	labels := db.DecodeMetricLabels(plan.MetricLabels)
+	for metric, limit := range db.DecodeLimits(l.Limits) {
+		d.Limits = append(d.Limits, admin.UsageLine{Metric: metric, Label: licensing.MetricLabel(labels, metric),
+			Used: used[metric], Limit: limit, Exceeded: used[metric] > limit})
 	}
 	sort.Slice(d.Limits, func(i, j int) bool { return d.Limits[i].Metric < d.Limits[j].Metric })
 	if d.Deployments, err = s.licenseDeployments(c, l); err != nil {

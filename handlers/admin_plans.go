@@ -54,7 +54,7 @@ func (s *Server) adminPlans(c *fiber.Ctx) error {
 	}
 	for _, pl := range pg.Rows {
 		r := admin.PlanRow{Code: pl.Code, Name: pl.Name, Features: strings.Join(pl.Features, ", "),
-			Limits: limitsDisplay(db.DecodeLimits(pl.Limits)), MaxDeployments: "Unlimited", Duration: "Perpetual",
+			Limits: limitsDisplay(db.DecodeLimits(pl.Limits), db.DecodeMetricLabels(pl.MetricLabels)), MaxDeployments: "Unlimited", Duration: "Perpetual",
 			Prices: strings.Join(prices[pl.ID], ", "), Archived: pl.ArchivedAt != nil}
 		if pl.MaxDeployments != nil {
 			r.MaxDeployments = strconv.Itoa(int(*pl.MaxDeployments))
@@ -70,9 +70,39 @@ func (s *Server) adminPlans(c *fiber.Ctx) error {
 	return s.render(c, admin.PlansList(s.page(c, "Plans"), v))
 }
 
-// limitsDisplay writes limits for people, by metric name, e.g.
-// "Active users 10, API calls 1,000,000".
-func limitsDisplay(limits map[string]int64) string {
+// labelledLimitRows puts each metric's label from labels on its row.
+func labelledLimitRows(rows []components.LimitRow, labels map[string]string) []components.LimitRow {
+	for i := range rows {
+		rows[i].Label = labels[rows[i].Name]
+	}
+	return rows
+}
+
+// limitRowLabels is a plan's metric labels after its form: each limited
+// metric's label as typed (blank: none), and the labels of metrics without
+// a limit, which the form does not show, kept as they were.
+func limitRowLabels(rows []components.LimitRow, before map[string]string) map[string]string {
+	out := map[string]string{}
+	for name, label := range before {
+		out[name] = label
+	}
+	for _, r := range rows {
+		name := strings.TrimSpace(r.Name)
+		if name == "" {
+			continue
+		}
+		if label := strings.TrimSpace(r.Label); label != "" {
+			out[name] = label
+		} else {
+			delete(out, name)
+		}
+	}
+	return out
+}
+
+// limitsDisplay writes limits for people, by metric name or the plan's
+// label, e.g. "Active users 10, API calls 1,000,000".
+func limitsDisplay(limits map[string]int64, labels map[string]string) string {
 	names := make([]string, 0, len(limits))
 	for n := range limits {
 		names = append(names, n)
@@ -80,7 +110,7 @@ func limitsDisplay(limits map[string]int64) string {
 	sort.Strings(names)
 	parts := make([]string, 0, len(names))
 	for _, n := range names {
-		parts = append(parts, components.MetricName(n)+" "+components.MetricValue(n, limits[n]))
+		parts = append(parts, licensing.MetricLabel(labels, n)+" "+components.MetricValue(n, limits[n]))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -112,7 +142,7 @@ func planFormOf(c *fiber.Ctx) admin.PlanForm {
 // planFormFrom fills the form from a stored plan.
 func planFormFrom(spec licensing.PlanSpec, archived bool) admin.PlanForm {
 	f := admin.PlanForm{Editing: true, Code: spec.Code, Name: spec.Name, Description: spec.Description,
-		Features: strings.Join(spec.Features, ", "), Limits: limitRowsOf(spec.Limits),
+		Features: strings.Join(spec.Features, ", "), Limits: labelledLimitRows(limitRowsOf(spec.Limits), spec.MetricLabels),
 		GraceDays: strconv.Itoa(int(spec.GraceDays)), OfflineDays: strconv.Itoa(int(spec.OfflineDays)),
 		HeartbeatWindowHours: strconv.Itoa(int(spec.HeartbeatWindowHours)), DunningDays: strconv.Itoa(int(spec.DunningDays)),
 		StripePriceIDs: strings.Join(spec.StripePriceIDs, "\n"), Archived: archived}
@@ -139,6 +169,7 @@ func applyPlanForm(f *admin.PlanForm, spec *licensing.PlanSpec) {
 		f.Errors["limits"] = msg
 	} else {
 		spec.Limits = limits
+		spec.MetricLabels = limitRowLabels(f.Limits, spec.MetricLabels)
 	}
 	optional := func(field, text, blank string) *int32 {
 		text = strings.TrimSpace(text)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/licensing"
+	"github.com/nectarcloud/nls/web/templates/components"
 	"github.com/nectarcloud/nls/web/templates/pages/admin"
 )
 
@@ -126,6 +127,9 @@ func AdminRoutePermissions() []RoutePermission {
 }
 
 func (s *Server) registerAdminRoutes(app *fiber.App) {
+	// Kept on the server rather than read from adminRoutes by the render
+	// helper: the handlers in adminRoutes render, so Go would see a cycle.
+	s.adminRouteTable = AdminRoutePermissions()
 	g := app.Group("/admin", s.requireRole("admin"), s.csrfProtect)
 	for _, r := range adminRoutes {
 		h := r.handle
@@ -174,4 +178,51 @@ func auditRows(rows []db.AuditLog) []admin.AuditRow {
 		out = append(out, r)
 	}
 	return out
+}
+
+// routePermission is the permission the admin route of table serving
+// method and path (its query ignored) declares; ok is false when no route
+// serves it.
+func routePermission(table []RoutePermission, method, path string) (perm licensing.Permission, ok bool) {
+	path, _, _ = strings.Cut(path, "?")
+	got := strings.Split(strings.Trim(path, "/"), "/")
+	for _, r := range table {
+		if r.Method != method {
+			continue
+		}
+		want := strings.Split(strings.Trim(r.Path, "/"), "/")
+		if len(want) != len(got) {
+			continue
+		}
+		match := true
+		for i, w := range want {
+			if !strings.HasPrefix(w, ":") && w != got[i] {
+				match = false
+				break
+			}
+		}
+		if match {
+			return r.Permission, true
+		}
+	}
+	return "", false
+}
+
+// adminAllower is what an admin of role may do, as pages ask it before they
+// show an action: paths outside /admin are not the role's to refuse, and an
+// admin path no route of table serves is not offered at all.
+func adminAllower(table []RoutePermission, role licensing.AdminRole) components.Allower {
+	return func(method, path string) bool {
+		if path != "/admin" && !strings.HasPrefix(path, "/admin/") && !strings.HasPrefix(path, "/admin?") {
+			return true
+		}
+		perm, ok := routePermission(table, method, path)
+		return ok && role.Allows(perm)
+	}
+}
+
+// AdminRoleAllows reports whether an admin of role may send method to path
+// as the admin route table declares it, for tests that check what pages offer.
+func AdminRoleAllows(role licensing.AdminRole, method, path string) bool {
+	return adminAllower(AdminRoutePermissions(), role)(method, path)
 }

@@ -163,8 +163,10 @@ func usageChart(metric string, kind licensing.MetricKind, from time.Time, days i
 	}
 	last := from.AddDate(0, 0, days-1)
 	chart := components.StackedBars{
-		Title:  metric + " per day across all customers (" + what + "), " + from.Format("Jan 2") + " to " + last.Format("Jan 2"),
-		Series: []components.Series{{Name: metric, Fill: components.ChartFillNeutral, Values: make([]int64, days)}}}
+		Title: components.MetricName(metric) + " per day across all customers (" + what + "), " + from.Format("Jan 2") +
+			" to " + last.Format("Jan 2"),
+		Series: []components.Series{{Name: components.MetricName(metric), Fill: components.ChartFillNeutral, Values: make([]int64, days)}},
+		Metric: metric}
 	for i := range days {
 		chart.Labels = append(chart.Labels, from.AddDate(0, 0, i).Format("Jan 2"))
 	}

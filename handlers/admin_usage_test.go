@@ -93,14 +93,14 @@ func TestAdminUsage(t *testing.T) {
 	if rows.Length() != 30 {
 		t.Fatalf("chart table: got %d days, want 30", rows.Length())
 	}
-	if got := rows.Last().Find("td").Text(); got != "1200" {
-		t.Errorf("today's apiCalls: got %q, want 1200", got)
+	if got := rows.Last().Find("td").Text(); got != "1,200" {
+		t.Errorf("today's apiCalls: got %q, want 1,200", got)
 	}
 	if got := rows.Eq(28).Find("td").Text(); got != "50" {
 		t.Errorf("yesterday's apiCalls: got %q, want 50", got)
 	}
-	if got := full.Doc.Find(`[data-testid=chart-bar] title`).Last().Text(); !strings.Contains(got, "1200 apiCalls") {
-		t.Errorf("today's bar title: %q", got)
+	if got := full.Doc.Find(`[data-testid=chart-column] title`).Last().Text(); !strings.HasSuffix(got, ": API calls 1,200") {
+		t.Errorf("today's tooltip: %q", got)
 	}
 	top := full.Doc.Find(`[data-testid=top-consumer]`)
 	if top.Length() != 2 {

@@ -16,20 +16,21 @@ func (s *Server) registerPlanRoutes(api fiber.Router) {
 
 // planBody is a plan create or update request; absent fields keep their value.
 type planBody struct {
-	Code                 *string           `json:"code"`
-	Name                 *string           `json:"name"`
-	Description          *string           `json:"description"`
-	Features             *[]string         `json:"features"`
-	Limits               *map[string]int64 `json:"limits"`
-	MaxDeployments       optional[int32]   `json:"maxDeployments"`
-	DurationDays         optional[int32]   `json:"durationDays"`
-	GraceDays            *int32            `json:"graceDays"`
-	OfflineDays          *int32            `json:"offlineDays"`
-	HeartbeatWindowHours *int32            `json:"heartbeatWindowHours"`
-	DunningDays          *int32            `json:"dunningDays"`
-	StripePriceIDs       *[]string         `json:"stripePriceIds"`
-	QuantitySets         optional[string]  `json:"quantitySets"`
-	Archived             *bool             `json:"archived"`
+	Code                 *string            `json:"code"`
+	Name                 *string            `json:"name"`
+	Description          *string            `json:"description"`
+	Features             *[]string          `json:"features"`
+	Limits               *map[string]int64  `json:"limits"`
+	MetricLabels         *map[string]string `json:"metricLabels"`
+	MaxDeployments       optional[int32]    `json:"maxDeployments"`
+	DurationDays         optional[int32]    `json:"durationDays"`
+	GraceDays            *int32             `json:"graceDays"`
+	OfflineDays          *int32             `json:"offlineDays"`
+	HeartbeatWindowHours *int32             `json:"heartbeatWindowHours"`
+	DunningDays          *int32             `json:"dunningDays"`
+	StripePriceIDs       *[]string          `json:"stripePriceIds"`
+	QuantitySets         optional[string]   `json:"quantitySets"`
+	Archived             *bool              `json:"archived"`
 	policyBody
 }
 
@@ -63,6 +64,7 @@ func (b planBody) apply(p *licensing.PlanSpec) {
 	setIf(&p.Description, b.Description)
 	setIf(&p.Features, b.Features)
 	setIf(&p.Limits, b.Limits)
+	setIf(&p.MetricLabels, b.MetricLabels)
 	b.MaxDeployments.applyTo(&p.MaxDeployments)
 	b.DurationDays.applyTo(&p.DurationDays)
 	setIf(&p.GraceDays, b.GraceDays)

@@ -6,6 +6,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/nectarcloud/nls/web/templates/components"
 	"github.com/nectarcloud/nls/web/templates/layouts"
 	"github.com/nectarcloud/nls/web/templates/pages"
 )
@@ -74,10 +75,16 @@ func navOf(path string) string {
 
 // render writes a templ component as HTML. Responses differ for HTMX
 // requests (partials) and full loads, so caches must key on HX-Request.
+// An admin's pages show only the actions their role may take (see
+// adminAllower).
 func (s *Server) render(c *fiber.Ctx, comp templ.Component) error {
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 	c.Vary("HX-Request")
-	return comp.Render(c.UserContext(), c.Response().BodyWriter())
+	ctx := c.UserContext()
+	if role := s.account(c).adminRole; role != "" {
+		ctx = components.WithAllower(ctx, adminAllower(s.adminRouteTable, role))
+	}
+	return comp.Render(ctx, c.Response().BodyWriter())
 }
 
 func isHTMX(c *fiber.Ctx) bool { return strings.EqualFold(c.Get("HX-Request"), "true") }

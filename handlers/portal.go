@@ -21,6 +21,7 @@ import (
 
 	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
 
 	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/licensing"
@@ -43,6 +44,7 @@ func (s *Server) registerPortalRoutes(app *fiber.App) {
 	g.Post("/licenses/:id/reveal", s.portalRevealKey)
 	g.Post("/licenses/:id/deployments/:dep/release", s.portalReleaseDeployment)
 	g.Post("/licenses/:id/offline", s.portalOfflineActivation)
+	g.Get("/licenses/:id/sections/:section", s.portalLicenseSection)
 	g.Get("/activity", s.portalActivity)
 	g.Get("/billing", s.portalBilling)
 	g.Post("/billing", s.portalOpenBilling)
@@ -142,7 +144,7 @@ func (s *Server) portalOverview(c *fiber.Ctx) error {
 		return err
 	}
 	for i, r := range rows {
-		o.Licenses = append(o.Licenses, licenseSummary(lics[i], r.PlanName, r.PlanCode, int(r.SeatsInUse), usage[lics[i].ID], now))
+		o.Licenses = append(o.Licenses, licenseSummary(lics[i], r.PlanName, r.PlanCode, r.PlanMetricLabels, int(r.SeatsInUse), usage[lics[i].ID], now))
 	}
 	if o.Advice, err = s.portalAdvice(c, cu.ID, nil); err != nil {
 		return err
@@ -150,8 +152,9 @@ func (s *Server) portalOverview(c *fiber.Ctx) error {
 	return s.render(c, portal.OverviewPage(s.portalPage(c, "Your licenses"), o))
 }
 
-// licenseSummary is a license's state, notices, seats and usage for display.
-func licenseSummary(l db.License, planName, planCode string, seats int, used map[string]int64, now time.Time) portal.LicenseSummary {
+// licenseSummary is a license's state, notices, seats and usage for display,
+// each metric by the label its plan gives it (labels, as stored).
+func licenseSummary(l db.License, planName, planCode string, labels []byte, seats int, used map[string]int64, now time.Time) portal.LicenseSummary {
 	eff := l.Effective(now)
 	v := portal.LicenseSummary{ID: l.ID.String(), ShortID: l.ID.String()[:8], Plan: planName, PlanCode: planCode,
 		Status: string(eff.State), ExpiresAt: "Never", Notices: licenseNotices(l, eff, now)}
@@ -161,8 +164,10 @@ func licenseSummary(l db.License, planName, planCode string, seats int, used map
 	v.Seats = seatsText(seats, l.MaxDeployments)
 	start, end := l.UsageLicense().UsagePeriod(now)
 	v.UsagePeriod = fmtDate(&start) + " to " + fmtDate(&end)
+	names := db.DecodeMetricLabels(labels)
 	for metric, limit := range db.DecodeLimits(l.Limits) {
-		u := portal.UsageLine{Metric: metric, Used: used[metric], Limit: limit, Exceeded: used[metric] > limit}
+		u := portal.UsageLine{Metric: metric, Label: licensing.MetricLabel(names, metric), Used: used[metric], Limit: limit,
+			Exceeded: used[metric] > limit}
 		switch {
 		case limit > 0:
 			u.Percent = used[metric] * 100 / limit
@@ -267,17 +272,78 @@ func (s *Server) portalLicensePage(c *fiber.Ctx, d portal.LicenseDetail) templ.C
 	return portal.LicensePage(s.portalPage(c, d.Summary.Plan+" license "+d.Summary.ShortID), d)
 }
 
-// portalLicenseDetail gathers everything the license page shows.
-func (s *Server) portalLicenseDetail(c *fiber.Ctx, row db.GetPortalLicenseRow) (portal.LicenseDetail, error) {
-	ctx, now := c.UserContext(), s.now()
-	l := row.License
-	used, err := s.store.CurrentUsage(ctx, l.UsageLicense(), now)
+// portalLicenseHead is what the license page's header shows: state, dates,
+// seats and usage this period.
+func (s *Server) portalLicenseHead(c *fiber.Ctx, row db.GetPortalLicenseRow) (portal.LicenseDetail, error) {
+	l, now := row.License, s.now()
+	used, err := s.store.CurrentUsage(c.UserContext(), l.UsageLicense(), now)
 	if err != nil {
 		return portal.LicenseDetail{}, err
 	}
-	d := portal.LicenseDetail{Summary: licenseSummary(l, row.PlanName, row.PlanCode, int(row.SeatsInUse), used, now),
-		StartsAt: fmtDate(&l.StartsAt), GraceDays: int(l.GraceDays), Features: nonNilStrings(l.Features),
-		MaxDeployments: "No limit", Key: partials.PortalKey{LicenseID: l.ID.String()}}
+	return portal.LicenseDetail{Summary: licenseSummary(l, row.PlanName, row.PlanCode, row.PlanMetricLabels, int(row.SeatsInUse), used, now),
+		StartsAt: fmtDate(&l.StartsAt), GraceDays: int(l.GraceDays)}, nil
+}
+
+// portalLicenseActivityRows is how many entries the license page's activity
+// section shows; the activity page has the rest.
+const portalLicenseActivityRows = 5
+
+// portalLicenseActivity is the latest activity on license id of the customer.
+func (s *Server) portalLicenseActivity(c *fiber.Ctx, id uuid.UUID) ([]partials.PortalActivityRow, error) {
+	cu, lic := s.customerOf(c), id.String()
+	rows, err := s.store.ListPortalActivity(c.UserContext(), db.ListPortalActivityParams{CustomerID: &cu.ID, LicenseID: &lic,
+		MaxRows: portalLicenseActivityRows})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]partials.PortalActivityRow, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, portalActivityRow(r))
+	}
+	return out, nil
+}
+
+// portalLicenseSection handles GET /portal/licenses/:id/sections/:section:
+// one section of the license page, which fetches itself after an action on
+// the page (HX-Trigger). Without htmx it sends the browser to the page.
+func (s *Server) portalLicenseSection(c *fiber.Ctx) error {
+	row, err := s.portalLicenseParam(c)
+	if err != nil {
+		return err
+	}
+	id := row.License.ID
+	if !isHTMX(c) {
+		return c.Redirect("/portal/licenses/"+id.String(), fiber.StatusSeeOther)
+	}
+	switch c.Params("section") {
+	case "header":
+		d, err := s.portalLicenseHead(c, row)
+		if err != nil {
+			return err
+		}
+		return s.render(c, portal.LicenseHeader(d))
+	case "activity":
+		rows, err := s.portalLicenseActivity(c, id)
+		if err != nil {
+			return err
+		}
+		return s.render(c, portal.LicenseActivity(id.String(), rows))
+	}
+	return licensing.Errorf(licensing.ENOTFOUND, "Page not found. Go back to the license page.")
+}
+
+// portalLicenseDetail gathers everything the license page shows.
+func (s *Server) portalLicenseDetail(c *fiber.Ctx, row db.GetPortalLicenseRow) (portal.LicenseDetail, error) {
+	now := s.now()
+	l := row.License
+	d, err := s.portalLicenseHead(c, row)
+	if err != nil {
+		return d, err
+	}
+	d.Features, d.MaxDeployments, d.Key = nonNilStrings(l.Features), "No limit", partials.PortalKey{LicenseID: l.ID.String()}
+	if d.Activity, err = s.portalLicenseActivity(c, l.ID); err != nil {
+		return d, err
+	}
 	if l.MaxDeployments != nil {
 		d.MaxDeployments = strconv.Itoa(int(*l.MaxDeployments))
 	}
@@ -291,13 +357,13 @@ func (s *Server) portalLicenseDetail(c *fiber.Ctx, row db.GetPortalLicenseRow) (
 		d.Key.Masked = *row.KeyPrefix + "…" + *row.KeySuffix
 	}
 	for _, u := range d.Summary.Usage {
-		d.Limits = append(d.Limits, portal.Limit{Metric: u.Metric, Value: u.Limit})
+		d.Limits = append(d.Limits, portal.Limit{Metric: u.Metric, Label: u.Label, Value: u.Limit})
 	}
 	if d.Deployments, err = s.portalDeployments(c, l); err != nil {
 		return d, err
 	}
 	d.Deployments.Seats = d.Summary.Seats
-	if d.Charts, err = s.usageCharts(c, l, now); err != nil {
+	if d.Charts, err = s.usageCharts(c, l, db.DecodeMetricLabels(row.PlanMetricLabels), now); err != nil {
 		return d, err
 	}
 	d.Offline = offlineFormFor(l, now)
@@ -370,6 +436,7 @@ func (s *Server) portalRevealKey(c *fiber.Ctx) error {
 		return err
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
+	c.Set("HX-Trigger", partials.EventKeyRevealed)
 	partial := partials.PortalKeyBlock(partials.PortalKey{LicenseID: id.String(), Key: key}, s.loadSession(c).CSRF)
 	return s.renderSwap(c, fiber.StatusOK, partial, func() (templ.Component, error) {
 		row, err := s.store.CustomerLicense(c.UserContext(), cu.ID, id, s.now())
@@ -424,6 +491,7 @@ func (s *Server) portalReleaseDeployment(c *fiber.Ctx) error {
 		return err
 	}
 	seats := seatsText(int(row.SeatsInUse), l.MaxDeployments)
+	c.Set("HX-Trigger", partials.EventDeploymentsChanged)
 	return s.render(c, templ.Join(partials.PortalDeploymentsTable(table, s.loadSession(c).CSRF),
 		partials.PortalSeatsOOB(seats), components.ToastOOB(components.ToastSuccess, msg)))
 }

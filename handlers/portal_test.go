@@ -339,7 +339,7 @@ func TestPortalLicensePage(t *testing.T) {
 	if got := strings.Join(features, ","); got != "sso,api" {
 		t.Errorf("features got %q", got)
 	}
-	if got := one(t, p, `[data-testid=limit][data-metric=apiCalls]`).Text(); !strings.Contains(got, "1000") {
+	if got := one(t, p, `[data-testid=limit][data-metric=apiCalls]`).Text(); !strings.Contains(got, "1,000") {
 		t.Errorf("apiCalls limit %q", got)
 	}
 	if got := one(t, p, "[data-testid=max-deployments]").Text(); got != "2" {
@@ -358,8 +358,12 @@ func TestPortalLicensePage(t *testing.T) {
 	}
 	// The running total of apiCalls today is 1200: 1000 within the limit, 200 over.
 	last := p.Doc.Find(`[data-testid=usage-chart][data-metric=apiCalls] [data-testid=chart-table] tbody tr`).Last()
-	if got := cells(last); !strings.HasSuffix(got, "|1000|200") {
-		t.Errorf("apiCalls chart's last day %q, want 1000 within and 200 over", got)
+	if got := cells(last); !strings.HasSuffix(got, "|1,000|200") {
+		t.Errorf("apiCalls chart's last day %q, want 1,000 within and 200 over", got)
+	}
+	apiChart := one(t, p, `[data-testid=usage-chart][data-metric=apiCalls]`)
+	if got := apiChart.Find(`[data-testid=chart-limit-label]`).Text(); got != "Limit 1,000" {
+		t.Errorf("apiCalls chart's limit line label %q, want Limit 1,000", got)
 	}
 	last = p.Doc.Find(`[data-testid=usage-chart][data-metric=users] [data-testid=chart-table] tbody tr`).Last()
 	if got := cells(last); !strings.HasSuffix(got, "|10|2") {

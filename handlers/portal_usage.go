@@ -5,7 +5,6 @@ package handlers
 
 import (
 	"sort"
-	"strconv"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -28,8 +27,9 @@ func utcDay(t time.Time) time.Time {
 // usageCharts draws each limited metric of l from the start of the current
 // period to today: counters as their running total in the period (what the
 // limit is checked against), gauges as each day's peak. Each bar is split
-// into the part within the limit and the part over it.
-func (s *Server) usageCharts(c *fiber.Ctx, l db.License, now time.Time) ([]portal.UsageChart, error) {
+// into the part within the limit and the part over it. Each metric is named
+// by the label its plan gives it (labels).
+func (s *Server) usageCharts(c *fiber.Ctx, l db.License, labels map[string]string, now time.Time) ([]portal.UsageChart, error) {
 	limits := db.DecodeLimits(l.Limits)
 	if len(limits) == 0 {
 		return nil, nil
@@ -63,8 +63,8 @@ func (s *Server) usageCharts(c *fiber.Ctx, l db.License, now time.Time) ([]porta
 	out := make([]portal.UsageChart, 0, len(metrics))
 	for _, metric := range metrics {
 		limit, kind := limits[metric], licensing.MetricKindOf(metric)
-		ch := portal.UsageChart{Metric: metric, Kind: string(kind)}
-		within := components.Series{Name: "Within the limit of " + strconv.FormatInt(limit, 10), Fill: components.ChartFillGood}
+		ch := portal.UsageChart{Metric: metric, Label: licensing.MetricLabel(labels, metric), Kind: string(kind)}
+		within := components.Series{Name: "Within the limit", Fill: components.ChartFillGood}
 		over := components.Series{Name: "Over the limit", Fill: components.ChartFillBad}
 		var total int64
 		for d := first; !d.After(last); d = d.AddDate(0, 0, 1) {
@@ -84,8 +84,9 @@ func (s *Server) usageCharts(c *fiber.Ctx, l db.License, now time.Time) ([]porta
 		if kind == licensing.Gauge {
 			what = "highest value each day"
 		}
-		ch.Chart.Title = metric + " this period (" + what + ") against its limit of " + strconv.FormatInt(limit, 10)
+		ch.Chart.Title = ch.Label + " this period (" + what + ")"
 		ch.Chart.Series = []components.Series{within, over}
+		ch.Chart.Metric, ch.Chart.Limit = metric, limit
 		out = append(out, ch)
 	}
 	return out, nil

@@ -111,6 +111,8 @@ type Server struct {
 	webhooks    *app.Webhooks
 
 	dist distribution
+
+	adminRouteTable []RoutePermission // what each admin route needs, for pages to offer only what a role may do
 }
 
 // New builds the Fiber app with every route.

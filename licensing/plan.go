@@ -21,8 +21,9 @@ type PlanSpec struct {
 	Description          string
 	Features             []string
 	Limits               map[string]int64
-	MaxDeployments       *int32 // nil: unlimited
-	DurationDays         *int32 // nil: perpetual
+	MetricLabels         map[string]string // the plan's own words for metrics ("apiCalls": "Requests")
+	MaxDeployments       *int32            // nil: unlimited
+	DurationDays         *int32            // nil: perpetual
 	GraceDays            int32
 	OfflineDays          int32
 	HeartbeatWindowHours int32
@@ -37,7 +38,8 @@ type PlanSpec struct {
 // DefaultPlanSpec has the documented defaults.
 func DefaultPlanSpec() PlanSpec {
 	return PlanSpec{GraceDays: 7, OfflineDays: 30, HeartbeatWindowHours: 72, DunningDays: 14,
-		Features: []string{}, Limits: map[string]int64{}, StripePriceIDs: []string{}, Policy: DefaultPolicy()}
+		Features: []string{}, Limits: map[string]int64{}, MetricLabels: map[string]string{}, StripePriceIDs: []string{},
+		Policy: DefaultPolicy()}
 }
 
 // Validate checks every field and reports all problems at once.
@@ -52,6 +54,7 @@ func (p *PlanSpec) Validate() error {
 	pr.CheckText("description", p.Description, false, 2000)
 	p.Features = checkFeatures(&pr, "features", p.Features)
 	checkLimits(&pr, "limits", p.Limits)
+	p.MetricLabels = checkMetricLabels(&pr, "metricLabels", p.MetricLabels)
 	if p.MaxDeployments != nil && (*p.MaxDeployments < 1 || *p.MaxDeployments > 1_000_000) {
 		pr.Add("maxDeployments", "must be from 1 to 1000000, or null for unlimited")
 	}

@@ -47,6 +47,12 @@ INSERT INTO plan_stripe_prices (price_id, plan_id) VALUES (@price_id, @plan_id);
 -- name: GetPlanByStripePrice :one
 SELECT p.* FROM plans p JOIN plan_stripe_prices sp ON sp.plan_id = p.id WHERE sp.price_id = @price_id;
 
+-- name: SetPlanMetricLabels :one
+-- The plan's own labels for its metrics, set with the rest of the plan in
+-- the same transaction.
+UPDATE plans SET metric_labels = @metric_labels WHERE id = @id
+RETURNING *;
+
 -- name: SetPlanPolicy :one
 -- The licensing policies of a plan (licensing.Policy), set with the rest of
 -- the plan in the same transaction.

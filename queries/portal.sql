@@ -4,7 +4,7 @@
 
 -- name: ListPortalLicenses :many
 -- The customer's licenses, newest first, with their plan and the seats held now.
-SELECT sqlc.embed(l), p.code AS plan_code, p.name AS plan_name,
+SELECT sqlc.embed(l), p.code AS plan_code, p.name AS plan_name, p.metric_labels AS plan_metric_labels,
     (SELECT count(*) FROM deployments s WHERE s.license_id = l.id
         AND deployment_holds_seat(s.status, s.last_seen_at, s.offline_until, l.heartbeat_window_hours, sqlc.arg(now)::timestamptz))::int AS seats_in_use
 FROM licenses l
@@ -16,7 +16,7 @@ LIMIT @max_rows;
 -- name: GetPortalLicense :one
 -- One of the customer's licenses with its plan, the seats held now and the
 -- visible ends of its current key.
-SELECT sqlc.embed(l), p.code AS plan_code, p.name AS plan_name,
+SELECT sqlc.embed(l), p.code AS plan_code, p.name AS plan_name, p.metric_labels AS plan_metric_labels,
     (SELECT count(*) FROM deployments s WHERE s.license_id = l.id
         AND deployment_holds_seat(s.status, s.last_seen_at, s.offline_until, l.heartbeat_window_hours, sqlc.arg(now)::timestamptz))::int AS seats_in_use,
     k.key_prefix, k.key_suffix
@@ -54,10 +54,13 @@ RETURNING *;
 
 -- name: ListPortalActivity :many
 -- Audit entries about the customer's own licenses, deployments and users,
--- newest first, a keyset page at a time.
+-- newest first, a keyset page at a time; with license_id, only the entries
+-- about that license and its deployments ("<license id>/<deployment id>").
 SELECT id, occurred_at, actor_type, actor_id, actor_label, action, entity_type, entity_id
 FROM audit_log
 WHERE customer_id = @customer_id
+  AND (sqlc.narg('license_id')::text IS NULL OR entity_id = sqlc.narg('license_id')::text
+       OR entity_id LIKE sqlc.narg('license_id')::text || '/%')
   AND (sqlc.narg('before_id')::bigint IS NULL OR id < sqlc.narg('before_id')::bigint)
 ORDER BY id DESC
 LIMIT @max_rows;

@@ -88,6 +88,8 @@ func demoPlans() []licensing.PlanSpec {
 	ent.Description = "Unlimited deployments, air-gapped installs and priority support."
 	ent.Features = []string{"workflows", "webhooks", "sso", "audit-export", "reports", "air-gapped", "ha"}
 	ent.Limits = map[string]int64{"users": 5000, "integrations": 500}
+	// The plan's own word for a metric, as the portals then show it.
+	ent.MetricLabels = map[string]string{"users": "Named users"}
 	ent.MaxDeployments, ent.DurationDays = i32(20), i32(365)
 	ent.GraceDays, ent.OfflineDays = 30, 90
 	ent.QuantitySets = strPtr(licensing.QuantitySetsDeployments)

@@ -211,9 +211,11 @@ func customerListEmpty(r CustomerResults) templ.Component {
 					}()
 				}
 				ctx = templ.InitializeContext(ctx)
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 13, "<a href=\"/admin/customers/new\" class=\"btn btn-primary\">Add a customer</a>")
-				if templ_7745c5c3_Err != nil {
-					return templ_7745c5c3_Err
+				if components.CanGet(ctx, "/admin/customers/new") {
+					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 13, "<a href=\"/admin/customers/new\" class=\"btn btn-primary\">Add a customer</a>")
+					if templ_7745c5c3_Err != nil {
+						return templ_7745c5c3_Err
+					}
 				}
 				return nil
 			})

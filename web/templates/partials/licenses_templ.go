@@ -248,9 +248,11 @@ func licenseListEmpty(r LicenseResults) templ.Component {
 					}()
 				}
 				ctx = templ.InitializeContext(ctx)
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 15, "<a href=\"/admin/licenses/new\" class=\"btn btn-primary\">Issue a license</a>")
-				if templ_7745c5c3_Err != nil {
-					return templ_7745c5c3_Err
+				if components.CanGet(ctx, "/admin/licenses/new") {
+					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 15, "<a href=\"/admin/licenses/new\" class=\"btn btn-primary\">Issue a license</a>")
+					if templ_7745c5c3_Err != nil {
+						return templ_7745c5c3_Err
+					}
 				}
 				return nil
 			})

@@ -498,7 +498,7 @@ func StripeOutcome(o StripeEventOutcome, csrf string) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		}
-		if o.CanReplay {
+		if o.CanReplay && components.CanPost(ctx, stripeReplayURL(o.ID)) {
 			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 39, "<form method=\"post\" action=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err

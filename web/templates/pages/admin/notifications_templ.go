@@ -356,7 +356,7 @@ func NotificationsPage(p layouts.Page, v NotificationsView) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				if r.CanResend {
+				if r.CanResend && components.CanPost(ctx, "/admin/notifications/"+r.ID+"/resend") {
 					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 34, "<form method=\"post\" action=\"")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err

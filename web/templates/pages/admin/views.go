@@ -93,6 +93,7 @@ type LicenseIssued struct {
 // UsageLine is one limited metric in the current period.
 type UsageLine struct {
 	Metric   string
+	Label    string // what the plan calls the metric, or its display name
 	Used     int64
 	Limit    int64
 	Exceeded bool

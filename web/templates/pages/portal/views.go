@@ -27,6 +27,7 @@ type Notice struct {
 // UsageLine is one limited metric in the current period.
 type UsageLine struct {
 	Metric   string
+	Label    string // what the plan calls the metric, or its display name
 	Used     int64
 	Limit    int64
 	Percent  int64 // of the limit, not capped (the bar is)
@@ -61,6 +62,7 @@ type Limit = components.Limit
 // UsageChart is one limited metric's usage over the current period.
 type UsageChart struct {
 	Metric string
+	Label  string // what the plan calls the metric, or its display name
 	Kind   string // "counter" (cumulative) or "gauge" (daily peak)
 	Chart  components.StackedBars
 }
@@ -89,6 +91,23 @@ type LicenseDetail struct {
 	Deployments    partials.PortalDeployments
 	Charts         []UsageChart
 	Offline        OfflineForm
+	Activity       []partials.PortalActivityRow // the latest entries about this license
+}
+
+// Sections of the license page that fetch themselves again after an action
+// (HX-Trigger), as the admin license page's do.
+const (
+	LicenseHeaderID   = "portal-license-header"
+	LicenseActivityID = "portal-license-activity"
+)
+
+// LicenseActivityTrigger is every event the activity section follows.
+const LicenseActivityTrigger = partials.EventLicenseChanged + " from:body, " + partials.EventDeploymentsChanged +
+	" from:body, " + partials.EventKeyRevealed + " from:body"
+
+// SectionURL is where a section of the customer's license page fetches itself.
+func SectionURL(licenseID, section string) string {
+	return "/portal/licenses/" + licenseID + "/sections/" + section
 }
 
 // Activity is the customer's activity page.
