@@ -36,7 +36,7 @@ type MachineStore interface {
 // PolicyStore is what the licensing policies need beyond the validation
 // read; each is called only when its policy is in play, off the common path.
 type PolicyStore interface {
-	Releases(ctx context.Context) ([]licensing.AppRelease, error)
+	Releases(ctx context.Context, licenseID uuid.UUID) ([]licensing.AppRelease, error)
 	SeatRank(ctx context.Context, licenseID, pk uuid.UUID, firstSeenAt time.Time, window time.Duration, now time.Time) (int, error)
 	RecordSeatOverage(ctx context.Context, licenseID uuid.UUID, periodStart, periodEnd time.Time, maxDeployments, held int,
 		now time.Time) error
@@ -211,8 +211,9 @@ func (m *Machine) Validate(ctx context.Context, r ValidateRequest) (Validation, 
 		Explain:           r.Explain,
 	}
 	if pol.ExpiryStrategy == licensing.ExpiryMaintain && lic.Effective(now).State == licensing.StateExpired {
-		// Only an expired license under maintain reads the release dates.
-		if in.Releases, err = m.store.Releases(ctx); err != nil {
+		// Only an expired license under maintain reads the release dates:
+		// the publication dates of its products' releases.
+		if in.Releases, err = m.store.Releases(ctx, row.ID); err != nil {
 			return ans, err
 		}
 	}

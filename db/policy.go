@@ -1,7 +1,7 @@
 // The licensing policies in PostgreSQL: plan columns and a license's
 // overrides read into licensing.Policy, deployment fingerprints, the seat
 // transfers the budget counts, the seat overage kept per period, and the
-// application release dates the maintain strategy reads.
+// release dates the maintain strategy reads (from the distribution's releases).
 
 package db
 
@@ -80,9 +80,11 @@ func storePlanPolicy(ctx context.Context, q *Queries, id uuid.UUID, p licensing.
 		ExpiryStrategy: string(p.ExpiryStrategy)})
 }
 
-// Releases lists the application versions with their release dates.
-func (s *Store) Releases(ctx context.Context) ([]licensing.AppRelease, error) {
-	rows, err := s.q.ListAppReleases(ctx)
+// Releases lists the versions a license's products were published under,
+// with their publication dates: the release dates the maintain strategy
+// reads (the distribution's releases are the one source of them).
+func (s *Store) Releases(ctx context.Context, licenseID uuid.UUID) ([]licensing.AppRelease, error) {
+	rows, err := s.q.ListReleaseDatesForLicense(ctx, licenseID)
 	if err != nil {
 		return nil, Translate(err)
 	}
@@ -91,15 +93,6 @@ func (s *Store) Releases(ctx context.Context) ([]licensing.AppRelease, error) {
 		out[i] = licensing.AppRelease{Version: r.Version, ReleasedAt: r.ReleasedAt}
 	}
 	return out, nil
-}
-
-// PutRelease records (or corrects) when version was released.
-func (s *Store) PutRelease(ctx context.Context, version string, releasedAt time.Time) error {
-	if !licensing.ValidSemver(version) {
-		return licensing.Invalid("version must be a semantic version such as 1.4.2",
-			licensing.ErrorDetail{Field: "version", Message: "not a semantic version"})
-	}
-	return Translate(s.q.PutAppRelease(ctx, PutAppReleaseParams{Version: version, ReleasedAt: releasedAt}))
 }
 
 // Policy is the license's policy: its plan's with its overrides.
