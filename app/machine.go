@@ -8,6 +8,7 @@ package app
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -66,12 +67,51 @@ type SeenRecorder interface {
 
 // Machine runs the machine API's use cases.
 type Machine struct {
-	store MachineStore
-	keys  Verifier
-	stats Counter
-	seen  SeenRecorder
-	now   func() time.Time
+	store   MachineStore
+	keys    Verifier
+	stats   Counter
+	seen    SeenRecorder
+	now     func() time.Time
+	overage overageMarks
 }
+
+// overageMarks remembers, per license, the most seats this process has
+// recorded as held in overage for a period and seat limit. A license in
+// overage is so for every validation of every deployment; the stored peak
+// only changes when the seats held rise (or a new period or limit starts),
+// so only then is it written. Each process writes at least once per period
+// and the SQL keeps the greatest, so several processes stay correct.
+type overageMarks struct {
+	mu sync.Mutex
+	m  map[uuid.UUID]overageMark
+}
+
+type overageMark struct {
+	periodStart time.Time
+	max, held   int
+}
+
+// covered reports whether held seats in overage are already recorded.
+func (o *overageMarks) covered(license uuid.UUID, periodStart time.Time, max, held int) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	k, ok := o.m[license]
+	return ok && k.periodStart.Equal(periodStart) && k.max == max && k.held >= held
+}
+
+// note remembers a recorded peak.
+func (o *overageMarks) note(license uuid.UUID, periodStart time.Time, max, held int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.m == nil || len(o.m) >= maxOverageMarks {
+		// Bounded: forgetting only costs one more write per license.
+		o.m = map[uuid.UUID]overageMark{}
+	}
+	o.m[license] = overageMark{periodStart: periodStart, max: max, held: held}
+}
+
+// maxOverageMarks bounds the licenses remembered in overage.
+const maxOverageMarks = 100_000
 
 // NewMachine builds the machine use cases over their dependencies; now is
 // the clock (time.Now in production).
@@ -406,8 +446,11 @@ func (m *Machine) applyPolicyOutcome(ctx context.Context, r ValidateRequest, row
 			now.Before(*row.BillingPeriodEnd) {
 			start, end = *row.BillingPeriodStart, *row.BillingPeriodEnd
 		}
-		if err := m.store.RecordSeatOverage(ctx, row.ID, start, end, in.MaxDeployments, seats, now); err != nil {
-			return err
+		if !m.overage.covered(row.ID, start, in.MaxDeployments, seats) {
+			if err := m.store.RecordSeatOverage(ctx, row.ID, start, end, in.MaxDeployments, seats, now); err != nil {
+				return err
+			}
+			m.overage.note(row.ID, start, in.MaxDeployments, seats)
 		}
 	}
 	return nil

@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/db/dbtest"
 	"github.com/nectarcloud/nls/handlers"
 	"github.com/nectarcloud/nls/web/static"
@@ -527,4 +528,45 @@ func TestLicenseCreatedWithPolicyOverrides(t *testing.T) {
 	wantCode(t, e.check(key, "d1", map[string]any{"fingerprint": "m2"}), "FINGERPRINT_MISMATCH", false)
 	wantError(t, e.do("POST", "/api/licenses", e.admin, map[string]any{"customerId": e.customerID, "plan": "open",
 		"policyOverrides": map[string]any{"expiryStrategy": "forever"}}), 422, "invalid")
+}
+
+// TestSeatOverageIsWrittenWhenThePeakRises: a license in overage is so at
+// every heartbeat of every deployment; its period's peak is written when it
+// rises and once in a new period, not at each validation.
+func TestSeatOverageIsWrittenWhenThePeakRises(t *testing.T) {
+	e := newPolicyEnv(t)
+	e.plan(map[string]any{"code": "over", "name": "Over", "maxDeployments": 4, "seatOverage": "1.5x",
+		"heartbeatWindowHours": 24 * 60})
+	e.clock.Set(time.Date(2026, 5, 20, 12, 0, 0, 0, time.UTC))
+	id, key := e.license(map[string]any{"plan": "over"})
+	q := db.New(e.store.Pool)
+	overages := func() []db.SeatOverage {
+		t.Helper()
+		rows, err := q.ListSeatOverages(context.Background(), db.ListSeatOveragesParams{LicenseID: uuid.MustParse(id), MaxRows: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rows
+	}
+	for _, d := range []string{"d1", "d2", "d3", "d4", "d5"} {
+		e.check(key, d, nil)
+	}
+	t0 := e.clock.Now()
+	e.clock.Add(time.Minute)
+	for _, d := range []string{"d1", "d2", "d3", "d4", "d5"} {
+		wantCode(t, e.check(key, d, nil), "SEAT_OVERAGE", true)
+	}
+	if rows := overages(); len(rows) != 1 || rows[0].PeakSeats != 5 || !rows[0].UpdatedAt.Equal(t0) {
+		t.Fatalf("after heartbeats at the same peak: got %+v, want peak 5 written once at %v", rows, t0)
+	}
+	e.clock.Add(time.Minute)
+	wantCode(t, e.check(key, "d6", nil), "SEAT_OVERAGE", true)
+	if rows := overages(); len(rows) != 1 || rows[0].PeakSeats != 6 || !rows[0].UpdatedAt.Equal(e.clock.Now()) {
+		t.Fatalf("after a sixth seat: got %+v, want peak 6", rows)
+	}
+	e.clock.Set(time.Date(2026, 6, 1, 0, 0, 1, 0, time.UTC)) // a new period: its own peak
+	wantCode(t, e.check(key, "d1", nil), "SEAT_OVERAGE", true)
+	if rows := overages(); len(rows) != 2 || rows[0].PeakSeats != 6 || !rows[0].PeriodStart.Equal(time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Fatalf("in June: got %+v, want a June row with peak 6", rows)
+	}
 }
