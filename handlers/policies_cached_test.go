@@ -14,7 +14,7 @@ import (
 // deployment served from the cache is compared with its stored components.
 // The same machine again changes nothing (no write, no audit row per
 // heartbeat); a new machine id with the same disk, MAC, CPU and host is
-// the same machine under "most".
+// the same machine under "most", and its lease names the new id.
 func TestComponentsPolicyWithCachedFacts(t *testing.T) {
 	f := newFixture(t)
 	if r := f.do("POST", "/api/plans", f.admin, map[string]any{"code": "bound", "name": "Bound", "maxDeployments": 2,
@@ -69,7 +69,13 @@ func TestComponentsPolicyWithCachedFacts(t *testing.T) {
 	if got := changes(); got != before {
 		t.Errorf("the same machine validating 3 times from the cache wrote %d fingerprint changes, want none", got-before)
 	}
-	if ans := check("fp-2"); ans["code"] != "VALID" {
-		t.Errorf("new machine id, same 4 components (most): got %v (%v), want VALID", ans["code"], ans["detail"])
+	ans := check("fp-2")
+	if ans["code"] != "VALID" {
+		t.Fatalf("new machine id, same 4 components (most): got %v (%v), want VALID", ans["code"], ans["detail"])
+	}
+	// Its lease is bound to the machine id it now has: the one signed a
+	// moment ago for fp-1 would be refused offline by the client there.
+	if got := leaseClaims(t, ans)["fingerprint"]; got != "fp-2" {
+		t.Errorf("lease fingerprint after the change: got %v, want fp-2", got)
 	}
 }
