@@ -73,6 +73,7 @@ type Machine struct {
 	seen    SeenRecorder
 	now     func() time.Time
 	overage overageMarks
+	decoded db.PolicyMemo // the policy documents of validation rows, decoded once
 }
 
 // overageMarks remembers, per license, the most seats this process has
@@ -233,11 +234,8 @@ func (m *Machine) Validate(ctx context.Context, r ValidateRequest) (Validation, 
 	window := time.Duration(row.HeartbeatWindowHours) * time.Hour
 	info := db.DeploymentInfo{DeploymentID: r.DeploymentID, Fingerprint: r.Fingerprint, Hostname: r.Hostname,
 		IP: r.IP, AppVersion: r.AppVersion}
-	pol := db.PlanPolicy(row.FingerprintPolicy, row.FingerprintMatch, row.LeaseHours, row.TransfersPerPeriod,
-		row.TransferPeriodDays, row.SeatOverage, row.LimitEnforcement, row.ExpiryStrategy)
-	if len(row.PolicyOverrides) > 2 {
-		pol = pol.With(db.DecodePolicyOverrides(row.PolicyOverrides))
-	}
+	pol := m.decoded.Policy(row.FingerprintPolicy, row.FingerprintMatch, row.LeaseHours, row.TransfersPerPeriod,
+		row.TransferPeriodDays, row.SeatOverage, row.LimitEnforcement, row.ExpiryStrategy, row.PolicyOverrides)
 	in := licensing.DecisionInput{
 		Found:             true,
 		License:           lic.FactsForStatus(),
@@ -291,14 +289,7 @@ func (m *Machine) Validate(ctx context.Context, r ValidateRequest) (Validation, 
 			// then refused there too, even offline.
 			claims.Fingerprint = r.Fingerprint
 		}
-		for metric, e := range pol.LimitEnforcement {
-			if e == licensing.EnforceSoft {
-				if claims.LimitEnforcement == nil {
-					claims.LimitEnforcement = map[string]licensing.Enforcement{}
-				}
-				claims.LimitEnforcement[metric] = e
-			}
-		}
+		claims.LimitEnforcement = softLimits(pol.LimitEnforcement)
 		token, exp, err := m.keys.IssueLease(claims, pol.LeaseWindow(row.OfflineDays), now)
 		switch {
 		case licensing.ErrorCode(err) == licensing.ECONFLICT:
@@ -330,7 +321,7 @@ func (m *Machine) settleSeat(ctx context.Context, row db.GetValidationContextRow
 		in.SeatsInUse = seats - 1 // seats held by the others
 	}
 	if in.Policy.FingerprintPolicy == licensing.FingerprintLock || in.Policy.FingerprintPolicy == licensing.FingerprintComponents {
-		in.Deployment.Fingerprint = storedFingerprint(row, in.Policy.FingerprintPolicy)
+		in.Deployment.Fingerprint = m.storedFingerprint(row, in.Policy.FingerprintPolicy)
 	}
 	allowance := licensing.SeatAllowance(in.MaxDeployments, in.Policy.SeatOverage)
 	if holds && allowance > 0 && seats > allowance {
@@ -406,12 +397,38 @@ func (m *Machine) settleSeat(ctx context.Context, row db.GetValidationContextRow
 	return dep, seats, nil
 }
 
+// softLimits is the lease's limitEnforcement: the soft entries of the
+// policy's, which is itself when every entry is soft (the common case: a
+// plan lists the metrics it lets go over). The policy's map is shared, so a
+// mixed one is copied, never edited.
+func softLimits(enf map[string]licensing.Enforcement) map[string]licensing.Enforcement {
+	soft := 0
+	for _, e := range enf {
+		if e == licensing.EnforceSoft {
+			soft++
+		}
+	}
+	switch soft {
+	case 0:
+		return nil
+	case len(enf):
+		return enf
+	}
+	out := make(map[string]licensing.Enforcement, soft)
+	for metric, e := range enf {
+		if e == licensing.EnforceSoft {
+			out[metric] = e
+		}
+	}
+	return out
+}
+
 // storedFingerprint is the deployment's fingerprint as stored (components
 // decoded only under the components policy, which reads them).
-func storedFingerprint(row db.GetValidationContextRow, policy licensing.FingerprintPolicy) licensing.Fingerprint {
+func (m *Machine) storedFingerprint(row db.GetValidationContextRow, policy licensing.FingerprintPolicy) licensing.Fingerprint {
 	f := licensing.Fingerprint{ID: ptrOr(row.DeploymentFingerprint, "")}
 	if policy == licensing.FingerprintComponents {
-		f.Components = db.DecodeComponents(row.DeploymentFingerprintComponents)
+		f.Components = m.decoded.Components(row.DeploymentFingerprintComponents)
 	}
 	return f
 }
