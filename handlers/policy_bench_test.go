@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -104,6 +105,11 @@ type policyBench struct {
 var policyBenches = []policyBench{
 	// The same limits everywhere: what differs is the policies alone.
 	{"default", "VALID", map[string]any{"maxDeployments": 4, "limits": map[string]int{"users": 10}}},
+	// Each policy alone, to see what each costs.
+	{"lock", "VALID", map[string]any{"maxDeployments": 8, "fingerprintPolicy": "lock", "limits": map[string]int{"users": 10}}},
+	{"overage", "SEAT_OVERAGE", map[string]any{"maxDeployments": 4, "seatOverage": "1.25x", "limits": map[string]int{"users": 10}}},
+	{"soft-limit", "VALID", map[string]any{"maxDeployments": 4, "limits": map[string]int{"users": 10},
+		"limitEnforcement": map[string]string{"users": "soft"}}},
 	{"lock+overage", "SEAT_OVERAGE", map[string]any{"maxDeployments": 4, "fingerprintPolicy": "lock",
 		"seatOverage": "1.25x", "transfersPerPeriod": 3, "limits": map[string]int{"users": 10},
 		"limitEnforcement": map[string]string{"users": "soft"}}},
@@ -127,8 +133,12 @@ var policyBenches = []policyBench{
 func BenchmarkValidatePolicies(b *testing.B) {
 	s := newBenchServer(b)
 	cust := s.call(b, "POST", "/api/customers", map[string]any{"name": "Bench", "email": "bench@bench.example"})["id"]
-	bodies := make([][]byte, len(policyBenches))
-	for i, pb := range policyBenches {
+	benches := policyBenches
+	if only := os.Getenv("BENCH_POLICY_ONLY"); only != "" { // one variant, for a profile of it alone
+		benches = slices.DeleteFunc(slices.Clone(benches), func(pb policyBench) bool { return pb.name != only })
+	}
+	bodies := make([][]byte, len(benches))
+	for i, pb := range benches {
 		plan := map[string]any{"code": strings.ReplaceAll(pb.name, "+", "-"), "name": pb.name}
 		for k, v := range pb.plan {
 			plan[k] = v
@@ -136,8 +146,9 @@ func BenchmarkValidatePolicies(b *testing.B) {
 		s.call(b, "POST", "/api/plans", plan)
 		lic := s.call(b, "POST", "/api/licenses", map[string]any{"customerId": cust, "plan": plan["code"]})
 		key := lic["licenseKey"].(string)
-		// Five installations on four seats: the policy licenses are in
-		// overage (1.25x admits the fifth), the default one refuses it.
+		// Five installations: the licenses with four seats and an overage
+		// allowance are in overage (1.25x admits the fifth); the others
+		// refuse it or have seats to spare.
 		for _, d := range []string{"d1", "d2", "d3", "d4", "d5"} {
 			s.call(b, "POST", "/api/validation/validate", validateBody(key, d))
 		}
@@ -160,8 +171,16 @@ func BenchmarkValidatePolicies(b *testing.B) {
 	}
 	// Each batch is timed twice: wall time, and the process's CPU time,
 	// which a core taken away by another process's load does not inflate
-	// (the machines these run on are shared). Ratios use the CPU time.
-	measure := func(v int) (wall, cpu float64) {
+	// (the machines these run on are shared). Ratios use the CPU time. The
+	// allocations per request (the process's, background work included)
+	// are the measure that load does not blur.
+	var ms runtime.MemStats
+	measure := func(v int) (wall, cpu, allocs, bytes float64) {
+		// A collection left over from the previous batch would land in this
+		// one's time; what garbage costs is in B/op and allocs/op.
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		mallocs0, bytes0 := ms.Mallocs, ms.TotalAlloc
 		start, cpu0 := time.Now(), processCPU(b)
 		for range batch {
 			reqs[v].CopyTo(&rc.Request)
@@ -172,7 +191,9 @@ func BenchmarkValidatePolicies(b *testing.B) {
 			}
 		}
 		n := float64(batch)
-		return float64(time.Since(start).Nanoseconds()) / n, float64((processCPU(b) - cpu0).Nanoseconds()) / n
+		wall, cpu = float64(time.Since(start).Nanoseconds())/n, float64((processCPU(b)-cpu0).Nanoseconds())/n
+		runtime.ReadMemStats(&ms)
+		return wall, cpu, float64(ms.Mallocs-mallocs0) / n, float64(ms.TotalAlloc-bytes0) / n
 	}
 	for v := range reqs {
 		measure(v) // warm up: caches loaded, leases signed
@@ -183,9 +204,10 @@ func BenchmarkValidatePolicies(b *testing.B) {
 	for round := range b.N {
 		for j := range reqs {
 			v := (round + j) % len(reqs)
-			wall, cpu := measure(v)
+			wall, cpu, allocs, bytes := measure(v)
 			samples[v] = append(samples[v], cpu)
-			fmt.Printf("BenchmarkValidatePolicies/policy=%s %d %.0f ns/op %.0f cpu-ns/op\n", policyBenches[v].name, batch, wall, cpu)
+			fmt.Printf("BenchmarkValidatePolicies/policy=%s %d %.0f ns/op %.0f cpu-ns/op %.0f B/op %.1f allocs/op\n",
+				benches[v].name, batch, wall, cpu, bytes, allocs)
 		}
 	}
 	b.StopTimer()
@@ -196,7 +218,7 @@ func BenchmarkValidatePolicies(b *testing.B) {
 		}
 		slices.Sort(ratios)
 		q := func(p float64) float64 { return ratios[int(p*float64(len(ratios)-1)+0.5)] }
-		name := strings.ReplaceAll(policyBenches[v].name, "+", "-")
+		name := strings.ReplaceAll(benches[v].name, "+", "-")
 		b.ReportMetric(q(0.5), name+"/default")
 		b.ReportMetric(q(0.75)-q(0.25), name+"/default-IQR")
 	}
