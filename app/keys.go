@@ -116,7 +116,8 @@ func sameLeaseFacts(a, b *licensing.LeaseClaims) bool {
 		slices.Equal(a.Features, b.Features) && maps.Equal(a.Limits, b.Limits) &&
 		sameTime(a.StartsAt, b.StartsAt) && sameTime(a.LicenseExpiresAt, b.LicenseExpiresAt) &&
 		sameTime(a.GraceEndsAt, b.GraceEndsAt) && sameTime(a.PastDueSince, b.PastDueSince) &&
-		sameTime(a.DunningEndsAt, b.DunningEndsAt)
+		sameTime(a.DunningEndsAt, b.DunningEndsAt) && a.MaxVersion == b.MaxVersion && a.Fingerprint == b.Fingerprint &&
+		maps.Equal(a.LimitEnforcement, b.LimitEnforcement)
 }
 
 func sameTime(a, b *time.Time) bool {

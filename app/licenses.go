@@ -31,6 +31,8 @@ type LicenseStore interface {
 		deploymentID, by string, now time.Time) (db.Deployment, error)
 	ChangePlan(ctx context.Context, actor licensing.Actor, id uuid.UUID, toCode string, mode licensing.OverrideMode,
 		now time.Time) (db.License, error)
+	PreviewPlanChange(ctx context.Context, id uuid.UUID, toCode string, mode licensing.OverrideMode,
+		now time.Time) (db.PlanChangePreview, error)
 	ReleaseCustomerDeployment(ctx context.Context, actor licensing.Actor, customerID, licenseID uuid.UUID,
 		deploymentID string, now time.Time) (db.Deployment, error)
 	ReactivateDeployment(ctx context.Context, actor licensing.Actor, licenseID, customerID uuid.UUID,
@@ -76,6 +78,34 @@ func (ls *Licenses) Update(ctx context.Context, actor licensing.Actor, id uuid.U
 func (ls *Licenses) ChangePlan(ctx context.Context, actor licensing.Actor, id uuid.UUID, toCode string,
 	mode licensing.OverrideMode) (db.License, error) {
 	return ls.store.ChangePlan(ctx, actor, id, toCode, mode, ls.now())
+}
+
+// PreviewPlanChange is what ChangePlan would do now, changing nothing: the
+// new terms and the deployments that would lose their seat (newest first),
+// for a page to show before the change is confirmed.
+func (ls *Licenses) PreviewPlanChange(ctx context.Context, id uuid.UUID, toCode string,
+	mode licensing.OverrideMode) (db.PlanChangePreview, error) {
+	return ls.store.PreviewPlanChange(ctx, id, toCode, mode, ls.now())
+}
+
+// SetPolicyOverrides replaces the license's own policy settings (nil
+// fields follow its plan), checked by licensing.PolicyOverrides.Validate.
+// It is Update with one field, the edit PATCH /api/licenses/:id makes with
+// policyOverrides.
+func (ls *Licenses) SetPolicyOverrides(ctx context.Context, actor licensing.Actor, id uuid.UUID,
+	o licensing.PolicyOverrides) (db.License, error) {
+	return ls.Update(ctx, actor, id, func(l *db.License) error { return ApplyPolicyOverrides(l, o) })
+}
+
+// ApplyPolicyOverrides checks o and writes it onto the license row.
+func ApplyPolicyOverrides(l *db.License, o licensing.PolicyOverrides) error {
+	var pr licensing.Problems
+	o.Validate(&pr)
+	if err := pr.Err(); err != nil {
+		return err
+	}
+	l.PolicyOverrides = db.EncodePolicyOverrides(o)
+	return nil
 }
 
 // Suspend suspends the license by an admin, for reason.

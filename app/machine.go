@@ -8,6 +8,7 @@ package app
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -36,7 +37,7 @@ type MachineStore interface {
 // PolicyStore is what the licensing policies need beyond the validation
 // read; each is called only when its policy is in play, off the common path.
 type PolicyStore interface {
-	Releases(ctx context.Context) ([]licensing.AppRelease, error)
+	Releases(ctx context.Context, licenseID uuid.UUID) ([]licensing.AppRelease, error)
 	SeatRank(ctx context.Context, licenseID, pk uuid.UUID, firstSeenAt time.Time, window time.Duration, now time.Time) (int, error)
 	RecordSeatOverage(ctx context.Context, licenseID uuid.UUID, periodStart, periodEnd time.Time, maxDeployments, held int,
 		now time.Time) error
@@ -75,12 +76,52 @@ type SeenRecorder interface {
 
 // Machine runs the machine API's use cases.
 type Machine struct {
-	store MachineStore
-	keys  Verifier
-	stats Counter
-	seen  SeenRecorder
-	now   func() time.Time
+	store   MachineStore
+	keys    Verifier
+	stats   Counter
+	seen    SeenRecorder
+	now     func() time.Time
+	overage overageMarks
+	decoded db.PolicyMemo // the policy documents of validation rows, decoded once
 }
+
+// overageMarks remembers, per license, the most seats this process has
+// recorded as held in overage for a period and seat limit. A license in
+// overage is so for every validation of every deployment; the stored peak
+// only changes when the seats held rise (or a new period or limit starts),
+// so only then is it written. Each process writes at least once per period
+// and the SQL keeps the greatest, so several processes stay correct.
+type overageMarks struct {
+	mu sync.Mutex
+	m  map[uuid.UUID]overageMark
+}
+
+type overageMark struct {
+	periodStart time.Time
+	max, held   int
+}
+
+// covered reports whether held seats in overage are already recorded.
+func (o *overageMarks) covered(license uuid.UUID, periodStart time.Time, max, held int) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	k, ok := o.m[license]
+	return ok && k.periodStart.Equal(periodStart) && k.max == max && k.held >= held
+}
+
+// note remembers a recorded peak.
+func (o *overageMarks) note(license uuid.UUID, periodStart time.Time, max, held int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.m == nil || len(o.m) >= maxOverageMarks {
+		// Bounded: forgetting only costs one more write per license.
+		o.m = map[uuid.UUID]overageMark{}
+	}
+	o.m[license] = overageMark{periodStart: periodStart, max: max, held: held}
+}
+
+// maxOverageMarks bounds the licenses remembered in overage.
+const maxOverageMarks = 100_000
 
 // NewMachine builds the machine use cases over their dependencies; now is
 // the clock (time.Now in production).
@@ -204,11 +245,8 @@ func (m *Machine) Validate(ctx context.Context, r ValidateRequest) (Validation, 
 	window := time.Duration(row.HeartbeatWindowHours) * time.Hour
 	info := db.DeploymentInfo{DeploymentID: r.DeploymentID, Fingerprint: r.Fingerprint, Hostname: r.Hostname,
 		IP: r.IP, AppVersion: r.AppVersion}
-	pol := db.PlanPolicy(row.FingerprintPolicy, row.FingerprintMatch, row.LeaseHours, row.TransfersPerPeriod,
-		row.TransferPeriodDays, row.SeatOverage, row.LimitEnforcement, row.ExpiryStrategy)
-	if len(row.PolicyOverrides) > 2 {
-		pol = pol.With(db.DecodePolicyOverrides(row.PolicyOverrides))
-	}
+	pol := m.decoded.Policy(row.FingerprintPolicy, row.FingerprintMatch, row.LeaseHours, row.TransfersPerPeriod,
+		row.TransferPeriodDays, row.SeatOverage, row.LimitEnforcement, row.ExpiryStrategy, row.PolicyOverrides)
 	in := licensing.DecisionInput{
 		Found:             true,
 		License:           lic.FactsForStatus(),
@@ -222,8 +260,9 @@ func (m *Machine) Validate(ctx context.Context, r ValidateRequest) (Validation, 
 		Explain:           r.Explain,
 	}
 	if pol.ExpiryStrategy == licensing.ExpiryMaintain && lic.Effective(now).State == licensing.StateExpired {
-		// Only an expired license under maintain reads the release dates.
-		if in.Releases, err = m.store.Releases(ctx); err != nil {
+		// Only an expired license under maintain reads the release dates:
+		// the publication dates of its products' releases.
+		if in.Releases, err = m.store.Releases(ctx, row.ID); err != nil {
 			return ans, err
 		}
 	}
@@ -264,14 +303,7 @@ func (m *Machine) Validate(ctx context.Context, r ValidateRequest) (Validation, 
 			// then refused there too, even offline.
 			claims.Fingerprint = r.Fingerprint
 		}
-		for metric, e := range pol.LimitEnforcement {
-			if e == licensing.EnforceSoft {
-				if claims.LimitEnforcement == nil {
-					claims.LimitEnforcement = map[string]licensing.Enforcement{}
-				}
-				claims.LimitEnforcement[metric] = e
-			}
-		}
+		claims.LimitEnforcement = softLimits(pol.LimitEnforcement)
 		token, exp, err := m.keys.IssueLease(claims, pol.LeaseWindow(row.OfflineDays), now)
 		switch {
 		case licensing.ErrorCode(err) == licensing.ECONFLICT:
@@ -303,7 +335,7 @@ func (m *Machine) settleSeat(ctx context.Context, row db.GetValidationContextRow
 		in.SeatsInUse = seats - 1 // seats held by the others
 	}
 	if in.Policy.FingerprintPolicy == licensing.FingerprintLock || in.Policy.FingerprintPolicy == licensing.FingerprintComponents {
-		in.Deployment.Fingerprint = storedFingerprint(row, in.Policy.FingerprintPolicy)
+		in.Deployment.Fingerprint = m.storedFingerprint(row, in.Policy.FingerprintPolicy)
 	}
 	allowance := licensing.SeatAllowance(in.MaxDeployments, in.Policy.SeatOverage)
 	if holds && allowance > 0 && seats > allowance {
@@ -379,12 +411,38 @@ func (m *Machine) settleSeat(ctx context.Context, row db.GetValidationContextRow
 	return dep, seats, nil
 }
 
+// softLimits is the lease's limitEnforcement: the soft entries of the
+// policy's, which is itself when every entry is soft (the common case: a
+// plan lists the metrics it lets go over). The policy's map is shared, so a
+// mixed one is copied, never edited.
+func softLimits(enf map[string]licensing.Enforcement) map[string]licensing.Enforcement {
+	soft := 0
+	for _, e := range enf {
+		if e == licensing.EnforceSoft {
+			soft++
+		}
+	}
+	switch soft {
+	case 0:
+		return nil
+	case len(enf):
+		return enf
+	}
+	out := make(map[string]licensing.Enforcement, soft)
+	for metric, e := range enf {
+		if e == licensing.EnforceSoft {
+			out[metric] = e
+		}
+	}
+	return out
+}
+
 // storedFingerprint is the deployment's fingerprint as stored (components
 // decoded only under the components policy, which reads them).
-func storedFingerprint(row db.GetValidationContextRow, policy licensing.FingerprintPolicy) licensing.Fingerprint {
+func (m *Machine) storedFingerprint(row db.GetValidationContextRow, policy licensing.FingerprintPolicy) licensing.Fingerprint {
 	f := licensing.Fingerprint{ID: ptrOr(row.DeploymentFingerprint, "")}
 	if policy == licensing.FingerprintComponents {
-		f.Components = db.DecodeComponents(row.DeploymentFingerprintComponents)
+		f.Components = m.decoded.Components(row.DeploymentFingerprintComponents)
 	}
 	return f
 }
@@ -419,8 +477,11 @@ func (m *Machine) applyPolicyOutcome(ctx context.Context, r ValidateRequest, row
 			now.Before(*row.BillingPeriodEnd) {
 			start, end = *row.BillingPeriodStart, *row.BillingPeriodEnd
 		}
-		if err := m.store.RecordSeatOverage(ctx, row.ID, start, end, in.MaxDeployments, seats, now); err != nil {
-			return err
+		if !m.overage.covered(row.ID, start, in.MaxDeployments, seats) {
+			if err := m.store.RecordSeatOverage(ctx, row.ID, start, end, in.MaxDeployments, seats, now); err != nil {
+				return err
+			}
+			m.overage.note(row.ID, start, in.MaxDeployments, seats)
 		}
 	}
 	return nil

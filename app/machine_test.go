@@ -29,7 +29,9 @@ type fakeStore struct {
 
 // The policy methods: the rows these tests use set no policy, so none of
 // them is reached; each counts as a recording if it were.
-func (f *fakeStore) Releases(context.Context) ([]licensing.AppRelease, error) { return nil, nil }
+func (f *fakeStore) Releases(context.Context, uuid.UUID) ([]licensing.AppRelease, error) {
+	return nil, nil
+}
 func (f *fakeStore) SeatRank(context.Context, uuid.UUID, uuid.UUID, time.Time, time.Duration, time.Time) (int, error) {
 	f.recordings++
 	return 0, nil

@@ -3,6 +3,8 @@ package db
 import (
 	"context"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/nectarcloud/nls/events"
 )
 
@@ -25,3 +27,15 @@ func (s *Store) InTx(ctx context.Context, fn func(q *Queries) error) error { ret
 // Raw exposes the translated sqlc queries to db's own tests, which check
 // queries one by one; outside db they are reached only through named methods.
 func (s *Store) Raw() *Queries { return s.q }
+
+// MigrateDownTo rolls the schema back to version, for tests of a migration's
+// data conversion (roll back, write old rows, migrate up again).
+func MigrateDownTo(ctx context.Context, pool *pgxpool.Pool, version int64) error {
+	p, closeDB, err := newProvider(pool)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	_, err = p.DownTo(ctx, version)
+	return err
+}

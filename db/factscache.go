@@ -116,6 +116,9 @@ func (e *cachedLicense) rowFor(deploymentID string, now time.Time) GetValidation
 		r.DeploymentFingerprint, r.DeploymentHostname, r.DeploymentIp, r.DeploymentAppVersion =
 			&d.Fingerprint, &d.Hostname, &d.Ip, &d.AppVersion
 		r.DeploymentFirstSeenAt, r.DeploymentLastSeenAt, r.DeploymentOfflineUntil = &d.FirstSeenAt, &d.LastSeenAt, d.OfflineUntil
+		// The components policy compares them: without them every heartbeat
+		// would look like a changed machine.
+		r.DeploymentFingerprintComponents = d.FingerprintComponents
 	}
 	return r
 }

@@ -106,33 +106,6 @@ func (q *Queries) LastTransferAt(ctx context.Context, licenseID uuid.UUID) (time
 	return last, err
 }
 
-const listAppReleases = `-- name: ListAppReleases :many
-
-SELECT version, released_at FROM app_releases ORDER BY released_at, version
-`
-
-// Licensing policies: seat transfers, seat overage per period, application
-// release dates, and the seat rank of a deployment after a downgrade.
-func (q *Queries) ListAppReleases(ctx context.Context) ([]AppRelease, error) {
-	rows, err := q.db.Query(ctx, listAppReleases)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []AppRelease{}
-	for rows.Next() {
-		var i AppRelease
-		if err := rows.Scan(&i.Version, &i.ReleasedAt); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const listCountedTransfers = `-- name: ListCountedTransfers :many
 SELECT released_at FROM seat_transfers
 WHERE license_id = $1 AND counted AND released_at > $2::timestamptz
@@ -158,6 +131,53 @@ func (q *Queries) ListCountedTransfers(ctx context.Context, arg ListCountedTrans
 			return nil, err
 		}
 		items = append(items, released_at)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listReleaseDatesForLicense = `-- name: ListReleaseDatesForLicense :many
+
+WITH ent AS (
+    SELECT coalesce(ld.products, pd.products, '{}')::text[] AS products
+    FROM licenses l
+    LEFT JOIN plan_distribution pd ON pd.plan_id = l.plan_id
+    LEFT JOIN license_distribution ld ON ld.license_id = l.id
+    WHERE l.id = $1
+)
+SELECT r.version, r.published_at::timestamptz AS released_at
+FROM ent, releases r JOIN products p ON p.id = r.product_id
+WHERE r.published_at IS NOT NULL AND (cardinality(ent.products) = 0 OR p.code = ANY(ent.products))
+ORDER BY r.published_at, r.version
+`
+
+type ListReleaseDatesForLicenseRow struct {
+	Version    string
+	ReleasedAt time.Time
+}
+
+// Licensing policies: seat transfers, seat overage per period, the release
+// dates the maintain strategy reads, and the seat rank of a deployment after a downgrade.
+// The publication dates of the releases of the products a license is
+// entitled to (its own distribution override, else its plan's); of every
+// product when it names none, as a vendor with one product often does.
+// Drafts have no date; yanked releases keep theirs (yanking hides a
+// download, it does not change when the version came out).
+func (q *Queries) ListReleaseDatesForLicense(ctx context.Context, licenseID uuid.UUID) ([]ListReleaseDatesForLicenseRow, error) {
+	rows, err := q.db.Query(ctx, listReleaseDatesForLicense, licenseID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListReleaseDatesForLicenseRow{}
+	for rows.Next() {
+		var i ListReleaseDatesForLicenseRow
+		if err := rows.Scan(&i.Version, &i.ReleasedAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -257,21 +277,6 @@ func (q *Queries) PeakSeatOverage(ctx context.Context, arg PeakSeatOverageParams
 	var column_1 int32
 	err := row.Scan(&column_1)
 	return column_1, err
-}
-
-const putAppRelease = `-- name: PutAppRelease :exec
-INSERT INTO app_releases (version, released_at) VALUES ($1, $2)
-ON CONFLICT (version) DO UPDATE SET released_at = EXCLUDED.released_at
-`
-
-type PutAppReleaseParams struct {
-	Version    string
-	ReleasedAt time.Time
-}
-
-func (q *Queries) PutAppRelease(ctx context.Context, arg PutAppReleaseParams) error {
-	_, err := q.db.Exec(ctx, putAppRelease, arg.Version, arg.ReleasedAt)
-	return err
 }
 
 const recordSeatOverage = `-- name: RecordSeatOverage :exec

@@ -1,7 +1,7 @@
 // The licensing policies in PostgreSQL: plan columns and a license's
 // overrides read into licensing.Policy, deployment fingerprints, the seat
 // transfers the budget counts, the seat overage kept per period, and the
-// application release dates the maintain strategy reads.
+// release dates the maintain strategy reads (from the distribution's releases).
 
 package db
 
@@ -80,9 +80,11 @@ func storePlanPolicy(ctx context.Context, q *Queries, id uuid.UUID, p licensing.
 		ExpiryStrategy: string(p.ExpiryStrategy)})
 }
 
-// Releases lists the application versions with their release dates.
-func (s *Store) Releases(ctx context.Context) ([]licensing.AppRelease, error) {
-	rows, err := s.q.ListAppReleases(ctx)
+// Releases lists the versions a license's products were published under,
+// with their publication dates: the release dates the maintain strategy
+// reads (the distribution's releases are the one source of them).
+func (s *Store) Releases(ctx context.Context, licenseID uuid.UUID) ([]licensing.AppRelease, error) {
+	rows, err := s.q.ListReleaseDatesForLicense(ctx, licenseID)
 	if err != nil {
 		return nil, Translate(err)
 	}
@@ -91,15 +93,6 @@ func (s *Store) Releases(ctx context.Context) ([]licensing.AppRelease, error) {
 		out[i] = licensing.AppRelease{Version: r.Version, ReleasedAt: r.ReleasedAt}
 	}
 	return out, nil
-}
-
-// PutRelease records (or corrects) when version was released.
-func (s *Store) PutRelease(ctx context.Context, version string, releasedAt time.Time) error {
-	if !licensing.ValidSemver(version) {
-		return licensing.Invalid("version must be a semantic version such as 1.4.2",
-			licensing.ErrorDetail{Field: "version", Message: "not a semantic version"})
-	}
-	return Translate(s.q.PutAppRelease(ctx, PutAppReleaseParams{Version: version, ReleasedAt: releasedAt}))
 }
 
 // Policy is the license's policy: its plan's with its overrides.
@@ -238,23 +231,7 @@ func (l *License) SetTerms(t licensing.Terms) {
 func (s *Store) ChangePlan(ctx context.Context, actor licensing.Actor, id uuid.UUID, toCode string,
 	mode licensing.OverrideMode, now time.Time) (License, error) {
 	return s.ChangeLicense(ctx, actor, id, "license.plan_change", func(l *License) error {
-		// Plans are read beside the license's transaction: a plan's terms
-		// are not part of the license row the transaction locks.
-		from, err := s.q.GetPlan(ctx, l.PlanID)
-		if err != nil {
-			return notFound(err, "plan")
-		}
-		to, err := s.q.GetPlanByCode(ctx, toCode)
-		if err != nil {
-			if licensing.ErrorCode(notFound(err, "plan")) == licensing.ENOTFOUND {
-				return licensing.Invalid("no plan has this code", licensing.ErrorDetail{Field: "plan", Message: "unknown plan"})
-			}
-			return err
-		}
-		if to.ArchivedAt != nil {
-			return licensing.Invalid("the plan is archived", licensing.ErrorDetail{Field: "plan", Message: "archived"})
-		}
-		terms, err := licensing.ChangePlan(l.Terms(), from.Spec(nil), to.Spec(nil), mode)
+		to, terms, err := s.planChange(ctx, *l, toCode, mode)
 		if err != nil {
 			return err
 		}
@@ -262,6 +239,90 @@ func (s *Store) ChangePlan(ctx context.Context, actor licensing.Actor, id uuid.U
 		l.SetTerms(terms)
 		return nil
 	}, now)
+}
+
+// planChange reads the license's plan and the plan toCode and computes the
+// license's terms under the new plan. Plans are read beside the license's
+// transaction: a plan's terms are not part of the license row it locks.
+func (s *Store) planChange(ctx context.Context, l License, toCode string, mode licensing.OverrideMode) (Plan, licensing.Terms, error) {
+	from, err := s.q.GetPlan(ctx, l.PlanID)
+	if err != nil {
+		return Plan{}, licensing.Terms{}, notFound(err, "plan")
+	}
+	to, err := s.q.GetPlanByCode(ctx, toCode)
+	if err != nil {
+		if licensing.ErrorCode(notFound(err, "plan")) == licensing.ENOTFOUND {
+			return Plan{}, licensing.Terms{}, licensing.Invalid("no plan has this code", licensing.ErrorDetail{Field: "plan", Message: "unknown plan"})
+		}
+		return Plan{}, licensing.Terms{}, err
+	}
+	if to.ArchivedAt != nil {
+		return Plan{}, licensing.Terms{}, licensing.Invalid("the plan is archived", licensing.ErrorDetail{Field: "plan", Message: "archived"})
+	}
+	terms, err := licensing.ChangePlan(l.Terms(), from.Spec(nil), to.Spec(nil), mode)
+	return to, terms, err
+}
+
+// PlanChangePreview is what a plan change would do to a license, computed
+// without changing anything.
+type PlanChangePreview struct {
+	License License
+	To      Plan
+	Terms   licensing.Terms  // the license's terms under the new plan
+	Policy  licensing.Policy // the new plan's policy with the overrides kept
+	// Allowance is the seats admitted under the new terms (seat overage
+	// included), 0 for unlimited.
+	Allowance int
+	Holders   int          // deployments holding a seat now
+	Losing    []Deployment // those that lose their seat, newest first
+}
+
+// PreviewPlanChange computes what ChangePlan would do now: the new terms
+// and which seat holders would lose their seat at their next check.
+func (s *Store) PreviewPlanChange(ctx context.Context, id uuid.UUID, toCode string, mode licensing.OverrideMode,
+	now time.Time) (PlanChangePreview, error) {
+	l, err := s.q.GetLicense(ctx, id)
+	if err != nil {
+		return PlanChangePreview{}, notFound(err, "license")
+	}
+	to, terms, err := s.planChange(ctx, l, toCode, mode)
+	if err != nil {
+		return PlanChangePreview{}, err
+	}
+	rows, err := s.q.ListDeployments(ctx, id)
+	if err != nil {
+		return PlanChangePreview{}, err
+	}
+	p := PlanChangePreview{License: l, To: to, Terms: terms, Policy: to.Policy().With(terms.Overrides)}
+	max := 0
+	if terms.MaxDeployments != nil {
+		max = int(*terms.MaxDeployments)
+	}
+	p.Allowance = licensing.SeatAllowance(max, p.Policy.SeatOverage)
+	window := time.Duration(terms.HeartbeatWindowHours) * time.Hour
+	p.Holders, p.Losing = LosingSeats(rows, window, p.Allowance, now)
+	return p, nil
+}
+
+// LosingSeats counts the deployments among rows that hold a seat now and
+// lists those beyond allowance (0: unlimited), newest first: they lose
+// their seat at their next check (licensing.LosingSeats).
+func LosingSeats(rows []Deployment, window time.Duration, allowance int, now time.Time) (int, []Deployment) {
+	var holders []Deployment
+	for _, d := range rows {
+		if d.HoldsSeat(window, now) {
+			holders = append(holders, d)
+		}
+	}
+	ranked := make([]licensing.SeatHolder, len(holders))
+	for i, d := range holders {
+		ranked[i] = licensing.SeatHolder{Key: d.ID.String(), FirstSeenAt: d.FirstSeenAt}
+	}
+	var losing []Deployment
+	for _, i := range licensing.LosingSeats(ranked, allowance) {
+		losing = append(losing, holders[i])
+	}
+	return len(holders), losing
 }
 
 // TrueUp lists, for one license and the period [from, to), the seats and

@@ -24,11 +24,6 @@ type ApiKey struct {
 	RevokedAt  *time.Time
 }
 
-type AppRelease struct {
-	Version    string
-	ReleasedAt time.Time
-}
-
 type Artifact struct {
 	ID          uuid.UUID
 	ReleaseID   uuid.UUID

@@ -306,10 +306,17 @@ func (s *Server) licenseDeployments(c *fiber.Ctx, l db.License) (partials.Deploy
 		return partials.Deployments{}, err
 	}
 	out := partials.Deployments{LicenseID: l.ID.String(), Transfers: budget.Describe()}
+	lost := map[string]bool{}
+	if l.MaxDeployments != nil {
+		_, losing := db.LosingSeats(rows, heartbeatWindow(l), licensing.SeatAllowance(int(*l.MaxDeployments), pol.SeatOverage), now)
+		for _, d := range losing {
+			lost[d.DeploymentID] = true
+		}
+	}
 	for _, d := range rows {
 		row := partials.Deployment{ID: d.DeploymentID, Hostname: d.Hostname, IP: d.Ip,
 			AppVersion: d.AppVersion, FirstSeen: fmtDateTime(d.FirstSeenAt), LastSeen: fmtDateTime(d.LastSeenAt), LastSeenAt: d.LastSeenAt,
-			Status: string(d.State(heartbeatWindow(l), now))}
+			Status: string(d.State(heartbeatWindow(l), now)), SeatLost: lost[d.DeploymentID]}
 		if end := licensing.LastLeaseEnd(d.LastSeenAt, pol.LeaseWindow(l.OfflineDays), l.GraceEnd()); row.Status != string(licensing.DeploymentActive) && end.After(now) {
 			row.LeaseEnds = fmtDateTime(end)
 		}
@@ -383,6 +390,12 @@ func (s *Server) licenseDetail(c *fiber.Ctx, l db.License) (admin.LicenseDetail,
 	if d.Findings, err = s.findingsSection(c, &l.ID, nil); err != nil {
 		return d, err
 	}
+	if d.PlanChange, err = s.planChangeView(c, l); err != nil {
+		return d, err
+	}
+	if d.Policy, err = s.policyFormView(c, l); err != nil {
+		return d, err
+	}
 	return d, nil
 }
 
@@ -397,7 +410,8 @@ func (s *Server) licenseAudit(c *fiber.Ctx, l db.License) ([]admin.AuditRow, err
 }
 
 // adminLicenseSection handles GET /admin/licenses/:id/sections/:section:
-// one section of the license page (header, deployments or audit), which
+// one section of the license page (header, deployments, plan, policy or
+// audit), which
 // fetches itself again when an action elsewhere on the page changed it.
 func (s *Server) adminLicenseSection(c *fiber.Ctx) error {
 	l, err := s.licenseByParam(c)
@@ -421,6 +435,18 @@ func (s *Server) adminLicenseSection(c *fiber.Ctx) error {
 			return err
 		}
 		return s.render(c, partials.DeploymentsTable(d, csrf))
+	case "plan":
+		v, err := s.planChangeView(c, l)
+		if err != nil {
+			return err
+		}
+		return s.render(c, partials.PlanChangeSection(v, csrf))
+	case "policy":
+		v, err := s.policyFormView(c, l)
+		if err != nil {
+			return err
+		}
+		return s.render(c, partials.PolicySection(v, csrf))
 	case "audit":
 		rows, err := s.licenseAudit(c, l)
 		if err != nil {

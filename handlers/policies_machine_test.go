@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/db/dbtest"
 	"github.com/nectarcloud/nls/handlers"
 	"github.com/nectarcloud/nls/web/static"
@@ -66,10 +67,33 @@ func newPolicyEnv(t *testing.T) *policyEnv {
 	return e
 }
 
-func (e *policyEnv) plan(body map[string]any) {
+func (e *policyEnv) plan(body map[string]any) string {
 	e.t.Helper()
-	if r := e.do("POST", "/api/plans", e.admin, body); r.Status != 201 {
+	r := e.do("POST", "/api/plans", e.admin, body)
+	if r.Status != 201 {
 		e.t.Fatalf("plan: got %d %s", r.Status, r.Body)
+	}
+	return r.JSON(e.t)["id"].(string)
+}
+
+// publish creates a release of product through the release API, published
+// at the given instant (nil: a draft).
+func (e *policyEnv) publish(product, version string, at *time.Time) {
+	e.t.Helper()
+	body := map[string]any{"product": product, "version": version}
+	if at != nil {
+		body["publishedAt"] = at.UTC().Format(time.RFC3339)
+	}
+	if r := e.do("POST", "/api/releases", e.admin, body); r.Status != 201 {
+		e.t.Fatalf("release %s %s: got %d %s", product, version, r.Status, r.Body)
+	}
+}
+
+func (e *policyEnv) product(code string) {
+	e.t.Helper()
+	r := e.do("POST", "/api/products", e.admin, map[string]any{"code": code, "name": code, "repository": "acme/" + code})
+	if r.Status != 201 {
+		e.t.Fatalf("product %s: got %d %s", code, r.Status, r.Body)
 	}
 }
 
@@ -317,11 +341,12 @@ func TestMaintainAtTheExpiryInstant(t *testing.T) {
 	expiry := e.clock.Now().Add(48 * time.Hour)
 	graceEnd := expiry.AddDate(0, 0, 1)
 	_, key := e.license(map[string]any{"plan": "fallback", "expiresAt": expiry.Format(time.RFC3339)})
-	for v, at := range map[string]time.Time{"1.4.0": expiry.Add(-time.Second), "1.5.0": expiry.Add(time.Second)} {
-		if err := e.store.PutRelease(context.Background(), v, at); err != nil {
-			t.Fatal(err)
-		}
-	}
+	// Release dates are the distribution's: published through the release
+	// API (the plan names no product, so every product's releases count).
+	e.product("app")
+	before, after := expiry.Add(-time.Second), expiry.Add(time.Second)
+	e.publish("app", "1.4.0", &before)
+	e.publish("app", "1.5.0", &after)
 	e.clock.Set(expiry) // the expiry instant: still active, every version
 	wantCode(t, e.check(key, "d1", map[string]any{"appVersion": "1.5.0"}), "VALID", true)
 	e.clock.Set(graceEnd) // the grace end instant: still in grace, every version, but no time left to lease
@@ -344,6 +369,55 @@ func TestMaintainAtTheExpiryInstant(t *testing.T) {
 	if exp, _ := time.Parse(time.RFC3339, locked["leaseExpiresAt"].(string)); !exp.After(e.clock.Now().Add(24 * time.Hour)) {
 		t.Errorf("version-locked lease ends %v, want the full window", exp)
 	}
+}
+
+// TestMaintainReadsTheLicensesProducts: under maintain, the release dates
+// are the publication dates of the releases of the products the license is
+// entitled to. Another product's version and a draft change nothing.
+func TestMaintainReadsTheLicensesProducts(t *testing.T) {
+	e := newPolicyEnv(t)
+	planID := e.plan(map[string]any{"code": "fallback", "name": "Fallback", "maxDeployments": 5, "graceDays": 0,
+		"expiryStrategy": "maintain"})
+	e.product("app")
+	e.product("other")
+	if r := e.do("PUT", "/api/plans/"+planID+"/distribution", e.admin, map[string]any{"products": []string{"app"}}); r.Status != 200 {
+		t.Fatalf("distribution: got %d %s", r.Status, r.Body)
+	}
+	expiry := e.clock.Now().Add(10 * 24 * time.Hour)
+	_, key := e.license(map[string]any{"plan": "fallback", "expiresAt": expiry.Format(time.RFC3339)})
+	at := func(d time.Duration) *time.Time { t := expiry.Add(d); return &t }
+	e.publish("app", "1.3.0", at(-72*time.Hour))
+	e.publish("app", "1.4.0", at(-time.Hour))
+	e.publish("app", "1.5.0", at(time.Hour))    // after the expiry
+	e.publish("app", "1.9.0", nil)              // a draft: no release date
+	e.publish("other", "2.0.0", at(-time.Hour)) // another product's line
+	if r := e.do("GET", "/api/releases?product=app", e.admin, nil); r.Status != 200 {
+		t.Fatalf("releases: got %d %s", r.Status, r.Body)
+	}
+
+	e.clock.Set(expiry.Add(time.Second)) // no grace: expired one second later
+	locked := e.check(key, "d1", map[string]any{"appVersion": "1.4.0"})
+	wantCode(t, locked, "VERSION_LOCKED", true)
+	if got := locked["license"].(map[string]any)["newestAllowedVersion"]; got != "1.4.0" {
+		t.Errorf("newestAllowedVersion: got %v, want 1.4.0 (other's 2.0.0 is not this license's product)", got)
+	}
+	wantCode(t, e.check(key, "d1", map[string]any{"appVersion": "1.3.0"}), "VERSION_LOCKED", true)
+	for _, v := range []string{"1.5.0", "1.9.0", "2.0.0"} {
+		ans := e.check(key, "d1", map[string]any{"appVersion": v})
+		wantCode(t, ans, "EXPIRED", false)
+		if !strings.Contains(ans["detail"].(string), "versions up to 1.4.0") {
+			t.Errorf("%s detail: got %v", v, ans["detail"])
+		}
+	}
+
+	// The license's own entitlement wins over its plan's: entitled to
+	// "other" only, 2.0.0 (published before expiry) runs and 1.5.0 does not.
+	lid := locked["license"].(map[string]any)["id"].(string)
+	if r := e.do("PUT", "/api/licenses/"+lid+"/distribution", e.admin, map[string]any{"products": []string{"other"}}); r.Status != 200 {
+		t.Fatalf("license distribution: got %d %s", r.Status, r.Body)
+	}
+	wantCode(t, e.check(key, "d1", map[string]any{"appVersion": "2.0.0"}), "VERSION_LOCKED", true)
+	wantCode(t, e.check(key, "d1", map[string]any{"appVersion": "2.0.1"}), "EXPIRED", false)
 }
 
 func TestLeaseHoursShortenOnlineLeases(t *testing.T) {
@@ -454,4 +528,45 @@ func TestLicenseCreatedWithPolicyOverrides(t *testing.T) {
 	wantCode(t, e.check(key, "d1", map[string]any{"fingerprint": "m2"}), "FINGERPRINT_MISMATCH", false)
 	wantError(t, e.do("POST", "/api/licenses", e.admin, map[string]any{"customerId": e.customerID, "plan": "open",
 		"policyOverrides": map[string]any{"expiryStrategy": "forever"}}), 422, "invalid")
+}
+
+// TestSeatOverageIsWrittenWhenThePeakRises: a license in overage is so at
+// every heartbeat of every deployment; its period's peak is written when it
+// rises and once in a new period, not at each validation.
+func TestSeatOverageIsWrittenWhenThePeakRises(t *testing.T) {
+	e := newPolicyEnv(t)
+	e.plan(map[string]any{"code": "over", "name": "Over", "maxDeployments": 4, "seatOverage": "1.5x",
+		"heartbeatWindowHours": 24 * 60})
+	e.clock.Set(time.Date(2026, 5, 20, 12, 0, 0, 0, time.UTC))
+	id, key := e.license(map[string]any{"plan": "over"})
+	q := db.New(e.store.Pool)
+	overages := func() []db.SeatOverage {
+		t.Helper()
+		rows, err := q.ListSeatOverages(context.Background(), db.ListSeatOveragesParams{LicenseID: uuid.MustParse(id), MaxRows: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rows
+	}
+	for _, d := range []string{"d1", "d2", "d3", "d4", "d5"} {
+		e.check(key, d, nil)
+	}
+	t0 := e.clock.Now()
+	e.clock.Add(time.Minute)
+	for _, d := range []string{"d1", "d2", "d3", "d4", "d5"} {
+		wantCode(t, e.check(key, d, nil), "SEAT_OVERAGE", true)
+	}
+	if rows := overages(); len(rows) != 1 || rows[0].PeakSeats != 5 || !rows[0].UpdatedAt.Equal(t0) {
+		t.Fatalf("after heartbeats at the same peak: got %+v, want peak 5 written once at %v", rows, t0)
+	}
+	e.clock.Add(time.Minute)
+	wantCode(t, e.check(key, "d6", nil), "SEAT_OVERAGE", true)
+	if rows := overages(); len(rows) != 1 || rows[0].PeakSeats != 6 || !rows[0].UpdatedAt.Equal(e.clock.Now()) {
+		t.Fatalf("after a sixth seat: got %+v, want peak 6", rows)
+	}
+	e.clock.Set(time.Date(2026, 6, 1, 0, 0, 1, 0, time.UTC)) // a new period: its own peak
+	wantCode(t, e.check(key, "d1", nil), "SEAT_OVERAGE", true)
+	if rows := overages(); len(rows) != 2 || rows[0].PeakSeats != 6 || !rows[0].PeriodStart.Equal(time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Fatalf("in June: got %+v, want a June row with peak 6", rows)
+	}
 }

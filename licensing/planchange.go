@@ -8,6 +8,8 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strings"
+	"time"
 )
 
 // Terms are what a license holds of its plan: copied when it is created,
@@ -87,6 +89,39 @@ func SeatsLost(holders, allowance int) int {
 		return 0
 	}
 	return holders - allowance
+}
+
+// SeatHolder is a deployment holding a seat, as the seat rank orders it:
+// by activation time, then by Key (the stored row id) for equal times, as
+// the SQL rank (CountOlderSeatHolders) compares (first_seen_at, id).
+type SeatHolder struct {
+	Key         string
+	FirstSeenAt time.Time
+}
+
+// LosingSeats lists the positions in holders of the seat holders that lose
+// their seat under allowance (0: unlimited): those whose rank reaches it,
+// newest first. They are refused at their next check; the oldest keep
+// running. Pages use it to preview a downgrade and to mark the deployments
+// that lost their seat.
+func LosingSeats(holders []SeatHolder, allowance int) []int {
+	if allowance <= 0 || len(holders) <= allowance {
+		return nil
+	}
+	order := make([]int, len(holders))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool {
+		x, y := holders[order[a]], holders[order[b]]
+		if !x.FirstSeenAt.Equal(y.FirstSeenAt) {
+			return x.FirstSeenAt.Before(y.FirstSeenAt)
+		}
+		return strings.Compare(x.Key, y.Key) < 0
+	})
+	lost := slices.Clone(order[allowance:])
+	slices.Reverse(lost)
+	return lost
 }
 
 func sortedCopy(s []string) []string {

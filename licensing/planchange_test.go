@@ -4,7 +4,9 @@ package licensing
 
 import (
 	"reflect"
+	"slices"
 	"testing"
+	"time"
 )
 
 func TestChangePlan(t *testing.T) {
@@ -76,5 +78,32 @@ func TestTrueUp(t *testing.T) {
 	soft, hard := EvaluateLimitPolicy(11, 10, EnforceSoft), EvaluateLimitPolicy(11, 10, EnforceHard)
 	if !soft.Exceeded || soft.Blocked || !hard.Blocked || EvaluateLimitPolicy(10, 10, EnforceHard).Blocked {
 		t.Errorf("got soft %+v hard %+v, want soft exceeded without blocking, hard blocking only over the limit", soft, hard)
+	}
+}
+
+func TestLosingSeats(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	holders := []SeatHolder{
+		{Key: "c", FirstSeenAt: t0.Add(2 * time.Minute)},
+		{Key: "a", FirstSeenAt: t0},
+		{Key: "e", FirstSeenAt: t0.Add(3 * time.Minute)},
+		{Key: "b2", FirstSeenAt: t0.Add(time.Minute)},
+		{Key: "b1", FirstSeenAt: t0.Add(time.Minute)}, // same instant: the smaller key is older
+	}
+	cases := []struct {
+		allowance int
+		want      []int
+	}{
+		{0, nil},            // unlimited
+		{5, nil},            // exactly enough
+		{6, nil},            // more than enough
+		{4, []int{2}},       // the newest
+		{2, []int{2, 0, 3}}, // newest first: e, c, b2
+		{1, []int{2, 0, 3, 4}},
+	}
+	for _, tc := range cases {
+		if got := LosingSeats(holders, tc.allowance); !slices.Equal(got, tc.want) {
+			t.Errorf("allowance %d: got %v, want %v", tc.allowance, got, tc.want)
+		}
 	}
 }

@@ -386,7 +386,8 @@ func componentsMatch(rule MatchRule, equal, common int) bool {
 	return 2*equal > common // most (also the default)
 }
 
-// AppRelease is one application version and when the vendor released it.
+// AppRelease is one application version and when the vendor released it
+// (a published release of one of the license's products).
 type AppRelease struct {
 	Version    string    `json:"version"`
 	ReleasedAt time.Time `json:"releasedAt"`

@@ -1,12 +1,23 @@
--- Licensing policies: seat transfers, seat overage per period, application
--- release dates, and the seat rank of a deployment after a downgrade.
+-- Licensing policies: seat transfers, seat overage per period, the release
+-- dates the maintain strategy reads, and the seat rank of a deployment after a downgrade.
 
--- name: ListAppReleases :many
-SELECT version, released_at FROM app_releases ORDER BY released_at, version;
-
--- name: PutAppRelease :exec
-INSERT INTO app_releases (version, released_at) VALUES (@version, @released_at)
-ON CONFLICT (version) DO UPDATE SET released_at = EXCLUDED.released_at;
+-- name: ListReleaseDatesForLicense :many
+-- The publication dates of the releases of the products a license is
+-- entitled to (its own distribution override, else its plan's); of every
+-- product when it names none, as a vendor with one product often does.
+-- Drafts have no date; yanked releases keep theirs (yanking hides a
+-- download, it does not change when the version came out).
+WITH ent AS (
+    SELECT coalesce(ld.products, pd.products, '{}')::text[] AS products
+    FROM licenses l
+    LEFT JOIN plan_distribution pd ON pd.plan_id = l.plan_id
+    LEFT JOIN license_distribution ld ON ld.license_id = l.id
+    WHERE l.id = @license_id
+)
+SELECT r.version, r.published_at::timestamptz AS released_at
+FROM ent, releases r JOIN products p ON p.id = r.product_id
+WHERE r.published_at IS NOT NULL AND (cardinality(ent.products) = 0 OR p.code = ANY(ent.products))
+ORDER BY r.published_at, r.version;
 
 -- name: RecordSeatTransfer :exec
 INSERT INTO seat_transfers (license_id, deployment_pk, released_by, counted, released_at)

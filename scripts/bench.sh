@@ -6,7 +6,8 @@
 #     the production heartbeat mix, seat acquisition, and usage reports at
 #     batch sizes 1, 10 and 100 beside a raw INSERT of the same rows, as one
 #     table of requests/s, p50, p99, allocations and ratios.
-#  3. distribution: artifact download throughput (license key, redirect,
+#  3. what the licensing policies cost a validation (BenchmarkValidatePolicies);
+#  4. distribution: artifact download throughput (license key, redirect,
 #     signed link, filesystem store) beside cat of the same file, and
 #     registry token issue latency; what the outbox costs; webhook delivery throughput
 #     and what a subscribed endpoint costs the write path.
@@ -22,6 +23,9 @@ go test -run '^$' -bench WebhookWritePath -benchtime 2000x ./db/
 go test -run '^$' -bench WebhookDelivery -benchtime "${BENCH_WEBHOOKS:-2000x}" ./jobs/
 go test -run '^$' -bench 'DownloadByKey|CatFloor' -benchtime "${BENCH_DOWNLOADS:-10x}" ./handlers/
 go test -run '^$' -bench 'RegistryToken' -benchtime "${BENCH_TOKENS:-2000x}" ./handlers/
+# What the licensing policies cost a validation: interleaved rounds, compared per policy (benchstat when installed).
+go test -run '^$' -bench ValidatePolicies -benchtime "${BENCH_POLICY_ROUNDS:-60}x" ./handlers/ | tee "${TMPDIR:-/tmp}/nls-policies.txt"
+if command -v benchstat >/dev/null; then benchstat -col /policy "${TMPDIR:-/tmp}/nls-policies.txt"; fi
 go build -o "${TMPDIR:-/tmp}/nls-benchvalidate" ./cmd/benchvalidate
 "${TMPDIR:-/tmp}/nls-benchvalidate" -licenses "${BENCH_LICENSES:-10000}" -connections "${BENCH_CONNECTIONS:-64}" \
     -duration "${BENCH_DURATION:-9s}"

@@ -13,6 +13,7 @@ import { computeFingerprint, keySubject, type Fingerprint, type FingerprintSourc
 import { keyPrefix, normalizeKey } from './key.js';
 import { LeaseVerifyError, Verifier, type LeaseClaims } from './lease.js';
 import { parseOfflineLicense } from './offline.js';
+import { versionAllowed } from './semver.js';
 import {
   DIR_OUTBOX,
   FILE_DEPLOYMENT_ID,
@@ -134,6 +135,8 @@ interface Snapshot {
   readonly validUntil: number;
   readonly features: ReadonlySet<string>;
   readonly limits: ReadonlyMap<string, number>;
+  /** Metrics whose limit is soft: going over it passes (the server records it for true-up). */
+  readonly soft: ReadonlySet<string>;
   readonly licenseId: string;
   readonly plan: string;
   readonly featureList: readonly string[];
@@ -150,7 +153,8 @@ const EMPTY_MAP: ReadonlyMap<string, number> = new Map();
 
 function invalidSnapshot(code: string, detail: string, extra: Partial<Snapshot> = {}): Snapshot {
   return {
-    valid: false, code, detail, state: '', validUntil: 0, features: EMPTY_SET, limits: EMPTY_MAP, licenseId: '',
+    valid: false, code, detail, state: '', validUntil: 0, features: EMPTY_SET, limits: EMPTY_MAP, soft: EMPTY_SET,
+    licenseId: '',
     plan: '', featureList: [], expiresAt: null, graceEndsAt: null, dunningEndsAt: null, leaseExpiresAt: 0,
     lastContact: 0, offline: false, ...extra,
   };
@@ -159,7 +163,9 @@ function invalidSnapshot(code: string, detail: string, extra: Partial<Snapshot> 
 function snapshotFromLease(c: LeaseClaims, extra: Partial<Snapshot> = {}): Snapshot {
   return {
     valid: true, code: c.code || 'VALID', detail: '', state: c.status, validUntil: c.expiresAt,
-    features: new Set(c.features), limits: new Map(Object.entries(c.limits)), licenseId: c.licenseId, plan: c.plan,
+    features: new Set(c.features), limits: new Map(Object.entries(c.limits)),
+    soft: new Set(Object.entries(c.limitEnforcement).filter(([, e]) => e === 'soft').map(([m]) => m)),
+    licenseId: c.licenseId, plan: c.plan,
     featureList: [...c.features], expiresAt: c.licenseExpiresAt, graceEndsAt: c.graceEndsAt,
     dunningEndsAt: c.dunningEndsAt, leaseExpiresAt: c.expiresAt, lastContact: 0, offline: false, ...extra,
   };
@@ -233,6 +239,8 @@ export class LicenseClient {
   private readonly fetchKeys: boolean;
   private readonly state: StateDir;
   private readonly log: Logger;
+  /** The soft limits already warned about, per snapshot (a new lease warns again). */
+  private softWarned: { snap: Snapshot | null; metrics: Set<string> } = { snap: null, metrics: new Set() };
   private readonly fetchFn: typeof fetch;
   /** now is the clock; public so that middleware and tests share it. */
   readonly now: () => number;
@@ -428,6 +436,11 @@ export class LicenseClient {
       // Issued to this deployment on another machine: the state folder was copied here.
       throw new LeaseVerifyError('wrong_machine', 'the state folder was copied from another machine');
     }
+    if (claims.maxVersion && !versionAllowed(this.cfg.appVersion ?? '', claims.maxVersion)) {
+      // An expired license under the maintain strategy runs only the versions released before its expiry.
+      throw new LeaseVerifyError('newer_version', `${JSON.stringify(this.cfg.appVersion ?? '')} is newer than ` +
+        `${claims.maxVersion}, the newest version the license runs`);
+    }
     return claims;
   }
 
@@ -444,6 +457,7 @@ export class LicenseClient {
       let code: string = Codes.LEASE_INVALID;
       if (err instanceof LeaseVerifyError && err.kind === 'expired') code = Codes.LEASE_EXPIRED;
       if (err instanceof LeaseVerifyError && err.kind === 'wrong_machine') code = 'FINGERPRINT_MISMATCH';
+      if (err instanceof LeaseVerifyError && err.kind === 'newer_version') code = 'EXPIRED';
       this.log.warn?.('the saved lease is not usable', { err: (err as Error).message });
       this.snap = invalidSnapshot(code, 'the saved lease is not usable: ' + (err as Error).message);
     }
@@ -761,16 +775,25 @@ export class LicenseClient {
   /**
    * checkLimit compares current use of metric with the license's limit as
    * the server does: the limit is the most allowed, so current == limit
-   * passes and current > limit fails with a LimitError. To ask "may one
-   * more be added?", pass the count after adding it. A metric without a
-   * limit passes; an invalid license fails with a LicenseError.
+   * passes and current > limit fails with a LimitError, unless the license
+   * enforces that limit softly: then it passes (the server records the
+   * excess for true-up) and the logger is warned once per metric and
+   * lease. To ask "may one more be added?", pass the count after adding
+   * it. A metric without a limit passes; an invalid license fails with a
+   * LicenseError.
    */
   checkLimit(metric: string, current: number): LicenseError | LimitError | null {
     const s = this.snap;
     const code = this.verdictCode(s);
     if (code !== null) return licenseError(s, code);
     const limit = s.limits.get(metric);
-    if (limit !== undefined && current > limit) return new LimitError(metric, limit, current);
+    if (limit === undefined || current <= limit) return null;
+    if (!s.soft.has(metric)) return new LimitError(metric, limit, current);
+    if (this.softWarned.snap !== s || !this.softWarned.metrics.has(metric)) {
+      if (this.softWarned.snap !== s) this.softWarned = { snap: s, metrics: new Set() };
+      this.softWarned.metrics.add(metric);
+      this.log.warn?.('over a soft license limit: allowed, and reported for true-up', { metric, limit, current });
+    }
     return null;
   }
 

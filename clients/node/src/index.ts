@@ -18,4 +18,5 @@ export { computeFingerprint, machineIdentity, type Fingerprint, type Fingerprint
 export { normalizeKey } from './key.js';
 export { LeaseVerifyError, Verifier, type LeaseClaims, type LeaseFailure } from './lease.js';
 export { NotOfflineLicenseError, parseOfflineLicense, type OfflineLicense } from './offline.js';
+export { compareSemver, validSemver, versionAllowed } from './semver.js';
 export { writeRefusal, type ResponseLike } from './http.js';

@@ -12,7 +12,14 @@ import { compactVerify, importJWK, type JWK } from 'jose';
 const MAX_TOKEN_LEN = 16 << 10;
 const MIN_RSA_BITS = 2048;
 
-export type LeaseFailure = 'malformed' | 'unknown_key' | 'signature' | 'expired' | 'wrong_deployment' | 'wrong_machine';
+export type LeaseFailure =
+  | 'malformed'
+  | 'unknown_key'
+  | 'signature'
+  | 'expired'
+  | 'wrong_deployment'
+  | 'wrong_machine'
+  | 'newer_version';
 
 export class LeaseVerifyError extends Error {
   readonly kind: LeaseFailure;
@@ -30,6 +37,7 @@ const MESSAGES: Record<LeaseFailure, string> = {
   expired: 'lease has expired',
   wrong_deployment: 'lease is for another deployment',
   wrong_machine: 'lease is bound to another machine',
+  newer_version: 'the license expired; this application version was released after it',
 };
 
 /** LeaseClaims are what a verified lease says. Times are milliseconds since the epoch. */
@@ -54,6 +62,10 @@ export interface LeaseClaims {
   dunningEndsAt: number | null;
   /** The machine fingerprint id the deployment is bound to (lock or components policy); '' when unbound. */
   fingerprint: string;
+  /** On a VERSION_LOCKED lease: the newest application version the expired license still runs; '' otherwise. */
+  maxVersion: string;
+  /** The metrics whose limit is enforced softly (over the limit is allowed and recorded for true-up). */
+  limitEnforcement: Record<string, 'soft' | 'hard'>;
   kid: string;
 }
 
@@ -262,6 +274,11 @@ function shape(p: Record<string, unknown>, kid: string): Shaped {
   if (typeof limits !== 'object' || Array.isArray(limits) || !Object.values(limits).every((v) => Number.isInteger(v))) {
     throw new LeaseVerifyError('malformed');
   }
+  const enforcement = (p.limitEnforcement ?? {}) as Record<string, unknown>;
+  if (typeof enforcement !== 'object' || Array.isArray(enforcement) ||
+    !Object.values(enforcement).every((v) => typeof v === 'string')) {
+    throw new LeaseVerifyError('malformed');
+  }
   const ms = (v: number | null) => (v === null ? null : v * 1000);
   const claims: LeaseClaims = {
     id: optStr(p.jti),
@@ -283,6 +300,8 @@ function shape(p: Record<string, unknown>, kid: string): Shaped {
     pastDueSince: ms(optNum(p.pastDueSince)),
     dunningEndsAt: ms(optNum(p.dunningEndsAt)),
     fingerprint: optStr(p.fingerprint),
+    maxVersion: optStr(p.maxVersion),
+    limitEnforcement: enforcement as Record<string, 'soft' | 'hard'>,
     kid,
   };
   return { claims, exp, nbf, aud };

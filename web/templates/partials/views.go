@@ -71,6 +71,9 @@ type Deployment struct {
 	LastSeenAt time.Time // shown relative, in the viewer's time zone
 	Status     string    // active | stale | deactivated
 	LeaseEnds  string    // when not active: when its last lease ends at the latest; "" otherwise
+	// SeatLost: it holds a seat beyond the license's seats (after a
+	// downgrade) and is refused at its next check.
+	SeatLost bool
 }
 
 // Deployments is the license page's deployments table.

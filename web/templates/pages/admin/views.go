@@ -123,4 +123,6 @@ type LicenseDetail struct {
 	Audit       []AuditRow
 	RevealedKey string
 	Lifecycle   LicenseLifecycle // license_lifecycle.templ
+	PlanChange  partials.PlanChange
+	Policy      partials.PolicyForm
 }
