@@ -12,8 +12,16 @@ STRIPE_MOCK_VERSION := v0.203.0
 
 include deploy/deploy.mk
 
+# make run also starts a registry (CNCF Distribution, built into bin/ when
+# missing) that trusts the portal's tokens, for pushing and pulling images.
+REGISTRY := $(BIN)/registry
+REGISTRY_VERSION := v3.1.2
+
 run:
-	$(GO) run ./cmd/portal serve
+	@[ -x $(REGISTRY) ] || { echo "building the registry into bin/ for make run" >&2; \
+	  GOBIN=$(BIN) $(GO) install github.com/distribution/distribution/v3/cmd/registry@$(REGISTRY_VERSION) || \
+	  echo "warning: could not build the registry; the portal starts without one" >&2; }
+	NLS_DEV_REGISTRY="$$([ -x $(REGISTRY) ] && echo $(REGISTRY))" $(GO) run ./cmd/portal serve
 
 build:
 	$(GO) build -o $(BIN)/portal ./cmd/portal

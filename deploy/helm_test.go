@@ -154,6 +154,7 @@ func TestChartRefusesReplicasThatWouldNotShareKeys(t *testing.T) {
 	}{
 		{"no secrets at all", nil, "secrets.sessionSecret"},
 		{"no signing keys", []string{"--set", "secrets.sessionSecret=0123456789abcdef0123456789abcdef", "--set", "secrets.sealKey=0123456789abcdef0123456789abcdef"}, "signingKeys"},
+		{"no registry keys", []string{"-f", chartTestValues, "--set", "registryKeys.files=null"}, "registryKeys"},
 		{"grace shorter than the drain", []string{"-f", chartTestValues, "--set", "terminationGracePeriodSeconds=10"}, "terminationGracePeriodSeconds"},
 	}
 	for _, tc := range cases {
@@ -311,7 +312,7 @@ func TestChartOptionalParts(t *testing.T) {
 	spec := r.deployments[0].Spec.Template.Spec
 	var keys *corev1.Volume
 	for i := range spec.Volumes {
-		if spec.Volumes[i].Secret != nil {
+		if spec.Volumes[i].Name == "keys-secret" {
 			keys = &spec.Volumes[i]
 		}
 	}
@@ -398,52 +399,63 @@ func checkSecretRefs(t *testing.T, r rendered, c corev1.Container) {
 	}
 }
 
-// checkKeysVolume: the signing keys come from one Secret, copied for the
-// portal's user by the init container and mounted where NLS_KEYS_DIR points.
+// checkKeysVolume: the signing keys and the registry token keys each come
+// from one Secret, copied for the portal's user by the init container and
+// mounted where NLS_KEYS_DIR and NLS_REGISTRY_KEYS_DIR point, so every
+// replica signs with the same keys.
 func checkKeysVolume(t *testing.T, r rendered, spec corev1.PodSpec) {
 	t.Helper()
-	var secretVol string
-	for _, v := range spec.Volumes {
-		if v.Secret != nil {
-			secretVol = v.Name
-			s := findSecret(t, r, v.Secret.SecretName)
-			pems := 0
-			for k := range s.StringData {
-				if strings.HasSuffix(k, ".pem") {
-					pems++
-				}
-			}
-			if _, ok := s.StringData["current"]; !ok || pems == 0 {
-				t.Errorf("keys Secret %s holds %d keys and no current file", s.Name, pems)
-			}
-		}
-	}
 	if len(spec.InitContainers) != 1 {
 		t.Fatalf("got %d init containers, want the keys copy", len(spec.InitContainers))
 	}
 	init := spec.InitContainers[0]
-	var from, to string
-	for _, m := range init.VolumeMounts {
-		if m.Name == secretVol {
-			from = m.MountPath
-		} else {
-			to = m.Name
-		}
-	}
 	script := strings.Join(init.Command, " ")
-	if from == "" || !strings.Contains(script, from) || !strings.Contains(script, "0600") {
-		t.Errorf("init container %q does not copy %s with mode 0600", script, from)
-	}
-	for _, c := range spec.Containers {
-		dir := envOf(c)["NLS_KEYS_DIR"]
+	for _, k := range []struct{ env, secretVol, vol string }{
+		{"NLS_KEYS_DIR", "keys-secret", "keys"},
+		{"NLS_REGISTRY_KEYS_DIR", "registry-keys-secret", "registry-keys"},
+	} {
 		found := false
-		for _, m := range c.VolumeMounts {
-			if m.Name == to && m.MountPath == dir {
+		for _, v := range spec.Volumes {
+			if v.Name == k.secretVol && v.Secret != nil {
 				found = true
+				s := findSecret(t, r, v.Secret.SecretName)
+				pems := 0
+				for f := range s.StringData {
+					if strings.HasSuffix(f, ".pem") {
+						pems++
+					}
+				}
+				if _, ok := s.StringData["current"]; !ok || pems == 0 {
+					t.Errorf("keys Secret %s holds %d keys and no current file", s.Name, pems)
+				}
 			}
 		}
 		if !found {
-			t.Errorf("%s: NLS_KEYS_DIR %s is not the volume %s the keys are copied into", c.Name, dir, to)
+			t.Errorf("no Secret volume %s for %s", k.secretVol, k.env)
+		}
+		var from, to string
+		for _, m := range init.VolumeMounts {
+			switch m.Name {
+			case k.secretVol:
+				from = m.MountPath
+			case k.vol:
+				to = m.MountPath
+			}
+		}
+		if from == "" || to == "" || !strings.Contains(script, "cp "+from+"/* "+to+"/") || !strings.Contains(script, "chmod 0600 "+to+"/*") {
+			t.Errorf("init container %q does not copy %s (%s) into %s (%s) with mode 0600", script, k.secretVol, from, k.vol, to)
+		}
+		for _, c := range spec.Containers {
+			dir := envOf(c)[k.env]
+			found := false
+			for _, m := range c.VolumeMounts {
+				if m.Name == k.vol && m.MountPath == dir && dir != "" {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("%s: %s %q is not the volume %s the keys are copied into", c.Name, k.env, dir, k.vol)
+			}
 		}
 	}
 	if spec.SecurityContext == nil || spec.SecurityContext.FSGroup == nil {

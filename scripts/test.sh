@@ -89,7 +89,20 @@ if [ -z "${TEST_DATABASE_URL:-}" ]; then
   export TEST_DATABASE_URL
 fi
 
+# The deploy tools (ko, helm, goreleaser) take minutes to build on a fresh
+# machine: build them at low priority while the Go tests run, on the CPU the
+# tests leave idle; scripts/test-deploy.sh runs once they are done.
+tools_pid=""
+if [ ! -x bin/ko ] || [ ! -x bin/helm ] || [ ! -x bin/goreleaser ]; then
+  echo "building the deploy tools into bin/ in the background" >&2
+  nice -n 19 make -s deploy-tools >&2 &
+  tools_pid=$!
+fi
+
 go test -count=1 -p 2 "$@" ./...
+if [ -n "$tools_pid" ]; then
+  wait "$tools_pid" || echo "warning: building the deploy tools failed; test-deploy.sh tries again" >&2
+fi
 
 # --- Node client (clients/node): its own script, run after the Go tests ---
 ./scripts/test-node.sh

@@ -41,6 +41,8 @@ type DistConfig struct {
 	RegistryKeyDelay time.Duration
 	RegistryHost     string
 	S3               blobstore.S3Config // S3.Bucket set: artifacts live in S3
+	DevRegistry      string             // a registry binary serve runs as a child process (make run)
+	DevRegistryAddr  string
 }
 
 func loadDistConfig(r *envReader, c *Config) {
@@ -59,6 +61,12 @@ func loadDistConfig(r *envReader, c *Config) {
 			Bucket: r.str("NLS_S3_BUCKET", ""), Prefix: r.str("NLS_S3_PREFIX", ""),
 			AccessKeyID: r.str("NLS_S3_ACCESS_KEY_ID", ""), SecretAccessKey: r.secret("NLS_S3_SECRET_ACCESS_KEY"),
 			PathStyle: r.bool("NLS_S3_PATH_STYLE", false)},
+		DevRegistry:     r.str("NLS_DEV_REGISTRY", ""),
+		DevRegistryAddr: r.addr("NLS_DEV_REGISTRY_ADDR", "localhost:5000"),
+	}
+	if c.Dist.DevRegistry != "" && c.Dist.RegistryHost == "" {
+		// The portal's image references then name the registry customers pull from.
+		c.Dist.RegistryHost = c.Dist.DevRegistryAddr
 	}
 }
 
@@ -103,11 +111,11 @@ func (e *cmdEnv) openDistribution() (store blobstore.Store, local *blobstore.FS,
 			return nil, nil, nil, fmt.Errorf("NLS_S3_BUCKET: %w", err)
 		}
 	} else {
-		secret, err := e.dataSecret(e.cfg.Dist.DownloadSecret, "download.key")
+		secret, err := e.downloadSecret()
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		if local, err = blobstore.NewFS(e.cfg.Dist.BlobDir, []byte(secret), e.cfg.BaseURL+"/dl", nil); err != nil {
+		if local, err = blobstore.NewFS(e.cfg.Dist.BlobDir, secret, e.cfg.BaseURL+"/dl", nil); err != nil {
 			return nil, nil, nil, fmt.Errorf("NLS_BLOB_DIR: %w", err)
 		}
 		store = local
@@ -120,6 +128,22 @@ func (e *cmdEnv) openDistribution() (store blobstore.Store, local *blobstore.FS,
 		e.log.Info("generated a registry token signing key", "dir", e.cfg.Dist.RegistryKeysDir)
 	}
 	return store, local, ring, nil
+}
+
+// downloadSecret is the key of the filesystem store's signed download
+// links: NLS_DOWNLOAD_SECRET, or else one derived from the seal key, which
+// every process on one database already shares (README, several
+// processes), so a link one process signs works on all of them.
+func (e *cmdEnv) downloadSecret() ([]byte, error) {
+	if e.cfg.Dist.DownloadSecret != "" {
+		return []byte(e.cfg.Dist.DownloadSecret), nil
+	}
+	sealKey, err := e.dataSecret(e.cfg.SealKey, "seal.key")
+	if err != nil {
+		return nil, err
+	}
+	k := sha256.Sum256([]byte("nls-download-links:" + sealKey))
+	return k[:], nil
 }
 
 // registry handles "portal registry config|rotate".

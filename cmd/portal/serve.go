@@ -62,6 +62,13 @@ func (e *cmdEnv) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var devReg *devRegistry
+	if e.cfg.Dist.DevRegistry != "" {
+		if devReg, err = e.startDevRegistry(ctx, registryKeys); err != nil {
+			return err
+		}
+		defer devReg.stop()
+	}
 	stats := db.NewValidationStats(store, e.log)
 	statsCtx, stopStats := context.WithCancel(context.Background())
 	statsDone := make(chan struct{})
@@ -131,6 +138,10 @@ func (e *cmdEnv) serve(ctx context.Context) error {
 		return fmt.Errorf("LISTEN_ADDR %s: %w", e.cfg.ListenAddr, err)
 	}
 	e.log.Info("portal listening", "addr", ln.Addr().String(), "url", e.cfg.BaseURL)
+	if devReg != nil {
+		e.log.Info("registry listening", "addr", devReg.addr)
+		fmt.Fprint(e.stdout, devReg.howTo())
+	}
 	served := make(chan error, 1)
 	go func() { served <- app.Listener(ln) }()
 

@@ -32,6 +32,10 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- .Values.signingKeys.existingSecret | default (printf "%s-signing-keys" (include "nls.fullname" .)) -}}
 {{- end -}}
 
+{{- define "nls.registryKeysSecretName" -}}
+{{- .Values.registryKeys.existingSecret | default (printf "%s-registry-keys" (include "nls.fullname" .)) -}}
+{{- end -}}
+
 {{/* Refuses values that would start replicas that disagree or cannot drain. */}}
 {{- define "nls.validate" -}}
 {{- if and (not .Values.secrets.existingSecret) (or (lt (len .Values.secrets.sessionSecret) 32) (lt (len .Values.secrets.sealKey) 32)) -}}
@@ -39,6 +43,9 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end -}}
 {{- if and (not .Values.signingKeys.existingSecret) (not .Values.signingKeys.files) -}}
 {{- fail "signingKeys.existingSecret or signingKeys.files is required: every replica must sign with the same keys (see deploy/README.md)" -}}
+{{- end -}}
+{{- if and (not .Values.registryKeys.existingSecret) (not .Values.registryKeys.files) -}}
+{{- fail "registryKeys.existingSecret or registryKeys.files is required: every replica must sign registry tokens with the keys the registry trusts (see deploy/README.md)" -}}
 {{- end -}}
 {{- if and (not .Values.database.url) (not .Values.database.existingSecret) -}}
 {{- fail "database.url or database.existingSecret is required" -}}
@@ -71,7 +78,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
     secretKeyRef:
       name: {{ include "nls.secretName" . }}
       key: NLS_SEAL_KEY
-{{- range $key := list "NLS_SESSION_SECRET_PREVIOUS" "NLS_METRICS_TOKEN" "STRIPE_WEBHOOK_SECRET" "STRIPE_SECRET_KEY" "NLS_SMTP_URL" }}
+{{- range $key := list "NLS_SESSION_SECRET_PREVIOUS" "NLS_DOWNLOAD_SECRET" "NLS_METRICS_TOKEN" "STRIPE_WEBHOOK_SECRET" "STRIPE_SECRET_KEY" "NLS_SMTP_URL" }}
 - name: {{ $key }}
   valueFrom:
     secretKeyRef:
@@ -103,6 +110,8 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
   value: /var/lib/nls
 - name: NLS_KEYS_DIR
   value: /var/lib/nls/keys
+- name: NLS_REGISTRY_KEYS_DIR
+  value: /var/lib/nls/registry-keys
 {{- range $k, $v := .Values.env }}
 - name: {{ $k }}
   value: {{ $v | quote }}
@@ -114,7 +123,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 - name: keys
   image: {{ .Values.keysInit.image }}
   imagePullPolicy: {{ .Values.keysInit.pullPolicy }}
-  command: ["sh", "-c", "cp /secret/* /keys/ && chmod 0600 /keys/*"]
+  command: ["sh", "-c", "cp /secret/* /keys/ && chmod 0600 /keys/* && cp /registry-secret/* /registry-keys/ && chmod 0600 /registry-keys/*"]
   securityContext:
     {{- toYaml .Values.securityContext | nindent 4 }}
   volumeMounts:
@@ -123,6 +132,11 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
       readOnly: true
     - name: keys
       mountPath: /keys
+    - name: registry-keys-secret
+      mountPath: /registry-secret
+      readOnly: true
+    - name: registry-keys
+      mountPath: /registry-keys
 {{- end -}}
 
 {{- define "nls.volumes" -}}
@@ -130,6 +144,13 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
   secret:
     secretName: {{ include "nls.keysSecretName" . }}
 - name: keys
+  emptyDir:
+    medium: Memory
+    sizeLimit: 1Mi
+- name: registry-keys-secret
+  secret:
+    secretName: {{ include "nls.registryKeysSecretName" . }}
+- name: registry-keys
   emptyDir:
     medium: Memory
     sizeLimit: 1Mi
@@ -144,6 +165,9 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- define "nls.volumeMounts" -}}
 - name: keys
   mountPath: /var/lib/nls/keys
+  readOnly: true
+- name: registry-keys
+  mountPath: /var/lib/nls/registry-keys
   readOnly: true
 - name: data
   mountPath: /var/lib/nls
