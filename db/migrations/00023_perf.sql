@@ -23,6 +23,10 @@
 -- Should the process die between the two, other processes' caches count the
 -- new seat only when their entries expire (db.FactsCache's TTL); seats are
 -- admitted under the license lock in the database, never from a cache.
+--
+-- Usage rollups: usage_metric_days' shard is the writing backend's rather
+-- than the customer's (usage_daily_rollup_rows), so that concurrent reports
+-- do not wait for each other's commits on a shared day row.
 
 -- +goose Up
 -- +goose StatementBegin
@@ -115,7 +119,111 @@ END
 $$;
 -- +goose StatementEnd
 
+-- +goose StatementBegin
+CREATE OR REPLACE FUNCTION usage_daily_rollup_rows() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    -- The statement's changes as (customer, metric, day, delta, value):
+    -- value is the new daily value (0 when deleted), the month's peak candidate.
+    c uuid[];
+    m text[];
+    d date[];
+    dl numeric[];
+    v bigint[];
+BEGIN
+    IF current_setting('nls.usage_rollups', true) = 'off' THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        SELECT array_agg(customer_id), array_agg(metric), array_agg(day), array_agg(value::numeric), array_agg(value)
+        INTO c, m, d, dl, v FROM new_rows;
+    ELSIF TG_OP = 'UPDATE' THEN
+        SELECT array_agg(n.customer_id), array_agg(n.metric), array_agg(n.day), array_agg(n.value::numeric - o.value),
+            array_agg(n.value)
+        INTO c, m, d, dl, v
+        FROM new_rows n JOIN old_rows o USING (license_id, metric, day)
+        WHERE n.value <> o.value; -- a gauge below its peak changes nothing
+    ELSE
+        SELECT array_agg(customer_id), array_agg(metric), array_agg(day), array_agg(-value::numeric), array_agg(0::bigint)
+        INTO c, m, d, dl, v FROM old_rows;
+    END IF;
+    IF c IS NULL THEN
+        RETURN NULL;
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtextextended('usage_rollup:' || x.cust::text, 0))
+    FROM (SELECT DISTINCT cust FROM unnest(c) AS u(cust) ORDER BY 1) x;
+    -- The shard is this backend's: no two transactions running at once
+    -- (on different connections) write the same day row unless their
+    -- process ids agree modulo 64, where shards by customer made reports
+    -- of unrelated customers queue on a row each other held until commit.
+    -- The rows only ever add up over their shards.
+    INSERT INTO usage_metric_days AS t (metric, day, shard, value)
+    SELECT x.metric, x.day, (pg_backend_pid() % 64)::smallint, sum(x.delta)
+    FROM unnest(c, m, d, dl) AS x(cust, metric, day, delta) GROUP BY 1, 2 ORDER BY 2, 1
+    ON CONFLICT (metric, day, shard) DO UPDATE SET value = t.value + excluded.value;
+    -- total carries the statement's delta (at most the largest bigint): a
+    -- new month row starts from it, an existing one adds it.
+    INSERT INTO usage_customer_months AS t (metric, month, customer_id, total, peak)
+    SELECT x.metric, date_trunc('month', x.day)::date, x.cust, least(sum(x.delta), 9223372036854775807)::bigint,
+        max(x.value)
+    FROM unnest(c, m, d, dl, v) AS x(cust, metric, day, delta, value) GROUP BY 1, 2, 3 ORDER BY 2, 1, 3
+    ON CONFLICT (metric, month, customer_id) DO UPDATE
+        SET total = least(t.total::numeric + excluded.total, 9223372036854775807)::bigint,
+            peak = greatest(t.peak, excluded.peak);
+    RETURN NULL;
+END
+$$;
+-- +goose StatementEnd
+
 -- +goose Down
+-- +goose StatementBegin
+CREATE OR REPLACE FUNCTION usage_daily_rollup_rows() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    -- The statement's changes as (customer, metric, day, delta, value):
+    -- value is the new daily value (0 when deleted), the month's peak candidate.
+    c uuid[];
+    m text[];
+    d date[];
+    dl numeric[];
+    v bigint[];
+BEGIN
+    IF current_setting('nls.usage_rollups', true) = 'off' THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        SELECT array_agg(customer_id), array_agg(metric), array_agg(day), array_agg(value::numeric), array_agg(value)
+        INTO c, m, d, dl, v FROM new_rows;
+    ELSIF TG_OP = 'UPDATE' THEN
+        SELECT array_agg(n.customer_id), array_agg(n.metric), array_agg(n.day), array_agg(n.value::numeric - o.value),
+            array_agg(n.value)
+        INTO c, m, d, dl, v
+        FROM new_rows n JOIN old_rows o USING (license_id, metric, day)
+        WHERE n.value <> o.value; -- a gauge below its peak changes nothing
+    ELSE
+        SELECT array_agg(customer_id), array_agg(metric), array_agg(day), array_agg(-value::numeric), array_agg(0::bigint)
+        INTO c, m, d, dl, v FROM old_rows;
+    END IF;
+    IF c IS NULL THEN
+        RETURN NULL;
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtextextended('usage_rollup:' || x.cust::text, 0))
+    FROM (SELECT DISTINCT cust FROM unnest(c) AS u(cust) ORDER BY 1) x;
+    INSERT INTO usage_metric_days AS t (metric, day, shard, value)
+    SELECT x.metric, x.day, usage_rollup_shard(x.cust), sum(x.delta)
+    FROM unnest(c, m, d, dl) AS x(cust, metric, day, delta) GROUP BY 1, 2, 3 ORDER BY 2, 1, 3
+    ON CONFLICT (metric, day, shard) DO UPDATE SET value = t.value + excluded.value;
+    -- total carries the statement's delta (at most the largest bigint): a
+    -- new month row starts from it, an existing one adds it.
+    INSERT INTO usage_customer_months AS t (metric, month, customer_id, total, peak)
+    SELECT x.metric, date_trunc('month', x.day)::date, x.cust, least(sum(x.delta), 9223372036854775807)::bigint,
+        max(x.value)
+    FROM unnest(c, m, d, dl, v) AS x(cust, metric, day, delta, value) GROUP BY 1, 2, 3 ORDER BY 2, 1, 3
+    ON CONFLICT (metric, month, customer_id) DO UPDATE
+        SET total = least(t.total::numeric + excluded.total, 9223372036854775807)::bigint,
+            peak = greatest(t.peak, excluded.peak);
+    RETURN NULL;
+END
+$$;
+-- +goose StatementEnd
 -- +goose StatementBegin
 CREATE OR REPLACE FUNCTION notify_license_facts() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
