@@ -12,6 +12,97 @@ import (
 	"github.com/google/uuid"
 )
 
+const acquireSeat = `-- name: AcquireSeat :one
+SELECT a.outcome::text AS outcome, a.in_use::int AS in_use, a.event_id, a.id, a.license_id, a.deployment_id,
+    a.status, a.fingerprint, a.hostname, a.ip, a.app_version, coalesce(a.offline, false) AS offline,
+    a.deactivated_at, a.deactivated_by,
+    a.first_seen_at, a.last_seen_at, a.offline_until, a.fingerprint_components
+FROM acquire_seat($1::uuid, $2::text, $3::int, $4::int,
+    $5::uuid, $6::text, $7::text, $8::text, $9::text, $10::boolean,
+    $11::timestamptz, $12::text, $13::jsonb) a
+`
+
+type AcquireSeatParams struct {
+	LicenseID    uuid.UUID
+	DeploymentID string
+	SeatLimit    *int32
+	WindowHours  int32
+	NewID        uuid.UUID
+	Fingerprint  string
+	Hostname     string
+	Ip           string
+	AppVersion   string
+	Offline      bool
+	Now          time.Time
+	EventType    *string
+	EventData    []byte
+}
+
+type AcquireSeatRow struct {
+	Outcome               string
+	InUse                 int32
+	EventID               *uuid.UUID
+	ID                    *uuid.UUID
+	LicenseID             *uuid.UUID
+	DeploymentID          *string
+	Status                *string
+	Fingerprint           *string
+	Hostname              *string
+	Ip                    *string
+	AppVersion            *string
+	Offline               bool
+	DeactivatedAt         *time.Time
+	DeactivatedBy         *string
+	FirstSeenAt           *time.Time
+	LastSeenAt            *time.Time
+	OfflineUntil          *time.Time
+	FingerprintComponents []byte
+}
+
+// A new, stale or released deployment asks for a seat: one statement
+// (acquire_seat, migration 00023) locks the license, counts, activates and
+// records deployment.activated when the row is new. The deployment's
+// columns are null unless it is held or deactivated.
+func (q *Queries) AcquireSeat(ctx context.Context, arg AcquireSeatParams) (AcquireSeatRow, error) {
+	row := q.db.QueryRow(ctx, acquireSeat,
+		arg.LicenseID,
+		arg.DeploymentID,
+		arg.SeatLimit,
+		arg.WindowHours,
+		arg.NewID,
+		arg.Fingerprint,
+		arg.Hostname,
+		arg.Ip,
+		arg.AppVersion,
+		arg.Offline,
+		arg.Now,
+		arg.EventType,
+		arg.EventData,
+	)
+	var i AcquireSeatRow
+	err := row.Scan(
+		&i.Outcome,
+		&i.InUse,
+		&i.EventID,
+		&i.ID,
+		&i.LicenseID,
+		&i.DeploymentID,
+		&i.Status,
+		&i.Fingerprint,
+		&i.Hostname,
+		&i.Ip,
+		&i.AppVersion,
+		&i.Offline,
+		&i.DeactivatedAt,
+		&i.DeactivatedBy,
+		&i.FirstSeenAt,
+		&i.LastSeenAt,
+		&i.OfflineUntil,
+		&i.FingerprintComponents,
+	)
+	return i, err
+}
+
 const countDeploymentsByFreshness = `-- name: CountDeploymentsByFreshness :one
 WITH counts AS MATERIALIZED (
     SELECT
@@ -207,19 +298,12 @@ func (q *Queries) GetDeploymentForUpdate(ctx context.Context, arg GetDeploymentF
 	return i, err
 }
 
-const listActiveAndReleasedDeployments = `-- name: ListActiveAndReleasedDeployments :many
-SELECT id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until, fingerprint_components, seen_hour FROM deployments WHERE license_id = $1 LIMIT $2
+const listDeployments = `-- name: ListDeployments :many
+SELECT id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until, fingerprint_components, seen_hour FROM deployments WHERE license_id = $1 ORDER BY last_seen_at DESC, id
 `
 
-type ListActiveAndReleasedDeploymentsParams struct {
-	LicenseID uuid.UUID
-	Max       int32
-}
-
-// A license's deployments, at most @max of them, for the cached validation
-// facts (db.FactsCache).
-func (q *Queries) ListActiveAndReleasedDeployments(ctx context.Context, arg ListActiveAndReleasedDeploymentsParams) ([]Deployment, error) {
-	rows, err := q.db.Query(ctx, listActiveAndReleasedDeployments, arg.LicenseID, arg.Max)
+func (q *Queries) ListDeployments(ctx context.Context, licenseID uuid.UUID) ([]Deployment, error) {
+	rows, err := q.db.Query(ctx, listDeployments, licenseID)
 	if err != nil {
 		return nil, err
 	}
@@ -255,12 +339,22 @@ func (q *Queries) ListActiveAndReleasedDeployments(ctx context.Context, arg List
 	return items, nil
 }
 
-const listDeployments = `-- name: ListDeployments :many
-SELECT id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until, fingerprint_components, seen_hour FROM deployments WHERE license_id = $1 ORDER BY last_seen_at DESC, id
+const listDeploymentsByKeyHash = `-- name: ListDeploymentsByKeyHash :many
+SELECT d.id, d.license_id, d.deployment_id, d.status, d.fingerprint, d.hostname, d.ip, d.app_version, d.offline, d.deactivated_at, d.deactivated_by, d.first_seen_at, d.last_seen_at, d.offline_until, d.fingerprint_components, d.seen_hour FROM deployments d
+WHERE d.license_id = (SELECT k.license_id FROM license_keys k WHERE k.key_hash = $1)
+LIMIT $2
 `
 
-func (q *Queries) ListDeployments(ctx context.Context, licenseID uuid.UUID) ([]Deployment, error) {
-	rows, err := q.db.Query(ctx, listDeployments, licenseID)
+type ListDeploymentsByKeyHashParams struct {
+	KeyHash []byte
+	Max     int32
+}
+
+// A license's deployments, at most @max of them, found by one of its keys:
+// sent with GetValidationContext in one round trip when the facts cache
+// loads an entry.
+func (q *Queries) ListDeploymentsByKeyHash(ctx context.Context, arg ListDeploymentsByKeyHashParams) ([]Deployment, error) {
+	rows, err := q.db.Query(ctx, listDeploymentsByKeyHash, arg.KeyHash, arg.Max)
 	if err != nil {
 		return nil, err
 	}
@@ -306,6 +400,18 @@ func (q *Queries) LockLicenseSeats(ctx context.Context, id uuid.UUID) (uuid.UUID
 	var id_2 uuid.UUID
 	err := row.Scan(&id_2)
 	return id_2, err
+}
+
+const notifyLicenseFacts = `-- name: NotifyLicenseFacts :exec
+SELECT pg_notify('nls_license_facts', $1::text)
+`
+
+// Tells every process's facts cache that a license's deployments changed
+// (acquire_seat leaves this to its caller, after the commit); the payload
+// is db.factsPayload's.
+func (q *Queries) NotifyLicenseFacts(ctx context.Context, payload string) error {
+	_, err := q.db.Exec(ctx, notifyLicenseFacts, payload)
+	return err
 }
 
 const reactivateDeployment = `-- name: ReactivateDeployment :one
@@ -420,59 +526,4 @@ type TouchDeploymentsParams struct {
 func (q *Queries) TouchDeployments(ctx context.Context, arg TouchDeploymentsParams) error {
 	_, err := q.db.Exec(ctx, touchDeployments, arg.Ids, arg.SeenAts)
 	return err
-}
-
-const upsertActiveDeployment = `-- name: UpsertActiveDeployment :one
-INSERT INTO deployments (license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline,
-    first_seen_at, last_seen_at)
-VALUES ($1, $2, 'active', $3, $4, $5, $6, $7, $8, $8)
-ON CONFLICT (license_id, deployment_id) DO UPDATE SET
-    status = 'active', deactivated_at = NULL, deactivated_by = NULL, fingerprint = excluded.fingerprint,
-    hostname = excluded.hostname, ip = excluded.ip, app_version = excluded.app_version,
-    offline = excluded.offline, last_seen_at = excluded.last_seen_at
-RETURNING id, license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline, deactivated_at, deactivated_by, first_seen_at, last_seen_at, offline_until, fingerprint_components, seen_hour
-`
-
-type UpsertActiveDeploymentParams struct {
-	LicenseID    uuid.UUID
-	DeploymentID string
-	Fingerprint  string
-	Hostname     string
-	Ip           string
-	AppVersion   string
-	Offline      bool
-	SeenAt       time.Time
-}
-
-func (q *Queries) UpsertActiveDeployment(ctx context.Context, arg UpsertActiveDeploymentParams) (Deployment, error) {
-	row := q.db.QueryRow(ctx, upsertActiveDeployment,
-		arg.LicenseID,
-		arg.DeploymentID,
-		arg.Fingerprint,
-		arg.Hostname,
-		arg.Ip,
-		arg.AppVersion,
-		arg.Offline,
-		arg.SeenAt,
-	)
-	var i Deployment
-	err := row.Scan(
-		&i.ID,
-		&i.LicenseID,
-		&i.DeploymentID,
-		&i.Status,
-		&i.Fingerprint,
-		&i.Hostname,
-		&i.Ip,
-		&i.AppVersion,
-		&i.Offline,
-		&i.DeactivatedAt,
-		&i.DeactivatedBy,
-		&i.FirstSeenAt,
-		&i.LastSeenAt,
-		&i.OfflineUntil,
-		&i.FingerprintComponents,
-		&i.SeenHour,
-	)
-	return i, err
 }

@@ -158,19 +158,6 @@ func (s *Store) RecordMilestones(ctx context.Context, evs []events.Event) (int, 
 	return n, err
 }
 
-// recordActivation records a deployment's first seat; the customer is read
-// here because seat checks do not carry it.
-func (s *Store) recordActivation(ctx context.Context, q *Queries, d Deployment, now time.Time) error {
-	if s.outbox.off {
-		return nil
-	}
-	lic, err := q.GetLicense(ctx, d.LicenseID)
-	if err != nil {
-		return err
-	}
-	return s.recordDeployment(ctx, q, events.DeploymentActivated, lic.CustomerID, d, now)
-}
-
 // StripeCancelsAtPeriodEnd reports whether the license's Stripe subscription
 // is set to cancel at the end of its period; false when Stripe never said so.
 func (s *Store) StripeCancelsAtPeriodEnd(ctx context.Context, licenseID uuid.UUID) (bool, error) {

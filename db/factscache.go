@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,6 +30,8 @@ type FactsCache struct {
 	log   *slog.Logger
 	ttl   time.Duration
 
+	origin string // tags the notifications of this cache's own seat acquisitions
+
 	mu        sync.Mutex
 	byKey     map[[32]byte]*cachedLicense
 	byLicense map[uuid.UUID][][32]byte
@@ -50,7 +53,7 @@ const maxCachedDeployments = 2000
 
 // NewFactsCache returns an empty cache; Run must be running for it to serve.
 func NewFactsCache(store *Store, log *slog.Logger, ttl time.Duration) *FactsCache {
-	return &FactsCache{store: store, log: log, ttl: ttl, byKey: map[[32]byte]*cachedLicense{},
+	return &FactsCache{store: store, log: log, ttl: ttl, origin: uuid.NewString(), byKey: map[[32]byte]*cachedLicense{},
 		byLicense: map[uuid.UUID][][32]byte{}}
 }
 
@@ -72,14 +75,21 @@ func (c *FactsCache) ValidationContext(ctx context.Context, keyHash [32]byte, de
 		return e.rowFor(deploymentID, now), nil
 	}
 	c.loads.Add(1)
-	row, err := c.store.ValidationContext(ctx, keyHash, "", now)
+	// The license and its deployments, in one round trip.
+	var row GetValidationContextRow
+	var deps []Deployment
+	err := c.store.pipelined(ctx, func(q *Queries) error {
+		var rowErr, depsErr error
+		row, rowErr = q.GetValidationContext(ctx, GetValidationContextParams{KeyHash: keyHash[:], Now: now})
+		deps, depsErr = q.ListDeploymentsByKeyHash(ctx, ListDeploymentsByKeyHashParams{KeyHash: keyHash[:],
+			Max: maxCachedDeployments + 1})
+		if rowErr != nil {
+			return rowErr
+		}
+		return depsErr
+	})
 	if err != nil {
 		return row, err
-	}
-	deps, err := c.store.q.ListActiveAndReleasedDeployments(ctx, ListActiveAndReleasedDeploymentsParams{LicenseID: row.ID,
-		Max: maxCachedDeployments + 1})
-	if err != nil {
-		return row, Translate(err)
 	}
 	if len(deps) > maxCachedDeployments {
 		return c.store.ValidationContext(ctx, keyHash, deploymentID, now)
@@ -126,9 +136,26 @@ func (e *cachedLicense) rowFor(deploymentID string, now time.Time) GetValidation
 // Invalidations counts the change notifications received.
 func (c *FactsCache) Invalidations() int64 { return c.invalidations.Load() }
 
-// invalidate drops one license's entries, or all of them for "*".
+// factsPayload is a notification that the license's deployments changed,
+// tagged with the facts cache (origin) that already knows, if any.
+func factsPayload(licenseID uuid.UUID, origin string) string {
+	if origin == "" {
+		return licenseID.String()
+	}
+	return licenseID.String() + " " + origin
+}
+
+// invalidate drops one license's entries, or all of them for "*"; a
+// notification of this cache's own seat acquisition changes nothing, as
+// seated has updated the entries already.
 func (c *FactsCache) invalidate(payload string) {
 	defer c.invalidations.Add(1)
+	if id, origin, ok := strings.Cut(payload, " "); ok {
+		if origin == c.origin {
+			return
+		}
+		payload = id
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
@@ -190,10 +217,48 @@ func (c *FactsCache) listen(ctx context.Context) error {
 	}
 }
 
+// seated puts a deployment that just took its seat into the license's
+// entries, as a reload would find it, without reloading. Fills begun before
+// the seat's commit are not kept (gen), as an invalidation would ensure.
+// Entries are replaced, never changed, since readers use them unlocked.
+func (c *FactsCache) seated(licenseID uuid.UUID, d Deployment) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	for _, k := range c.byLicense[licenseID] {
+		old := c.byKey[k]
+		if old == nil {
+			continue
+		}
+		e := &cachedLicense{row: old.row, deps: make(map[string]Deployment, len(old.deps)+1), loaded: old.loaded}
+		for id, x := range old.deps {
+			e.deps[id] = x
+		}
+		e.deps[d.DeploymentID] = d
+		if len(e.deps) > maxCachedDeployments {
+			delete(c.byKey, k)
+			continue
+		}
+		c.byKey[k] = e
+	}
+}
+
 // FactsStore is the store with its validation read answered by a FactsCache.
 type FactsStore struct {
 	*Store
 	Facts *FactsCache
+}
+
+// AcquireSeat is Store.AcquireSeat keeping this process's cached facts of
+// the license current, where other processes drop theirs on the
+// notification it sends.
+func (s FactsStore) AcquireSeat(ctx context.Context, licenseID uuid.UUID, maxDeployments *int32, window time.Duration,
+	info DeploymentInfo, now time.Time) (Deployment, SeatOutcome, int, error) {
+	d, outcome, inUse, err := s.Store.acquireSeat(ctx, licenseID, maxDeployments, window, info, now, s.Facts.origin)
+	if err == nil && outcome == SeatHeld {
+		s.Facts.seated(licenseID, d)
+	}
+	return d, outcome, inUse, err
 }
 
 // ValidationContext reads through the cache.

@@ -159,3 +159,56 @@ func TestSeatsHoldUnderConcurrencyWithCachedFacts(t *testing.T) {
 		t.Fatalf("got %d active deployments stored, want 5", active)
 	}
 }
+
+// The process where a deployment takes its seat keeps its cached facts of
+// the license, the new deployment in them, even once its own notification
+// has come back; the other process drops its entry on that notification and
+// counts the new seat when it reloads.
+func TestNewSeatKeepsItsProcessCacheAndReachesTheOther(t *testing.T) {
+	f := newFixture(t)
+	_, key := f.issue(map[string]any{"plan": "five"})
+	a, factsA := newCachedEnv(t, f.store)
+	b, factsB := newCachedEnv(t, f.store)
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("waiting for %s", what)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	seats := func(v map[string]any) any { return v["license"].(map[string]any)["activeDeployments"] }
+
+	validate(t, a, key, "first", nil)
+	waitFor("the first seat's notification on both", func() bool {
+		return factsA.Invalidations() >= 1 && factsB.Invalidations() >= 1
+	})
+	if v := validate(t, b, key, "first", nil); v["code"] != "VALID" || seats(v) != float64(1) {
+		t.Fatalf("first on B: got %v with %v seats, want VALID with 1", v["code"], seats(v))
+	}
+
+	_, loadsA := factsA.Stats()
+	invA, invB := factsA.Invalidations(), factsB.Invalidations()
+	if v := validate(t, a, key, "second", nil); v["code"] != "VALID" || seats(v) != float64(2) {
+		t.Fatalf("second on A: got %v with %v seats, want VALID with 2", v["code"], seats(v))
+	}
+	waitFor("the second seat's notification on both", func() bool {
+		return factsA.Invalidations() > invA && factsB.Invalidations() > invB
+	})
+	hitsA, _ := factsA.Stats()
+	if v := validate(t, a, key, "second", nil); v["code"] != "VALID" || seats(v) != float64(2) {
+		t.Fatalf("second on A again: got %v with %v seats, want VALID with 2", v["code"], seats(v))
+	}
+	if h, l := factsA.Stats(); l != loadsA || h != hitsA+1 {
+		t.Fatalf("A after its own new seat: %d loads and %d hits more, want 0 and 1", l-loadsA, h-hitsA)
+	}
+	_, loadsB := factsB.Stats()
+	if v := validate(t, b, key, "first", nil); v["code"] != "VALID" || seats(v) != float64(2) {
+		t.Fatalf("first on B after the second seat: got %v with %v seats, want VALID with 2", v["code"], seats(v))
+	}
+	if _, l := factsB.Stats(); l != loadsB+1 {
+		t.Fatalf("B after A's new seat: %d loads, want a reload", l-loadsB)
+	}
+}

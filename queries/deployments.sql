@@ -28,16 +28,6 @@ SELECT * FROM deployments WHERE license_id = @license_id AND deployment_id = @de
 -- name: GetDeployment :one
 SELECT * FROM deployments WHERE license_id = @license_id AND deployment_id = @deployment_id;
 
--- name: UpsertActiveDeployment :one
-INSERT INTO deployments (license_id, deployment_id, status, fingerprint, hostname, ip, app_version, offline,
-    first_seen_at, last_seen_at)
-VALUES (@license_id, @deployment_id, 'active', @fingerprint, @hostname, @ip, @app_version, @offline, @seen_at, @seen_at)
-ON CONFLICT (license_id, deployment_id) DO UPDATE SET
-    status = 'active', deactivated_at = NULL, deactivated_by = NULL, fingerprint = excluded.fingerprint,
-    hostname = excluded.hostname, ip = excluded.ip, app_version = excluded.app_version,
-    offline = excluded.offline, last_seen_at = excluded.last_seen_at
-RETURNING *;
-
 -- name: DeactivateDeployment :one
 UPDATE deployments SET status = 'deactivated', deactivated_at = @deactivated_at, deactivated_by = @deactivated_by
 WHERE license_id = @license_id AND deployment_id = @deployment_id AND status = 'active'
@@ -106,8 +96,29 @@ UPDATE deployments d SET last_seen_at = v.seen_at
 FROM (SELECT unnest(@ids::uuid[]) AS id, unnest(@seen_ats::timestamptz[]) AS seen_at ORDER BY 1) v
 WHERE d.id = v.id AND d.status = 'active' AND d.last_seen_at < v.seen_at;
 
--- name: ListActiveAndReleasedDeployments :many
--- A license's deployments, at most @max of them, for the cached validation
--- facts (db.FactsCache).
-SELECT * FROM deployments WHERE license_id = @license_id LIMIT @max;
+-- name: AcquireSeat :one
+-- A new, stale or released deployment asks for a seat: one statement
+-- (acquire_seat, migration 00023) locks the license, counts, activates and
+-- records deployment.activated when the row is new. The deployment's
+-- columns are null unless it is held or deactivated.
+SELECT a.outcome::text AS outcome, a.in_use::int AS in_use, a.event_id, a.id, a.license_id, a.deployment_id,
+    a.status, a.fingerprint, a.hostname, a.ip, a.app_version, coalesce(a.offline, false) AS offline,
+    a.deactivated_at, a.deactivated_by,
+    a.first_seen_at, a.last_seen_at, a.offline_until, a.fingerprint_components
+FROM acquire_seat(@license_id::uuid, @deployment_id::text, sqlc.narg('seat_limit')::int, @window_hours::int,
+    @new_id::uuid, @fingerprint::text, @hostname::text, @ip::text, @app_version::text, @offline::boolean,
+    @now::timestamptz, sqlc.narg('event_type')::text, sqlc.narg('event_data')::jsonb) a;
 
+-- name: NotifyLicenseFacts :exec
+-- Tells every process's facts cache that a license's deployments changed
+-- (acquire_seat leaves this to its caller, after the commit); the payload
+-- is db.factsPayload's.
+SELECT pg_notify('nls_license_facts', sqlc.arg(payload)::text);
+
+-- name: ListDeploymentsByKeyHash :many
+-- A license's deployments, at most @max of them, found by one of its keys:
+-- sent with GetValidationContext in one round trip when the facts cache
+-- loads an entry.
+SELECT d.* FROM deployments d
+WHERE d.license_id = (SELECT k.license_id FROM license_keys k WHERE k.key_hash = @key_hash)
+LIMIT @max;

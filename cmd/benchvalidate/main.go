@@ -27,6 +27,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -58,7 +59,7 @@ const heartbeatInterval = 15 * time.Minute
 type options struct {
 	licenses, connections, threads, poolSize, heartbeats, rounds int
 	duration                                                     time.Duration
-	only                                                         string
+	only, cpuProfile                                             string
 }
 
 func main() {
@@ -70,6 +71,7 @@ func main() {
 	flag.IntVar(&o.heartbeats, "heartbeats", 8, "deployments per license seeded for the production heartbeat mix")
 	flag.DurationVar(&o.duration, "duration", 9*time.Second, "how long each route is driven in all")
 	flag.StringVar(&o.only, "only", "", "run only the routes whose names contain this")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write the server's CPU profile over the measured rounds to this file (go tool pprof)")
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds: each route is driven duration/rounds per round, the routes taking turns, so that a change in the machine's load falls on all of them")
 	flag.Parse()
 	if err := run(o); err != nil {
@@ -194,6 +196,17 @@ func run(o options) error {
 	}
 	if err := probe(base, selected, keys, files); err != nil {
 		return err
+	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	runs := make([][]result, len(selected))
 	for round := 0; round < o.rounds; round++ {

@@ -1,0 +1,117 @@
+// Seat acquisition in one statement (acquire_seat): each outcome, and the
+// deployment.activated event with its fan-out job written with a new seat.
+package db_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/nectarcloud/nls/db"
+	"github.com/nectarcloud/nls/events"
+	"github.com/nectarcloud/nls/jobs"
+	"github.com/nectarcloud/nls/licensing"
+)
+
+func TestAcquireSeatOutcomesAndActivationEvent(t *testing.T) {
+	f := newSeatFixture(t, 1)
+	if _, err := jobs.New(f.store.Pool, f.store, jobs.Config{}); err != nil { // enqueue only: no workers run
+		t.Fatal(err)
+	}
+	ctx, now := context.Background(), time.Now()
+	one := int32(1)
+	activations := func() (evs []json.RawMessage, queued int) {
+		t.Helper()
+		rows, err := f.store.Pool.Query(ctx, `SELECT data FROM events WHERE type = 'deployment.activated' AND license_id = $1`, f.license)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var d json.RawMessage
+			if err := rows.Scan(&d); err != nil {
+				t.Fatal(err)
+			}
+			evs = append(evs, d)
+		}
+		if err := f.store.Pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'event_fanout'
+			AND (args->>'eventId')::uuid IN (SELECT id FROM events WHERE type = 'deployment.activated' AND license_id = $1)`,
+			f.license).Scan(&queued); err != nil {
+			t.Fatal(err)
+		}
+		return evs, queued
+	}
+
+	dep, outcome, inUse, err := f.store.AcquireSeat(ctx, f.license, &one, 24*time.Hour,
+		db.DeploymentInfo{DeploymentID: "a", Hostname: "host-a", AppVersion: "1.0.0", IP: "10.0.0.1"}, now)
+	if err != nil || outcome != db.SeatHeld || inUse != 1 {
+		t.Fatalf("first seat: got %v %d %v, want held, 1 in use", outcome, inUse, err)
+	}
+	if dep.DeploymentID != "a" || dep.Status != "active" || dep.Hostname != "host-a" || dep.LicenseID != f.license ||
+		!dep.LastSeenAt.Equal(now.Truncate(time.Microsecond)) {
+		t.Fatalf("first seat: got deployment %+v", dep)
+	}
+	evs, queued := activations()
+	if len(evs) != 1 || queued != 1 {
+		t.Fatalf("after a new seat: %d deployment.activated events and %d fan-out jobs, want 1 and 1", len(evs), queued)
+	}
+	var got events.Deployment
+	if err := json.Unmarshal(evs[0], &got); err != nil {
+		t.Fatal(err)
+	}
+	want := events.Deployment{LicenseID: f.license, CustomerID: f.customer, DeploymentID: dep.ID, ClientID: "a",
+		Hostname: "host-a", LastSeenAt: dep.LastSeenAt.UTC()}
+	if got != want {
+		t.Fatalf("event data: got %+v, want %+v", got, want)
+	}
+	var keys map[string]any
+	_ = json.Unmarshal(evs[0], &keys)
+	if len(keys) != 6 {
+		t.Fatalf("event data has keys %v, want exactly the six of events.Deployment", keys)
+	}
+
+	// Another deployment while the only seat is held: refused, nothing written.
+	if _, outcome, inUse, err := f.store.AcquireSeat(ctx, f.license, &one, 24*time.Hour,
+		db.DeploymentInfo{DeploymentID: "b"}, now); err != nil || outcome != db.SeatsFull || inUse != 1 {
+		t.Fatalf("second deployment: got %v %d %v, want full with 1 in use", outcome, inUse, err)
+	}
+	if _, err := f.store.Raw().GetDeployment(ctx, db.GetDeploymentParams{LicenseID: f.license, DeploymentID: "b"}); err == nil {
+		t.Fatal("a refused deployment was stored")
+	}
+
+	// A's seat lapses; B takes it; A, back, is refused, then revived once B
+	// is released — a revival is not a first activation: no new event.
+	if _, err := f.store.Pool.Exec(ctx, `UPDATE deployments SET first_seen_at = $2, last_seen_at = $2 WHERE id = $1`, dep.ID,
+		now.Add(-48*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, outcome, _, err := f.store.AcquireSeat(ctx, f.license, &one, 24*time.Hour,
+		db.DeploymentInfo{DeploymentID: "b"}, now); err != nil || outcome != db.SeatHeld {
+		t.Fatalf("b after a lapsed: got %v %v, want held", outcome, err)
+	}
+	if _, err := f.store.ReleaseDeployment(ctx, licensing.SystemActor("test"), f.license, f.customer, "b", "admin", now); err != nil {
+		t.Fatal(err)
+	}
+	revived, outcome, inUse, err := f.store.AcquireSeat(ctx, f.license, &one, 24*time.Hour,
+		db.DeploymentInfo{DeploymentID: "a", Hostname: "host-a2"}, now)
+	if err != nil || outcome != db.SeatHeld || inUse != 1 || revived.ID != dep.ID || revived.Hostname != "host-a2" {
+		t.Fatalf("a revived: got %v %d %v %+v, want held, 1 in use, same row, new hostname", outcome, inUse, err, revived)
+	}
+	if evs, queued := activations(); len(evs) != 2 || queued != 2 {
+		t.Fatalf("after a and b: %d activation events and %d jobs, want 2 and 2 (a revival records none)", len(evs), queued)
+	}
+
+	// A released deployment asks again: it stays released.
+	rel, outcome, _, err := f.store.AcquireSeat(ctx, f.license, &one, 24*time.Hour, db.DeploymentInfo{DeploymentID: "b"}, now)
+	if err != nil || outcome != db.SeatDeactivated || rel.Status != "deactivated" || rel.DeactivatedAt == nil {
+		t.Fatalf("released b: got %v %v %+v, want deactivated", outcome, err, rel)
+	}
+
+	if _, _, _, err := f.store.AcquireSeat(ctx, uuid.New(), &one, 24*time.Hour, db.DeploymentInfo{DeploymentID: "x"},
+		now); licensing.ErrorCode(err) != licensing.ENOTFOUND {
+		t.Fatalf("unknown license: got %v, want not found", err)
+	}
+}
