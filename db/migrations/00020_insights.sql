@@ -89,7 +89,7 @@ CREATE TABLE finding_alert_prefs (
 -- Staff alerts about findings are notices of their own category.
 ALTER TABLE notifications DROP CONSTRAINT notifications_category_check;
 ALTER TABLE notifications ADD CONSTRAINT notifications_category_check
-    CHECK (category IN ('renewal', 'billing', 'usage', 'deployments', 'digest', 'insights'));
+    CHECK (category IN ('renewal', 'billing', 'usage', 'deployments', 'digest', 'webhooks', 'insights'));
 
 -- API keys may carry the insights:read scope. The scope list is extended in
 -- place rather than restated, so scopes other migrations add are kept.
@@ -122,5 +122,5 @@ END $$;
 DELETE FROM notifications WHERE category = 'insights';
 ALTER TABLE notifications DROP CONSTRAINT notifications_category_check;
 ALTER TABLE notifications ADD CONSTRAINT notifications_category_check
-    CHECK (category IN ('renewal', 'billing', 'usage', 'deployments', 'digest'));
+    CHECK (category IN ('renewal', 'billing', 'usage', 'deployments', 'digest', 'webhooks'));
 DROP TABLE finding_alert_prefs, plan_prices, source_failures, validation_sightings, findings;
