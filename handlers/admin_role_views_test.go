@@ -91,9 +91,16 @@ func TestAdminPagesOfferOnlyWhatTheRoleMay(t *testing.T) {
 		t.Fatalf("create API key: got %d %s", p.Status, p.Body)
 	}
 
+	r = s.do("POST", "/api/webhook-endpoints", s.admin, map[string]any{"url": "https://8.8.8.8/hook", "events": []string{"*"}})
+	if r.Status != 201 {
+		t.Fatalf("create a webhook endpoint: got %d %s", r.Status, r.Body)
+	}
+	webhookID := r.JSON(t)["endpoint"].(map[string]any)["id"].(string)
+
 	pages := []string{"/admin", "/admin/licenses", "/admin/licenses/" + licenseID, "/admin/customers",
 		"/admin/customers/" + customerID, "/admin/plans", "/admin/team", "/admin/api-keys", "/admin/stripe-events",
-		"/admin/stripe-events/evt_new", "/admin/releases", releasePath, "/admin/notifications", "/admin/usage", "/admin/account"}
+		"/admin/stripe-events/evt_new", "/admin/releases", releasePath, "/admin/notifications", "/admin/usage", "/admin/account",
+		"/admin/insights", "/admin/webhooks", "/admin/webhooks/" + webhookID, "/admin/webhooks/" + webhookID + "/edit"}
 
 	const pw = "a long password for the role views"
 	browsers := map[licensing.AdminRole]*browser{licensing.RoleOwner: owner}
