@@ -126,6 +126,7 @@ type stripeSubscription struct {
 	CurrentPeriodEnd   int64     `json:"current_period_end"`
 	EndedAt            int64     `json:"ended_at"`
 	CancelAtPeriodEnd  bool      `json:"cancel_at_period_end"`
+	CancelAt           int64     `json:"cancel_at"`
 	Items              struct {
 		Data []stripeItem `json:"data"`
 	} `json:"items"`
@@ -162,7 +163,7 @@ func (sub stripeSubscription) facts(eventType string) licensing.Subscription {
 	out := licensing.Subscription{ID: sub.ID, Status: sub.Status, Deleted: eventType == "customer.subscription.deleted",
 		Creation: eventType == "customer.subscription.created", StartDate: unixPtr(sub.StartDate),
 		PeriodStart: unixPtr(start), PeriodEnd: unixPtr(end), EndedAt: unixPtr(sub.EndedAt),
-		CancelAtPeriodEnd: sub.CancelAtPeriodEnd}
+		CancelAtPeriodEnd: sub.CancelAtPeriodEnd, CancelAt: unixPtr(sub.CancelAt)}
 	for _, it := range sub.Items.Data {
 		out.Items = append(out.Items, licensing.SubscriptionItem{PriceID: it.Price.ID, Quantity: it.Quantity})
 	}

@@ -111,7 +111,7 @@ func (r *stripeRun) subscription() (stripeResult, error) {
 	}); err != nil {
 		return stripeResult{}, err
 	}
-	return res, r.recordCancelAtPeriodEnd(lic.ID, sub.CancelAtPeriodEnd)
+	return res, r.recordCancelAtPeriodEnd(lic.ID, sub.SetToCancel())
 }
 
 // recordCancelAtPeriodEnd keeps whether the subscription is set to end with

@@ -707,8 +707,19 @@ func TestStripeCancelAtPeriodEndIsRecorded(t *testing.T) {
 	if cancels() {
 		t.Fatal("got set to cancel, want renewing after cancel_at_period_end=false")
 	}
-	if n := countRows(t, f.testEnv, `audit_log WHERE action = 'license.stripe_cancel_at_period_end'`); n != 2 {
-		t.Fatalf("got %d audit rows for the flag, want 2 (set, then cleared)", n)
+	// "Cancel on a date" sets cancel_at and leaves cancel_at_period_end false.
+	sub["cancel_at"] = start.AddDate(0, 0, 20).Unix()
+	f.deliver("evt_x4", "customer.subscription.updated", f.at(4), sub, "processed")
+	if !cancels() {
+		t.Fatal("got renewing, want set to cancel after cancel_at was set")
+	}
+	sub["cancel_at"] = nil
+	f.deliver("evt_x5", "customer.subscription.updated", f.at(5), sub, "processed")
+	if cancels() {
+		t.Fatal("got set to cancel, want renewing after cancel_at was cleared")
+	}
+	if n := countRows(t, f.testEnv, `audit_log WHERE action = 'license.stripe_cancel_at_period_end'`); n != 4 {
+		t.Fatalf("got %d audit rows for the flag, want 4 (set, cleared, set by date, cleared)", n)
 	}
 }
 

@@ -77,8 +77,17 @@ type Subscription struct {
 	// CancelAtPeriodEnd: the subscription ends with its current period
 	// instead of renewing, so its license gets renewal reminders.
 	CancelAtPeriodEnd bool
-	Items             []SubscriptionItem
+	// CancelAt: the subscription is scheduled to end at this instant (Stripe's
+	// cancel_at, set by "cancel on a date" and, in newer API versions, along
+	// with cancel_at_period_end).
+	CancelAt *time.Time
+	Items    []SubscriptionItem
 }
+
+// SetToCancel reports whether the subscription will end instead of renewing
+// itself: at its period's end or at a scheduled date, either way its license
+// needs renewal reminders.
+func (s Subscription) SetToCancel() bool { return s.CancelAtPeriodEnd || s.CancelAt != nil }
 
 // Normalize reads a deletion as the end it is, whatever status it carries.
 func (s Subscription) Normalize() Subscription {

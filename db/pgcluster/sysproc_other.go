@@ -1,0 +1,11 @@
+//go:build !unix
+
+// Process attributes for the managed PostgreSQL on systems without process
+// groups (Windows): the server starts as a plain child.
+package pgcluster
+
+import "syscall"
+
+// detached has nothing to set here; stopping the cluster signals the server
+// itself.
+func detached() *syscall.SysProcAttr { return nil }
