@@ -143,7 +143,8 @@ func (x *Webhooks) apply(ctx context.Context, in *db.WebhookEndpointInput, ch We
 			if err := x.guard.CheckURL(ctx, u); err != nil {
 				var refused *webhooks.RefusedError
 				if !errors.As(err, &refused) {
-					return licensing.Errorf(licensing.EINVALID, "the URL's host could not be looked up; try again")
+					return licensing.Invalid("the URL's host could not be looked up; try again",
+						licensing.ErrorDetail{Field: "url", Message: "its host could not be looked up just now; try again"})
 				}
 				details = append(details, licensing.ErrorDetail{Field: "url", Message: refused.Reason})
 			}

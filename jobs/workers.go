@@ -20,8 +20,9 @@ import (
 	"github.com/nectarcloud/nls/web/templates/email"
 )
 
-// FanOutArgs turns one recorded event into its notices (and, later, its
-// webhook deliveries).
+// FanOutArgs turns one recorded event into its notices: the customer's and,
+// for an endpoint disabled, the staff's. (Its webhook deliveries are made
+// by the outbox itself, in the event's transaction: db/webhooks.go.)
 type FanOutArgs struct {
 	EventID uuid.UUID `json:"eventId"`
 }

@@ -41,8 +41,8 @@ func loadWebhooksConfig(r *envReader) WebhooksConfig {
 	if c.Timeout < 100*time.Millisecond || c.Timeout > 5*time.Minute {
 		r.fail("NLS_WEBHOOK_TIMEOUT", "from 100ms to 5m", c.Timeout.String())
 	}
-	if c.SecretOverlap < 0 {
-		r.fail("NLS_WEBHOOK_SECRET_OVERLAP", "a duration such as 24h", c.SecretOverlap.String())
+	if c.SecretOverlap < time.Minute {
+		r.fail("NLS_WEBHOOK_SECRET_OVERLAP", "at least 1m (receivers need time to take the new secret)", c.SecretOverlap.String())
 	}
 	if c.DisableAfter < time.Minute {
 		r.fail("NLS_WEBHOOK_DISABLE_AFTER", "at least 1m", c.DisableAfter.String())
