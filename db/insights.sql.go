@@ -764,12 +764,12 @@ WITH live AS (
       AND (lic.expires_at IS NULL OR license_grace_ends_at(lic.expires_at, lic.grace_days) > $1::timestamptz)
 ), refused AS (
     SELECT license_id, sum(count)::bigint AS n FROM validation_stats
-    WHERE hour >= $2::timestamptz AND code = 'TOO_MANY_DEPLOYMENTS' AND license_id IS NOT NULL
+    WHERE hour >= $3::timestamptz AND code = 'TOO_MANY_DEPLOYMENTS' AND license_id IS NOT NULL
     GROUP BY license_id
 ), hot AS (
     SELECT DISTINCT up.license_id FROM usage_periods up JOIN live ON live.id = up.license_id
     WHERE up.period_end > $2::timestamptz AND live.limits ? up.metric
-      AND up.value >= $3::float8 * (live.limits->>up.metric)::float8
+      AND up.value >= $4::float8 * (live.limits->>up.metric)::float8
     UNION
     SELECT license_id FROM refused
 )
@@ -786,9 +786,10 @@ ORDER BY live.id, up.metric, up.period_start
 `
 
 type InsightUpgradeCandidatesParams struct {
-	Now   time.Time
-	Since time.Time
-	Fill  float64
+	Now          time.Time
+	Since        time.Time
+	RefusedSince time.Time
+	Fill         float64
 }
 
 type InsightUpgradeCandidatesRow struct {
@@ -808,9 +809,14 @@ type InsightUpgradeCandidatesRow struct {
 
 // The limited metrics' recent periods of live licenses that were at @fill
 // of a limit in a period since @since, or refused installations for want of
-// seats since @since; with seats in use now.
+// seats since @refused_since; with seats in use now.
 func (q *Queries) InsightUpgradeCandidates(ctx context.Context, arg InsightUpgradeCandidatesParams) ([]InsightUpgradeCandidatesRow, error) {
-	rows, err := q.db.Query(ctx, insightUpgradeCandidates, arg.Now, arg.Since, arg.Fill)
+	rows, err := q.db.Query(ctx, insightUpgradeCandidates,
+		arg.Now,
+		arg.Since,
+		arg.RefusedSince,
+		arg.Fill,
+	)
 	if err != nil {
 		return nil, err
 	}

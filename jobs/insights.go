@@ -337,7 +337,7 @@ func projected(kind string, value int64, start, end, now time.Time) float64 {
 
 func (d *detector) upgrades(ctx context.Context) error {
 	rows, err := d.store.InsightUpgradeCandidates(ctx, db.InsightUpgradeCandidatesParams{Now: d.now,
-		Since: d.now.AddDate(0, 0, -95), Fill: insights.UpgradeFill})
+		Since: d.now.AddDate(0, 0, -95), RefusedSince: d.now.AddDate(0, 0, -30), Fill: insights.UpgradeFill})
 	if err != nil {
 		return err
 	}

@@ -137,7 +137,7 @@ GROUP BY d.license_id, lic.customer_id, p.code;
 -- name: InsightUpgradeCandidates :many
 -- The limited metrics' recent periods of live licenses that were at @fill
 -- of a limit in a period since @since, or refused installations for want of
--- seats since @since; with seats in use now.
+-- seats since @refused_since; with seats in use now.
 WITH live AS (
     SELECT lic.id, lic.customer_id, lic.limits, lic.max_deployments, lic.heartbeat_window_hours, p.code AS plan
     FROM licenses lic JOIN plans p ON p.id = lic.plan_id
@@ -145,7 +145,7 @@ WITH live AS (
       AND (lic.expires_at IS NULL OR license_grace_ends_at(lic.expires_at, lic.grace_days) > sqlc.arg(now)::timestamptz)
 ), refused AS (
     SELECT license_id, sum(count)::bigint AS n FROM validation_stats
-    WHERE hour >= sqlc.arg(since)::timestamptz AND code = 'TOO_MANY_DEPLOYMENTS' AND license_id IS NOT NULL
+    WHERE hour >= sqlc.arg(refused_since)::timestamptz AND code = 'TOO_MANY_DEPLOYMENTS' AND license_id IS NOT NULL
     GROUP BY license_id
 ), hot AS (
     SELECT DISTINCT up.license_id FROM usage_periods up JOIN live ON live.id = up.license_id
