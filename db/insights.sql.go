@@ -163,6 +163,7 @@ WHERE lic.status = 'active' AND lic.starts_at <= $1::timestamptz
   AND (lic.expires_at IS NULL OR license_grace_ends_at(lic.expires_at, lic.grace_days) > $1::timestamptz)
   AND greatest(coalesce(cmp.v, 0), cmp.base) >= 10
   AND (coalesce(cmp.v, 0) >= 1.5 * cmp.base OR coalesce(cmp.v, 0) <= 0.5 * cmp.base)
+ORDER BY cmp.license_id, cmp.metric
 `
 
 type InsightAnomalyCandidatesParams struct {

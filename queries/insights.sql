@@ -106,7 +106,8 @@ FROM cmp JOIN licenses lic ON lic.id = cmp.license_id
 WHERE lic.status = 'active' AND lic.starts_at <= sqlc.arg(now)::timestamptz
   AND (lic.expires_at IS NULL OR license_grace_ends_at(lic.expires_at, lic.grace_days) > sqlc.arg(now)::timestamptz)
   AND greatest(coalesce(cmp.v, 0), cmp.base) >= 10
-  AND (coalesce(cmp.v, 0) >= 1.5 * cmp.base OR coalesce(cmp.v, 0) <= 0.5 * cmp.base);
+  AND (coalesce(cmp.v, 0) >= 1.5 * cmp.base OR coalesce(cmp.v, 0) <= 0.5 * cmp.base)
+ORDER BY cmp.license_id, cmp.metric;
 
 -- name: InsightDailySeries :many
 -- Daily values of the given (license, metric) pairs in [@from_day, @to_day],
