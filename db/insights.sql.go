@@ -1253,7 +1253,8 @@ func (q *Queries) PruneInsightRecords(ctx context.Context, arg PruneInsightRecor
 
 const resolveFindingsExcept = `-- name: ResolveFindingsExcept :many
 UPDATE findings SET status = 'resolved', resolved_at = $1::timestamptz
-WHERE kind = $2::text AND status <> 'resolved' AND NOT (subject = ANY($3::text[]))
+WHERE kind = $2::text AND status <> 'resolved'
+  AND NOT EXISTS (SELECT 1 FROM unnest($3::text[]) AS s (subject) WHERE s.subject = findings.subject)
 RETURNING id, kind, subject, license_id, customer_id, severity, title, first_seen_at
 `
 
@@ -1274,7 +1275,9 @@ type ResolveFindingsExceptRow struct {
 	FirstSeenAt time.Time
 }
 
-// Resolves the findings of @kind not resolved whose subject is not among @subjects.
+// Resolves the findings of @kind not resolved whose subject is not among
+// @subjects (an anti-join: tens of thousands of subjects are compared by hash,
+// not each against the whole array).
 func (q *Queries) ResolveFindingsExcept(ctx context.Context, arg ResolveFindingsExceptParams) ([]ResolveFindingsExceptRow, error) {
 	rows, err := q.db.Query(ctx, resolveFindingsExcept, arg.Now, arg.Kind, arg.Subjects)
 	if err != nil {

@@ -258,9 +258,12 @@ RETURNING f.id, f.kind, f.subject, f.license_id, f.customer_id, f.severity, f.ti
     (f.first_seen_at = sqlc.arg(now)::timestamptz AND f.last_seen_at = f.first_seen_at)::bool AS inserted;
 
 -- name: ResolveFindingsExcept :many
--- Resolves the findings of @kind not resolved whose subject is not among @subjects.
+-- Resolves the findings of @kind not resolved whose subject is not among
+-- @subjects (an anti-join: tens of thousands of subjects are compared by hash,
+-- not each against the whole array).
 UPDATE findings SET status = 'resolved', resolved_at = sqlc.arg(now)::timestamptz
-WHERE kind = sqlc.arg(kind)::text AND status <> 'resolved' AND NOT (subject = ANY(sqlc.arg(subjects)::text[]))
+WHERE kind = sqlc.arg(kind)::text AND status <> 'resolved'
+  AND NOT EXISTS (SELECT 1 FROM unnest(sqlc.arg(subjects)::text[]) AS s (subject) WHERE s.subject = findings.subject)
 RETURNING id, kind, subject, license_id, customer_id, severity, title, first_seen_at;
 
 -- name: ListFindings :many
