@@ -163,6 +163,7 @@ WHERE lic.status = 'active' AND lic.starts_at <= $1::timestamptz
   AND (lic.expires_at IS NULL OR license_grace_ends_at(lic.expires_at, lic.grace_days) > $1::timestamptz)
   AND greatest(coalesce(cmp.v, 0), cmp.base) >= 10
   AND (coalesce(cmp.v, 0) >= 1.5 * cmp.base OR coalesce(cmp.v, 0) <= 0.5 * cmp.base)
+ORDER BY cmp.license_id, cmp.metric
 `
 
 type InsightAnomalyCandidatesParams struct {
@@ -764,12 +765,12 @@ WITH live AS (
       AND (lic.expires_at IS NULL OR license_grace_ends_at(lic.expires_at, lic.grace_days) > $1::timestamptz)
 ), refused AS (
     SELECT license_id, sum(count)::bigint AS n FROM validation_stats
-    WHERE hour >= $2::timestamptz AND code = 'TOO_MANY_DEPLOYMENTS' AND license_id IS NOT NULL
+    WHERE hour >= $3::timestamptz AND code = 'TOO_MANY_DEPLOYMENTS' AND license_id IS NOT NULL
     GROUP BY license_id
 ), hot AS (
     SELECT DISTINCT up.license_id FROM usage_periods up JOIN live ON live.id = up.license_id
     WHERE up.period_end > $2::timestamptz AND live.limits ? up.metric
-      AND up.value >= $3::float8 * (live.limits->>up.metric)::float8
+      AND up.value >= $4::float8 * (live.limits->>up.metric)::float8
     UNION
     SELECT license_id FROM refused
 )
@@ -786,9 +787,10 @@ ORDER BY live.id, up.metric, up.period_start
 `
 
 type InsightUpgradeCandidatesParams struct {
-	Now   time.Time
-	Since time.Time
-	Fill  float64
+	Now          time.Time
+	Since        time.Time
+	RefusedSince time.Time
+	Fill         float64
 }
 
 type InsightUpgradeCandidatesRow struct {
@@ -808,9 +810,14 @@ type InsightUpgradeCandidatesRow struct {
 
 // The limited metrics' recent periods of live licenses that were at @fill
 // of a limit in a period since @since, or refused installations for want of
-// seats since @since; with seats in use now.
+// seats since @refused_since; with seats in use now.
 func (q *Queries) InsightUpgradeCandidates(ctx context.Context, arg InsightUpgradeCandidatesParams) ([]InsightUpgradeCandidatesRow, error) {
-	rows, err := q.db.Query(ctx, insightUpgradeCandidates, arg.Now, arg.Since, arg.Fill)
+	rows, err := q.db.Query(ctx, insightUpgradeCandidates,
+		arg.Now,
+		arg.Since,
+		arg.RefusedSince,
+		arg.Fill,
+	)
 	if err != nil {
 		return nil, err
 	}
@@ -1246,7 +1253,8 @@ func (q *Queries) PruneInsightRecords(ctx context.Context, arg PruneInsightRecor
 
 const resolveFindingsExcept = `-- name: ResolveFindingsExcept :many
 UPDATE findings SET status = 'resolved', resolved_at = $1::timestamptz
-WHERE kind = $2::text AND status <> 'resolved' AND NOT (subject = ANY($3::text[]))
+WHERE kind = $2::text AND status <> 'resolved'
+  AND NOT EXISTS (SELECT 1 FROM unnest($3::text[]) AS s (subject) WHERE s.subject = findings.subject)
 RETURNING id, kind, subject, license_id, customer_id, severity, title, first_seen_at
 `
 
@@ -1267,7 +1275,9 @@ type ResolveFindingsExceptRow struct {
 	FirstSeenAt time.Time
 }
 
-// Resolves the findings of @kind not resolved whose subject is not among @subjects.
+// Resolves the findings of @kind not resolved whose subject is not among
+// @subjects (an anti-join: tens of thousands of subjects are compared by hash,
+// not each against the whole array).
 func (q *Queries) ResolveFindingsExcept(ctx context.Context, arg ResolveFindingsExceptParams) ([]ResolveFindingsExceptRow, error) {
 	rows, err := q.db.Query(ctx, resolveFindingsExcept, arg.Now, arg.Kind, arg.Subjects)
 	if err != nil {

@@ -297,21 +297,35 @@ func (d *detector) anomalies(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	lics, metrics, ids := pairs(cands, func(r db.InsightAnomalyCandidatesRow) (uuid.UUID, string) { return r.LicenseID, r.Metric })
 	from := d.lastDay.AddDate(0, 0, -(insights.AnomalyHistoryDays + insights.AnomalyTestDays - 1))
-	series, err := d.series(ctx, lics, metrics, from, d.lastDay)
-	if err != nil {
-		return err
-	}
-	refs, err := d.refs(ctx, ids)
-	if err != nil {
-		return err
-	}
-	for _, id := range ids {
-		d.add(insights.UsageAnomaly(refs[id], series[id]))
+	// In chunks: noisy data can make many candidates, and each brings a
+	// month of days; memory stays bounded by the chunk.
+	for len(cands) > 0 {
+		n := min(len(cands), seriesChunk)
+		// Keep a license's metrics in one chunk.
+		for n < len(cands) && cands[n].LicenseID == cands[n-1].LicenseID {
+			n++
+		}
+		chunk := cands[:n]
+		cands = cands[n:]
+		lics, metrics, ids := pairs(chunk, func(r db.InsightAnomalyCandidatesRow) (uuid.UUID, string) { return r.LicenseID, r.Metric })
+		series, err := d.series(ctx, lics, metrics, from, d.lastDay)
+		if err != nil {
+			return err
+		}
+		refs, err := d.refs(ctx, ids)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			d.add(insights.UsageAnomaly(refs[id], series[id]))
+		}
 	}
 	return nil
 }
+
+// seriesChunk is how many (license, metric) series one read brings.
+const seriesChunk = 5000
 
 func (d *detector) seatless(ctx context.Context) error {
 	rows, err := d.store.InsightSeatless(ctx, d.now.Add(-7*24*time.Hour))
@@ -337,7 +351,7 @@ func projected(kind string, value int64, start, end, now time.Time) float64 {
 
 func (d *detector) upgrades(ctx context.Context) error {
 	rows, err := d.store.InsightUpgradeCandidates(ctx, db.InsightUpgradeCandidatesParams{Now: d.now,
-		Since: d.now.AddDate(0, 0, -95), Fill: insights.UpgradeFill})
+		Since: d.now.AddDate(0, 0, -95), RefusedSince: d.now.AddDate(0, 0, -30), Fill: insights.UpgradeFill})
 	if err != nil {
 		return err
 	}

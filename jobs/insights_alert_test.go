@@ -33,18 +33,22 @@ func TestFindingAlertsFollowStaffPreferences(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	cust := e.customer("acme")
+	lic := e.license(cust, lic{expires: at(365 * dayLen)})
+	r := e.runner(e.mail.SMTPURL, func(c *jobs.Config) { c.StaffEmails = nil })
+	e.start(r)
+	// The digest and the detectors run on start finish before anyone asks
+	// for a digest, and before the findings below (which the detectors,
+	// finding nothing in this database, would resolve).
+	e.waitJob("staff_digest")
+	e.waitJob("insights_scan")
+	e.settle()
 	admin("security", db.FindingAlertPrefs{Kinds: []string{"key_attack"}, MinSeverity: "critical", Delivery: "immediate"})
 	admin("manager", db.FindingAlertPrefs{MinSeverity: "info", Delivery: "digest"})
 	admin("quiet", db.FindingAlertPrefs{MinSeverity: "info", Delivery: "off"})
 	if err := e.store.SetFindingAlertPrefs(ctx, uuid.New(), db.FindingAlertPrefs{Delivery: "loud", MinSeverity: "x"}, now); licensing.ErrorCode(err) != licensing.EINVALID {
 		t.Errorf("bad preferences: %v", err)
 	}
-
-	cust := e.customer("acme")
-	lic := e.license(cust, lic{expires: at(365 * dayLen)})
-	r := e.runner(e.mail.SMTPURL, func(c *jobs.Config) { c.StaffEmails = nil })
-	e.start(r)
-	e.settle() // the digest on start finds nothing yet
 
 	critical := insights.Finding{Kind: insights.KindKeyAttack, Subject: "source:key:203.0.113.9", Severity: insights.SeverityCritical,
 		Title: "Key forging from 203.0.113.9", Evidence: insights.Evidence{Summary: "900 failed key checks"}}
@@ -73,16 +77,15 @@ func TestFindingAlertsFollowStaffPreferences(t *testing.T) {
 		}
 	}
 
-	// The next day's digest lists the manager's findings of the last day
-	// (the digest sent on start, if it went out first, had none).
+	// The next day's digest lists the manager's findings of the last day.
 	e.clock.add(24 * time.Hour)
 	if err := r.RunDigestNow(ctx); err != nil {
 		t.Fatal(err)
 	}
 	e.settle()
 	digests := e.mail.To(t, e.addr("manager"))
-	if len(digests) == 0 {
-		t.Fatal("manager: no digest")
+	if len(digests) != 1 {
+		t.Fatalf("manager: %d digests, want 1", len(digests))
 	}
 	var d struct{ Text string }
 	for _, m := range digests {
@@ -100,5 +103,25 @@ func TestFindingAlertsFollowStaffPreferences(t *testing.T) {
 	}
 	if got := e.subjects(e.addr("quiet")); len(got) != 0 {
 		t.Errorf("quiet got %q", got)
+	}
+}
+
+// waitJob waits until a job of kind has completed.
+func (e *env) waitJob(kind string) {
+	e.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var n int
+		if err := e.pool.QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE kind = $1 AND state = 'completed'`,
+			kind).Scan(&n); err != nil {
+			e.t.Fatal(err)
+		}
+		if n > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("no %s job completed", kind)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -106,7 +106,8 @@ FROM cmp JOIN licenses lic ON lic.id = cmp.license_id
 WHERE lic.status = 'active' AND lic.starts_at <= sqlc.arg(now)::timestamptz
   AND (lic.expires_at IS NULL OR license_grace_ends_at(lic.expires_at, lic.grace_days) > sqlc.arg(now)::timestamptz)
   AND greatest(coalesce(cmp.v, 0), cmp.base) >= 10
-  AND (coalesce(cmp.v, 0) >= 1.5 * cmp.base OR coalesce(cmp.v, 0) <= 0.5 * cmp.base);
+  AND (coalesce(cmp.v, 0) >= 1.5 * cmp.base OR coalesce(cmp.v, 0) <= 0.5 * cmp.base)
+ORDER BY cmp.license_id, cmp.metric;
 
 -- name: InsightDailySeries :many
 -- Daily values of the given (license, metric) pairs in [@from_day, @to_day],
@@ -137,7 +138,7 @@ GROUP BY d.license_id, lic.customer_id, p.code;
 -- name: InsightUpgradeCandidates :many
 -- The limited metrics' recent periods of live licenses that were at @fill
 -- of a limit in a period since @since, or refused installations for want of
--- seats since @since; with seats in use now.
+-- seats since @refused_since; with seats in use now.
 WITH live AS (
     SELECT lic.id, lic.customer_id, lic.limits, lic.max_deployments, lic.heartbeat_window_hours, p.code AS plan
     FROM licenses lic JOIN plans p ON p.id = lic.plan_id
@@ -145,7 +146,7 @@ WITH live AS (
       AND (lic.expires_at IS NULL OR license_grace_ends_at(lic.expires_at, lic.grace_days) > sqlc.arg(now)::timestamptz)
 ), refused AS (
     SELECT license_id, sum(count)::bigint AS n FROM validation_stats
-    WHERE hour >= sqlc.arg(since)::timestamptz AND code = 'TOO_MANY_DEPLOYMENTS' AND license_id IS NOT NULL
+    WHERE hour >= sqlc.arg(refused_since)::timestamptz AND code = 'TOO_MANY_DEPLOYMENTS' AND license_id IS NOT NULL
     GROUP BY license_id
 ), hot AS (
     SELECT DISTINCT up.license_id FROM usage_periods up JOIN live ON live.id = up.license_id
@@ -257,9 +258,12 @@ RETURNING f.id, f.kind, f.subject, f.license_id, f.customer_id, f.severity, f.ti
     (f.first_seen_at = sqlc.arg(now)::timestamptz AND f.last_seen_at = f.first_seen_at)::bool AS inserted;
 
 -- name: ResolveFindingsExcept :many
--- Resolves the findings of @kind not resolved whose subject is not among @subjects.
+-- Resolves the findings of @kind not resolved whose subject is not among
+-- @subjects (an anti-join: tens of thousands of subjects are compared by hash,
+-- not each against the whole array).
 UPDATE findings SET status = 'resolved', resolved_at = sqlc.arg(now)::timestamptz
-WHERE kind = sqlc.arg(kind)::text AND status <> 'resolved' AND NOT (subject = ANY(sqlc.arg(subjects)::text[]))
+WHERE kind = sqlc.arg(kind)::text AND status <> 'resolved'
+  AND NOT EXISTS (SELECT 1 FROM unnest(sqlc.arg(subjects)::text[]) AS s (subject) WHERE s.subject = findings.subject)
 RETURNING id, kind, subject, license_id, customer_id, severity, title, first_seen_at;
 
 -- name: ListFindings :many

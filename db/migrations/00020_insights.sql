@@ -52,6 +52,10 @@ CREATE INDEX findings_status_idx ON findings (status, last_seen_at DESC);
 CREATE INDEX findings_license_idx ON findings (license_id, last_seen_at DESC) WHERE license_id IS NOT NULL;
 CREATE INDEX findings_customer_idx ON findings (customer_id, last_seen_at DESC) WHERE customer_id IS NOT NULL;
 
+-- The upgrade detector counts installations refused for want of seats:
+-- few rows among the validation counts, found without reading the others.
+CREATE INDEX validation_stats_refused_idx ON validation_stats (hour) WHERE code = 'TOO_MANY_DEPLOYMENTS';
+
 CREATE TABLE validation_sightings (
     day           date NOT NULL,
     license_id    uuid NOT NULL REFERENCES licenses (id) ON DELETE CASCADE,
