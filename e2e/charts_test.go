@@ -1,7 +1,8 @@
 package e2e
 
-// The charts as people see them in Chromium, at desktop (1280 px) and phone
-// (390 px) width: bars for the data, y labels in round steps, x labels that
+// The charts as people see them in Chromium (the customer's and the admin's
+// license page, the dashboard, the usage page), at desktop (1280 px) and
+// phone (390 px) width: bars for the data, y labels in round steps, x labels that
 // neither overlap nor leave the chart, text at the same 12 px at both widths,
 // the limit line on usage charts, and no console error.
 
@@ -154,6 +155,8 @@ func TestChartsReadableAtEveryWidth(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=status-card]`)))
 	check([]chartPage{
 		{"dashboard", "/admin", `[data-testid=chart-svg]`, 1, nil},
+		{"admin-license", "/admin/licenses/" + setup.licenseID, `[data-testid=usage-charts]`, 2,
+			[]string{"Limit 5,000", "Limit 25"}},
 		{"usage", "/admin/usage?metric=apiCalls", `[data-testid=chart-svg]`, 1, nil},
 	})
 }
