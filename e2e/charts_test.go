@@ -1,7 +1,8 @@
 package e2e
 
-// The charts as people see them in Chromium, at desktop (1280 px) and phone
-// (390 px) width: bars for the data, y labels in round steps, x labels that
+// The charts as people see them in Chromium (the customer's and the admin's
+// license page, the dashboard, the usage page), at desktop (1280 px) and
+// phone (390 px) width: bars for the data, y labels in round steps, x labels that
 // neither overlap nor leave the chart, text at the same 12 px at both widths,
 // the limit line on usage charts, and no console error.
 
@@ -20,12 +21,13 @@ import (
 // chartMeasure is what chartMeasureJS reads of every chart on the page.
 type chartMeasure struct {
 	Bars, Columns     int
-	YLabels, XLabels  []string // the x labels shown at this width
-	FontSizes         []string // computed font size of every label shown
-	Overlaps, Outside int      // x labels less than 8 px from the next one; labels past the chart's edges
-	Limit             string   // the limit line's label, "" without one
-	LimitOnPlot       bool     // the limit line lies within the plot's height
-	Tooltip           string   // the latest day's tooltip
+	YLabels, XLabels  []string  // the x labels shown at this width
+	FontSizes         []string  // computed font size of every label shown
+	Heights           []float64 // rendered height of every label shown, in CSS px (a viewBox would scale it)
+	Overlaps, Outside int       // x labels less than 8 px from the next one; labels past the chart's edges
+	Limit             string    // the limit line's label, "" without one
+	LimitOnPlot       bool      // the limit line lies within the plot's height
+	Tooltip           string    // the latest day's tooltip
 }
 
 const chartMeasureJS = `JSON.stringify([...document.querySelectorAll("[data-testid=chart]")].map((fig) => {
@@ -49,6 +51,7 @@ const chartMeasureJS = `JSON.stringify([...document.querySelectorAll("[data-test
     Bars: bars.length, Columns: cols.length,
     YLabels: ys.map((e) => e.textContent), XLabels: xs.map((e) => e.textContent),
     FontSizes: [...xs, ...ys].map((e) => getComputedStyle(e).fontSize),
+    Heights: [...xs, ...ys].map((e) => e.getBoundingClientRect().height),
     Overlaps: overlaps, Outside: outside,
     Limit: (fig.querySelector("[data-testid=chart-limit-label]") || {}).textContent || "",
     LimitOnPlot: !!lr && lr.top >= plot.top && lr.bottom <= plot.bottom,
@@ -88,6 +91,7 @@ func TestChartsReadableAtEveryWidth(t *testing.T) {
 		t.Helper()
 		for _, pg := range pages {
 			fonts := map[string]bool{}
+			minH, maxH := 1e9, 0.0
 			for _, w := range []int{1280, 390} {
 				f.do(fmt.Sprintf("%d px viewport", w), chromedp.EmulateViewport(int64(w), 900))
 				f.open(pg.path, pg.ready)
@@ -109,6 +113,9 @@ func TestChartsReadableAtEveryWidth(t *testing.T) {
 					for _, fs := range m.FontSizes {
 						fonts[fs] = true
 					}
+					for _, h := range m.Heights {
+						minH, maxH = min(minH, h), max(maxH, h)
+					}
 					if pg.limits != nil && (m.Limit != pg.limits[i] || !m.LimitOnPlot) {
 						t.Errorf("%s chart %d: limit label %q (on the plot: %v), want %q on the plot", where, i, m.Limit, m.LimitOnPlot, pg.limits[i])
 					}
@@ -119,6 +126,11 @@ func TestChartsReadableAtEveryWidth(t *testing.T) {
 			}
 			if len(fonts) != 1 || !fonts["12px"] {
 				t.Errorf("%s: chart text font sizes %v at 1280 and 390 px, want 12px at both", pg.path, fonts)
+			}
+			// What is drawn, not only what is asked for: 12 px text stands
+			// about 14 to 18 px tall, the same at both widths.
+			if minH < 12 || maxH-minH > 2 {
+				t.Errorf("%s: chart labels drawn %.1f to %.1f px tall at 1280 and 390 px, want at least 12 and the same at both", pg.path, minH, maxH)
 			}
 		}
 	}
@@ -143,6 +155,8 @@ func TestChartsReadableAtEveryWidth(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=status-card]`)))
 	check([]chartPage{
 		{"dashboard", "/admin", `[data-testid=chart-svg]`, 1, nil},
+		{"admin-license", "/admin/licenses/" + setup.licenseID, `[data-testid=usage-charts]`, 2,
+			[]string{"Limit 5,000", "Limit 25"}},
 		{"usage", "/admin/usage?metric=apiCalls", `[data-testid=chart-svg]`, 1, nil},
 	})
 }

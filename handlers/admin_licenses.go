@@ -362,6 +362,17 @@ func (s *Server) licenseDetail(c *fiber.Ctx, l db.License) (admin.LicenseDetail,
 			Used: used[metric], Limit: limit, Exceeded: used[metric] > limit})
 	}
 	sort.Slice(d.Limits, func(i, j int) bool { return d.Limits[i].Metric < d.Limits[j].Metric })
+	charts, err := s.usageCharts(c, l, labels, now)
+	if err != nil {
+		return d, err
+	}
+	for _, ch := range charts {
+		note := "running total this period"
+		if ch.Kind == string(licensing.Gauge) {
+			note = "highest each day"
+		}
+		d.UsageCharts = append(d.UsageCharts, admin.UsageChart{Metric: ch.Metric, Label: ch.Label, Note: note, Chart: ch.Chart})
+	}
 	if d.Deployments, err = s.licenseDeployments(c, l); err != nil {
 		return d, err
 	}

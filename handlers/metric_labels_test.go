@@ -104,6 +104,13 @@ func TestPlanMetricLabels(t *testing.T) {
 	if got := one(t, lic, `[data-testid=usage-line][data-metric=apiCalls] [data-testid=usage-label]`).Text(); got != "Requests" {
 		t.Errorf("admin license page: apiCalls named %q, want Requests", got)
 	}
+	chart := one(t, lic, `[data-testid=usage-chart][data-metric=apiCalls]`)
+	if got := chart.Find(`[data-testid=usage-chart-label]`).Text(); got != "Requests" {
+		t.Errorf("admin license page: apiCalls chart named %q, want Requests", got)
+	}
+	if got := chart.Find(`[data-testid=chart-limit-label]`).Text(); got != "Limit 1,000" {
+		t.Errorf("admin license page: apiCalls chart limit %q, want Limit 1,000", got)
+	}
 	page := pe.a.get("/portal/licenses/" + pe.licA)
 	for sel, want := range map[string]string{
 		`[data-testid=usage-line][data-metric=apiCalls] [data-testid=usage-label]`:        "Requests",

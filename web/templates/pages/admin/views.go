@@ -125,4 +125,13 @@ type LicenseDetail struct {
 	Lifecycle   LicenseLifecycle // license_lifecycle.templ
 	PlanChange  partials.PlanChange
 	Policy      partials.PolicyForm
+	UsageCharts []UsageChart // each limited metric this period, as the customer sees it
+}
+
+// UsageChart is one limited metric's usage this period against its limit.
+type UsageChart struct {
+	Metric string
+	Label  string // what the plan calls the metric, or its display name
+	Note   string // "running total this period" or "highest each day"
+	Chart  components.StackedBars
 }
