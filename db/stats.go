@@ -90,7 +90,10 @@ func (v *ValidationStats) Flush(ctx context.Context) error {
 	v.sightings = make(map[sightKey]int64, len(sights))
 	v.failures = make(map[failKey]int64, len(fails))
 	v.mu.Unlock()
-	if err := v.flushInsights(ctx, sights, fails); err != nil {
+	// A failure is returned like the counts' own, so that Run logs an
+	// outage once, when it starts.
+	insightsErr := v.flushInsights(ctx, sights, fails)
+	if insightsErr != nil {
 		v.mu.Lock()
 		for k, n := range sights {
 			v.sightings[k] += n
@@ -99,10 +102,9 @@ func (v *ValidationStats) Flush(ctx context.Context) error {
 			v.failures[k] += n
 		}
 		v.mu.Unlock()
-		v.log.Warn("flushing validation sightings failed; kept for the next flush", "err", err)
 	}
 	if len(batch) == 0 {
-		return nil
+		return insightsErr
 	}
 	p := AddValidationStatsParams{}
 	for k, n := range batch {
@@ -119,7 +121,7 @@ func (v *ValidationStats) Flush(ctx context.Context) error {
 		v.mu.Unlock()
 		return Translate(err)
 	}
-	return nil
+	return insightsErr
 }
 
 // Run flushes every interval until ctx ends, then flushes once more.
