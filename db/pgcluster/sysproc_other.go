@@ -1,7 +1,7 @@
-//go:build !unix
+//go:build !unix && !windows
 
-// Process attributes for the managed PostgreSQL on systems without process
-// groups (Windows): the server starts as a plain child.
+// Process attributes for the managed PostgreSQL on systems with neither Unix
+// nor Windows process groups: the server starts as a plain child.
 package pgcluster
 
 import "syscall"
