@@ -174,7 +174,28 @@ END
 $$;
 -- +goose StatementEnd
 
+-- The components policy compares a deployment's stored fingerprint
+-- components, which the facts cache carries: writing them must drop the
+-- cached entries like any other fact of the deployment.
+DROP TRIGGER deployments_notify_facts_upd ON deployments;
+CREATE TRIGGER deployments_notify_facts_upd AFTER UPDATE ON deployments
+    FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.offline_until IS DISTINCT FROM NEW.offline_until
+        OR OLD.fingerprint IS DISTINCT FROM NEW.fingerprint OR OLD.hostname IS DISTINCT FROM NEW.hostname
+        OR OLD.ip IS DISTINCT FROM NEW.ip OR OLD.app_version IS DISTINCT FROM NEW.app_version
+        OR OLD.offline IS DISTINCT FROM NEW.offline OR OLD.license_id IS DISTINCT FROM NEW.license_id
+        OR OLD.deployment_id IS DISTINCT FROM NEW.deployment_id OR OLD.first_seen_at IS DISTINCT FROM NEW.first_seen_at
+        OR OLD.fingerprint_components IS DISTINCT FROM NEW.fingerprint_components)
+    EXECUTE FUNCTION notify_license_facts();
+
 -- +goose Down
+DROP TRIGGER deployments_notify_facts_upd ON deployments;
+CREATE TRIGGER deployments_notify_facts_upd AFTER UPDATE ON deployments
+    FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.offline_until IS DISTINCT FROM NEW.offline_until
+        OR OLD.fingerprint IS DISTINCT FROM NEW.fingerprint OR OLD.hostname IS DISTINCT FROM NEW.hostname
+        OR OLD.ip IS DISTINCT FROM NEW.ip OR OLD.app_version IS DISTINCT FROM NEW.app_version
+        OR OLD.offline IS DISTINCT FROM NEW.offline OR OLD.license_id IS DISTINCT FROM NEW.license_id
+        OR OLD.deployment_id IS DISTINCT FROM NEW.deployment_id OR OLD.first_seen_at IS DISTINCT FROM NEW.first_seen_at)
+    EXECUTE FUNCTION notify_license_facts();
 -- +goose StatementBegin
 CREATE OR REPLACE FUNCTION usage_daily_rollup_rows() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
