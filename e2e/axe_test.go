@@ -149,6 +149,12 @@ func TestAccessibilityOfEveryPage(t *testing.T) {
 		{"api-keys", "/admin/api-keys", `main`},
 		{"stripe-events", "/admin/stripe-events", `[data-testid=stripe-event-row]`},
 		{"stripe-event", "/admin/stripe-events/evt_axe_unmapped", `[data-testid=stripe-payload]`},
+		{"insights", "/admin/insights", `main`},
+		{"webhooks", "/admin/webhooks", `main`},
+		{"releases", "/admin/releases", `main`},
+		{"notifications", "/admin/notifications", `main`},
+		{"team", "/admin/team", `main`},
+		{"account", "/admin/account", `main`},
 	})
 
 	// On a phone the license list shows each license's status and expiry
