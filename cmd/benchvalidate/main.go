@@ -70,7 +70,7 @@ func main() {
 	flag.IntVar(&o.poolSize, "pool", 20, "database connections (NLS_DB_MAX_CONNS's default)")
 	flag.IntVar(&o.heartbeats, "heartbeats", 8, "deployments per license seeded for the production heartbeat mix")
 	flag.DurationVar(&o.duration, "duration", 9*time.Second, "how long each route is driven in all")
-	flag.StringVar(&o.only, "only", "", "run only the routes whose names contain this")
+	flag.StringVar(&o.only, "only", "", "run only the routes whose names match this regular expression (the baseline always runs)")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write the server's CPU profile over the measured rounds to this file (go tool pprof)")
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds: each route is driven duration/rounds per round, the routes taking turns, so that a change in the machine's load falls on all of them")
 	flag.Parse()
@@ -187,10 +187,14 @@ func run(o options) error {
 	if err := os.WriteFile(files.oneKey, []byte(oneKeyBody(keys[0])+"\n"), 0o600); err != nil {
 		return err
 	}
+	only, err := regexp.Compile(o.only)
+	if err != nil {
+		return fmt.Errorf("-only: %w", err)
+	}
 	var selected []*route
 	for i := range routes {
 		r := &routes[i]
-		if o.only == "" || strings.Contains(r.name, o.only) || r.name == "baseline SELECT" {
+		if only.MatchString(r.name) || r.name == "baseline SELECT" {
 			selected = append(selected, r)
 		}
 	}
