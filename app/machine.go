@@ -23,8 +23,9 @@ import (
 type MachineStore interface {
 	ValidationContext(ctx context.Context, keyHash [32]byte, deploymentID string, now time.Time) (db.GetValidationContextRow, error)
 	RefreshSeat(ctx context.Context, id uuid.UUID, window time.Duration, info db.DeploymentInfo, now time.Time) (db.Deployment, bool, error)
-	AcquireSeat(ctx context.Context, licenseID uuid.UUID, maxDeployments *int32, window time.Duration,
-		info db.DeploymentInfo, now time.Time) (db.Deployment, db.SeatOutcome, int, error)
+	// AcquireSeats admits a deployment under the license lock; its count
+	// is exact only from CountFrom on (InUse -1 below).
+	AcquireSeats(ctx context.Context, r db.SeatRequest) (db.SeatAnswer, error)
 	ReleaseDeployment(ctx context.Context, actor licensing.Actor, licenseID, customerID uuid.UUID,
 		deploymentID, by string, now time.Time) (db.Deployment, error)
 	// ReportUsage records a batch and answers the period's usage after it,
@@ -391,9 +392,22 @@ func (m *Machine) settleSeat(ctx context.Context, row db.GetValidationContextRow
 		} else if allowance < 0 {
 			limit = row.MaxDeployments
 		}
-		d, outcome, inUse, err := m.store.AcquireSeat(ctx, row.ID, limit, window, info, now)
+		// The count matters from the plan's own seats on (SEAT_OVERAGE,
+		// TOO_MANY_DEPLOYMENTS); below them the seat is granted on the
+		// license's tally, uncounted.
+		a, err := m.store.AcquireSeats(ctx, db.SeatRequest{LicenseID: row.ID, Limit: limit, CountFrom: row.MaxDeployments,
+			Window: window, Info: info, Now: now})
 		if err != nil {
 			return nil, seats, err
+		}
+		d, outcome, inUse := a.Deployment, a.Outcome, a.InUse
+		if inUse < 0 {
+			// Uncounted: the others held fewer than the plan's seats, so the
+			// answer is the count read before asking, plus this one, within them.
+			inUse = in.SeatsInUse + 1
+			if row.MaxDeployments != nil {
+				inUse = min(inUse, int(*row.MaxDeployments))
+			}
 		}
 		switch outcome {
 		case db.SeatHeld:

@@ -63,8 +63,8 @@ func (f *fakeStore) RefreshSeat(_ context.Context, id uuid.UUID, _ time.Duration
 	return db.Deployment{ID: id, DeploymentID: info.DeploymentID, Status: "active", FirstSeenAt: now.Add(-time.Hour), LastSeenAt: now}, true, nil
 }
 
-func (f *fakeStore) AcquireSeat(_ context.Context, licenseID uuid.UUID, _ *int32, _ time.Duration, info db.DeploymentInfo,
-	now time.Time) (db.Deployment, db.SeatOutcome, int, error) {
+func (f *fakeStore) AcquireSeats(_ context.Context, r db.SeatRequest) (db.SeatAnswer, error) {
+	licenseID, info, now := r.LicenseID, r.Info, r.Now
 	f.acquires++
 	d := db.Deployment{ID: uuid.New(), LicenseID: licenseID, DeploymentID: info.DeploymentID, FirstSeenAt: now, LastSeenAt: now}
 	switch f.acquireOutcome {
@@ -75,7 +75,7 @@ func (f *fakeStore) AcquireSeat(_ context.Context, licenseID uuid.UUID, _ *int32
 	default:
 		d = db.Deployment{}
 	}
-	return d, f.acquireOutcome, f.acquireInUse, nil
+	return db.SeatAnswer{Deployment: d, Outcome: f.acquireOutcome, InUse: f.acquireInUse}, nil
 }
 
 func (f *fakeStore) ReleaseDeployment(context.Context, licensing.Actor, uuid.UUID, uuid.UUID, string, string, time.Time) (db.Deployment, error) {

@@ -2,8 +2,6 @@ package db
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -38,78 +36,23 @@ func windowHours(window time.Duration) int32 { return int32(window / time.Hour) 
 // seat. The license row is locked for the check and the write, so concurrent
 // activations — from this process or any other — never exceed the seats.
 // It returns the deployment (when held), the outcome, and the seats in use
-// afterwards.
+// afterwards, always counted (AcquireSeats counts only when it matters).
 //
-// It is one statement (acquire_seat, migration 00023), which also records
-// deployment.activated for a new row; only when events fan out through a
-// job queue does it run in a transaction, to enqueue the fan-out with it.
-// The facts caches are notified after the commit.
+// It goes through the seat combiner (AcquireSeats, seats.go): one
+// acquire_seats statement (migration 00024) for the requests asking at
+// once, which also records deployment.activated for new rows; only when
+// events fan out through a job queue does it run in a transaction, to
+// enqueue the fan-out with it. The facts caches are notified after the
+// commit.
 func (s *Store) AcquireSeat(ctx context.Context, licenseID uuid.UUID, maxDeployments *int32, window time.Duration,
 	info DeploymentInfo, now time.Time) (Deployment, SeatOutcome, int, error) {
-	return s.acquireSeat(ctx, licenseID, maxDeployments, window, info, now, "")
-}
-
-// acquireSeat is AcquireSeat; origin names the facts cache that updates its
-// own entry with the answer, so that it can skip the notification it causes.
-func (s *Store) acquireSeat(ctx context.Context, licenseID uuid.UUID, maxDeployments *int32, window time.Duration,
-	info DeploymentInfo, now time.Time, origin string) (Deployment, SeatOutcome, int, error) {
-	p := AcquireSeatParams{LicenseID: licenseID, DeploymentID: info.DeploymentID, SeatLimit: maxDeployments,
-		WindowHours: windowHours(window), NewID: uuid.New(), Fingerprint: info.Fingerprint, Hostname: info.Hostname,
-		Ip: info.IP, AppVersion: info.AppVersion, Offline: info.Offline, Now: now}
-	if !s.outbox.off {
-		// The event as recordDeployment writes it; the statement adds the
-		// customer, read from the locked license row. Times are stored to
-		// the microsecond, as the deployment's last_seen_at is.
-		data, err := json.Marshal(events.Deployment{LicenseID: licenseID, DeploymentID: p.NewID,
-			ClientID: info.DeploymentID, Hostname: info.Hostname, LastSeenAt: now.Truncate(time.Microsecond).UTC()})
-		if err != nil {
-			return Deployment{}, 0, 0, licensing.Internal(err)
-		}
-		typ := events.DeploymentActivated
-		p.EventType, p.EventData = &typ, data
-	}
-	var row AcquireSeatRow
-	var err error
-	if s.outbox.queue == nil || s.outbox.off {
-		row, err = s.q.AcquireSeat(ctx, p)
-	} else {
-		err = s.inTx(ctx, func(q *Queries) error {
-			if row, err = q.AcquireSeat(ctx, p); err != nil || row.EventID == nil {
-				return err
-			}
-			tx, ok := txOf(q)
-			if !ok {
-				return licensing.Internal(errNoTx)
-			}
-			if err := s.outbox.queue.EnqueueEvents(ctx, tx, []uuid.UUID{*row.EventID}); err != nil {
-				return licensing.Internal(err)
-			}
-			return nil
-		})
-	}
+	var always int32
+	a, err := s.AcquireSeats(ctx, SeatRequest{LicenseID: licenseID, Limit: maxDeployments, CountFrom: &always,
+		Window: window, Info: info, Now: now})
 	if err != nil {
-		return Deployment{}, 0, 0, Translate(err)
+		return Deployment{}, 0, 0, err
 	}
-	dep := Deployment{ID: deref(row.ID), LicenseID: deref(row.LicenseID), DeploymentID: deref(row.DeploymentID),
-		Status: deref(row.Status), Fingerprint: deref(row.Fingerprint), Hostname: deref(row.Hostname),
-		Ip: deref(row.Ip), AppVersion: deref(row.AppVersion), Offline: row.Offline, DeactivatedAt: row.DeactivatedAt,
-		DeactivatedBy: row.DeactivatedBy, FirstSeenAt: deref(row.FirstSeenAt), LastSeenAt: deref(row.LastSeenAt),
-		OfflineUntil: row.OfflineUntil, FingerprintComponents: row.FingerprintComponents}
-	switch row.Outcome {
-	case "held":
-		// The caches of every process learn of the seat now, in a
-		// transaction of its own (see migration 00023 for why). Should
-		// this fail, the seat stands and their entries expire in time.
-		_ = s.q.NotifyLicenseFacts(ctx, factsPayload(licenseID, origin))
-		return dep, SeatHeld, int(row.InUse), nil
-	case "deactivated":
-		return dep, SeatDeactivated, int(row.InUse), nil
-	case "full":
-		return Deployment{}, SeatsFull, int(row.InUse), nil
-	case "no_license":
-		return Deployment{}, 0, 0, licensing.Errorf(licensing.ENOTFOUND, "license not found")
-	}
-	return Deployment{}, 0, 0, licensing.Internal(fmt.Errorf("acquire_seat answered %q", row.Outcome))
+	return a.Deployment, a.Outcome, a.InUse, nil
 }
 
 // RefreshSeat records that a deployment which held its seat when the caller

@@ -12,97 +12,6 @@ import (
 	"github.com/google/uuid"
 )
 
-const acquireSeat = `-- name: AcquireSeat :one
-SELECT a.outcome::text AS outcome, a.in_use::int AS in_use, a.event_id, a.id, a.license_id, a.deployment_id,
-    a.status, a.fingerprint, a.hostname, a.ip, a.app_version, coalesce(a.offline, false) AS offline,
-    a.deactivated_at, a.deactivated_by,
-    a.first_seen_at, a.last_seen_at, a.offline_until, a.fingerprint_components
-FROM acquire_seat($1::uuid, $2::text, $3::int, $4::int,
-    $5::uuid, $6::text, $7::text, $8::text, $9::text, $10::boolean,
-    $11::timestamptz, $12::text, $13::jsonb) a
-`
-
-type AcquireSeatParams struct {
-	LicenseID    uuid.UUID
-	DeploymentID string
-	SeatLimit    *int32
-	WindowHours  int32
-	NewID        uuid.UUID
-	Fingerprint  string
-	Hostname     string
-	Ip           string
-	AppVersion   string
-	Offline      bool
-	Now          time.Time
-	EventType    *string
-	EventData    []byte
-}
-
-type AcquireSeatRow struct {
-	Outcome               string
-	InUse                 int32
-	EventID               *uuid.UUID
-	ID                    *uuid.UUID
-	LicenseID             *uuid.UUID
-	DeploymentID          *string
-	Status                *string
-	Fingerprint           *string
-	Hostname              *string
-	Ip                    *string
-	AppVersion            *string
-	Offline               bool
-	DeactivatedAt         *time.Time
-	DeactivatedBy         *string
-	FirstSeenAt           *time.Time
-	LastSeenAt            *time.Time
-	OfflineUntil          *time.Time
-	FingerprintComponents []byte
-}
-
-// A new, stale or released deployment asks for a seat: one statement
-// (acquire_seat, migration 00023) locks the license, counts, activates and
-// records deployment.activated when the row is new. The deployment's
-// columns are null unless it is held or deactivated.
-func (q *Queries) AcquireSeat(ctx context.Context, arg AcquireSeatParams) (AcquireSeatRow, error) {
-	row := q.db.QueryRow(ctx, acquireSeat,
-		arg.LicenseID,
-		arg.DeploymentID,
-		arg.SeatLimit,
-		arg.WindowHours,
-		arg.NewID,
-		arg.Fingerprint,
-		arg.Hostname,
-		arg.Ip,
-		arg.AppVersion,
-		arg.Offline,
-		arg.Now,
-		arg.EventType,
-		arg.EventData,
-	)
-	var i AcquireSeatRow
-	err := row.Scan(
-		&i.Outcome,
-		&i.InUse,
-		&i.EventID,
-		&i.ID,
-		&i.LicenseID,
-		&i.DeploymentID,
-		&i.Status,
-		&i.Fingerprint,
-		&i.Hostname,
-		&i.Ip,
-		&i.AppVersion,
-		&i.Offline,
-		&i.DeactivatedAt,
-		&i.DeactivatedBy,
-		&i.FirstSeenAt,
-		&i.LastSeenAt,
-		&i.OfflineUntil,
-		&i.FingerprintComponents,
-	)
-	return i, err
-}
-
 const countDeploymentsByFreshness = `-- name: CountDeploymentsByFreshness :one
 WITH counts AS MATERIALIZED (
     SELECT
@@ -411,6 +320,16 @@ SELECT pg_notify('nls_license_facts', $1::text)
 // is db.factsPayload's.
 func (q *Queries) NotifyLicenseFacts(ctx context.Context, payload string) error {
 	_, err := q.db.Exec(ctx, notifyLicenseFacts, payload)
+	return err
+}
+
+const notifyLicenseFactsMany = `-- name: NotifyLicenseFactsMany :exec
+SELECT pg_notify('nls_license_facts', p) FROM unnest($1::text[]) p
+`
+
+// NotifyLicenseFacts for several payloads in one statement.
+func (q *Queries) NotifyLicenseFactsMany(ctx context.Context, payloads []string) error {
+	_, err := q.db.Exec(ctx, notifyLicenseFactsMany, payloads)
 	return err
 }
 

@@ -39,3 +39,6 @@ func MigrateDownTo(ctx context.Context, pool *pgxpool.Pool, version int64) error
 	_, err = p.DownTo(ctx, version)
 	return err
 }
+
+// SeatStatements is how many acquire_seats statements the store has run.
+func (s *Store) SeatStatements() int64 { return s.seatStatements.Load() }

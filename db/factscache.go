@@ -249,16 +249,16 @@ type FactsStore struct {
 	Facts *FactsCache
 }
 
-// AcquireSeat is Store.AcquireSeat keeping this process's cached facts of
+// AcquireSeats is Store.AcquireSeats keeping this process's cached facts of
 // the license current, where other processes drop theirs on the
 // notification it sends.
-func (s FactsStore) AcquireSeat(ctx context.Context, licenseID uuid.UUID, maxDeployments *int32, window time.Duration,
-	info DeploymentInfo, now time.Time) (Deployment, SeatOutcome, int, error) {
-	d, outcome, inUse, err := s.Store.acquireSeat(ctx, licenseID, maxDeployments, window, info, now, s.Facts.origin)
-	if err == nil && outcome == SeatHeld {
-		s.Facts.seated(licenseID, d)
+func (s FactsStore) AcquireSeats(ctx context.Context, r SeatRequest) (SeatAnswer, error) {
+	r.origin = s.Facts.origin
+	a, err := s.Store.AcquireSeats(ctx, r)
+	if err == nil && a.Outcome == SeatHeld {
+		s.Facts.seated(r.LicenseID, a.Deployment)
 	}
-	return d, outcome, inUse, err
+	return a, err
 }
 
 // ValidationContext reads through the cache.

@@ -192,6 +192,11 @@ type LicenseKey struct {
 	ReplacedAt *time.Time
 }
 
+type LicenseSeatTally struct {
+	LicenseID  uuid.UUID
+	Candidates int32
+}
+
 type LicenseStripeCancel struct {
 	LicenseID         uuid.UUID
 	CancelAtPeriodEnd bool

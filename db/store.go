@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/exaring/otelpgx"
@@ -25,6 +27,11 @@ type Store struct {
 	q    *Queries // the sqlc queries, translated (conn.go); unexported so callers outside db go through named methods
 
 	outbox outbox // domain events written with each change (events.go)
+
+	seatsOnce sync.Once
+	seats     *combiner[SeatRequest, seatResult] // seat acquisitions in batches (seats.go)
+	// seatStatements counts the acquire_seats statements run.
+	seatStatements atomic.Int64
 }
 
 // NewStore wraps an open pool.

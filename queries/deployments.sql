@@ -96,18 +96,9 @@ UPDATE deployments d SET last_seen_at = v.seen_at
 FROM (SELECT unnest(@ids::uuid[]) AS id, unnest(@seen_ats::timestamptz[]) AS seen_at ORDER BY 1) v
 WHERE d.id = v.id AND d.status = 'active' AND d.last_seen_at < v.seen_at;
 
--- name: AcquireSeat :one
--- A new, stale or released deployment asks for a seat: one statement
--- (acquire_seat, migration 00023) locks the license, counts, activates and
--- records deployment.activated when the row is new. The deployment's
--- columns are null unless it is held or deactivated.
-SELECT a.outcome::text AS outcome, a.in_use::int AS in_use, a.event_id, a.id, a.license_id, a.deployment_id,
-    a.status, a.fingerprint, a.hostname, a.ip, a.app_version, coalesce(a.offline, false) AS offline,
-    a.deactivated_at, a.deactivated_by,
-    a.first_seen_at, a.last_seen_at, a.offline_until, a.fingerprint_components
-FROM acquire_seat(@license_id::uuid, @deployment_id::text, sqlc.narg('seat_limit')::int, @window_hours::int,
-    @new_id::uuid, @fingerprint::text, @hostname::text, @ip::text, @app_version::text, @offline::boolean,
-    @now::timestamptz, sqlc.narg('event_type')::text, sqlc.narg('event_data')::jsonb) a;
+-- name: NotifyLicenseFactsMany :exec
+-- NotifyLicenseFacts for several payloads in one statement.
+SELECT pg_notify('nls_license_facts', p) FROM unnest(sqlc.arg(payloads)::text[]) p;
 
 -- name: NotifyLicenseFacts :exec
 -- Tells every process's facts cache that a license's deployments changed

@@ -1,0 +1,236 @@
+// Seats in batches (acquire_seats, migration 00024): concurrent requests
+// share statements and never exceed a license's seats, each license's tally
+// follows every change of its deployments, and the seats are counted when
+// the answer needs them.
+package db_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/nectarcloud/nls/db"
+	"github.com/nectarcloud/nls/db/dbtest"
+	"github.com/nectarcloud/nls/licensing"
+)
+
+// tallyMismatches is how many licenses' tallies differ from a recount of
+// the deployments that could hold a seat.
+func tallyMismatches(t *testing.T, store *db.Store) int {
+	t.Helper()
+	var n int
+	if err := store.Pool.QueryRow(context.Background(), `
+SELECT count(*) FROM (SELECT license_id, count(*) AS c FROM deployments
+    WHERE status = 'active' OR offline_until IS NOT NULL GROUP BY 1) d
+FULL JOIN license_seat_tallies t USING (license_id)
+WHERE coalesce(d.c, 0) <> coalesce(t.candidates, 0)`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestConcurrentSeatRequestsShareStatementsAndKeepTheSeats(t *testing.T) {
+	store := dbtest.NewStore(t)
+	ctx, now := context.Background(), time.Now()
+	seats := int32(2)
+	spec := licensing.DefaultPlanSpec()
+	spec.Code, spec.Name, spec.MaxDeployments, spec.HeartbeatWindowHours = "two", "Two", &seats, 24
+	if _, err := store.CreatePlan(ctx, licensing.SystemActor("test"), spec, now); err != nil {
+		t.Fatal(err)
+	}
+	ring, _, err := licensing.LoadOrInitKeyring(t.TempDir(), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealer, _ := licensing.NewSealer("seat-batch-test-seal-key-0123456789abc")
+	cust, err := store.CreateCustomer(ctx, licensing.SystemActor("test"), db.CustomerInput{Name: "C", Email: "c@example.com"}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const licenses, perLicense = 30, 3
+	ids := make([]uuid.UUID, licenses)
+	for i := range ids {
+		l, _, err := store.CreateLicense(ctx, licensing.SystemActor("test"), ringIssuer{ring}, sealer,
+			db.LicenseInput{CustomerID: cust.ID, Plan: "two"}, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = l.ID
+	}
+
+	before := store.SeatStatements()
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	held, full := map[uuid.UUID]int{}, map[uuid.UUID]int{}
+	for i := 0; i < licenses*perLicense; i++ {
+		wg.Add(1)
+		go func(lic uuid.UUID, dep string) {
+			defer wg.Done()
+			<-start
+			a, err := store.AcquireSeats(ctx, db.SeatRequest{LicenseID: lic, Limit: &seats, CountFrom: &seats,
+				Window: 24 * time.Hour, Info: db.DeploymentInfo{DeploymentID: dep, Hostname: dep}, Now: now})
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err != nil:
+				t.Errorf("%s: %v", dep, err)
+			case a.Outcome == db.SeatHeld:
+				held[lic]++
+				if a.Deployment.DeploymentID != dep || a.Deployment.LicenseID != lic {
+					t.Errorf("%s was answered with deployment %+v", dep, a.Deployment)
+				}
+			case a.Outcome == db.SeatsFull:
+				full[lic]++
+				if a.InUse != int(seats) {
+					t.Errorf("%s: full with %d counted in use, want %d", dep, a.InUse, seats)
+				}
+			}
+		}(ids[i%licenses], fmt.Sprintf("d-%d", i))
+	}
+	close(start)
+	wg.Wait()
+	statements := store.SeatStatements() - before
+	if statements >= licenses*perLicense {
+		t.Errorf("%d concurrent requests took %d statements: they were not batched", licenses*perLicense, statements)
+	}
+	t.Logf("%d requests in %d statements", licenses*perLicense, statements)
+	for _, lic := range ids {
+		if held[lic] != int(seats) || full[lic] != perLicense-int(seats) {
+			t.Errorf("license %s: %d held and %d refused, want %d and %d", lic, held[lic], full[lic], seats, perLicense-int(seats))
+		}
+		var stored, events int
+		if err := store.Pool.QueryRow(ctx, `SELECT count(*), (SELECT count(*) FROM events
+			WHERE type = 'deployment.activated' AND license_id = $1) FROM deployments WHERE license_id = $1`, lic).
+			Scan(&stored, &events); err != nil {
+			t.Fatal(err)
+		}
+		if stored != int(seats) || events != int(seats) {
+			t.Errorf("license %s: %d deployments stored and %d activation events, want %d each", lic, stored, events, seats)
+		}
+	}
+	if n := tallyMismatches(t, store); n != 0 {
+		t.Errorf("%d licenses' seat tallies disagree with their deployments", n)
+	}
+}
+
+func TestSeatTallyFollowsEveryChangeOfTheDeployments(t *testing.T) {
+	f := newSeatFixture(t, 5)
+	ctx, now := context.Background(), time.Now()
+	five := int32(5)
+	for _, dep := range []string{"a", "b", "c"} {
+		if _, outcome, _, err := f.store.AcquireSeat(ctx, f.license, &five, 24*time.Hour,
+			db.DeploymentInfo{DeploymentID: dep}, now); err != nil || outcome != db.SeatHeld {
+			t.Fatalf("%s: %v %v", dep, outcome, err)
+		}
+	}
+	steps := []struct{ name, sql string }{
+		{"a row written directly", `INSERT INTO deployments (license_id, deployment_id, first_seen_at, last_seen_at)
+			VALUES ($1, 'direct', now(), now())`},
+		{"released", `UPDATE deployments SET status = 'deactivated', deactivated_at = now(), deactivated_by = 'admin'
+			WHERE license_id = $1 AND deployment_id = 'a'`},
+		{"released with an offline allowance", `UPDATE deployments SET offline_until = now() + interval '1 day'
+			WHERE license_id = $1 AND deployment_id = 'a'`},
+		{"allowance cleared", `UPDATE deployments SET offline_until = NULL WHERE license_id = $1 AND deployment_id = 'a'`},
+		{"reactivated", `UPDATE deployments SET status = 'active', deactivated_at = NULL, deactivated_by = NULL
+			WHERE license_id = $1 AND deployment_id = 'a'`},
+		{"last seen long ago (still a candidate)", `UPDATE deployments SET last_seen_at = now() - interval '30 days',
+			first_seen_at = now() - interval '31 days' WHERE license_id = $1 AND deployment_id = 'b'`},
+		{"moved to another license", `UPDATE deployments SET license_id = $2 WHERE license_id = $1 AND deployment_id = 'c'`},
+		{"deleted", `DELETE FROM deployments WHERE license_id = $1 AND deployment_id = 'direct'`},
+		{"license deleted", `DELETE FROM licenses WHERE id = $2 AND $1::uuid IS NOT NULL`},
+	}
+	for _, s := range steps {
+		args := []any{f.license}
+		if strings.Contains(s.sql, "$2") {
+			args = append(args, f.other)
+		}
+		if _, err := f.store.Pool.Exec(ctx, s.sql, args...); err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		if n := tallyMismatches(t, f.store); n != 0 {
+			t.Fatalf("after %s: %d licenses' seat tallies disagree with their deployments", s.name, n)
+		}
+	}
+}
+
+func TestSeatsAreCountedWhenTheAnswerNeedsThem(t *testing.T) {
+	f := newSeatFixture(t, 2)
+	ctx, now := context.Background(), time.Now()
+	two, zero := int32(2), int32(0)
+	ask := func(dep string, countFrom *int32) db.SeatAnswer {
+		t.Helper()
+		a, err := f.store.AcquireSeats(ctx, db.SeatRequest{LicenseID: f.license, Limit: &two, CountFrom: countFrom,
+			Window: 24 * time.Hour, Info: db.DeploymentInfo{DeploymentID: dep}, Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	if a := ask("a", &two); a.Outcome != db.SeatHeld || a.InUse != -1 {
+		t.Fatalf("first of two seats: %v with %d in use, want held and uncounted (-1)", a.Outcome, a.InUse)
+	}
+	if a := ask("b", &zero); a.Outcome != db.SeatHeld || a.InUse != 2 {
+		t.Fatalf("second seat, counted: %v with %d in use, want held with 2", a.Outcome, a.InUse)
+	}
+	if a := ask("c", &two); a.Outcome != db.SeatsFull || a.InUse != 2 {
+		t.Fatalf("third: %v with %d in use, want full, counted: 2", a.Outcome, a.InUse)
+	}
+	// b lapses: the tally still lists it, so the seat is counted, and granted.
+	if _, err := f.store.Pool.Exec(ctx, `UPDATE deployments SET last_seen_at = now() - interval '3 days',
+		first_seen_at = now() - interval '4 days' WHERE license_id = $1 AND deployment_id = 'b'`, f.license); err != nil {
+		t.Fatal(err)
+	}
+	if a := ask("c", &two); a.Outcome != db.SeatHeld || a.InUse != 2 {
+		t.Fatalf("after a lapse: %v with %d in use, want held, counted: 2", a.Outcome, a.InUse)
+	}
+	if _, err := f.store.AcquireSeats(ctx, db.SeatRequest{LicenseID: uuid.New(), Limit: &two, Window: 24 * time.Hour,
+		Info: db.DeploymentInfo{DeploymentID: "x"}, Now: now}); licensing.ErrorCode(err) != licensing.ENOTFOUND {
+		t.Fatalf("unknown license: %v, want not found", err)
+	}
+}
+
+func TestABadSeatRequestFailsAloneInItsBatch(t *testing.T) {
+	f := newSeatFixture(t, 100)
+	ctx, now := context.Background(), time.Now()
+	hundred := int32(100)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make([]error, 20)
+	for i := range errs {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			<-start
+			lic, dep := f.license, fmt.Sprintf("good-%d", i)
+			if i%2 == 1 {
+				lic = f.other
+			}
+			if i == 7 {
+				dep = strings.Repeat("x", 200) // longer than deployments allow
+			}
+			_, errs[i] = f.store.AcquireSeats(ctx, db.SeatRequest{LicenseID: lic, Limit: &hundred, CountFrom: &hundred,
+				Window: 24 * time.Hour, Info: db.DeploymentInfo{DeploymentID: dep}, Now: now})
+		}(i)
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if i == 7 {
+			if licensing.ErrorCode(err) != licensing.EINVALID {
+				t.Errorf("the bad request: %v, want invalid", err)
+			}
+		} else if err != nil {
+			t.Errorf("request %d failed with the bad one: %v", i, err)
+		}
+	}
+	var n int
+	if err := f.store.Pool.QueryRow(ctx, `SELECT count(*) FROM deployments WHERE deployment_id LIKE 'good-%'`).Scan(&n); err != nil || n != 19 {
+		t.Fatalf("%d good deployments stored (%v), want 19", n, err)
+	}
+}

@@ -1,0 +1,243 @@
+// Seat acquisition in batches: concurrent requests' new deployments taking
+// seats, written by one acquire_seats statement (migration 00024).
+package db
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/nectarcloud/nls/events"
+	"github.com/nectarcloud/nls/licensing"
+)
+
+// SeatRequest is one deployment asking for a seat of its license.
+type SeatRequest struct {
+	LicenseID uuid.UUID
+	// Limit admits at most this many holders (nil: no limit).
+	Limit *int32
+	// CountFrom is how many seats the others may hold before the answer's
+	// count must be exact (the plan's seats, nil: never): below it the
+	// seat is granted on the license's tally alone, and InUse is -1.
+	CountFrom *int32
+	Window    time.Duration
+	Info      DeploymentInfo
+	Now       time.Time
+
+	origin string // the facts cache that learns of the seat itself (factsPayload)
+}
+
+// SeatAnswer is what a SeatRequest ended in: the deployment (when held or
+// deactivated), and the seats in use afterwards, or -1 when they were not
+// counted.
+type SeatAnswer struct {
+	Deployment Deployment
+	Outcome    SeatOutcome
+	InUse      int
+}
+
+// Batches: up to seatBatchMax requests each, seatBatchParallel at once (of
+// the pool's connections). Measured with make bench on 2 cores: larger
+// batches gained nothing, and more batches at once only queued in
+// PostgreSQL.
+const (
+	seatBatchMax      = 64
+	seatBatchParallel = 4
+)
+
+type seatResult struct {
+	answer  SeatAnswer
+	eventID *uuid.UUID
+	err     error // this request's own failure (its license is gone)
+}
+
+// AcquireSeats asks for a seat through the combiner: alone when nothing
+// else is asking, in one statement with the requests queued meanwhile when
+// others are.
+func (s *Store) AcquireSeats(ctx context.Context, r SeatRequest) (SeatAnswer, error) {
+	res, err := s.seatCombiner().do(ctx, r)
+	if err == nil {
+		err = res.err
+	}
+	return res.answer, err
+}
+
+func (s *Store) seatCombiner() *combiner[SeatRequest, seatResult] {
+	s.seatsOnce.Do(func() { s.seats = newCombiner(seatBatchMax, seatBatchParallel, s.runSeats) })
+	return s.seats
+}
+
+// runSeats runs a batch: in rounds that hold one request per license (the
+// statement locks each license once; two requests of one license are
+// decided one after the other, as they would be alone), then tells every
+// process's facts cache, after the commit, of the seats taken.
+func (s *Store) runSeats(ctx context.Context, batch []SeatRequest) ([]seatResult, error) {
+	out := make([]seatResult, len(batch))
+	pending := make([]int, len(batch))
+	for i := range pending {
+		pending[i] = i
+	}
+	var payloads []string
+	for len(pending) > 0 {
+		seen := make(map[uuid.UUID]bool, len(pending))
+		var round, rest []int
+		for _, i := range pending {
+			if seen[batch[i].LicenseID] {
+				rest = append(rest, i)
+				continue
+			}
+			seen[batch[i].LicenseID] = true
+			round = append(round, i)
+		}
+		if err := s.acquireRound(ctx, batch, round, out); err != nil {
+			return nil, err
+		}
+		for _, i := range round {
+			if out[i].answer.Outcome == SeatHeld {
+				payloads = append(payloads, factsPayload(batch[i].LicenseID, batch[i].origin))
+			}
+		}
+		pending = rest
+	}
+	if len(payloads) > 0 {
+		// In a transaction of its own (see migration 00023 for why). Should
+		// this fail, the seats stand and other caches' entries expire in time.
+		_ = s.q.NotifyLicenseFactsMany(ctx, payloads)
+	}
+	return out, nil
+}
+
+// acquireSeatsSQL is written here rather than generated: sqlc cannot type
+// the columns of a function returning a set of records.
+const acquireSeatsSQL = `SELECT ord, outcome, in_use, event_id, id, license_id, deployment_id, status, fingerprint,
+    hostname, ip, app_version, coalesce(offline, false), deactivated_at, deactivated_by, first_seen_at, last_seen_at,
+    offline_until, fingerprint_components
+FROM acquire_seats($1::uuid[], $2::text[], $3::int[], $4::int[], $5::int[], $6::uuid[], $7::text[], $8::text[],
+    $9::text[], $10::text[], $11::boolean[], $12::timestamptz[], $13::text, $14::jsonb[])`
+
+// acquireRound runs one acquire_seats statement for the requests at idx
+// (of distinct licenses), with the fan-out of their events enqueued in the
+// same transaction when events fan out through a job queue.
+func (s *Store) acquireRound(ctx context.Context, batch []SeatRequest, idx []int, out []seatResult) error {
+	n := len(idx)
+	lics, deps := make([]uuid.UUID, n), make([]string, n)
+	limits, countFrom, hours := make([]int32, n), make([]int32, n), make([]int32, n)
+	ids, fps, hosts, ips, vers := make([]uuid.UUID, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	offline, nows, data := make([]bool, n), make([]time.Time, n), make([]string, n)
+	var eventType *string
+	if !s.outbox.off {
+		t := events.DeploymentActivated
+		eventType = &t
+	}
+	for k, i := range idx {
+		r := batch[i]
+		lics[k], deps[k], hours[k], ids[k] = r.LicenseID, r.Info.DeploymentID, windowHours(r.Window), uuid.New()
+		limits[k], countFrom[k] = orNone(r.Limit), orNone(r.CountFrom)
+		fps[k], hosts[k], ips[k], vers[k], offline[k], nows[k] = r.Info.Fingerprint, r.Info.Hostname, r.Info.IP,
+			r.Info.AppVersion, r.Info.Offline, r.Now
+		data[k] = "{}"
+		if eventType != nil {
+			// The event as recordDeployment writes it; the statement adds
+			// the customer, read from the locked license row. Times are
+			// stored to the microsecond, as the deployment's last_seen_at is.
+			b, err := json.Marshal(events.Deployment{LicenseID: r.LicenseID, DeploymentID: ids[k],
+				ClientID: r.Info.DeploymentID, Hostname: r.Info.Hostname, LastSeenAt: r.Now.Truncate(time.Microsecond).UTC()})
+			if err != nil {
+				return licensing.Internal(err)
+			}
+			data[k] = string(b)
+		}
+	}
+	s.seatStatements.Add(1)
+	args := []any{lics, deps, limits, countFrom, hours, ids, fps, hosts, ips, vers, offline, nows, eventType, data}
+	query := func(ctx context.Context, q interface {
+		Query(context.Context, string, ...any) (pgx.Rows, error)
+	}) ([]uuid.UUID, error) {
+		rows, err := q.Query(ctx, acquireSeatsSQL, args...)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		var evs []uuid.UUID
+		answered := 0
+		for rows.Next() {
+			var ord int32
+			var outcome string
+			var inUse *int32
+			var eventID, id, licenseID *uuid.UUID
+			var deploymentID, status, fingerprint, hostname, ip, appVersion, deactivatedBy *string
+			var offlineFlag bool
+			var deactivatedAt, firstSeen, lastSeen, offlineUntil *time.Time
+			var components []byte
+			if err := rows.Scan(&ord, &outcome, &inUse, &eventID, &id, &licenseID, &deploymentID, &status, &fingerprint,
+				&hostname, &ip, &appVersion, &offlineFlag, &deactivatedAt, &deactivatedBy, &firstSeen, &lastSeen,
+				&offlineUntil, &components); err != nil {
+				return nil, err
+			}
+			if ord < 1 || int(ord) > n {
+				return nil, fmt.Errorf("acquire_seats answered item %d of %d", ord, n)
+			}
+			a := SeatAnswer{InUse: -1, Deployment: Deployment{ID: deref(id), LicenseID: deref(licenseID),
+				DeploymentID: deref(deploymentID), Status: deref(status), Fingerprint: deref(fingerprint),
+				Hostname: deref(hostname), Ip: deref(ip), AppVersion: deref(appVersion), Offline: offlineFlag,
+				DeactivatedAt: deactivatedAt, DeactivatedBy: deactivatedBy, FirstSeenAt: deref(firstSeen),
+				LastSeenAt: deref(lastSeen), OfflineUntil: offlineUntil, FingerprintComponents: components}}
+			if inUse != nil {
+				a.InUse = int(*inUse)
+			}
+			switch outcome {
+			case "held":
+				a.Outcome = SeatHeld
+			case "deactivated":
+				a.Outcome = SeatDeactivated
+			case "full":
+				a.Outcome, a.Deployment = SeatsFull, Deployment{}
+			}
+			res := seatResult{answer: a, eventID: eventID}
+			switch outcome {
+			case "held", "deactivated", "full":
+			case "no_license":
+				res = seatResult{err: licensing.Errorf(licensing.ENOTFOUND, "license not found")}
+			default:
+				return nil, fmt.Errorf("acquire_seats answered %q", outcome)
+			}
+			answered++
+			out[idx[ord-1]] = res
+			if eventID != nil {
+				evs = append(evs, *eventID)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		if answered != n {
+			return nil, fmt.Errorf("acquire_seats answered %d of %d items", answered, n)
+		}
+		return evs, nil
+	}
+	var err error
+	if s.outbox.queue == nil || s.outbox.off {
+		_, err = query(ctx, s.Pool)
+	} else {
+		err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+			evs, err := query(ctx, tx)
+			if err != nil || len(evs) == 0 {
+				return err
+			}
+			return s.outbox.queue.EnqueueEvents(ctx, tx, evs)
+		})
+	}
+	return Translate(err)
+}
+
+// orNone is a limit as acquire_seats takes it: -1 for none.
+func orNone(p *int32) int32 {
+	if p == nil {
+		return -1
+	}
+	return *p
+}
