@@ -35,8 +35,10 @@ type FactsCache struct {
 	mu        sync.Mutex
 	byKey     map[[32]byte]*cachedLicense
 	byLicense map[uuid.UUID][][32]byte
-	live      bool   // the listener is connected: entries may be served
-	gen       uint64 // bumped by each invalidation: a fill begun before it is not kept
+	live      bool                 // the listener is connected: entries may be served
+	gen       uint64               // bumped by each change: a fill begun before a change of its license is not kept
+	floor     uint64               // a fill begun before this is not kept (everything was dropped)
+	changed   map[uuid.UUID]uint64 // the gen of each license's latest change
 
 	hits, loads, invalidations atomic.Int64
 }
@@ -54,7 +56,7 @@ const maxCachedDeployments = 2000
 // NewFactsCache returns an empty cache; Run must be running for it to serve.
 func NewFactsCache(store *Store, log *slog.Logger, ttl time.Duration) *FactsCache {
 	return &FactsCache{store: store, log: log, ttl: ttl, origin: uuid.NewString(), byKey: map[[32]byte]*cachedLicense{},
-		byLicense: map[uuid.UUID][][32]byte{}}
+		byLicense: map[uuid.UUID][][32]byte{}, changed: map[uuid.UUID]uint64{}}
 }
 
 // Stats reports the reads answered from memory and those that loaded an entry.
@@ -98,15 +100,26 @@ func (c *FactsCache) ValidationContext(ctx context.Context, keyHash [32]byte, de
 	for _, d := range deps {
 		e.deps[d.DeploymentID] = d
 	}
-	c.mu.Lock()
-	if c.live && c.gen == gen {
-		if _, ok := c.byKey[keyHash]; !ok {
-			c.byLicense[row.ID] = append(c.byLicense[row.ID], keyHash)
-		}
-		c.byKey[keyHash] = e
-	}
-	c.mu.Unlock()
+	c.keep(gen, keyHash, e)
 	return e.rowFor(deploymentID, now), nil
+}
+
+// keep stores an entry filled from reads begun at gen, unless its license
+// changed (or everything was dropped) since then: a fill that began before
+// a change may have read the rows before it. Other licenses' changes do not
+// matter, so that steady activations elsewhere do not keep an entry from
+// ever being kept. It reports whether the entry was kept.
+func (c *FactsCache) keep(gen uint64, keyHash [32]byte, e *cachedLicense) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.live || gen < c.floor || c.changed[e.row.ID] > gen {
+		return false
+	}
+	if _, ok := c.byKey[keyHash]; !ok {
+		c.byLicense[e.row.ID] = append(c.byLicense[e.row.ID], keyHash)
+	}
+	c.byKey[keyHash] = e
+	return true
 }
 
 // rowFor is the validation row for one deployment, with the seats held at now
@@ -158,13 +171,12 @@ func (c *FactsCache) invalidate(payload string) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.gen++
 	id, err := uuid.Parse(payload)
 	if payload == "*" || err != nil {
-		c.byKey = map[[32]byte]*cachedLicense{}
-		c.byLicense = map[uuid.UUID][][32]byte{}
+		c.dropAll()
 		return
 	}
+	c.touch(id)
 	for _, k := range c.byLicense[id] {
 		delete(c.byKey, k)
 	}
@@ -174,10 +186,31 @@ func (c *FactsCache) invalidate(payload string) {
 func (c *FactsCache) setLive(live bool) {
 	c.mu.Lock()
 	c.live = live
+	c.dropAll()
+	c.mu.Unlock()
+}
+
+// dropAll empties the cache, and no fill begun before is kept; c.mu is held.
+func (c *FactsCache) dropAll() {
 	c.gen++
+	c.floor = c.gen
 	c.byKey = map[[32]byte]*cachedLicense{}
 	c.byLicense = map[uuid.UUID][][32]byte{}
-	c.mu.Unlock()
+	c.changed = map[uuid.UUID]uint64{}
+}
+
+// maxTracked bounds the per-license change marks: past it they are
+// forgotten and, to stay safe, no fill already begun is kept.
+const maxTracked = 100_000
+
+// touch marks a change of one license; c.mu is held.
+func (c *FactsCache) touch(id uuid.UUID) {
+	c.gen++
+	if len(c.changed) >= maxTracked {
+		c.floor = c.gen
+		c.changed = map[uuid.UUID]uint64{}
+	}
+	c.changed[id] = c.gen
 }
 
 // Run listens for changes until ctx ends, reconnecting after a failure; the
@@ -224,7 +257,7 @@ func (c *FactsCache) listen(ctx context.Context) error {
 func (c *FactsCache) seated(licenseID uuid.UUID, d Deployment) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.gen++
+	c.touch(licenseID)
 	for _, k := range c.byLicense[licenseID] {
 		old := c.byKey[k]
 		if old == nil {
