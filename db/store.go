@@ -24,7 +24,8 @@ type Store struct {
 	Pool *pgxpool.Pool
 	q    *Queries // the sqlc queries, translated (conn.go); unexported so callers outside db go through named methods
 
-	outbox outbox // domain events written with each change (events.go)
+	outbox outbox        // domain events written with each change (events.go)
+	usage  usageBatching // usage reports' group commit (usage.go)
 }
 
 // NewStore wraps an open pool.
