@@ -249,15 +249,21 @@ func TestUsageSameIDFromTwoRequestsInOneBatchCountsOnce(t *testing.T) {
 	}{{a, wantA}, {b, sends[2].calls}} {
 		var periods, daily int64
 		var stored int
+		var metrics string
 		if err := f.store.Pool.QueryRow(ctx, `SELECT
 			    (SELECT value FROM usage_periods WHERE license_id = $1 AND metric = 'apiCalls'),
 			    (SELECT value FROM usage_daily WHERE license_id = $1 AND metric = 'apiCalls'),
-			    (SELECT count(*) FROM usage_reports WHERE license_id = $1 AND report_id = $2)`,
-			c.lic.ID, same).Scan(&periods, &daily, &stored); err != nil {
+			    (SELECT count(*) FROM usage_reports WHERE license_id = $1 AND report_id = $2),
+			    (SELECT min(metrics::text) FROM usage_reports WHERE license_id = $1 AND report_id = $2)`,
+			c.lic.ID, same).Scan(&periods, &daily, &stored, &metrics); err != nil {
 			t.Fatal(err)
 		}
 		if periods != c.want || daily != c.want || stored != 1 {
 			t.Errorf("license %s: period %d, day %d, %d reports stored; want %d, %d, 1", c.lic.ID, periods, daily, stored, c.want, c.want)
+		}
+		// The report stored is the one counted.
+		if want := fmt.Sprintf(`{"apiCalls": %d}`, c.want); metrics != want {
+			t.Errorf("license %s: report stored with %s, want %s", c.lic.ID, metrics, want)
 		}
 	}
 	checkUsageRollups(t, f.store, now)
