@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/licensing"
@@ -349,6 +350,91 @@ func TestUsageRefusedRequestInABatchFailsAlone(t *testing.T) {
 	var stored bool
 	if err := f.store.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM usage_reports WHERE report_id = $1)`, ids[1]).Scan(&stored); err != nil || stored {
 		t.Errorf("the refused report was stored (%v)", err)
+	}
+	checkUsageRollups(t, f.store, now)
+}
+
+// Two processes (two stores, so two combiners) send overlapping sets of
+// report ids of one license in opposite orders, many requests at once:
+// their batches meet on the same ids and must neither deadlock nor count
+// an id twice, and every id is answered accepted exactly once.
+func TestUsageBatchesOfTwoProcessesCountEachIDOnce(t *testing.T) {
+	f := newSpeedFixture(t)
+	ctx := context.Background()
+	now := time.Date(2026, 5, 10, 12, 0, 0, 0, time.UTC)
+	other, err := pgxpool.New(ctx, f.store.Pool.Config().ConnString())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(other.Close)
+	stores := []*db.Store{f.store, db.NewStore(other)}
+	lics := []db.UsageLicense{
+		{ID: f.addLicense(t, licenseRow{status: "active", starts: now.AddDate(-1, 0, 0)}), CustomerID: f.customer},
+		{ID: f.addLicense(t, licenseRow{status: "active", starts: now.AddDate(-1, 0, 0)}), CustomerID: f.customer},
+	}
+	setLimits(t, f, lics[0], `{"apiCalls": 20}`)
+	ids := make([]uuid.UUID, 60)
+	for i := range ids {
+		ids[i] = uuid.New()
+	}
+	var mu sync.Mutex
+	accepted := map[db.UsageLicense]map[uuid.UUID]int{lics[0]: {}, lics[1]: {}}
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for s, store := range stores {
+		for w := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for round := range 6 {
+					// A window of 15 ids, forwards in one process and
+					// backwards in the other, of one license or the other.
+					lic := lics[(w+round)%2]
+					start := (w*7 + round*11) % (len(ids) - 15)
+					reports := make([]db.UsageReportIn, 15)
+					for k := range reports {
+						i := start + k
+						if s == 1 {
+							i = start + 14 - k
+						}
+						reports[k] = db.UsageReportIn{ID: ids[i], PeriodStart: now, PeriodEnd: now, Metrics: map[string]int64{"apiCalls": 1}}
+					}
+					rec, err := store.ReportUsage(ctx, lic, nil, reports, now)
+					if err != nil {
+						errs <- err
+						return
+					}
+					mu.Lock()
+					for _, r := range rec.Results {
+						if r.Status == "accepted" {
+							accepted[lic][r.ID]++
+						}
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("concurrent reports: %v", err)
+	}
+	for _, l := range lics {
+		for id, n := range accepted[l] {
+			if n != 1 {
+				t.Errorf("report %s of license %s answered accepted %d times", id, l.ID, n)
+			}
+		}
+		var stored, total int64
+		if err := f.store.Pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM usage_reports WHERE license_id = $1),
+			    (SELECT coalesce(sum(value), 0) FROM usage_periods WHERE license_id = $1 AND metric = 'apiCalls')`,
+			l.ID).Scan(&stored, &total); err != nil {
+			t.Fatal(err)
+		}
+		if stored != int64(len(accepted[l])) || total != stored {
+			t.Errorf("license %s: %d reports stored, apiCalls %d, answered accepted %d", l.ID, stored, total, len(accepted[l]))
+		}
 	}
 	checkUsageRollups(t, f.store, now)
 }
