@@ -32,6 +32,10 @@ type combiner[In, Out any] struct {
 	max      int
 	parallel int
 	timeout  time.Duration
+	// weight, when set, is an item's size, and a batch holds items of at
+	// most maxWeight in all (or one item, whatever its weight).
+	weight    func(In) int
+	maxWeight int
 
 	mu      sync.Mutex
 	queue   []*combined[In, Out]
@@ -95,13 +99,29 @@ func (c *combiner[In, Out]) drain() {
 			c.mu.Unlock()
 			return
 		}
-		n := min(len(c.queue), c.max)
+		n := c.take()
 		batch := make([]*combined[In, Out], n)
 		copy(batch, c.queue)
 		c.queue = append(c.queue[:0], c.queue[n:]...)
 		c.mu.Unlock()
 		c.runBatch(batch)
 	}
+}
+
+// take counts the queued items the next batch takes: up to max, and up to
+// maxWeight when items are weighed. Called with mu held.
+func (c *combiner[In, Out]) take() int {
+	n := min(len(c.queue), c.max)
+	if c.weight == nil {
+		return n
+	}
+	w := 0
+	for i, call := range c.queue[:n] {
+		if w += c.weight(call.in); w > c.maxWeight && i > 0 {
+			return i
+		}
+	}
+	return n
 }
 
 func (c *combiner[In, Out]) runBatch(batch []*combined[In, Out]) {

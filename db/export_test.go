@@ -42,3 +42,14 @@ func MigrateDownTo(ctx context.Context, pool *pgxpool.Pool, version int64) error
 
 // SeatStatements is how many acquire_seats statements the store has run.
 func (s *Store) SeatStatements() int64 { return s.seatStatements.Load() }
+// UsageQueue reads the usage combiner's state: the batches running and the
+// requests waiting for the next one.
+func (s *Store) UsageQueue() (running, queued int) {
+	c := s.usageBatches()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.running, len(c.queue)
+}
+
+// UsageBatchParallel is how many usage batches run at once.
+const UsageBatchParallel = usageBatchParallel

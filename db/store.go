@@ -26,12 +26,12 @@ type Store struct {
 	Pool *pgxpool.Pool
 	q    *Queries // the sqlc queries, translated (conn.go); unexported so callers outside db go through named methods
 
-	outbox outbox // domain events written with each change (events.go)
-
 	seatsOnce sync.Once
 	seats     *combiner[SeatRequest, seatResult] // seat acquisitions in batches (seats.go)
 	// seatStatements counts the acquire_seats statements run.
 	seatStatements atomic.Int64
+	outbox         outbox        // domain events written with each change (events.go)
+	usage          usageBatching // usage reports' group commit (usage.go)
 }
 
 // NewStore wraps an open pool.

@@ -78,19 +78,24 @@ func (q *Queries) GetUsageForPeriod(ctx context.Context, arg GetUsageForPeriodPa
 	return items, nil
 }
 
-const recordUsage = `-- name: RecordUsage :one
+const recordUsageMany = `-- name: RecordUsageMany :many
 
-SELECT r.accepted::uuid[] AS accepted, r.usage_metrics::text[] AS usage_metrics, r.usage_values::bigint[] AS usage_values
-FROM record_usage($1::uuid, $2::uuid, $3::uuid, $4::uuid[],
-    $5::timestamptz[], $6::timestamptz[], $7::jsonb[], $8::timestamptz[],
-    $9::timestamptz[], $10::int[], $11::text[], $12::text[],
-    $13::bigint[], $14::timestamptz, $15::timestamptz) r
+SELECT r.req::int AS req, r.accepted::int[] AS accepted, r.usage_metrics::text[] AS usage_metrics,
+    r.usage_values::bigint[] AS usage_values
+FROM record_usage_many($1::uuid[], $2::uuid[], $3::uuid[],
+    $4::timestamptz[], $5::timestamptz[], $6::int[], $7::uuid[],
+    $8::timestamptz[], $9::timestamptz[], $10::jsonb[], $11::timestamptz[],
+    $12::timestamptz[], $13::int[], $14::text[], $15::text[],
+    $16::bigint[]) r
 `
 
-type RecordUsageParams struct {
-	LicenseID        uuid.UUID
-	CustomerID       uuid.UUID
-	DeploymentPk     *uuid.UUID
+type RecordUsageManyParams struct {
+	LicenseIds       []uuid.UUID
+	CustomerIds      []uuid.UUID
+	DeploymentPks    []uuid.UUID
+	ReceivedAt       []time.Time
+	CurrentPeriods   []time.Time
+	ReportRequests   []int32
 	ReportIds        []uuid.UUID
 	PeriodStarts     []time.Time
 	PeriodEnds       []time.Time
@@ -101,27 +106,29 @@ type RecordUsageParams struct {
 	MetricNames      []string
 	MetricKinds      []string
 	MetricValues     []int64
-	ReceivedAt       time.Time
-	CurrentPeriod    time.Time
 }
 
-type RecordUsageRow struct {
-	Accepted     []uuid.UUID
+type RecordUsageManyRow struct {
+	Req          int32
+	Accepted     []int32
 	UsageMetrics []string
 	UsageValues  []int64
 }
 
 // Usage: reports as received (the idempotency record), per-period totals
 // checked against limits, and daily rollups for charts.
-// Stores a batch exactly once per report id and adds the new reports to the
-// period and daily totals, in one statement (record_usage, migration
-// 00015); answers the ids counted now and the usage of the period starting
-// at @current_period.
-func (q *Queries) RecordUsage(ctx context.Context, arg RecordUsageParams) (RecordUsageRow, error) {
-	row := q.db.QueryRow(ctx, recordUsage,
-		arg.LicenseID,
-		arg.CustomerID,
-		arg.DeploymentPk,
+// The reports of several requests, of any licenses, recorded by one
+// statement (record_usage_many, migration 00025): one row per request, in
+// order, with the batch ordinals (from 1) of the reports it counted and its
+// license's usage in the period starting at its current period.
+func (q *Queries) RecordUsageMany(ctx context.Context, arg RecordUsageManyParams) ([]RecordUsageManyRow, error) {
+	rows, err := q.db.Query(ctx, recordUsageMany,
+		arg.LicenseIds,
+		arg.CustomerIds,
+		arg.DeploymentPks,
+		arg.ReceivedAt,
+		arg.CurrentPeriods,
+		arg.ReportRequests,
 		arg.ReportIds,
 		arg.PeriodStarts,
 		arg.PeriodEnds,
@@ -132,12 +139,28 @@ func (q *Queries) RecordUsage(ctx context.Context, arg RecordUsageParams) (Recor
 		arg.MetricNames,
 		arg.MetricKinds,
 		arg.MetricValues,
-		arg.ReceivedAt,
-		arg.CurrentPeriod,
 	)
-	var i RecordUsageRow
-	err := row.Scan(&i.Accepted, &i.UsageMetrics, &i.UsageValues)
-	return i, err
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []RecordUsageManyRow{}
+	for rows.Next() {
+		var i RecordUsageManyRow
+		if err := rows.Scan(
+			&i.Req,
+			&i.Accepted,
+			&i.UsageMetrics,
+			&i.UsageValues,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const usageSeriesByCustomer = `-- name: UsageSeriesByCustomer :many

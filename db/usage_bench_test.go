@@ -87,3 +87,38 @@ func usageBenchLicenses(b *testing.B, store *db.Store, customers, perCustomer in
 	}
 	return out
 }
+
+// BenchmarkReportUsageBatched: 64 concurrent callers reporting 1, 10 or
+// 100 reports a request through the group commit, over 500 licenses; req/stmt
+// is how many requests each record_usage_many statement carried.
+func BenchmarkReportUsageBatched(b *testing.B) {
+	store := dbtest.NewStore(b)
+	lics := usageBenchLicenses(b, store, 100, 5)
+	for _, size := range []int{1, 10, 100} {
+		b.Run(fmt.Sprint(size), func(b *testing.B) {
+			ctx := context.Background()
+			now := time.Now()
+			var next atomic.Int64
+			b.SetParallelism(32)
+			before := store.UsageBatchStats()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					i := next.Add(1)
+					reports := make([]db.UsageReportIn, size)
+					for j := range reports {
+						reports[j] = db.UsageReportIn{ID: uuid.New(), PeriodStart: now, PeriodEnd: now,
+							Metrics: map[string]int64{"apiCalls": int64(j), "users": int64(j % 7)}}
+					}
+					if _, err := store.ReportUsage(ctx, lics[int(i*7919)%len(lics)], nil, reports, now); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			after := store.UsageBatchStats()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+			b.ReportMetric(float64(after.Requests-before.Requests)/float64(max(1, after.Statements-before.Statements)), "req/stmt")
+		})
+	}
+}

@@ -48,8 +48,7 @@ func parseUsageReports(raw []json.RawMessage) ([]db.UsageReportIn, error) {
 	for i, r := range raw {
 		at := func(f string) string { return "reports[" + strconv.Itoa(i) + "]" + f }
 		var item usageReportItem
-		dec := json.NewDecoder(bytes.NewReader(r))
-		if err := dec.Decode(&item); err != nil || bytes.TrimSpace(r)[0] != '{' {
+		if err := json.Unmarshal(r, &item); err != nil || bytes.TrimSpace(r)[0] != '{' {
 			pr.Add(at(""), "must be an object with id, periodStart, periodEnd and metrics")
 			continue
 		}

@@ -1,16 +1,18 @@
 -- Usage: reports as received (the idempotency record), per-period totals
 -- checked against limits, and daily rollups for charts.
 
--- name: RecordUsage :one
--- Stores a batch exactly once per report id and adds the new reports to the
--- period and daily totals, in one statement (record_usage, migration
--- 00015); answers the ids counted now and the usage of the period starting
--- at @current_period.
-SELECT r.accepted::uuid[] AS accepted, r.usage_metrics::text[] AS usage_metrics, r.usage_values::bigint[] AS usage_values
-FROM record_usage(@license_id::uuid, @customer_id::uuid, sqlc.narg('deployment_pk')::uuid, @report_ids::uuid[],
+-- name: RecordUsageMany :many
+-- The reports of several requests, of any licenses, recorded by one
+-- statement (record_usage_many, migration 00025): one row per request, in
+-- order, with the batch ordinals (from 1) of the reports it counted and its
+-- license's usage in the period starting at its current period.
+SELECT r.req::int AS req, r.accepted::int[] AS accepted, r.usage_metrics::text[] AS usage_metrics,
+    r.usage_values::bigint[] AS usage_values
+FROM record_usage_many(@license_ids::uuid[], @customer_ids::uuid[], @deployment_pks::uuid[],
+    @received_at::timestamptz[], @current_periods::timestamptz[], @report_requests::int[], @report_ids::uuid[],
     @period_starts::timestamptz[], @period_ends::timestamptz[], @metrics::jsonb[], @accounting_starts::timestamptz[],
     @accounting_ends::timestamptz[], @metric_reports::int[], @metric_names::text[], @metric_kinds::text[],
-    @metric_values::bigint[], @received_at::timestamptz, @current_period::timestamptz) r;
+    @metric_values::bigint[]) r;
 
 -- name: AddUsageDaily :exec
 INSERT INTO usage_daily (license_id, customer_id, metric, day, kind, value)
