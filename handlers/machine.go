@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/nectarcloud/nls/app"
+	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/licensing"
 )
 
@@ -166,16 +167,24 @@ func (s *Server) deactivate(c *fiber.Ctx) error {
 
 // reportUsage handles POST /api/usage/report.
 func (s *Server) reportUsage(c *fiber.Ctx) error {
-	var b usageReportBody
-	if err := decodeJSONLenient(c, &b); err != nil {
-		return err
+	mb, reports, ok := machineBody{}, []db.UsageReportIn(nil), false
+	if ct := c.Get(fiber.HeaderContentType); ct == "" || strings.HasPrefix(strings.ToLower(ct), fiber.MIMEApplicationJSON) {
+		mb, reports, ok = parseUsageBodyFast(c.Body())
 	}
-	mb := machineBody{LicenseKey: b.LicenseKey, DeploymentID: b.DeploymentID}
-	if err := mb.check(); err != nil {
-		return err
-	}
-	reports, err := parseUsageReports(b.Reports)
-	if err != nil {
+	if !ok {
+		var b usageReportBody
+		if err := decodeJSONLenient(c, &b); err != nil {
+			return err
+		}
+		mb = machineBody{LicenseKey: b.LicenseKey, DeploymentID: b.DeploymentID}
+		if err := mb.check(); err != nil {
+			return err
+		}
+		var err error
+		if reports, err = parseUsageReports(b.Reports); err != nil {
+			return err
+		}
+	} else if err := mb.check(); err != nil {
 		return err
 	}
 	rec, err := s.machine.ReportUsage(c.UserContext(), s.credentials(c, &mb), reports)
