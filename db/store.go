@@ -65,6 +65,16 @@ func Connect(ctx context.Context, url string, maxConns int32, opts ...ConnectOpt
 	for _, o := range opts {
 		o(cfg)
 	}
+	if after := cfg.AfterConnect; after != nil {
+		cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
+			if err := registerUUIDEncoding(ctx, conn); err != nil {
+				return err
+			}
+			return after(ctx, conn)
+		}
+	} else {
+		cfg.AfterConnect = registerUUIDEncoding
+	}
 	cfg.ConnConfig.RuntimeParams["application_name"] = "nls"
 	cfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
