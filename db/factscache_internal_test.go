@@ -2,7 +2,9 @@
 package db
 
 import (
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -41,5 +43,36 @@ func TestAFillIsKeptUnlessItsOwnLicenseChanged(t *testing.T) {
 	}
 	if !c.keep(begin(), [32]byte{2}, entry(other)) {
 		t.Fatal("a fill begun after the changes was dropped")
+	}
+}
+
+func TestSeatsTakenAfterALoadAreCountedOnce(t *testing.T) {
+	c := NewFactsCache(nil, nil, time.Hour)
+	c.setLive(true)
+	lic, now := uuid.New(), time.Now()
+	e := &cachedLicense{deps: map[string]Deployment{}, loaded: now}
+	e.row.ID, e.row.HeartbeatWindowHours = lic, 24
+	// Loaded: one holding its seat, one lapsed (seen 2 days ago).
+	e.deps["held"] = Deployment{ID: uuid.New(), DeploymentID: "held", Status: "active", LastSeenAt: now}
+	e.deps["lapsed"] = Deployment{ID: uuid.New(), DeploymentID: "lapsed", Status: "active", LastSeenAt: now.Add(-48 * time.Hour)}
+	key := [32]byte{9}
+	if !c.keep(c.gen, key, e) {
+		t.Fatal("entry not kept")
+	}
+	// The lapsed one takes its seat again, then 40 new ones: more than an
+	// entry collects beside its list before merging.
+	c.seated(lic, Deployment{ID: e.deps["lapsed"].ID, DeploymentID: "lapsed", Status: "active", LastSeenAt: now})
+	for i := 0; i < 40; i++ {
+		c.seated(lic, Deployment{ID: uuid.New(), DeploymentID: fmt.Sprint("new-", i), Status: "active", LastSeenAt: now})
+		got := c.byKey[key]
+		if want := int32(i + 3); got.rowFor("held", now).SeatsInUse != want {
+			t.Fatalf("after %d new seats: %d counted in use, want %d", i+1, got.rowFor("held", now).SeatsInUse, want)
+		}
+	}
+	got := c.byKey[key]
+	for _, id := range []string{"held", "lapsed", "new-0", "new-39"} {
+		if r := got.rowFor(id, now); r.DeploymentStatus == nil || r.DeploymentLastSeenAt.Before(now) {
+			t.Errorf("%s: not found as held by the entry", id)
+		}
 	}
 }

@@ -3,10 +3,14 @@ package handlers
 
 import (
 	"context"
+	"encoding/hex"
+	"encoding/json"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
 
 	"github.com/nectarcloud/nls/app"
 	"github.com/nectarcloud/nls/db"
@@ -192,7 +196,50 @@ func (s *Server) reportUsage(c *fiber.Ctx) error {
 		return err
 	}
 	s.metrics.usageIngested(reports, rec.Results)
-	return c.JSON(fiber.Map{"results": rec.Results, "usage": rec.Usage})
+	return writeUsageAnswer(c, rec)
+}
+
+// writeUsageAnswer writes {"results":[{"id","status"}...],"usage":{...}}
+// as c.JSON(fiber.Map{...}) would, the results by hand: for a batch of
+// 100 reports, encoding/json's reflection over them was a tenth of the
+// request's CPU.
+func writeUsageAnswer(c *fiber.Ctx, rec app.UsageReceipt) error {
+	usage, err := json.Marshal(rec.Usage)
+	if err != nil {
+		return err
+	}
+	b := make([]byte, 0, 24+len(rec.Results)*64+len(usage))
+	b = append(b, `{"results":[`...)
+	for i, r := range rec.Results {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"id":"`...)
+		b = appendUUID(b, r.ID)
+		b = append(b, `","status":`...)
+		b = strconv.AppendQuote(b, r.Status)
+		b = append(b, '}')
+	}
+	b = append(b, `],"usage":`...)
+	b = append(b, usage...)
+	b = append(b, '}')
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(b)
+}
+
+// appendUUID appends id in its canonical form, as uuid.UUID.String writes it.
+func appendUUID(b []byte, id uuid.UUID) []byte {
+	var buf [36]byte
+	hex.Encode(buf[0:8], id[0:4])
+	buf[8] = '-'
+	hex.Encode(buf[9:13], id[4:6])
+	buf[13] = '-'
+	hex.Encode(buf[14:18], id[6:8])
+	buf[18] = '-'
+	hex.Encode(buf[19:23], id[8:10])
+	buf[23] = '-'
+	hex.Encode(buf[24:], id[10:])
+	return append(b, buf[:]...)
 }
 
 // flushStats makes this process's validation counts and last-seen times

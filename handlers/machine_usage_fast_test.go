@@ -4,8 +4,17 @@ package handlers
 
 import (
 	"encoding/json"
+	"io"
+	"net/http/httptest"
 	"reflect"
 	"testing"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+
+	"github.com/nectarcloud/nls/app"
+	"github.com/nectarcloud/nls/db"
+	"github.com/nectarcloud/nls/licensing"
 )
 
 func TestFastUsageBodyAgreesWithTheCarefulReading(t *testing.T) {
@@ -52,5 +61,33 @@ func TestFastUsageBodyAgreesWithTheCarefulReading(t *testing.T) {
 		if !reflect.DeepEqual(fast, careful) || *mb.LicenseKey != *b.LicenseKey || *mb.DeploymentID != *b.DeploymentID {
 			t.Errorf("%s: the fast reader read\n%+v\nthe careful one\n%+v", body, fast, careful)
 		}
+	}
+}
+
+func TestUsageAnswerIsWhatEncodingJSONWrites(t *testing.T) {
+	app := fiber.New()
+	rec := appUsageReceiptForTest()
+	app.Get("/hand", func(c *fiber.Ctx) error { return writeUsageAnswer(c, rec) })
+	app.Get("/json", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"results": rec.Results, "usage": rec.Usage}) })
+	read := func(path string) (string, string) {
+		res, err := app.Test(httptest.NewRequest("GET", path, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		return string(b), res.Header.Get("Content-Type")
+	}
+	hand, handType := read("/hand")
+	want, wantType := read("/json")
+	if hand != want || handType != wantType {
+		t.Fatalf("written by hand:\n%s (%s)\nby encoding/json:\n%s (%s)", hand, handType, want, wantType)
+	}
+}
+
+func appUsageReceiptForTest() app.UsageReceipt {
+	return app.UsageReceipt{
+		Results: []db.UsageReportResult{{ID: uuid.MustParse("9b2c1a4e-0000-4000-8000-00000000abcd"), Status: "accepted"},
+			{ID: uuid.New(), Status: "duplicate"}},
+		Usage: map[string]licensing.LimitUsage{"users": {Used: 3, Limit: 10}, "apiCalls": {Used: 12, Limit: 5, Exceeded: true}},
 	}
 }
