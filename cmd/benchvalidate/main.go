@@ -57,7 +57,7 @@ var loadScript []byte
 const heartbeatInterval = 15 * time.Minute
 
 type options struct {
-	licenses, connections, threads, poolSize, heartbeats, rounds int
+	licenses, connections, threads, poolSize, heartbeats, rounds, wrkNice int
 	duration                                                     time.Duration
 	only, cpuProfile                                             string
 }
@@ -72,6 +72,7 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 9*time.Second, "how long each route is driven in all")
 	flag.StringVar(&o.only, "only", "", "run only the routes whose names match this regular expression (the baseline always runs)")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write the server's CPU profile over the measured rounds to this file (go tool pprof)")
+	flag.IntVar(&o.wrkNice, "wrk-nice", 0, "run wrk at this nice level (10: it yields the CPU to the server and PostgreSQL, as a load generator on another machine would take none of theirs)")
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds: each route is driven duration/rounds per round, the routes taking turns, so that a change in the machine's load falls on all of them")
 	flag.Parse()
 	if err := run(o); err != nil {
@@ -268,7 +269,11 @@ func drive(base, script string, r route, o options) (result, error) {
 	if r.args[0] == "seq" {
 		args = append(args, "1", strconv.FormatInt(r.next, 10))
 	}
-	out, err := exec.Command("wrk", args...).CombinedOutput()
+	cmd := exec.Command("wrk", args...)
+	if o.wrkNice != 0 {
+		cmd = exec.Command("nice", append([]string{"-n", strconv.Itoa(o.wrkNice), "wrk"}, args...)...)
+	}
+	out, err := cmd.CombinedOutput()
 	runtime.ReadMemStats(&after)
 	if err != nil {
 		return result{}, fmt.Errorf("wrk: %w\n%s", err, out)
@@ -373,8 +378,8 @@ func printTable(o options, results []result) {
 		}
 	}
 	load, _ := os.ReadFile("/proc/loadavg")
-	fmt.Printf("\n%d licenses, wrk -t%d -c%d, %s per route in %d rounds, %d database connections, %d CPUs, load %s\n\n",
-		o.licenses, o.threads, o.connections, o.duration, o.rounds, o.poolSize, runtime.NumCPU(), strings.Join(strings.Fields(string(load))[:3], " "))
+	fmt.Printf("\n%d licenses, wrk -t%d -c%d (nice %d), %s per route in %d rounds, %d database connections, %d CPUs, load %s\n\n",
+		o.licenses, o.threads, o.connections, o.wrkNice, o.duration, o.rounds, o.poolSize, runtime.NumCPU(), strings.Join(strings.Fields(string(load))[:3], " "))
 	fmt.Printf("%-28s %9s %9s %9s %8s %9s %9s %8s %s\n", "route", "req/s", "p50", "p99", "×base", "rows/s", "×INSERT", "allocs", "errors")
 	for _, r := range results {
 		rows, vsFloor := "", ""
