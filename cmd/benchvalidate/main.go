@@ -58,8 +58,8 @@ const heartbeatInterval = 15 * time.Minute
 
 type options struct {
 	licenses, connections, threads, poolSize, heartbeats, rounds, wrkNice int
-	duration                                                     time.Duration
-	only, cpuProfile                                             string
+	duration                                                              time.Duration
+	only, cpuProfile                                                      string
 }
 
 func main() {
