@@ -29,8 +29,11 @@ func BenchmarkRecordUsage(b *testing.B) {
 			lics := usageBenchLicenses(b, store, 40, 5)
 			if !rollups {
 				for _, sql := range []string{
-					`ALTER TABLE usage_daily DISABLE TRIGGER usage_daily_rollup`,
-					`ALTER TABLE usage_periods DISABLE TRIGGER usage_periods_near_limit`,
+					// The statement-level triggers of migration 00015.
+					`ALTER TABLE usage_daily DISABLE TRIGGER usage_daily_rollup_ins`,
+					`ALTER TABLE usage_daily DISABLE TRIGGER usage_daily_rollup_upd`,
+					`ALTER TABLE usage_periods DISABLE TRIGGER usage_periods_near_limit_ins`,
+					`ALTER TABLE usage_periods DISABLE TRIGGER usage_periods_near_limit_upd`,
 				} {
 					if _, err := store.Pool.Exec(ctx, sql); err != nil {
 						b.Fatal(err)
