@@ -349,17 +349,32 @@ func RegistryRepository(name string, productRepos []string) (repo string, versio
 // which reloads its JWKS on a schedule already trusts it; the oldest key
 // when none is that old yet. Rotation thus never signs with a key a running
 // registry has not seen. keys must be oldest first (Keyring.List order).
+// Creation times are kept to the second, so keys made within one second
+// are ordered by which is current: Rotate makes the key it creates current,
+// so of two such keys the current one is the newer.
 func RegistrySigningKid(keys []KeyInfo, delay time.Duration, now time.Time) string {
 	if len(keys) == 0 {
 		return ""
 	}
-	kid := keys[0].Kid
+	newer := func(a, b KeyInfo) bool {
+		if !a.Created.Equal(b.Created) {
+			return a.Created.After(b.Created)
+		}
+		return a.Current && !b.Current
+	}
+	oldest, signer := keys[0], KeyInfo{}
 	for _, k := range keys {
-		if !k.Created.Add(delay).After(now) {
-			kid = k.Kid
+		if newer(oldest, k) {
+			oldest = k
+		}
+		if !k.Created.Add(delay).After(now) && (signer.Kid == "" || newer(k, signer)) {
+			signer = k
 		}
 	}
-	return kid
+	if signer.Kid == "" {
+		return oldest.Kid
+	}
+	return signer.Kid
 }
 
 var (

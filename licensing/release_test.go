@@ -213,4 +213,21 @@ func TestRegistrySigningKid(t *testing.T) {
 			t.Errorf("at %v: got %s, want %s", tc.now, got, tc.want)
 		}
 	}
+	// Rotated within the second the first key was made: whatever the kids'
+	// order, the key Rotate made current is the newer, and does not sign yet.
+	for _, pair := range [][]KeyInfo{
+		{{Kid: "a-first", Created: t0}, {Kid: "b-rotated", Created: t0, Current: true}},
+		{{Kid: "a-rotated", Created: t0, Current: true}, {Kid: "b-first", Created: t0}},
+	} {
+		first := pair[0].Kid
+		if pair[0].Current {
+			first = pair[1].Kid
+		}
+		if got := RegistrySigningKid(pair, day, t0.Add(time.Minute)); got != first {
+			t.Errorf("keys %v, before the delay: got %s, want the first key %s", pair, got, first)
+		}
+		if got := RegistrySigningKid(pair, day, t0.Add(day)); got == first {
+			t.Errorf("keys %v, after the delay: got the first key %s, want the rotated one", pair, got)
+		}
+	}
 }
