@@ -58,6 +58,7 @@ const heartbeatInterval = 15 * time.Minute
 
 type options struct {
 	licenses, connections, threads, poolSize, heartbeats, rounds, wrkNice int
+	gcPercent                                                             int // the collector's target in force (app.TuneGC)
 	duration                                                              time.Duration
 	only, cpuProfile                                                      string
 }
@@ -75,6 +76,8 @@ func main() {
 	flag.IntVar(&o.wrkNice, "wrk-nice", 0, "run wrk at this nice level (10: it yields the CPU to the server and PostgreSQL, as a load generator on another machine would take none of theirs)")
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds: each route is driven duration/rounds per round, the routes taking turns, so that a change in the machine's load falls on all of them")
 	flag.Parse()
+	// The server in this process collects garbage as portal serve does.
+	o.gcPercent = app.TuneGC(os.Getenv)
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -378,8 +381,9 @@ func printTable(o options, results []result) {
 		}
 	}
 	load, _ := os.ReadFile("/proc/loadavg")
-	fmt.Printf("\n%d licenses, wrk -t%d -c%d (nice %d), %s per route in %d rounds, %d database connections, %d CPUs, load %s\n\n",
-		o.licenses, o.threads, o.connections, o.wrkNice, o.duration, o.rounds, o.poolSize, runtime.NumCPU(), strings.Join(strings.Fields(string(load))[:3], " "))
+	fmt.Printf("\n%d licenses, wrk -t%d -c%d (nice %d), %s per route in %d rounds, %d database connections, %d CPUs, GOGC %d, load %s\n\n",
+		o.licenses, o.threads, o.connections, o.wrkNice, o.duration, o.rounds, o.poolSize, runtime.NumCPU(), o.gcPercent,
+		strings.Join(strings.Fields(string(load))[:3], " "))
 	fmt.Printf("%-28s %9s %9s %9s %8s %9s %9s %8s %s\n", "route", "req/s", "p50", "p99", "×base", "rows/s", "×INSERT", "allocs", "errors")
 	for _, r := range results {
 		rows, vsFloor := "", ""
