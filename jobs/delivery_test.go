@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/jobs"
 	"github.com/nectarcloud/nls/licensing"
@@ -53,8 +55,10 @@ func TestSMTPDownRetriesThenFailsAndSendAgainDeliversOnce(t *testing.T) {
 	e.license(c, lic{expires: at(365 * dayLen), pastDueSince: at(-dayLen)})
 
 	// Nothing listens on this port: every attempt fails.
+	reg := prometheus.NewRegistry()
 	down := e.runner(fmt.Sprintf("smtp://127.0.0.1:%d", mailtest.FreePort()), func(c *jobs.Config) {
 		c.StaffEmails = nil
+		c.Metrics = reg
 	})
 	e.start(down)
 	if _, err := down.RunScan(ctx); err != nil {
@@ -71,6 +75,10 @@ func TestSMTPDownRetriesThenFailsAndSendAgainDeliversOnce(t *testing.T) {
 	if got := e.mail.To(t, e.addr("down")); len(got) != 0 {
 		t.Fatalf("got %d emails while SMTP was down", len(got))
 	}
+	// Operators see it on /metrics: two attempts to retry, one failed.
+	if r, f := telemetryValue(t, reg, "email", "retrying"), telemetryValue(t, reg, "email", "failed"); r != 2 || f != 1 {
+		t.Errorf("nls_deliveries_total{kind=email}: retrying %v, failed %v; want 2 and 1", r, f)
+	}
 	stopCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := down.Stop(stopCtx); err != nil {
@@ -78,7 +86,10 @@ func TestSMTPDownRetriesThenFailsAndSendAgainDeliversOnce(t *testing.T) {
 	}
 
 	// SMTP back: "send again" delivers once.
-	up := e.runner(e.mail.SMTPURL, func(c *jobs.Config) { c.StaffEmails = nil })
+	up := e.runner(e.mail.SMTPURL, func(c *jobs.Config) {
+		c.StaffEmails = nil
+		c.Metrics = reg
+	})
 	e.start(up)
 	if _, err := e.store.ResendNotice(ctx, licensing.Actor{Type: "admin", Label: "test"}, n.ID, e.clock.now()); err != nil {
 		t.Fatal(err)
@@ -87,6 +98,9 @@ func TestSMTPDownRetriesThenFailsAndSendAgainDeliversOnce(t *testing.T) {
 	e.settle()
 	if got := e.subjects(e.addr("down")); !slices.Equal(got, []string{"Payment overdue for your pro license"}) {
 		t.Fatalf("after send again: got %q, want the one notice", got)
+	}
+	if d := telemetryValue(t, reg, "email", "delivered"); d != 1 {
+		t.Errorf("nls_deliveries_total{kind=email,outcome=delivered} = %v, want 1", d)
 	}
 }
 

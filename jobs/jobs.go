@@ -25,6 +25,7 @@ import (
 	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/licensing"
 	"github.com/nectarcloud/nls/notify"
+	"github.com/nectarcloud/nls/telemetry"
 	"github.com/nectarcloud/nls/webhooks"
 )
 
@@ -101,7 +102,11 @@ func New(pool *pgxpool.Pool, store *db.Store, cfg Config) (*Runner, error) {
 	r := &Runner{cfg: cfg, store: store}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &fanOutWorker{r: r})
-	river.AddWorker(workers, &sendWorker{r: r})
+	send := &sendWorker{r: r}
+	if cfg.Metrics != nil {
+		send.deliveries = telemetry.DeliveriesCounter(cfg.Metrics)
+	}
+	river.AddWorker(workers, send)
 	river.AddWorker(workers, &scanWorker{r: r})
 	river.AddWorker(workers, &digestWorker{r: r})
 	river.AddWorker(workers, newWebhookWorker(r, cfg.Metrics))

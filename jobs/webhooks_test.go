@@ -394,11 +394,11 @@ func TestReceiverDownThenFlakyIsDeliveredOnceWithItsAttempts(t *testing.T) {
 	if int(d.Attempts) != len(as) {
 		t.Errorf("delivery counts %d attempts, the log %d", d.Attempts, len(as))
 	}
-	c := telemetryValue(t, reg, "delivered")
+	c := telemetryValue(t, reg, "webhook", "delivered")
 	if c != 1 {
 		t.Errorf("nls_deliveries_total{kind=webhook,outcome=delivered} = %v, want 1", c)
 	}
-	if c := telemetryValue(t, reg, "retrying"); int(c) != len(as)-1 {
+	if c := telemetryValue(t, reg, "webhook", "retrying"); int(c) != len(as)-1 {
 		t.Errorf("retrying = %v, want %d", c, len(as)-1)
 	}
 	mfs, _ := reg.Gather()
@@ -415,7 +415,7 @@ func TestReceiverDownThenFlakyIsDeliveredOnceWithItsAttempts(t *testing.T) {
 	}
 }
 
-func telemetryValue(t *testing.T, reg *prometheus.Registry, outcome string) float64 {
+func telemetryValue(t *testing.T, reg *prometheus.Registry, kind, outcome string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -430,12 +430,12 @@ func telemetryValue(t *testing.T, reg *prometheus.Registry, outcome string) floa
 			for _, l := range m.GetLabel() {
 				labels[l.GetName()] = l.GetValue()
 			}
-			if labels["kind"] == "webhook" && labels["outcome"] == outcome {
+			if labels["kind"] == kind && labels["outcome"] == outcome {
 				return m.GetCounter().GetValue()
 			}
 		}
 	}
-	t.Fatalf("no nls_deliveries_total{kind=webhook,outcome=%s}", outcome)
+	t.Fatalf("no nls_deliveries_total{kind=%s,outcome=%s}", kind, outcome)
 	return 0
 }
 

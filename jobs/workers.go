@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 
 	"github.com/nectarcloud/nls/db"
@@ -67,7 +68,15 @@ func (SendArgs) Kind() string { return "notification_send" }
 
 type sendWorker struct {
 	river.WorkerDefaults[SendArgs]
-	r *Runner
+	r          *Runner
+	deliveries *prometheus.CounterVec // nil without a registry
+}
+
+// count adds one email delivery outcome to nls_deliveries_total.
+func (w *sendWorker) count(outcome string) {
+	if w.deliveries != nil {
+		w.deliveries.WithLabelValues("email", outcome).Inc()
+	}
 }
 
 func (w *sendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
@@ -90,6 +99,7 @@ func (w *sendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 	msg, err := r.compose(ctx, n)
 	if err != nil {
 		_ = r.store.MarkNoticeAttemptFailed(ctx, n.ID, true, err.Error(), r.cfg.Now())
+		w.count("failed")
 		return river.JobCancel(err)
 	}
 	if err := notify.Send(ctx, r.cfg.Mail, msg); err != nil {
@@ -97,8 +107,14 @@ func (w *sendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 		if merr := r.store.MarkNoticeAttemptFailed(ctx, n.ID, final, err.Error(), r.cfg.Now()); merr != nil {
 			return merr
 		}
+		if final {
+			w.count("failed")
+		} else {
+			w.count("retrying")
+		}
 		return err
 	}
+	w.count("delivered")
 	return r.store.MarkNoticeSent(ctx, n.ID, msg.Subject, r.cfg.Now())
 }
 
