@@ -7,6 +7,7 @@ package deploy
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -55,6 +56,32 @@ type serviceMonitor struct {
 	} `json:"spec"`
 }
 
+// podMonitor is the part of the Prometheus Operator's PodMonitor the chart
+// uses (for the worker, which has no Service).
+type podMonitor struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Metadata   struct {
+		Name   string            `json:"name"`
+		Labels map[string]string `json:"labels"`
+	} `json:"metadata"`
+	Spec struct {
+		JobLabel string `json:"jobLabel"`
+		Selector struct {
+			MatchLabels map[string]string `json:"matchLabels"`
+		} `json:"selector"`
+		PodMetricsEndpoints []struct {
+			Port          string `json:"port"`
+			Path          string `json:"path"`
+			Interval      string `json:"interval"`
+			Authorization *struct {
+				Type        string                   `json:"type"`
+				Credentials corev1.SecretKeySelector `json:"credentials"`
+			} `json:"authorization"`
+		} `json:"podMetricsEndpoints"`
+	} `json:"spec"`
+}
+
 // rendered is a chart rendering, decoded.
 type rendered struct {
 	deployments []*appsv1.Deployment
@@ -64,6 +91,7 @@ type rendered struct {
 	pdbs        []*policyv1.PodDisruptionBudget
 	hpas        []*autoscalingv2.HorizontalPodAutoscaler
 	monitors    []*serviceMonitor
+	podMonitors []*podMonitor
 }
 
 // decodeStrict decodes one manifest into its Go type, refusing unknown fields.
@@ -114,6 +142,9 @@ func decodeManifests(t *testing.T, out []byte) rendered {
 		case "monitoring.coreos.com/v1 ServiceMonitor":
 			m := &serviceMonitor{}
 			r.monitors, obj = append(r.monitors, m), m
+		case "monitoring.coreos.com/v1 PodMonitor":
+			m := &podMonitor{}
+			r.podMonitors, obj = append(r.podMonitors, m), m
 		default:
 			t.Fatalf("the chart renders %s %s, which this test does not know", head.APIVersion, head.Kind)
 		}
@@ -279,6 +310,33 @@ func TestChartRendersValidManifestsForARollout(t *testing.T) {
 	checkSecretRefs(t, r, wc)
 	checkKeysVolume(t, r, worker.Spec.Template.Spec)
 	checkEnvKnown(t, wc)
+	// It serves its delivery metrics and /healthz on its metrics port, and a
+	// PodMonitor scrapes them as job nls, with the token.
+	var addr string
+	for _, e := range wc.Env {
+		if e.Name == "NLS_WORKER_METRICS_ADDR" {
+			addr = e.Value
+		}
+	}
+	if len(wc.Ports) != 1 || wc.Ports[0].Name != "metrics" || addr != fmt.Sprintf(":%d", wc.Ports[0].ContainerPort) {
+		t.Errorf("worker ports %+v with NLS_WORKER_METRICS_ADDR %q, want one metrics port it listens on", wc.Ports, addr)
+	}
+	if p := wc.LivenessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/healthz" || p.HTTPGet.Port.StrVal != "metrics" {
+		t.Errorf("worker liveness probe %+v, want /healthz on the metrics port", p)
+	}
+	if len(r.podMonitors) != 1 {
+		t.Fatalf("got %d PodMonitors, want 1 for the worker", len(r.podMonitors))
+	}
+	pm := r.podMonitors[0]
+	wl := worker.Spec.Template.Labels
+	if !selects(pm.Spec.Selector.MatchLabels, wl) || selects(pm.Spec.Selector.MatchLabels, portal.Spec.Template.Labels) ||
+		len(pm.Spec.PodMetricsEndpoints) != 1 || pm.Spec.PodMetricsEndpoints[0].Port != "metrics" ||
+		pm.Spec.PodMetricsEndpoints[0].Path != "/metrics" || wl[pm.Spec.JobLabel] != "nls" {
+		t.Errorf("PodMonitor %+v, want /metrics on the worker pods' metrics port as job nls", pm.Spec)
+	}
+	if a := pm.Spec.PodMetricsEndpoints[0].Authorization; a == nil || a.Credentials.Key != "NLS_METRICS_TOKEN" {
+		t.Errorf("with a metrics token set, the PodMonitor must send it: %+v", a)
+	}
 }
 
 // checkEnvKnown: every variable the chart sets is one the portal reads (listed
@@ -303,8 +361,9 @@ func TestChartOptionalParts(t *testing.T) {
 	if len(r.deployments) != 1 || r.deployments[0].Name != "nls" {
 		t.Fatalf("got %d Deployments, want the portal alone when the worker is off", len(r.deployments))
 	}
-	if len(r.monitors) != 0 || len(r.hpas) != 0 {
-		t.Errorf("got %d ServiceMonitors and %d HPAs, want none when disabled", len(r.monitors), len(r.hpas))
+	if len(r.monitors) != 0 || len(r.podMonitors) != 0 || len(r.hpas) != 0 {
+		t.Errorf("got %d ServiceMonitors, %d PodMonitors and %d HPAs, want none when disabled", len(r.monitors),
+			len(r.podMonitors), len(r.hpas))
 	}
 	if d := r.deployments[0]; d.Spec.Replicas == nil || *d.Spec.Replicas != 4 {
 		t.Errorf("without the HPA the Deployment must set replicaCount")

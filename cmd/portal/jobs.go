@@ -7,13 +7,19 @@ package main
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/jobs"
@@ -26,6 +32,7 @@ type JobsConfig struct {
 	StaffEmails  []string      // the vendor's staff, who get the daily digest
 	ReminderDays []int         // renewal reminders, days before expiry
 	ScanInterval time.Duration // how often milestones are looked for
+	MetricsAddr  string        // where "portal worker" serves /metrics and /healthz ("" for nowhere)
 }
 
 func readJobsConfig(r *envReader) JobsConfig {
@@ -33,6 +40,7 @@ func readJobsConfig(r *envReader) JobsConfig {
 		Workers:      r.bool("NLS_WORKERS", true),
 		StaffEmails:  r.list("NLS_STAFF_EMAILS"),
 		ScanInterval: r.duration("NLS_LIFECYCLE_INTERVAL", 15*time.Minute),
+		MetricsAddr:  r.str("NLS_WORKER_METRICS_ADDR", ""),
 	}
 	for _, s := range strings.Split(orDefault(r.getenv("NLS_REMINDER_DAYS"), "30,14,7,1"), ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -68,7 +76,7 @@ func noticeSecret(sessionSecret string) []byte {
 }
 
 // newRunner builds the job runner on store; run starts its workers.
-// reg takes the delivery metrics (nil in "portal worker", which serves no /metrics).
+// reg takes the delivery metrics.
 func (e *cmdEnv) newRunner(store *db.Store, sessionSecret string, sealer *licensing.Sealer, reg prometheus.Registerer) (*jobs.Runner, error) {
 	return jobs.New(store.Pool, store, jobs.Config{Mail: e.cfg.Mail(), BaseURL: e.cfg.BaseURL,
 		Secret: noticeSecret(sessionSecret), StaffEmails: e.cfg.Jobs.StaffEmails, ReminderDays: e.cfg.Jobs.ReminderDays,
@@ -109,9 +117,25 @@ func (e *cmdEnv) worker(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r, err := e.newRunner(store, secret, sealer, nil)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	r, err := e.newRunner(store, secret, sealer, reg)
 	if err != nil {
 		return err
+	}
+	var metrics *http.Server
+	if addr := e.cfg.Jobs.MetricsAddr; addr != "" {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("NLS_WORKER_METRICS_ADDR: %w", err)
+		}
+		metrics = &http.Server{Handler: workerMetrics(reg, e.cfg.MetricsToken), ReadHeaderTimeout: 5 * time.Second}
+		go func() {
+			if err := metrics.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				e.log.Error("worker metrics server stopped", "err", err)
+			}
+		}()
+		e.log.Info("worker serving /metrics and /healthz", "addr", ln.Addr().String())
 	}
 	e.cfg.Jobs.Workers = true
 	stop, err := e.startJobs(ctx, r)
@@ -122,7 +146,33 @@ func (e *cmdEnv) worker(ctx context.Context) error {
 	<-ctx.Done()
 	e.log.Info("shutting down: letting running jobs finish", "grace", e.cfg.ShutdownGrace.String())
 	stop()
+	if metrics != nil {
+		_ = metrics.Close()
+	}
 	return nil
+}
+
+// workerMetrics serves the worker's Prometheus series at /metrics (behind
+// the bearer token when NLS_METRICS_TOKEN is set, as portal serve's) and
+// answers /healthz for liveness probes.
+func workerMetrics(reg *prometheus.Registry, token string) http.Handler {
+	mux := http.NewServeMux()
+	series := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, req *http.Request) {
+		got, _ := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer ")
+		if token != "" && subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"error":{"code":"` + licensing.EUNAUTHORIZED + `","message":"a valid metrics token is required","details":[]},"requestId":""}`))
+			return
+		}
+		series.ServeHTTP(w, req)
+	})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}`))
+	})
+	return mux
 }
 
 // jobsCmd handles "portal jobs": the queues' backlog and the recent failures.

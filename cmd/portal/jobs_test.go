@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +23,9 @@ func TestWorkerSendsRemindersAndJobsListsThem(t *testing.T) {
 	mp := mailtest.Start(t)
 	url := dbtest.NewURL(t)
 	to := "cli-" + uuid.NewString()[:8] + "@example.test"
+	metricsAddr := fmt.Sprintf("127.0.0.1:%d", mailtest.FreePort())
 	env := envOf(map[string]string{"DATABASE_URL": url, "NLS_LOG_LEVEL": "warn", "NLS_SMTP_URL": mp.SMTPURL,
+		"NLS_WORKER_METRICS_ADDR": metricsAddr, "NLS_METRICS_TOKEN": "worker-metrics-token",
 		"NLS_SMTP_FROM": "NLS <licenses@example.com>", "NLS_BASE_URL": "https://licenses.example.test",
 		"NLS_SESSION_SECRET": "cli-test-session-secret-0123456789abcdef", "NLS_DATA_DIR": t.TempDir()})
 	pool, err := db.Connect(context.Background(), url, 2)
@@ -42,6 +47,37 @@ func TestWorkerSendsRemindersAndJobsListsThem(t *testing.T) {
 	started := time.Now()
 	msgs := mp.WaitFor(t, to, 1, 60*time.Second)
 	t.Logf("reminder arrived after %s", time.Since(started))
+	// The worker's own /metrics: behind the token, with the email it sent.
+	get := func(path, token string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, "http://"+metricsAddr+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	if code, body := get("/metrics", ""); code != http.StatusUnauthorized || !strings.Contains(body, `"unauthorized"`) {
+		t.Errorf("/metrics without the token: %d %s", code, body)
+	}
+	if code, body := get("/healthz", ""); code != http.StatusOK {
+		t.Errorf("/healthz: %d %s", code, body)
+	}
+	want := `nls_deliveries_total{kind="email",outcome="delivered"} 1`
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		code, body := get("/metrics", "worker-metrics-token")
+		if code == http.StatusOK && strings.Contains(body, want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics with the token: %d, no %q in\n%s", code, want, body)
+		}
+	}
 	cancel()
 	if code := <-done; code != 0 {
 		t.Fatalf("worker exit %d: %s", code, werr.String())
