@@ -78,6 +78,7 @@ func main() {
 	flag.Parse()
 	// The server in this process collects garbage as portal serve does.
 	o.gcPercent = app.TuneGC(os.Getenv)
+	app.LimitMemory()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
