@@ -30,55 +30,49 @@ const (
 	chartTestValues = "helm/nls/ci/test-values.yaml"
 )
 
-// serviceMonitor is the part of the Prometheus Operator's ServiceMonitor
-// (monitoring.coreos.com/v1) the chart uses; its CRD types are not in k8s.io/api.
-type serviceMonitor struct {
+// monitorHead, monitorSelector and monitorEndpoint are the parts of the
+// Prometheus Operator's ServiceMonitor and PodMonitor (monitoring.coreos.com/v1)
+// the chart uses; their CRD types are not in k8s.io/api.
+type monitorHead struct {
 	APIVersion string `json:"apiVersion"`
 	Kind       string `json:"kind"`
 	Metadata   struct {
 		Name   string            `json:"name"`
 		Labels map[string]string `json:"labels"`
 	} `json:"metadata"`
+}
+
+type monitorSelector struct {
+	MatchLabels map[string]string `json:"matchLabels"`
+}
+
+type monitorEndpoint struct {
+	Port          string `json:"port"`
+	Path          string `json:"path"`
+	Interval      string `json:"interval"`
+	Authorization *struct {
+		Type        string                   `json:"type"`
+		Credentials corev1.SecretKeySelector `json:"credentials"`
+	} `json:"authorization"`
+}
+
+// serviceMonitor scrapes the portal through its Service.
+type serviceMonitor struct {
+	monitorHead
 	Spec struct {
-		JobLabel string `json:"jobLabel"`
-		Selector struct {
-			MatchLabels map[string]string `json:"matchLabels"`
-		} `json:"selector"`
-		Endpoints []struct {
-			Port          string `json:"port"`
-			Path          string `json:"path"`
-			Interval      string `json:"interval"`
-			Authorization *struct {
-				Type        string                   `json:"type"`
-				Credentials corev1.SecretKeySelector `json:"credentials"`
-			} `json:"authorization"`
-		} `json:"endpoints"`
+		JobLabel  string            `json:"jobLabel"`
+		Selector  monitorSelector   `json:"selector"`
+		Endpoints []monitorEndpoint `json:"endpoints"`
 	} `json:"spec"`
 }
 
-// podMonitor is the part of the Prometheus Operator's PodMonitor the chart
-// uses (for the worker, which has no Service).
+// podMonitor scrapes the worker's pods, which have no Service.
 type podMonitor struct {
-	APIVersion string `json:"apiVersion"`
-	Kind       string `json:"kind"`
-	Metadata   struct {
-		Name   string            `json:"name"`
-		Labels map[string]string `json:"labels"`
-	} `json:"metadata"`
+	monitorHead
 	Spec struct {
-		JobLabel string `json:"jobLabel"`
-		Selector struct {
-			MatchLabels map[string]string `json:"matchLabels"`
-		} `json:"selector"`
-		PodMetricsEndpoints []struct {
-			Port          string `json:"port"`
-			Path          string `json:"path"`
-			Interval      string `json:"interval"`
-			Authorization *struct {
-				Type        string                   `json:"type"`
-				Credentials corev1.SecretKeySelector `json:"credentials"`
-			} `json:"authorization"`
-		} `json:"podMetricsEndpoints"`
+		JobLabel            string            `json:"jobLabel"`
+		Selector            monitorSelector   `json:"selector"`
+		PodMetricsEndpoints []monitorEndpoint `json:"podMetricsEndpoints"`
 	} `json:"spec"`
 }
 
