@@ -66,7 +66,7 @@ type UsageRecorded struct {
 
 // ReportUsage is RecordUsage answering the current usage too. The request
 // is checked here, alone; then concurrent requests are recorded together,
-// by one statement per batch (record_usage_many, migration 00025, through
+// by one statement per batch (record_usage_batch, migration 00026, through
 // the combiner of combine.go): a lone request runs at once, and one whose
 // data the database refuses is run again alone, so that the error is its own.
 func (s *Store) ReportUsage(ctx context.Context, lic UsageLicense, deploymentPK *uuid.UUID, reports []UsageReportIn,
@@ -88,6 +88,7 @@ func (s *Store) ReportUsage(ctx context.Context, lic UsageLicense, deploymentPK 
 			return UsageRecorded{}, licensing.Internal(err)
 		}
 		req.metrics[i] = b
+		day := utcDay(r.PeriodStart)
 		for name, v := range r.Metrics {
 			kind := licensing.MetricKindOf(name)
 			if kind == licensing.Counter {
@@ -97,10 +98,7 @@ func (s *Store) ReportUsage(ctx context.Context, lic UsageLicense, deploymentPK 
 				}
 				sums[name] += v
 			}
-			req.names = append(req.names, name)
-			req.kinds = append(req.kinds, string(kind))
-			req.values = append(req.values, v)
-			req.of = append(req.of, int32(i))
+			req.add(usageTotal{start: req.accStarts[i], end: req.accEnds[i], day: day, name: name, kind: kind, value: v})
 		}
 	}
 	return s.usageBatches().do(ctx, req)
@@ -130,7 +128,7 @@ func metricsJSON(m map[string]int64) ([]byte, error) {
 }
 
 // usageRequest is one request's reports, checked and flattened for
-// record_usage_many.
+// record_usage_batch.
 type usageRequest struct {
 	lic        UsageLicense
 	deployment uuid.UUID // uuid.Nil: reported without a deployment
@@ -140,11 +138,75 @@ type usageRequest struct {
 	metrics    [][]byte  // each report's metrics as stored
 	accStarts  []time.Time
 	accEnds    []time.Time
-	// The metric values, flattened: of is the index of the report each is in.
-	names  []string
-	kinds  []string
-	values []int64
-	of     []int32
+	index      map[usageTotalKey]int // into totals, once they are many
+	// The request's values per accounting period, UTC day and metric: the
+	// sum of a counter's, the largest of a gauge's. record_usage_batch
+	// upserts them as they are when every report is new.
+	totals []usageTotal
+}
+
+// usageTotal is one of a request's totals.
+type usageTotal struct {
+	start, end time.Time // the accounting period
+	day        time.Time // UTC midnight
+	name       string
+	kind       licensing.MetricKind
+	value      int64
+}
+
+// add counts a report's value into the request's totals. A request's reports
+// usually share one period and day, so the totals are few and a linear
+// search finds the one to add to; past a few dozen, an index takes over.
+func (r *usageRequest) add(v usageTotal) {
+	const linear = 32
+	k := -1
+	if len(r.totals) <= linear {
+		for i := range r.totals {
+			t := &r.totals[i]
+			if t.name == v.name && t.day.Equal(v.day) && t.start.Equal(v.start) {
+				k = i
+				break
+			}
+		}
+	} else {
+		if r.index == nil {
+			r.index = make(map[usageTotalKey]int, 2*len(r.totals))
+			for i, t := range r.totals {
+				r.index[t.key()] = i
+			}
+		}
+		if i, ok := r.index[v.key()]; ok {
+			k = i
+		}
+	}
+	if k < 0 {
+		if r.index != nil {
+			r.index[v.key()] = len(r.totals)
+		}
+		r.totals = append(r.totals, v)
+		return
+	}
+	t := &r.totals[k]
+	if t.kind == licensing.Gauge {
+		t.value = max(t.value, v.value)
+	} else {
+		t.value += v.value // the request's sums were checked for overflow
+	}
+}
+
+type usageTotalKey struct {
+	start, day int64
+	name       string
+}
+
+func (t usageTotal) key() usageTotalKey {
+	return usageTotalKey{start: t.start.UnixNano(), day: t.day.Unix(), name: t.name}
+}
+
+// utcDay is the UTC midnight starting the day t is in.
+func utcDay(t time.Time) time.Time {
+	y, m, d := t.UTC().Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
 // Group commit sizes, measured on 2 cores with 64 concurrent callers: up
@@ -193,19 +255,20 @@ func (s *Store) UsageBatchStats() UsageBatchStats {
 // recordUsageMany records a batch of requests in one statement and answers
 // each its own outcome.
 func (s *Store) recordUsageMany(ctx context.Context, batch []*usageRequest) ([]UsageRecorded, error) {
-	reports, values := 0, 0
+	reports, totals := 0, 0
 	for _, r := range batch {
-		reports, values = reports+len(r.reports), values+len(r.values)
+		reports, totals = reports+len(r.reports), totals+len(r.totals)
 	}
-	p := RecordUsageManyParams{LicenseIds: make([]uuid.UUID, 0, len(batch)),
+	p := RecordUsageBatchParams{LicenseIds: make([]uuid.UUID, 0, len(batch)),
 		CustomerIds: make([]uuid.UUID, 0, len(batch)), DeploymentPks: make([]uuid.UUID, 0, len(batch)),
 		ReceivedAt: make([]time.Time, 0, len(batch)), CurrentPeriods: make([]time.Time, 0, len(batch)),
 		ReportRequests: make([]int32, 0, reports), ReportIds: make([]uuid.UUID, 0, reports),
 		PeriodStarts: make([]time.Time, 0, reports), PeriodEnds: make([]time.Time, 0, reports),
 		Metrics: make([][]byte, 0, reports), AccountingStarts: make([]time.Time, 0, reports),
-		AccountingEnds: make([]time.Time, 0, reports), MetricReports: make([]int32, 0, values),
-		MetricNames: make([]string, 0, values), MetricKinds: make([]string, 0, values),
-		MetricValues: make([]int64, 0, values)}
+		AccountingEnds: make([]time.Time, 0, reports), TotalRequests: make([]int32, 0, totals),
+		TotalStarts: make([]time.Time, 0, totals), TotalEnds: make([]time.Time, 0, totals),
+		TotalDays: make([]time.Time, 0, totals), TotalNames: make([]string, 0, totals),
+		TotalKinds: make([]string, 0, totals), TotalValues: make([]int64, 0, totals)}
 	first := make([]int, len(batch)) // each request's first report's batch ordinal, from 1
 	n := 0
 	for k, r := range batch {
@@ -224,17 +287,20 @@ func (s *Store) recordUsageMany(ctx context.Context, batch []*usageRequest) ([]U
 			p.AccountingStarts = append(p.AccountingStarts, r.accStarts[i])
 			p.AccountingEnds = append(p.AccountingEnds, r.accEnds[i])
 		}
-		for j, of := range r.of {
-			p.MetricReports = append(p.MetricReports, int32(n)+of+1)
-			p.MetricNames = append(p.MetricNames, r.names[j])
-			p.MetricKinds = append(p.MetricKinds, r.kinds[j])
-			p.MetricValues = append(p.MetricValues, r.values[j])
+		for _, t := range r.totals {
+			p.TotalRequests = append(p.TotalRequests, int32(k+1))
+			p.TotalStarts = append(p.TotalStarts, t.start)
+			p.TotalEnds = append(p.TotalEnds, t.end)
+			p.TotalDays = append(p.TotalDays, t.day)
+			p.TotalNames = append(p.TotalNames, t.name)
+			p.TotalKinds = append(p.TotalKinds, string(t.kind))
+			p.TotalValues = append(p.TotalValues, t.value)
 		}
 		n += len(r.reports)
 	}
 	s.usage.statements.Add(1)
 	s.usage.requests.Add(int64(len(batch)))
-	rows, err := s.q.RecordUsageMany(ctx, p)
+	rows, err := s.q.RecordUsageBatch(ctx, p)
 	if err != nil {
 		return nil, Translate(err)
 	}

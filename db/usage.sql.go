@@ -78,18 +78,18 @@ func (q *Queries) GetUsageForPeriod(ctx context.Context, arg GetUsageForPeriodPa
 	return items, nil
 }
 
-const recordUsageMany = `-- name: RecordUsageMany :many
+const recordUsageBatch = `-- name: RecordUsageBatch :many
 
 SELECT r.req::int AS req, r.accepted::int[] AS accepted, r.usage_metrics::text[] AS usage_metrics,
     r.usage_values::bigint[] AS usage_values
-FROM record_usage_many($1::uuid[], $2::uuid[], $3::uuid[],
+FROM record_usage_batch($1::uuid[], $2::uuid[], $3::uuid[],
     $4::timestamptz[], $5::timestamptz[], $6::int[], $7::uuid[],
     $8::timestamptz[], $9::timestamptz[], $10::jsonb[], $11::timestamptz[],
-    $12::timestamptz[], $13::int[], $14::text[], $15::text[],
-    $16::bigint[]) r
+    $12::timestamptz[], $13::int[], $14::timestamptz[], $15::timestamptz[],
+    $16::date[], $17::text[], $18::text[], $19::bigint[]) r
 `
 
-type RecordUsageManyParams struct {
+type RecordUsageBatchParams struct {
 	LicenseIds       []uuid.UUID
 	CustomerIds      []uuid.UUID
 	DeploymentPks    []uuid.UUID
@@ -102,13 +102,16 @@ type RecordUsageManyParams struct {
 	Metrics          [][]byte
 	AccountingStarts []time.Time
 	AccountingEnds   []time.Time
-	MetricReports    []int32
-	MetricNames      []string
-	MetricKinds      []string
-	MetricValues     []int64
+	TotalRequests    []int32
+	TotalStarts      []time.Time
+	TotalEnds        []time.Time
+	TotalDays        []time.Time
+	TotalNames       []string
+	TotalKinds       []string
+	TotalValues      []int64
 }
 
-type RecordUsageManyRow struct {
+type RecordUsageBatchRow struct {
 	Req          int32
 	Accepted     []int32
 	UsageMetrics []string
@@ -118,11 +121,11 @@ type RecordUsageManyRow struct {
 // Usage: reports as received (the idempotency record), per-period totals
 // checked against limits, and daily rollups for charts.
 // The reports of several requests, of any licenses, recorded by one
-// statement (record_usage_many, migration 00025): one row per request, in
+// statement (record_usage_batch, migration 00026): one row per request, in
 // order, with the batch ordinals (from 1) of the reports it counted and its
 // license's usage in the period starting at its current period.
-func (q *Queries) RecordUsageMany(ctx context.Context, arg RecordUsageManyParams) ([]RecordUsageManyRow, error) {
-	rows, err := q.db.Query(ctx, recordUsageMany,
+func (q *Queries) RecordUsageBatch(ctx context.Context, arg RecordUsageBatchParams) ([]RecordUsageBatchRow, error) {
+	rows, err := q.db.Query(ctx, recordUsageBatch,
 		arg.LicenseIds,
 		arg.CustomerIds,
 		arg.DeploymentPks,
@@ -135,18 +138,21 @@ func (q *Queries) RecordUsageMany(ctx context.Context, arg RecordUsageManyParams
 		arg.Metrics,
 		arg.AccountingStarts,
 		arg.AccountingEnds,
-		arg.MetricReports,
-		arg.MetricNames,
-		arg.MetricKinds,
-		arg.MetricValues,
+		arg.TotalRequests,
+		arg.TotalStarts,
+		arg.TotalEnds,
+		arg.TotalDays,
+		arg.TotalNames,
+		arg.TotalKinds,
+		arg.TotalValues,
 	)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []RecordUsageManyRow{}
+	items := []RecordUsageBatchRow{}
 	for rows.Next() {
-		var i RecordUsageManyRow
+		var i RecordUsageBatchRow
 		if err := rows.Scan(
 			&i.Req,
 			&i.Accepted,

@@ -1,7 +1,7 @@
 package db_test
 
 // Usage reports are recorded by group commit: concurrent requests share one
-// statement (record_usage_many). These tests hold the combiner's runners on
+// statement (record_usage_batch). These tests hold the combiner's runners on
 // a license row the test has locked, so that the requests sent meanwhile
 // queue and are known to run as one batch, and check that batching keeps
 // each request's answer: ids counted once per license, duplicates across
@@ -434,6 +434,107 @@ func TestUsageBatchesOfTwoProcessesCountEachIDOnce(t *testing.T) {
 		}
 		if stored != int64(len(accepted[l])) || total != stored {
 			t.Errorf("license %s: %d reports stored, apiCalls %d, answered accepted %d", l.ID, stored, total, len(accepted[l]))
+		}
+	}
+	checkUsageRollups(t, f.store, now)
+}
+
+// A request whose ids are all new is stored by a plain INSERT with its
+// totals summed by the caller; one with a repeated or stored id runs the
+// slow path, which sums the new reports' stored metrics. Both must leave
+// the period and day rows at what the accepted reports add up to, for
+// counters (summed) and gauges (the peak), across days and periods.
+func TestUsageTotalsAreTheAcceptedReportsOnBothPaths(t *testing.T) {
+	f := newSpeedFixture(t)
+	ctx := context.Background()
+	now := time.Date(2026, 5, 10, 12, 0, 0, 0, time.UTC)
+	lic := db.UsageLicense{ID: f.addLicense(t, licenseRow{status: "active", starts: now.AddDate(-1, 0, 0)}), CustomerID: f.customer}
+	setLimits(t, f, lic, `{"users": 10}`) // May's peak of 9 is near it
+	day1, day2 := now.Add(-24*time.Hour), now
+	lastMonth := time.Date(2026, 4, 30, 23, 0, 0, 0, time.UTC)
+	type key struct {
+		metric string
+		day    string
+	}
+	wantDaily := map[key]int64{}
+	wantPeriod := map[key]int64{} // day: the period's start
+	count := func(r db.UsageReportIn) {
+		start, _ := lic.UsagePeriod(r.PeriodStart)
+		for m, v := range r.Metrics {
+			for k, into := range map[key]map[key]int64{
+				{m, r.PeriodStart.UTC().Format(time.DateOnly)}: wantDaily, {m, start.Format(time.DateOnly)}: wantPeriod} {
+				if licensing.MetricKindOf(m) == licensing.Gauge {
+					into[k] = max(into[k], v)
+				} else {
+					into[k] += v
+				}
+			}
+		}
+	}
+	report := func(at time.Time, calls, users int64) db.UsageReportIn {
+		return db.UsageReportIn{ID: uuid.New(), PeriodStart: at, PeriodEnd: at.Add(time.Minute),
+			Metrics: map[string]int64{"apiCalls": calls, "users": users}}
+	}
+	first := []db.UsageReportIn{report(day1, 3, 9), report(day1, 5, 4), report(day2, 7, 6), report(day2, 11, 2)}
+	second := []db.UsageReportIn{
+		first[1],                 // stored before
+		report(day2, 13, 8),      // new: raises day 2's users peak
+		report(lastMonth, 17, 5), // new, in the previous period
+		first[3],                 // stored before
+	}
+	second = append(second, second[1]) // repeated within the request
+	wantStatus := [][]string{
+		{"accepted", "accepted", "accepted", "accepted"},
+		{"duplicate", "accepted", "accepted", "duplicate", "duplicate"},
+	}
+	for i, reports := range [][]db.UsageReportIn{first, second} {
+		rec, err := f.store.ReportUsage(ctx, lic, nil, reports, now)
+		if err != nil {
+			t.Fatalf("request %d: %v", i+1, err)
+		}
+		for j, r := range rec.Results {
+			if r.Status != wantStatus[i][j] {
+				t.Errorf("request %d, report %d: %s, want %s", i+1, j, r.Status, wantStatus[i][j])
+			}
+			if r.Status == "accepted" {
+				count(reports[j])
+			}
+		}
+		if want := wantPeriod[key{"apiCalls", "2026-05-01"}]; rec.Current["apiCalls"] != want {
+			t.Errorf("request %d answered %d apiCalls used, want %d", i+1, rec.Current["apiCalls"], want)
+		}
+	}
+	read := func(sql string) map[key]int64 {
+		t.Helper()
+		rows, err := f.store.Pool.Query(ctx, sql, lic.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		got := map[key]int64{}
+		for rows.Next() {
+			var k key
+			var v int64
+			if err := rows.Scan(&k.metric, &k.day, &v); err != nil {
+				t.Fatal(err)
+			}
+			got[k] = v
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	for _, c := range []struct {
+		what string
+		got  map[key]int64
+		want map[key]int64
+	}{
+		{"daily", read(`SELECT metric, day::text, value FROM usage_daily WHERE license_id = $1`), wantDaily},
+		{"period", read(`SELECT metric, (period_start AT TIME ZONE 'UTC')::date::text, value FROM usage_periods WHERE license_id = $1`), wantPeriod},
+	} {
+		if fmt.Sprint(c.got) != fmt.Sprint(c.want) {
+			t.Errorf("%s rows %v, want %v", c.what, c.got, c.want)
 		}
 	}
 	checkUsageRollups(t, f.store, now)

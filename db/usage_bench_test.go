@@ -93,7 +93,7 @@ func usageBenchLicenses(b *testing.B, store *db.Store, customers, perCustomer in
 
 // BenchmarkReportUsageBatched: 64 concurrent callers reporting 1, 10 or
 // 100 reports a request through the group commit, over 500 licenses; req/stmt
-// is how many requests each record_usage_many statement carried.
+// is how many requests each record_usage_batch statement carried.
 func BenchmarkReportUsageBatched(b *testing.B) {
 	store := dbtest.NewStore(b)
 	lics := usageBenchLicenses(b, store, 100, 5)

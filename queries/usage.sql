@@ -1,18 +1,18 @@
 -- Usage: reports as received (the idempotency record), per-period totals
 -- checked against limits, and daily rollups for charts.
 
--- name: RecordUsageMany :many
+-- name: RecordUsageBatch :many
 -- The reports of several requests, of any licenses, recorded by one
--- statement (record_usage_many, migration 00025): one row per request, in
+-- statement (record_usage_batch, migration 00026): one row per request, in
 -- order, with the batch ordinals (from 1) of the reports it counted and its
 -- license's usage in the period starting at its current period.
 SELECT r.req::int AS req, r.accepted::int[] AS accepted, r.usage_metrics::text[] AS usage_metrics,
     r.usage_values::bigint[] AS usage_values
-FROM record_usage_many(@license_ids::uuid[], @customer_ids::uuid[], @deployment_pks::uuid[],
+FROM record_usage_batch(@license_ids::uuid[], @customer_ids::uuid[], @deployment_pks::uuid[],
     @received_at::timestamptz[], @current_periods::timestamptz[], @report_requests::int[], @report_ids::uuid[],
     @period_starts::timestamptz[], @period_ends::timestamptz[], @metrics::jsonb[], @accounting_starts::timestamptz[],
-    @accounting_ends::timestamptz[], @metric_reports::int[], @metric_names::text[], @metric_kinds::text[],
-    @metric_values::bigint[]) r;
+    @accounting_ends::timestamptz[], @total_requests::int[], @total_starts::timestamptz[], @total_ends::timestamptz[],
+    @total_days::date[], @total_names::text[], @total_kinds::text[], @total_values::bigint[]) r;
 
 -- name: AddUsageDaily :exec
 INSERT INTO usage_daily (license_id, customer_id, metric, day, kind, value)
