@@ -28,4 +28,4 @@ go test -run '^$' -bench ValidatePolicies -benchtime "${BENCH_POLICY_ROUNDS:-60}
 if command -v benchstat >/dev/null; then benchstat -col /policy "${TMPDIR:-/tmp}/nls-policies.txt"; fi
 go build -o "${TMPDIR:-/tmp}/nls-benchvalidate" ./cmd/benchvalidate
 "${TMPDIR:-/tmp}/nls-benchvalidate" -licenses "${BENCH_LICENSES:-10000}" -connections "${BENCH_CONNECTIONS:-64}" \
-    -duration "${BENCH_DURATION:-9s}" -wrk-nice "${BENCH_WRK_NICE:-0}"
+    -duration "${BENCH_DURATION:-9s}" -threads "${BENCH_WRK_THREADS:-1}" -wrk-nice "${BENCH_WRK_NICE:-0}"
