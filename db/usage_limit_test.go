@@ -9,10 +9,10 @@ import (
 )
 
 // A license's limit for a metric is a whole number from 0 to the largest
-// bigint; anything else in its JSON is no limit. The function is written so
-// that PostgreSQL inlines it: called as a query of its own, it cost the
-// near-limit trigger two executor runs per row.
-func TestLicenseUsageLimitReadsWholeNonNegativeNumbersInline(t *testing.T) {
+// bigint; anything else in its JSON is no limit; a use is near it from 80 %
+// on. The functions are written so that PostgreSQL inlines them: called as
+// queries of their own, they cost the near-limit trigger executor runs per row.
+func TestUsageLimitFunctionsAnswerAsBeforeAndInline(t *testing.T) {
 	store := dbtest.NewStore(t)
 	ctx := context.Background()
 	for _, c := range []struct {
@@ -36,7 +36,24 @@ func TestLicenseUsageLimitReadsWholeNonNegativeNumbersInline(t *testing.T) {
 	if err := store.Pool.QueryRow(ctx, `SELECT coalesce(license_usage_limit('{}', 'm')::text, 'none')`).Scan(&absent); err != nil || absent != "none" {
 		t.Errorf("no limit reads as %s (%v), want none", absent, err)
 	}
-	rows, err := store.Pool.Query(ctx, `EXPLAIN VERBOSE SELECT license_usage_limit(l.limits, 'users') FROM licenses l`)
+	// Near a limit: at 80 % of it or more, with some use; never without a limit.
+	for _, c := range []struct {
+		used, limit *int64
+		want        bool
+	}{
+		{i64(80), i64(100), true}, {i64(79), i64(100), false}, {i64(1), i64(0), true}, {i64(0), i64(0), false},
+		{i64(5), nil, false}, {i64(0), i64(10), false}, {nil, i64(10), false},
+	} {
+		var got *bool
+		if err := store.Pool.QueryRow(ctx, `SELECT usage_near_limit($1, $2)`, c.used, c.limit).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if (got != nil && *got) != c.want {
+			t.Errorf("usage_near_limit(%v, %v) = %v, want %v", deref(c.used), deref(c.limit), deref(got), c.want)
+		}
+	}
+	rows, err := store.Pool.Query(ctx, `EXPLAIN VERBOSE SELECT usage_near_limit(l.max_deployments, license_usage_limit(l.limits, 'users'))
+		FROM licenses l`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +66,18 @@ func TestLicenseUsageLimitReadsWholeNonNegativeNumbersInline(t *testing.T) {
 		}
 		plan = append(plan, line)
 	}
-	if p := strings.Join(plan, "\n"); strings.Contains(p, "license_usage_limit") {
-		t.Errorf("license_usage_limit is called, not inlined:\n%s", p)
+	for _, fn := range []string{"license_usage_limit", "usage_near_limit"} {
+		if p := strings.Join(plan, "\n"); strings.Contains(p, fn) {
+			t.Errorf("%s is called, not inlined:\n%s", fn, p)
+		}
 	}
+}
+
+func i64(v int64) *int64 { return &v }
+
+func deref[T any](p *T) any {
+	if p == nil {
+		return nil
+	}
+	return *p
 }
