@@ -42,59 +42,37 @@ LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     fresh_reqs int[];
     fresh_ords int[];
+    -- The totals to upsert, shaped as p_a_*: per request, accounting
+    -- period, day and metric.
+    t_req int[] := p_a_req;
+    t_ps timestamptz[] := p_a_pstarts;
+    t_pe timestamptz[] := p_a_pends;
+    t_day date[] := p_a_days;
+    t_name text[] := p_a_names;
+    t_kind text[] := p_a_kinds;
+    t_value bigint[] := p_a_values;
 BEGIN
     PERFORM 1 FROM licenses WHERE id = ANY (p_licenses) ORDER BY id FOR SHARE;
     BEGIN
         -- Every report new: stored by a plain INSERT, in (license, id)
         -- order so that batches waiting on each other's uncommitted ids
-        -- wait in one direction; then the requests' totals upserted as sent.
-        WITH requests AS (
-            SELECT * FROM unnest(p_licenses, p_customers, p_deployments, p_nows) WITH ORDINALITY AS q(lic, cust, dep, now, rq)
-        ), ins AS (
-            INSERT INTO usage_reports (license_id, report_id, deployment_id, period_start, period_end, metrics, received_at)
-            SELECT q.lic, r.id, nullif(q.dep, '00000000-0000-0000-0000-000000000000'), r.s, r.e, r.m, q.now
-            FROM unnest(p_r_req, p_ids, p_starts, p_ends, p_metrics) WITH ORDINALITY AS r(rq, id, s, e, m, ord)
-            JOIN requests q ON q.rq = r.rq
-            ORDER BY q.lic, r.id, r.ord
-            RETURNING 1
-        ), vals AS (
-            -- Read only once the INSERT is done (the count waits for its
-            -- end), so that this path, like the slow one, takes the report
-            -- ids' locks before the totals' rows': concurrent batches on
-            -- either path then wait on each other in one direction.
-            SELECT q.lic, q.cust, q.now, a.ps, a.pe, a.day, a.name, a.kind, a.value
-            FROM unnest(p_a_req, p_a_pstarts, p_a_pends, p_a_days, p_a_names, p_a_kinds, p_a_values)
-                AS a(rq, ps, pe, day, name, kind, value)
-            JOIN requests q ON q.rq = a.rq
-            WHERE (SELECT count(*) FROM ins) = cardinality(p_ids)
-        ), periods AS (
-            INSERT INTO usage_periods AS t (license_id, metric, period_start, period_end, kind, value, updated_at)
-            SELECT lic, name, ps, max(pe), min(kind),
-                CASE WHEN min(kind) = 'gauge' THEN max(value) ELSE sum(value)::bigint END, max(now)
-            FROM vals GROUP BY lic, ps, name ORDER BY lic, ps, name
-            ON CONFLICT (license_id, metric, period_start) DO UPDATE SET
-                value = CASE WHEN t.kind = 'gauge' THEN greatest(t.value, excluded.value) ELSE t.value + excluded.value END,
-                updated_at = excluded.updated_at
-        ), days AS (
-            INSERT INTO usage_daily AS t (license_id, customer_id, metric, day, kind, value)
-            SELECT lic, cust, name, day, min(kind),
-                CASE WHEN min(kind) = 'gauge' THEN max(value) ELSE sum(value)::bigint END
-            FROM vals GROUP BY lic, cust, day, name ORDER BY lic, day, name
-            ON CONFLICT (license_id, metric, day) DO UPDATE SET
-                value = CASE WHEN t.kind = 'gauge' THEN greatest(t.value, excluded.value) ELSE t.value + excluded.value END
-        )
-        SELECT p_r_req, array_agg(o::int) INTO fresh_reqs, fresh_ords FROM generate_series(1, cardinality(p_ids)) o;
+        -- wait in one direction; the totals are the requests', as sent.
+        INSERT INTO usage_reports (license_id, report_id, deployment_id, period_start, period_end, metrics, received_at)
+        SELECT q.lic, r.id, nullif(q.dep, '00000000-0000-0000-0000-000000000000'), r.s, r.e, r.m, q.now
+        FROM unnest(p_r_req, p_ids, p_starts, p_ends, p_metrics) WITH ORDINALITY AS r(rq, id, s, e, m, ord)
+        JOIN unnest(p_licenses, p_deployments, p_nows) WITH ORDINALITY AS q(lic, dep, now, rq) ON q.rq = r.rq
+        ORDER BY q.lic, r.id, r.ord;
+        fresh_reqs := p_r_req;
+        SELECT array_agg(o::int) INTO fresh_ords FROM generate_series(1, cardinality(p_ids)) o;
     EXCEPTION WHEN unique_violation THEN
         -- Some id stored before or repeated: what the INSERT did is undone;
-        -- the new reports alone are stored and counted, their values read
-        -- back from their metrics (a metric's kind is its name's, as sent).
-        WITH requests AS (
-            SELECT * FROM unnest(p_licenses, p_customers, p_deployments, p_nows) WITH ORDINALITY AS q(lic, cust, dep, now, rq)
-        ), input AS (
-            SELECT r.ord::int AS ord, r.rq, r.id, r.s, r.e, r.m, r.ps, r.pe, q.lic, q.cust, q.dep, q.now
+        -- the new reports alone are stored and counted, their totals summed
+        -- from their metrics (a metric's kind is its name's, as sent).
+        WITH input AS (
+            SELECT r.ord::int AS ord, r.rq, r.id, r.s, r.e, r.m, r.ps, r.pe, q.lic, q.dep, q.now
             FROM unnest(p_r_req, p_ids, p_starts, p_ends, p_metrics, p_pstarts, p_pends) WITH ORDINALITY
                 AS r(rq, id, s, e, m, ps, pe, ord)
-            JOIN requests q ON q.rq = r.rq
+            JOIN unnest(p_licenses, p_deployments, p_nows) WITH ORDINALITY AS q(lic, dep, now, rq) ON q.rq = r.rq
         ), ins AS (
             INSERT INTO usage_reports (license_id, report_id, deployment_id, period_start, period_end, metrics, received_at)
             SELECT lic, id, nullif(dep, '00000000-0000-0000-0000-000000000000'), s, e, m, now FROM input
@@ -102,32 +80,42 @@ BEGIN
             ON CONFLICT (license_id, report_id) DO NOTHING
             RETURNING license_id, report_id
         ), fresh AS (
-            SELECT DISTINCT ON (i.lic, i.id) i.ord, i.rq, i.lic, i.cust, i.now, i.m, i.ps, i.pe,
-                (i.s AT TIME ZONE 'UTC')::date AS day
+            SELECT DISTINCT ON (i.lic, i.id) i.ord, i.rq, i.m, i.ps, i.pe, (i.s AT TIME ZONE 'UTC')::date AS day
             FROM input i JOIN ins ON ins.license_id = i.lic AND ins.report_id = i.id ORDER BY i.lic, i.id, i.ord
         ), kinds AS (
             SELECT DISTINCT name, kind FROM unnest(p_a_names, p_a_kinds) AS k(name, kind)
-        ), vals AS (
-            SELECT f.lic, f.cust, f.now, f.ps, f.pe, f.day, x.key AS name, k.kind, x.value::bigint AS value
+        ), totals AS (
+            SELECT f.rq, f.ps, max(f.pe) AS pe, f.day, x.key AS name, min(k.kind) AS kind,
+                CASE WHEN min(k.kind) = 'gauge' THEN max(x.value::bigint) ELSE sum(x.value::bigint)::bigint END AS value
             FROM fresh f CROSS JOIN LATERAL jsonb_each(f.m) AS x JOIN kinds k ON k.name = x.key
-        ), periods AS (
-            INSERT INTO usage_periods AS t (license_id, metric, period_start, period_end, kind, value, updated_at)
-            SELECT lic, name, ps, max(pe), min(kind),
-                CASE WHEN min(kind) = 'gauge' THEN max(value) ELSE sum(value)::bigint END, max(now)
-            FROM vals GROUP BY lic, ps, name ORDER BY lic, ps, name
-            ON CONFLICT (license_id, metric, period_start) DO UPDATE SET
-                value = CASE WHEN t.kind = 'gauge' THEN greatest(t.value, excluded.value) ELSE t.value + excluded.value END,
-                updated_at = excluded.updated_at
-        ), days AS (
-            INSERT INTO usage_daily AS t (license_id, customer_id, metric, day, kind, value)
-            SELECT lic, cust, name, day, min(kind),
-                CASE WHEN min(kind) = 'gauge' THEN max(value) ELSE sum(value)::bigint END
-            FROM vals GROUP BY lic, cust, day, name ORDER BY lic, day, name
-            ON CONFLICT (license_id, metric, day) DO UPDATE SET
-                value = CASE WHEN t.kind = 'gauge' THEN greatest(t.value, excluded.value) ELSE t.value + excluded.value END
+            GROUP BY f.rq, f.ps, f.day, x.key
         )
-        SELECT array_agg(rq), array_agg(ord) INTO fresh_reqs, fresh_ords FROM fresh;
+        SELECT (SELECT array_agg(rq) FROM fresh), (SELECT array_agg(ord) FROM fresh),
+            array_agg(rq), array_agg(ps), array_agg(pe), array_agg(day), array_agg(name), array_agg(kind), array_agg(value)
+        INTO fresh_reqs, fresh_ords, t_req, t_ps, t_pe, t_day, t_name, t_kind, t_value FROM totals;
     END;
+    -- The totals, after the reports (so that every batch locks report ids
+    -- before totals' rows and concurrent batches wait in one direction),
+    -- in (license, period or day, metric) order.
+    WITH vals AS (
+        SELECT q.lic, q.cust, q.now, a.ps, a.pe, a.day, a.name, a.kind, a.value
+        FROM unnest(t_req, t_ps, t_pe, t_day, t_name, t_kind, t_value) AS a(rq, ps, pe, day, name, kind, value)
+        JOIN unnest(p_licenses, p_customers, p_nows) WITH ORDINALITY AS q(lic, cust, now, rq) ON q.rq = a.rq
+    ), periods AS (
+        INSERT INTO usage_periods AS t (license_id, metric, period_start, period_end, kind, value, updated_at)
+        SELECT lic, name, ps, max(pe), min(kind),
+            CASE WHEN min(kind) = 'gauge' THEN max(value) ELSE sum(value)::bigint END, max(now)
+        FROM vals GROUP BY lic, ps, name ORDER BY lic, ps, name
+        ON CONFLICT (license_id, metric, period_start) DO UPDATE SET
+            value = CASE WHEN t.kind = 'gauge' THEN greatest(t.value, excluded.value) ELSE t.value + excluded.value END,
+            updated_at = excluded.updated_at
+    )
+    INSERT INTO usage_daily AS t (license_id, customer_id, metric, day, kind, value)
+    SELECT lic, cust, name, day, min(kind),
+        CASE WHEN min(kind) = 'gauge' THEN max(value) ELSE sum(value)::bigint END
+    FROM vals GROUP BY lic, cust, day, name ORDER BY lic, day, name
+    ON CONFLICT (license_id, metric, day) DO UPDATE SET
+        value = CASE WHEN t.kind = 'gauge' THEN greatest(t.value, excluded.value) ELSE t.value + excluded.value END;
     RETURN QUERY
     WITH counted AS (
         SELECT f.rq, array_agg(f.ord ORDER BY f.ord) AS ords
