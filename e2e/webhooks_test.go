@@ -68,9 +68,14 @@ func TestAdminSubscribesALocalReceiverAndWatchesDeliveries(t *testing.T) {
 	f.screenshot("webhook-created")
 	f.noConsoleErrors("create")
 
-	f.do("send a test event",
-		chromedp.Click(chromedp.CSS(`[data-testid=webhook-ping]`)),
-		chromedp.WaitVisible(chromedp.CSS(`[data-testid=delivery-log]`)))
+	// The ping is a form post that lands on the endpoint's page again, whose
+	// delivery log the page already showed: the marker is set only once its
+	// toast says the new page is in, or it would be set on the old one.
+	f.do("send a test event", chromedp.Click(chromedp.CSS(`[data-testid=webhook-ping]`)))
+	if !f.waitFor(`[...document.querySelectorAll('[data-testid=toast]')].some(t => t.textContent.includes('Test event queued'))`) {
+		t.Fatalf("sending a test event showed no toast; the page shows: %s", f.text(`main`))
+	}
+	f.do("see the delivery log", chromedp.WaitVisible(chromedp.CSS(`[data-testid=delivery-log]`)))
 	f.setMarker()
 	if !f.waitFor(`(() => {
 		const r = document.querySelector('[data-testid=delivery-row][data-event=ping]');
