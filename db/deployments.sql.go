@@ -300,10 +300,12 @@ func (q *Queries) ListDeploymentsByKeyHash(ctx context.Context, arg ListDeployme
 }
 
 const lockLicenseSeats = `-- name: LockLicenseSeats :one
-SELECT id FROM licenses WHERE id = $1 FOR UPDATE
+SELECT id FROM licenses WHERE id = $1 FOR NO KEY UPDATE
 `
 
-// Serialises seat changes of one license across processes.
+// Serialises seat changes of one license across processes. NO KEY: the
+// foreign-key checks of rows inserted for the license (validation counts,
+// usage) need not wait for it (migration 00029).
 func (q *Queries) LockLicenseSeats(ctx context.Context, id uuid.UUID) (uuid.UUID, error) {
 	row := q.db.QueryRow(ctx, lockLicenseSeats, id)
 	var id_2 uuid.UUID

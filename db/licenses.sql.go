@@ -223,7 +223,7 @@ func (q *Queries) GetLicenseBySubscription(ctx context.Context, stripeSubscripti
 }
 
 const getLicenseBySubscriptionForUpdate = `-- name: GetLicenseBySubscriptionForUpdate :one
-SELECT id, customer_id, plan_id, status, suspended_reason, suspension_source, features, limits, max_deployments, starts_at, expires_at, grace_days, offline_days, heartbeat_window_hours, dunning_days, payment_state, past_due_since, billing_period_start, billing_period_end, stripe_subscription_id, stripe_price_id, stripe_quantity, stripe_status, stripe_state_at, notes, revoked_at, created_at, updated_at, policy_overrides FROM licenses WHERE stripe_subscription_id = $1 FOR UPDATE
+SELECT id, customer_id, plan_id, status, suspended_reason, suspension_source, features, limits, max_deployments, starts_at, expires_at, grace_days, offline_days, heartbeat_window_hours, dunning_days, payment_state, past_due_since, billing_period_start, billing_period_end, stripe_subscription_id, stripe_price_id, stripe_quantity, stripe_status, stripe_state_at, notes, revoked_at, created_at, updated_at, policy_overrides FROM licenses WHERE stripe_subscription_id = $1 FOR NO KEY UPDATE
 `
 
 func (q *Queries) GetLicenseBySubscriptionForUpdate(ctx context.Context, stripeSubscriptionID *string) (License, error) {
@@ -264,9 +264,11 @@ func (q *Queries) GetLicenseBySubscriptionForUpdate(ctx context.Context, stripeS
 }
 
 const getLicenseForUpdate = `-- name: GetLicenseForUpdate :one
-SELECT id, customer_id, plan_id, status, suspended_reason, suspension_source, features, limits, max_deployments, starts_at, expires_at, grace_days, offline_days, heartbeat_window_hours, dunning_days, payment_state, past_due_since, billing_period_start, billing_period_end, stripe_subscription_id, stripe_price_id, stripe_quantity, stripe_status, stripe_state_at, notes, revoked_at, created_at, updated_at, policy_overrides FROM licenses WHERE id = $1 FOR UPDATE
+SELECT id, customer_id, plan_id, status, suspended_reason, suspension_source, features, limits, max_deployments, starts_at, expires_at, grace_days, offline_days, heartbeat_window_hours, dunning_days, payment_state, past_due_since, billing_period_start, billing_period_end, stripe_subscription_id, stripe_price_id, stripe_quantity, stripe_status, stripe_state_at, notes, revoked_at, created_at, updated_at, policy_overrides FROM licenses WHERE id = $1 FOR NO KEY UPDATE
 `
 
+// NO KEY, as for every license lock: no change of a license touches its id,
+// and rows referring to the license may go on being inserted meanwhile.
 func (q *Queries) GetLicenseForUpdate(ctx context.Context, id uuid.UUID) (License, error) {
 	row := q.db.QueryRow(ctx, getLicenseForUpdate, id)
 	var i License

@@ -112,7 +112,7 @@ func (q *Queries) GetPortalLicense(ctx context.Context, arg GetPortalLicensePara
 }
 
 const getPortalLicenseForUpdate = `-- name: GetPortalLicenseForUpdate :one
-SELECT id, customer_id, plan_id, status, suspended_reason, suspension_source, features, limits, max_deployments, starts_at, expires_at, grace_days, offline_days, heartbeat_window_hours, dunning_days, payment_state, past_due_since, billing_period_start, billing_period_end, stripe_subscription_id, stripe_price_id, stripe_quantity, stripe_status, stripe_state_at, notes, revoked_at, created_at, updated_at, policy_overrides FROM licenses WHERE id = $1 AND customer_id = $2 FOR UPDATE
+SELECT id, customer_id, plan_id, status, suspended_reason, suspension_source, features, limits, max_deployments, starts_at, expires_at, grace_days, offline_days, heartbeat_window_hours, dunning_days, payment_state, past_due_since, billing_period_start, billing_period_end, stripe_subscription_id, stripe_price_id, stripe_quantity, stripe_status, stripe_state_at, notes, revoked_at, created_at, updated_at, policy_overrides FROM licenses WHERE id = $1 AND customer_id = $2 FOR NO KEY UPDATE
 `
 
 type GetPortalLicenseForUpdateParams struct {

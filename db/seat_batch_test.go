@@ -7,12 +7,14 @@ package db_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/db/dbtest"
@@ -232,5 +234,85 @@ func TestABadSeatRequestFailsAloneInItsBatch(t *testing.T) {
 	var n int
 	if err := f.store.Pool.QueryRow(ctx, `SELECT count(*) FROM deployments WHERE deployment_id LIKE 'good-%'`).Scan(&n); err != nil || n != 19 {
 		t.Fatalf("%d good deployments stored (%v), want 19", n, err)
+	}
+}
+
+// A seat being acquired locks its license against other seat changes only:
+// the validation-count flush, whose rows refer to the license, goes on
+// meanwhile. (Locked FOR UPDATE, the license also held off the flush's
+// foreign-key checks, and a flush holding other licenses' checks then
+// deadlocked with seat batches.)
+func TestValidationCountsFlushWhileASeatIsBeingTaken(t *testing.T) {
+	store := dbtest.NewStore(t)
+	ctx, now := context.Background(), time.Now()
+	spec := licensing.DefaultPlanSpec()
+	spec.Code, spec.Name = "locks", "Locks"
+	if _, err := store.CreatePlan(ctx, licensing.SystemActor("test"), spec, now); err != nil {
+		t.Fatal(err)
+	}
+	ring, _, err := licensing.LoadOrInitKeyring(t.TempDir(), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealer, _ := licensing.NewSealer("seat-lock-test-seal-key-0123456789abcd")
+	cust, err := store.CreateCustomer(ctx, licensing.SystemActor("test"), db.CustomerInput{Name: "C", Email: "c@example.com"}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lic, _, err := store.CreateLicense(ctx, licensing.SystemActor("test"), ringIssuer{ring}, sealer,
+		db.LicenseInput{CustomerID: cust.ID, Plan: "locks"}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lockers := map[string]func(tx pgx.Tx) error{
+		"a seat batch": func(tx pgx.Tx) error {
+			var outcome string
+			return tx.QueryRow(ctx, `SELECT outcome FROM acquire_seats(ARRAY[$1::uuid], ARRAY['dep-lock'], ARRAY[-1],
+    ARRAY[-1], ARRAY[24], ARRAY[gen_random_uuid()], ARRAY[''], ARRAY['h'], ARRAY[''], ARRAY[''], ARRAY[false],
+    ARRAY[now()], NULL, ARRAY['{}'::jsonb])`, lic.ID).Scan(&outcome)
+		},
+		"a single seat change": func(tx pgx.Tx) error { _, err := db.New(tx).LockLicenseSeats(ctx, lic.ID); return err },
+		"a license change":     func(tx pgx.Tx) error { _, err := db.New(tx).GetLicenseForUpdate(ctx, lic.ID); return err },
+	}
+	flushed := int64(0)
+	for name, lock := range lockers {
+		// Rows of their own (another hour, another deployment), so that
+		// each flush inserts, and checks the license, anew.
+		at := now.Add(time.Duration(flushed) * time.Hour)
+		tx, err := store.Pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := lock(tx); err != nil {
+			_ = tx.Rollback(ctx)
+			t.Fatalf("%s: %v", name, err)
+		}
+		stats := db.NewValidationStats(store, slog.New(slog.DiscardHandler))
+		stats.Record(lic.ID, "VALID", at)
+		stats.Sight(lic.ID, name, "fp", "192.0.2.7", at)
+		// Were the flush to wait for the lock, it would wait for the
+		// transaction above, which commits only after it.
+		flushCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err = stats.Flush(flushCtx)
+		cancel()
+		if err != nil {
+			_ = tx.Rollback(ctx)
+			t.Fatalf("flushing validation counts while %s holds its license: %v", name, err)
+		}
+		flushed++
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows, err := store.ValidationsForLicense(ctx, db.ValidationsForLicenseParams{LicenseID: &lic.ID, Since: now.Add(-2 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var counted int64
+	for _, r := range rows {
+		counted += r.Count
+	}
+	if counted != flushed {
+		t.Errorf("validations stored for the license: %d, want the %d flushed", counted, flushed)
 	}
 }

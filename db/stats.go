@@ -1,11 +1,15 @@
 package db
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"log/slog"
 	"net/netip"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -107,7 +111,10 @@ func (v *ValidationStats) Flush(ctx context.Context) error {
 		return insightsErr
 	}
 	p := AddValidationStatsParams{}
-	for k, n := range batch {
+	for _, k := range flushOrder(batch, func(a, b statKey) int {
+		return cmp.Or(bytes.Compare(a.license[:], b.license[:]), cmp.Compare(a.hour, b.hour), strings.Compare(a.code, b.code))
+	}) {
+		n := batch[k]
 		p.LicenseIds = append(p.LicenseIds, k.license)
 		p.Hours = append(p.Hours, time.Unix(k.hour, 0).UTC())
 		p.Codes = append(p.Codes, k.code)
@@ -170,7 +177,12 @@ func (v *ValidationStats) flushInsights(ctx context.Context, sights map[sightKey
 			merged[row{k.day, k.license, k.deployment, FingerprintDigest(k.fingerprint), NetworkOf(k.ip)}] += n
 		}
 		var p AddValidationSightingsParams
-		for r, n := range merged {
+		for _, r := range flushOrder(merged, func(a, b row) int {
+			return cmp.Or(cmp.Compare(a.day, b.day), bytes.Compare(a.license[:], b.license[:]),
+				strings.Compare(a.deployment, b.deployment), strings.Compare(a.fingerprint, b.fingerprint),
+				strings.Compare(a.net, b.net))
+		}) {
+			n := merged[r]
 			p.Days = append(p.Days, time.Unix(r.day, 0).UTC())
 			p.LicenseIds = append(p.LicenseIds, r.license)
 			p.DeploymentIds = append(p.DeploymentIds, r.deployment)
@@ -184,7 +196,11 @@ func (v *ValidationStats) flushInsights(ctx context.Context, sights map[sightKey
 	}
 	if len(fails) > 0 {
 		var p AddSourceFailuresParams
-		for k, n := range fails {
+		for _, k := range flushOrder(fails, func(a, b failKey) int {
+			return cmp.Or(cmp.Compare(a.hour, b.hour), strings.Compare(a.source, b.source),
+				strings.Compare(a.kind, b.kind), bytes.Compare(a.license[:], b.license[:]))
+		}) {
+			n := fails[k]
 			p.Hours = append(p.Hours, time.Unix(k.hour, 0).UTC())
 			p.Sources = append(p.Sources, k.source)
 			p.Kinds = append(p.Kinds, k.kind)
@@ -196,6 +212,19 @@ func (v *ValidationStats) flushInsights(ctx context.Context, sights map[sightKey
 		}
 	}
 	return nil
+}
+
+// flushOrder is m's keys in the order of the rows' unique key. Each flush
+// statement upserts its rows, and checks their licenses' foreign keys, in
+// the order given: every process flushing in one order, concurrent flushes
+// wait for each other instead of deadlocking.
+func flushOrder[K comparable, V any](m map[K]V, compare func(a, b K) int) []K {
+	keys := make([]K, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, compare)
+	return keys
 }
 
 // FingerprintDigest is the stored form of a fingerprint: the first 16 hex

@@ -12,8 +12,10 @@ WHERE id = @id AND status = 'active'
 RETURNING *;
 
 -- name: LockLicenseSeats :one
--- Serialises seat changes of one license across processes.
-SELECT id FROM licenses WHERE id = @id FOR UPDATE;
+-- Serialises seat changes of one license across processes. NO KEY: the
+-- foreign-key checks of rows inserted for the license (validation counts,
+-- usage) need not wait for it (migration 00029).
+SELECT id FROM licenses WHERE id = @id FOR NO KEY UPDATE;
 
 -- name: CountSeatsInUse :one
 -- The seats held at @now by the license's deployments other than

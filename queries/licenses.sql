@@ -14,13 +14,15 @@ RETURNING *;
 SELECT * FROM licenses WHERE id = @id;
 
 -- name: GetLicenseForUpdate :one
-SELECT * FROM licenses WHERE id = @id FOR UPDATE;
+-- NO KEY, as for every license lock: no change of a license touches its id,
+-- and rows referring to the license may go on being inserted meanwhile.
+SELECT * FROM licenses WHERE id = @id FOR NO KEY UPDATE;
 
 -- name: GetLicenseBySubscription :one
 SELECT * FROM licenses WHERE stripe_subscription_id = @stripe_subscription_id;
 
 -- name: GetLicenseBySubscriptionForUpdate :one
-SELECT * FROM licenses WHERE stripe_subscription_id = @stripe_subscription_id FOR UPDATE;
+SELECT * FROM licenses WHERE stripe_subscription_id = @stripe_subscription_id FOR NO KEY UPDATE;
 
 -- name: UpdateLicense :one
 -- Writes every mutable fact at once; callers read, change and write in one transaction.

@@ -28,7 +28,7 @@ WHERE l.id = @id AND l.customer_id = @customer_id;
 -- name: GetPortalLicenseForUpdate :one
 -- Locks one of the customer's licenses: seat changes of a license are
 -- serialised on its row (as LockLicenseSeats does for validations).
-SELECT * FROM licenses WHERE id = @id AND customer_id = @customer_id FOR UPDATE;
+SELECT * FROM licenses WHERE id = @id AND customer_id = @customer_id FOR NO KEY UPDATE;
 
 -- name: UsageForLicensePeriods :many
 -- Current-period usage of several licenses at once: one (license, period
