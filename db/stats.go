@@ -146,7 +146,11 @@ func (v *ValidationStats) Run(ctx context.Context, interval time.Duration) {
 			cancel()
 			return
 		case <-t.C:
-			err := v.Flush(ctx)
+			// Not cancelled by the shutdown: a statement cancelled from
+			// here may still commit at the server after the error is
+			// returned, and the counts, kept for the final flush, would
+			// then be added twice.
+			err := v.Flush(context.WithoutCancel(ctx))
 			switch {
 			case err != nil && failing == 0:
 				v.log.Warn("flushing validation counts failed; counts are kept and retried", "err", err)
