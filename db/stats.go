@@ -149,8 +149,11 @@ func (v *ValidationStats) Run(ctx context.Context, interval time.Duration) {
 			// Not cancelled by the shutdown: a statement cancelled from
 			// here may still commit at the server after the error is
 			// returned, and the counts, kept for the final flush, would
-			// then be added twice.
-			err := v.Flush(context.WithoutCancel(ctx))
+			// then be added twice. Bounded, so that an unanswering
+			// database holds the shutdown up for no longer than this.
+			flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+			err := v.Flush(flushCtx)
+			cancel()
 			switch {
 			case err != nil && failing == 0:
 				v.log.Warn("flushing validation counts failed; counts are kept and retried", "err", err)
