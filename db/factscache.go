@@ -18,8 +18,9 @@ import (
 // nls_license_facts by triggers (migration 00016), and a listener drops the
 // license's entries when the notification arrives, so a suspension reaches
 // every process within moments of its commit. Entries also expire after a
-// TTL, so the stored last-seen times the seat counts use are at most that
-// old. While the listener is not connected nothing is served from memory.
+// TTL (FactsTTL in portal serve), so the stored last-seen times the seat
+// counts use are at most that old. While the listener is not connected
+// nothing is served from memory.
 //
 // A cached answer can only be more cautious than the database's: a
 // deployment another process saw more recently may look lapsed here (it then
@@ -53,6 +54,19 @@ type cachedLicense struct {
 	newer  map[string]Deployment
 	loaded time.Time
 }
+
+// FactsTTL is how long portal serve's cached facts are served before a
+// reload. Changes reach the cache by notification, so the TTL only bounds
+// how old the stored last-seen times it counts seats with may be. It is
+// longer than the clients' default heartbeat interval (15 minutes): an
+// installation heartbeating at that interval is answered from memory, as
+// make bench measures it, rather than reloading its license every time.
+// The cached times then lag by at most this plus an interval (45 minutes),
+// inside the shortest heartbeat window a plan may have (an hour) less the
+// margin at which a seat is refreshed in the database (db.SeenMargin); a
+// deployment whose cached time has lapsed only takes the seat path, which
+// counts in the database.
+const FactsTTL = 30 * time.Minute
 
 // maxNewer is how many seats an entry collects beside its list before they
 // are merged into a new list.

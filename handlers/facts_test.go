@@ -23,8 +23,15 @@ import (
 // be, with its own facts cache listening for changes.
 func newCachedEnv(t *testing.T, store *db.Store) (*testEnv, *db.FactsCache) {
 	t.Helper()
+	return newCachedEnvAt(t, store, nil)
+}
+
+// newCachedEnvAt is newCachedEnv with its clock (nil: time.Now), and the
+// facts cache's TTL as portal serve sets it.
+func newCachedEnvAt(t *testing.T, store *db.Store, now func() time.Time) (*testEnv, *db.FactsCache) {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	facts := db.NewFactsCache(store, log, time.Minute)
+	facts := db.NewFactsCache(store, log, db.FactsTTL)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { facts.Run(ctx); close(done) }()
@@ -36,7 +43,7 @@ func newCachedEnv(t *testing.T, store *db.Store) (*testEnv, *db.FactsCache) {
 	keys, sealer := testKeys(t)
 	cfg := testConfig()
 	app := handlers.New(cfg, handlers.Deps{Store: store, Log: log, Limiter: handlers.NewMemoryLimiter(nil),
-		Assets: assets, Registry: prometheus.NewRegistry(), Keys: keys, Sealer: sealer, Facts: facts})
+		Assets: assets, Registry: prometheus.NewRegistry(), Keys: keys, Sealer: sealer, Facts: facts, Now: now})
 	deadline := time.Now().Add(10 * time.Second)
 	for !facts.Live() {
 		if time.Now().After(deadline) {
@@ -117,6 +124,53 @@ func TestCachedFactsServeHeldSeatsAndSuspensionReachesEveryProcess(t *testing.T)
 	_, la := factsA.Stats()
 	if la < 2 {
 		t.Errorf("process A loaded %d times, want a reload after the suspension", la)
+	}
+}
+
+// An installation heartbeating at the clients' default interval (15
+// minutes) is answered from memory, as make bench's production mix is; an
+// entry older than the TTL is read again.
+func TestHeartbeatsAtTheClientsIntervalAreAnsweredFromMemory(t *testing.T) {
+	f := newFixture(t)
+	_, key := f.issue(map[string]any{"plan": "pro"})
+	var mu sync.Mutex
+	clock := time.Now()
+	advance := func(d time.Duration) {
+		mu.Lock()
+		clock = clock.Add(d)
+		mu.Unlock()
+	}
+	env, facts := newCachedEnvAt(t, f.store, func() time.Time { mu.Lock(); defer mu.Unlock(); return clock })
+	if v := validate(t, env, key, "steady", nil); v["code"] != "VALID" {
+		t.Fatalf("first validation: got %v, want VALID", v["code"])
+	}
+	// The seat's own notification changes nothing here; wait for it so
+	// that it cannot fall between the counts below.
+	deadline := time.Now().Add(5 * time.Second)
+	for facts.Invalidations() < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the new deployment's notification never came back")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	validate(t, env, key, "steady", nil)
+	hits, loads := facts.Stats()
+	// Two heartbeats, 15 and 29 minutes after the entry was loaded.
+	for i, d := range []time.Duration{15 * time.Minute, 14 * time.Minute} {
+		advance(d)
+		if v := validate(t, env, key, "steady", nil); v["code"] != "VALID" {
+			t.Fatalf("heartbeat %d: got %v, want VALID", i+1, v["code"])
+		}
+	}
+	if h, l := facts.Stats(); h != hits+2 || l != loads {
+		t.Fatalf("two heartbeats at the clients' interval: %d hits and %d loads more, want 2 and 0", h-hits, l-loads)
+	}
+	advance(db.FactsTTL)
+	if v := validate(t, env, key, "steady", nil); v["code"] != "VALID" {
+		t.Fatalf("after the TTL: got %v, want VALID", v["code"])
+	}
+	if _, l := facts.Stats(); l != loads+1 {
+		t.Fatalf("a validation after the TTL: %d loads more, want 1", l-loads)
 	}
 }
 

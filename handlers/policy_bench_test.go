@@ -45,7 +45,7 @@ func newBenchServer(b *testing.B) *benchServer {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	stats, seen, facts := db.NewValidationStats(store, log), db.NewLastSeen(store, log), db.NewFactsCache(store, log, time.Minute)
+	stats, seen, facts := db.NewValidationStats(store, log), db.NewLastSeen(store, log), db.NewFactsCache(store, log, db.FactsTTL)
 	for _, run := range []func(){func() { stats.Run(ctx, 10*time.Second) }, func() { seen.Run(ctx, 5*time.Second) },
 		func() { facts.Run(ctx) }} {
 		wg.Add(1)

@@ -160,7 +160,7 @@ func run(o options) error {
 	seenDone := make(chan struct{})
 	go func() { seen.Run(seenCtx, 5*time.Second); close(seenDone) }()
 	defer func() { stopSeen(); <-seenDone }()
-	facts := db.NewFactsCache(store, log, time.Minute)
+	facts := db.NewFactsCache(store, log, db.FactsTTL)
 	factsCtx, stopFacts := context.WithCancel(ctx)
 	factsDone := make(chan struct{})
 	go func() { facts.Run(factsCtx); close(factsDone) }()

@@ -79,7 +79,7 @@ func (e *cmdEnv) serve(ctx context.Context) error {
 	seenDone := make(chan struct{})
 	go func() { seen.Run(seenCtx, 5*time.Second); close(seenDone) }()
 	defer func() { stopSeen(); <-seenDone }()
-	facts := db.NewFactsCache(store, e.log, time.Minute)
+	facts := db.NewFactsCache(store, e.log, db.FactsTTL)
 	factsCtx, stopFacts := context.WithCancel(context.Background())
 	factsDone := make(chan struct{})
 	go func() { facts.Run(factsCtx); close(factsDone) }()
