@@ -56,17 +56,26 @@ type cachedLicense struct {
 }
 
 // FactsTTL is how long portal serve's cached facts are served before a
-// reload. Changes reach the cache by notification, so the TTL only bounds
-// how old the stored last-seen times it counts seats with may be. It is
-// longer than the clients' default heartbeat interval (15 minutes): an
-// installation heartbeating at that interval is answered from memory, as
-// make bench measures it, rather than reloading its license every time.
-// The cached times then lag by at most this plus an interval (45 minutes),
-// inside the shortest heartbeat window a plan may have (an hour) less the
-// margin at which a seat is refreshed in the database (db.SeenMargin); a
-// deployment whose cached time has lapsed only takes the seat path, which
-// counts in the database.
-const FactsTTL = 30 * time.Minute
+// reload, at most. Changes reach the cache by notification, so the TTL only
+// bounds how old the stored last-seen times it counts seats with may be. It
+// is many times the clients' default heartbeat interval (15 minutes), so
+// that an installation heartbeating at that interval is answered from
+// memory, as make bench measures it, and reloads its license once in eight
+// heartbeats rather than every time.
+const FactsTTL = 2 * time.Hour
+
+// fresh reports whether e may still be served at now: younger than the TTL
+// and than half its license's heartbeat window. The cached last-seen times
+// then lag the stored ones by at most that plus a heartbeat interval (45
+// minutes for the shortest window, an hour, and the clients' interval),
+// which keeps a deployment heartbeating elsewhere inside its window less
+// the margin at which its seat is refreshed in the database (SeenMargin):
+// its seat is judged here as the database would. (One whose cached time
+// did lapse only takes the seat path, which counts in the database.)
+func (c *FactsCache) fresh(e *cachedLicense, now time.Time) bool {
+	age := now.Sub(e.loaded)
+	return age >= 0 && age < min(c.ttl, time.Duration(e.row.HeartbeatWindowHours)*time.Hour/2)
+}
 
 // maxNewer is how many seats an entry collects beside its list before they
 // are merged into a new list.
@@ -115,7 +124,7 @@ func (c *FactsCache) ValidationContext(ctx context.Context, keyHash [32]byte, de
 	if !live {
 		return c.store.ValidationContext(ctx, keyHash, deploymentID, now)
 	}
-	if e != nil && now.Sub(e.loaded) < c.ttl && !now.Before(e.loaded) {
+	if e != nil && c.fresh(e, now) {
 		c.hits.Add(1)
 		return e.rowFor(deploymentID, now), nil
 	}

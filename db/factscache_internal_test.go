@@ -76,3 +76,27 @@ func TestSeatsTakenAfterALoadAreCountedOnce(t *testing.T) {
 		}
 	}
 }
+
+// An entry lives for the TTL, or half its license's heartbeat window when
+// that is shorter, so that the cached last-seen times stay inside the
+// window.
+func TestAnEntryLivesForTheTTLOrHalfItsWindow(t *testing.T) {
+	c := NewFactsCache(nil, nil, FactsTTL)
+	loaded := time.Now()
+	for _, tc := range []struct {
+		windowHours int32
+		lives       time.Duration
+	}{{72, FactsTTL}, {4, FactsTTL}, {1, 30 * time.Minute}} {
+		e := &cachedLicense{loaded: loaded}
+		e.row.HeartbeatWindowHours = tc.windowHours
+		if !c.fresh(e, loaded) || !c.fresh(e, loaded.Add(tc.lives-time.Second)) {
+			t.Errorf("window %dh: not served within %v of its load", tc.windowHours, tc.lives)
+		}
+		if c.fresh(e, loaded.Add(tc.lives)) {
+			t.Errorf("window %dh: still served %v after its load", tc.windowHours, tc.lives)
+		}
+		if c.fresh(e, loaded.Add(-time.Second)) {
+			t.Errorf("window %dh: served before its load (a clock that went back)", tc.windowHours)
+		}
+	}
+}

@@ -1,6 +1,6 @@
 -- The load that make bench drives with wrk, in wrk's own process, so that
 -- the server measured shares no Go runtime with its load generator.
--- Arguments: mode, data file, [batch size], [first line (seq)].
+-- Arguments: mode, data file, [batch size], [first line (seq)], [wrk threads (seq)].
 --   lines   a random line of the file per request (a fixed body when the file has one line)
 --   seq     the file's lines in order, each thread its own share, each line once (wrapping is counted)
 --   newdep  a random key of the file with a deployment id never used before
@@ -14,7 +14,7 @@ function setup(thread)
    table.insert(threads, thread)
 end
 
-local mode, lines, batch, n, first
+local mode, lines, batch, n, first, stride
 -- globals, so that done() can read them from each thread
 wrapped, pos = 0, 0
 
@@ -27,6 +27,10 @@ function init(args)
    end
    n = 0
    first = tonumber(args[4] or "0")
+   -- The thread count comes as an argument: setup() runs in wrk's main
+   -- Lua state, so each thread's own `threads` table stays empty, and a
+   -- stride of #threads there was 0 (every request sent the same line).
+   stride = tonumber(args[5] or "1")
    pos = first + tid + 1
    wrapped = 0
    math.randomseed(os.time() * 100 + tid)
@@ -49,11 +53,11 @@ function request()
       return wrk.format("POST", nil, nil, pick())
    elseif mode == "seq" then
       if pos > #lines then
-         pos = first + tid + 1
+         pos = tid + 1
          wrapped = wrapped + 1
       end
       local body = lines[pos]
-      pos = pos + #threads
+      pos = pos + stride
       return wrk.format("POST", nil, nil, body)
    elseif mode == "newdep" then
       return wrk.format("POST", nil, nil,

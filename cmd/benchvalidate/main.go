@@ -71,9 +71,9 @@ func main() {
 	// reached 71,000 req/s on /healthz here, over twice any other route).
 	// A second thread takes no load off the server: on 2 CPUs it only
 	// makes a fourth busy thread beside the server's two processors, and the
-	// scheduler's turns between them then set the p99 (the production mix
-	// measured p99 29.6–38.7 ms in five runs with -threads 2, and 10.7–26.3
-	// ms, four runs of five under 20 ms, with 1).
+	// scheduler's turns between them then set the p99 (measured on a
+	// heartbeat route that repeated one body: p99 29.6–38.7 ms in five runs
+	// with -threads 2, 10.7–26.3 ms with 1).
 	flag.IntVar(&o.threads, "threads", 1, "wrk threads (each drives connections/threads connections)")
 	flag.IntVar(&o.poolSize, "pool", 20, "database connections (NLS_DB_MAX_CONNS's default)")
 	flag.IntVar(&o.heartbeats, "heartbeats", 8, "deployments per license seeded for the production heartbeat mix")
@@ -228,7 +228,7 @@ func run(o options) error {
 	for round := 0; round < o.rounds; round++ {
 		fmt.Printf("round %d of %d\n", round+1, o.rounds)
 		for i, r := range selected {
-			res, err := drive(base, script, *r, o)
+			res, err := drive(base, script, *r, o, facts)
 			if err != nil {
 				return fmt.Errorf("%s: %w", r.name, err)
 			}
@@ -262,6 +262,7 @@ type result struct {
 	wrapped, last    int64
 	elapsed          time.Duration
 	allocs, bytes    uint64
+	loads            int64 // facts cache loads (validations that read the license)
 	allocsPerRequest float64
 	bytesPerRequest  float64
 }
@@ -270,15 +271,16 @@ var resultRE = regexp.MustCompile(`RESULT requests=(\d+) duration_us=(\d+) p50_u
 
 // drive runs wrk against one route and reads its summary and this
 // process's allocations over the run.
-func drive(base, script string, r route, o options) (result, error) {
+func drive(base, script string, r route, o options, facts *db.FactsCache) (result, error) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
+	_, loadsBefore := facts.Stats()
 	args := []string{"-t", strconv.Itoa(o.threads), "-c", strconv.Itoa(o.connections),
 		"-d", strconv.Itoa(max(1, int(o.duration.Seconds())/o.rounds)) + "s", "--timeout", "10s", "-s", script, base + r.path, "--"}
 	args = append(args, r.args...)
 	if r.args[0] == "seq" {
-		args = append(args, "1", strconv.FormatInt(r.next, 10))
+		args = append(args, "1", strconv.FormatInt(r.next, 10), strconv.Itoa(o.threads))
 	}
 	cmd := exec.Command("wrk", args...)
 	if o.wrkNice != 0 {
@@ -286,6 +288,7 @@ func drive(base, script string, r route, o options) (result, error) {
 	}
 	out, err := cmd.CombinedOutput()
 	runtime.ReadMemStats(&after)
+	_, loadsAfter := facts.Stats()
 	if err != nil {
 		return result{}, fmt.Errorf("wrk: %w\n%s", err, out)
 	}
@@ -300,7 +303,7 @@ func drive(base, script string, r route, o options) (result, error) {
 	res := result{route: r, requests: n[1], rps: float64(n[1]) / (float64(n[2]) / 1e6),
 		p50: time.Duration(n[3]) * time.Microsecond, p99: time.Duration(n[4]) * time.Microsecond,
 		errors: n[5], non2xx: n[6], wrapped: n[7], last: n[8], elapsed: time.Duration(n[2]) * time.Microsecond,
-		allocs: after.Mallocs - before.Mallocs, bytes: after.TotalAlloc - before.TotalAlloc}
+		allocs: after.Mallocs - before.Mallocs, bytes: after.TotalAlloc - before.TotalAlloc, loads: loadsAfter - loadsBefore}
 	return res, nil
 }
 
@@ -308,12 +311,13 @@ func drive(base, script string, r route, o options) (result, error) {
 // median round's p50 and p99.
 func combine(rs []result) result {
 	out := rs[0]
-	out.requests, out.elapsed, out.allocs, out.bytes, out.errors, out.non2xx, out.wrapped = 0, 0, 0, 0, 0, 0, 0
+	out.requests, out.elapsed, out.allocs, out.bytes, out.errors, out.non2xx, out.wrapped, out.loads = 0, 0, 0, 0, 0, 0, 0, 0
 	var p50s, p99s []time.Duration
 	for _, r := range rs {
 		out.requests += r.requests
 		out.elapsed += r.elapsed
 		out.allocs += r.allocs
+		out.loads += r.loads
 		out.bytes += r.bytes
 		out.errors += r.errors
 		out.non2xx += r.non2xx
@@ -392,7 +396,8 @@ func printTable(o options, results []result) {
 	fmt.Printf("\n%d licenses, wrk -t%d -c%d (nice %d), %s per route in %d rounds, %d database connections, %d CPUs, GOGC %d, load %s\n\n",
 		o.licenses, o.threads, o.connections, o.wrkNice, o.duration, o.rounds, o.poolSize, runtime.NumCPU(), o.gcPercent,
 		strings.Join(strings.Fields(string(load))[:3], " "))
-	fmt.Printf("%-28s %9s %9s %9s %8s %9s %9s %8s %s\n", "route", "req/s", "p50", "p99", "×base", "rows/s", "×INSERT", "allocs", "errors")
+	fmt.Printf("%-28s %9s %9s %9s %8s %9s %9s %8s %8s %s\n", "route", "req/s", "p50", "p99", "×base", "rows/s", "×INSERT", "allocs",
+		"reloads", "errors")
 	for _, r := range results {
 		rows, vsFloor := "", ""
 		if r.batch > 0 {
@@ -408,10 +413,16 @@ func printTable(o options, results []result) {
 		if r.wrapped > 0 {
 			errs += fmt.Sprintf(" (%d deployments seen twice)", r.wrapped)
 		}
-		fmt.Printf("%-28s %9.0f %9s %9s %8.2f %9s %9s %8.0f %s\n", r.name, r.rps, r.p50.Round(10*time.Microsecond),
-			r.p99.Round(10*time.Microsecond), r.rps/baseline, rows, vsFloor, r.allocsPerRequest, errs)
+		reloads := ""
+		if r.loads > 0 && r.requests > 0 {
+			reloads = fmt.Sprintf("%.1f%%", 100*float64(r.loads)/float64(r.requests))
+		}
+		fmt.Printf("%-28s %9.0f %9s %9s %8.2f %9s %9s %8.0f %8s %s\n", r.name, r.rps, r.p50.Round(10*time.Microsecond),
+			r.p99.Round(10*time.Microsecond), r.rps/baseline, rows, vsFloor, r.allocsPerRequest, reloads, errs)
 	}
-	fmt.Println("\nallocs: allocations per request in the server process (wrk runs apart).")
+	fmt.Println("\nallocs: allocations per request in the server process (wrk runs apart). reloads: requests that read their")
+	fmt.Println("license from the database rather than the facts cache (portal serve reloads a license once in 8 to 64")
+	fmt.Println("heartbeats at the clients' interval, 1 to 8 installations per license, per process).")
 	fmt.Println("Goals (issue 22): production mix ≥ 0.80×base with p99 < 20ms and < 100 allocs; new deployment ≥ 0.35×base;")
 	fmt.Println("usage x1 ≥ 5× its rate before; usage x10/x100 ≥ 0.80× the INSERT floor of the same rows.")
 }
