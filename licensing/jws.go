@@ -4,6 +4,8 @@
 package licensing
 
 import (
+	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -174,6 +176,9 @@ func (k *Keyring) IssueKeyKid(c KeyClaims, now time.Time) (key, kid string, err 
 }
 
 func sign(sk *signKey, claims jwt.Claims) (string, error) {
+	if priv, ok := sk.priv.(ed25519.PrivateKey); ok && sk.header != "" {
+		return signEdDSA(sk.header, priv, claims)
+	}
 	tok := jwt.NewWithClaims(sk.method, claims)
 	tok.Header["kid"] = sk.info.Kid
 	s, err := tok.SignedString(sk.priv)
@@ -181,6 +186,28 @@ func sign(sk *signKey, claims jwt.Claims) (string, error) {
 		return "", Internal(err)
 	}
 	return s, nil
+}
+
+// signEdDSA writes what jwt's SignedString writes for an Ed25519 key, byte
+// for byte (TestLeanEdDSASigningMatchesTheLibrary), in one buffer: the
+// library's map header, string concatenations and segment encodings cost
+// about thirty allocations a lease, and a lease is signed for every new
+// deployment and every heartbeat whose signed lease is not reused.
+func signEdDSA(header string, priv ed25519.PrivateKey, claims jwt.Claims) (string, error) {
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return "", Internal(err)
+	}
+	enc := base64.RawURLEncoding
+	signed := len(header) + 1 + enc.EncodedLen(len(payload))
+	buf := make([]byte, signed+1+enc.EncodedLen(ed25519.SignatureSize))
+	copy(buf, header)
+	buf[len(header)] = '.'
+	enc.Encode(buf[len(header)+1:signed], payload)
+	sig := ed25519.Sign(priv, buf[:signed])
+	buf[signed] = '.'
+	enc.Encode(buf[signed+1:], sig)
+	return string(buf), nil
 }
 
 // peekHeader reads kid and alg from the protected header, to choose the key

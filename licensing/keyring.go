@@ -91,6 +91,9 @@ type signKey struct {
 	info   KeyInfo
 	method jwt.SigningMethod
 	priv   any // ed25519.PrivateKey, *rsa.PrivateKey, []byte
+	// header is the encoded protected header of an Ed25519 key's tokens
+	// (signEdDSA); "" for other keys.
+	header string
 }
 
 // keySet is an immutable snapshot; changes build a new one, so the verify
@@ -329,6 +332,12 @@ func newSignKey(kid string, alg Alg, priv any, created time.Time) (*signKey, err
 			return nil, fmt.Errorf("alg EdDSA needs an Ed25519 key, got %T", priv)
 		}
 		sk.method = jwt.SigningMethodEdDSA
+		// As jwt's Token marshals its header map: keys sorted.
+		h, err := json.Marshal(map[string]string{"alg": sk.method.Alg(), "kid": kid, "typ": "JWT"})
+		if err != nil {
+			return nil, err
+		}
+		sk.header = base64.RawURLEncoding.EncodeToString(h)
 	case AlgRS256, AlgPS256:
 		p, ok := priv.(*rsa.PrivateKey)
 		if !ok {

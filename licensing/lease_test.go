@@ -3,10 +3,13 @@ package licensing
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 func sampleLease() LeaseClaims {
@@ -204,5 +207,48 @@ func TestLeasePolicyClaims(t *testing.T) {
 	_, exp, err = kr.IssueLease(expired, 48*time.Hour, testNow)
 	if err != nil || !exp.Equal(testNow.Add(48*time.Hour).Truncate(time.Second)) {
 		t.Errorf("version-locked lease: got %v %v, want one running 48h", exp, err)
+	}
+}
+
+// The lean Ed25519 signer writes exactly what the jwt library writes for
+// the same key and claims (Ed25519 signatures are deterministic), so that
+// every verifier of leases, the clients' included, reads it as before.
+func TestLeanEdDSASigningMatchesTheLibrary(t *testing.T) {
+	kr := testKeyring(t, AlgEdDSA)
+	sk := kr.set.Load().leaseSigner()
+	if sk == nil || sk.header == "" {
+		t.Fatal("the Ed25519 key has no precomputed header")
+	}
+	full := sampleLease()
+	grace := testNow.Add(48 * time.Hour)
+	full.GraceEndsAt, full.MaxVersion, full.Fingerprint = &grace, "2.1.0", "fp-1"
+	full.LimitEnforcement = map[string]Enforcement{"users": EnforceSoft}
+	for name, c := range map[string]LeaseClaims{"minimal": {LicenseID: "l", DeploymentID: "d", Code: CodeValid},
+		"sample": sampleLease(), "every field": full} {
+		tok, _, err := kr.IssueLease(c, 0, testNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		payload, err := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var claims leaseJWT
+		if err := json.Unmarshal(payload, &claims); err != nil {
+			t.Fatal(err)
+		}
+		lean, err := sign(sk, &claims)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lib := jwt.NewWithClaims(sk.method, &claims)
+		lib.Header["kid"] = sk.info.Kid
+		want, err := lib.SignedString(sk.priv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lean != want || tok != want {
+			t.Errorf("%s: lean signer wrote\n%s\nthe library\n%s", name, lean, want)
+		}
 	}
 }
