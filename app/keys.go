@@ -24,7 +24,7 @@ type KeyService struct {
 
 // NewKeyService wraps a keyring.
 func NewKeyService(ring *licensing.Keyring, issuer string) *KeyService {
-	return &KeyService{ring: ring, cache: licensing.NewKeyCache(ring, 10_000), issuer: issuer}
+	return &KeyService{ring: ring, cache: licensing.NewKeyCache(ring, licensing.DefaultKeyCacheSize), issuer: issuer}
 }
 
 // Ring is the keyring itself (for the CLI and the portal's key pages).

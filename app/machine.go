@@ -280,10 +280,11 @@ func (m *Machine) Validate(ctx context.Context, r ValidateRequest) (Validation, 
 		return ans, err
 	}
 	eff := lic.Effective(now)
-	limits := db.DecodeLimits(row.Limits) // once, for the answer and the lease
+	// Shared by every answer of the same limits, and only marshalled.
+	limits, graceEnd := m.decoded.Limits(row.Limits), lic.GraceEnd()
 	ans.License = &ValidLicense{ID: row.ID, Status: string(eff.State), Plan: row.PlanCode,
 		Features: nonNil(row.Features), Limits: limits, MaxDeployments: row.MaxDeployments,
-		ActiveDeployments: seats, ExpiresAt: utcPtr(row.ExpiresAt), GraceEndsAt: lic.GraceEnd(),
+		ActiveDeployments: seats, ExpiresAt: utcPtr(row.ExpiresAt), GraceEndsAt: graceEnd,
 		DunningEndsAt: utcPtr(eff.DunningEndsAt), NewestAllowedVersion: dec.NewestAllowedVersion}
 	if dep != nil {
 		v := deploymentView(*dep, window, now)
@@ -294,7 +295,7 @@ func (m *Machine) Validate(ctx context.Context, r ValidateRequest) (Validation, 
 			LicenseID: row.ID.String(), CustomerID: row.CustomerID.String(), DeploymentID: r.DeploymentID,
 			Status: eff.State, Code: dec.Code, Plan: row.PlanCode, Features: nonNil(row.Features),
 			Limits: limits, MaxDeployments: int(ptrOr(row.MaxDeployments, 0)),
-			LicenseExpiresAt: row.ExpiresAt, GraceEndsAt: lic.GraceEnd(), DunningEndsAt: eff.DunningEndsAt,
+			LicenseExpiresAt: row.ExpiresAt, GraceEndsAt: graceEnd, DunningEndsAt: eff.DunningEndsAt,
 		}
 		if dec.Code == licensing.CodeVersionLocked {
 			claims.MaxVersion = dec.NewestAllowedVersion

@@ -128,6 +128,13 @@ func (c *FactsCache) ValidationContext(ctx context.Context, keyHash [32]byte, de
 		c.hits.Add(1)
 		return e.rowFor(deploymentID, now), nil
 	}
+	return c.load(ctx, keyHash, deploymentID, now, gen)
+}
+
+// load reads an entry (apart from ValidationContext, so that a hit does not
+// pay for the key hash the reads capture).
+func (c *FactsCache) load(ctx context.Context, keyHash [32]byte, deploymentID string, now time.Time,
+	gen uint64) (GetValidationContextRow, error) {
 	c.loads.Add(1)
 	// The license and its deployments, in one round trip.
 	var row GetValidationContextRow
@@ -148,7 +155,7 @@ func (c *FactsCache) ValidationContext(ctx context.Context, keyHash [32]byte, de
 	if len(deps) > maxCachedDeployments {
 		return c.store.ValidationContext(ctx, keyHash, deploymentID, now)
 	}
-	e = &cachedLicense{row: row, deps: make(map[string]Deployment, len(deps)), loaded: now}
+	e := &cachedLicense{row: row, deps: make(map[string]Deployment, len(deps)), loaded: now}
 	for _, d := range deps {
 		e.deps[d.DeploymentID] = d
 	}

@@ -47,7 +47,11 @@ type PolicyMemo struct {
 	enforcement jsonMemo[map[string]licensing.Enforcement]
 	overrides   jsonMemo[licensing.PolicyOverrides]
 	components  jsonMemo[map[string]string]
+	limits      jsonMemo[map[string]int64]
 }
+
+// Limits is DecodeLimits, shared.
+func (m *PolicyMemo) Limits(b []byte) map[string]int64 { return m.limits.get(b, DecodeLimits) }
 
 // Policy is PlanPolicy with the license's overrides applied.
 func (m *PolicyMemo) Policy(fp, match string, leaseHours, transfers, periodDays int32, overage string, enforcement []byte,

@@ -2,15 +2,18 @@
 package handlers
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
+	"github.com/valyala/fastjson"
 
 	"github.com/nectarcloud/nls/app"
 	"github.com/nectarcloud/nls/db"
@@ -80,16 +83,169 @@ func (b *machineBody) check() error {
 	return pr.Err()
 }
 
-// copyComponents copies the components out of Fiber's reused buffers.
-func copyComponents(m map[string]string) map[string]string {
+// plainBody is the request body as sent when it has no Content-Encoding,
+// else c.Body() (which decompresses it). c.Body() copies every header's
+// name to look for that one when strings are immutable; the fast readers
+// copy what they keep.
+func plainBody(c *fiber.Ctx) []byte {
+	if len(c.Request().Header.Peek(fiber.HeaderContentEncoding)) == 0 {
+		return c.Request().Body()
+	}
+	return c.Body()
+}
+
+// nonEmpty is m, or nil when it holds nothing.
+func nonEmpty(m map[string]string) map[string]string {
 	if len(m) == 0 {
 		return nil
 	}
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[string([]byte(k))] = string([]byte(v))
+	return m
+}
+
+// machineFields are the machine body's fields the fast reader knows, in
+// the bits it marks them seen with.
+var machineFields = [...]string{"licenseKey", "deploymentId", "fingerprint", "hostname", "appVersion",
+	"fingerprintComponents", "features", "explain"}
+
+// machineField is k's index in machineFields, or -1.
+func machineField(k []byte) int {
+	switch string(k) {
+	case "licenseKey":
+		return 0
+	case "deploymentId":
+		return 1
+	case "fingerprint":
+		return 2
+	case "hostname":
+		return 3
+	case "appVersion":
+		return 4
+	case "fingerprintComponents":
+		return 5
+	case "features":
+		return 6
+	case "explain":
+		return 7
 	}
-	return out
+	return -1
+}
+
+// parseMachineBodyFast reads a validation body in one pass, without
+// reflection, when every field is one decodeJSONLenient reads exactly so:
+// the strings, the features and the components' texts are copied into one
+// new string. ok is false at the first thing it does not accept as is (a
+// field named in another case, a field given twice, a value of another
+// type, an escape, text to check); the caller then decodes the body the careful way,
+// which names every problem, so that bad input is answered the same way
+// either way. Unknown fields are ignored, as the lenient decoder does.
+func parseMachineBodyFast(body []byte) (b machineBody, ok bool) {
+	// Escapes are left to encoding/json, which reads a lone surrogate as
+	// U+FFFD; json.Valid holds fastjson to the grammar encoding/json reads
+	// (fastjson takes numbers such as "." and checks them only when read).
+	if !utf8.Valid(body) || bytes.IndexByte(body, '\\') >= 0 || !json.Valid(body) {
+		return b, false
+	}
+	p := machineParsers.Get()
+	defer machineParsers.Put(p)
+	v, err := p.ParseBytes(body)
+	if err != nil {
+		return b, false
+	}
+	o, err := v.Object()
+	if err != nil {
+		return b, false
+	}
+	var strs [5]*fastjson.Value // the five string fields, in machineFields' order
+	var comps *fastjson.Object
+	var feats []*fastjson.Value
+	ok, seen, size := true, 0, 0
+	o.Visit(func(k []byte, v *fastjson.Value) {
+		if !ok {
+			return
+		}
+		i := machineField(k)
+		if i < 0 {
+			for _, f := range machineFields {
+				ok = ok && !strings.EqualFold(string(k), f) // encoding/json matches names in any case
+			}
+			return
+		}
+		if seen&(1<<i) != 0 {
+			ok = false
+			return
+		}
+		seen |= 1 << i
+		switch t := v.Type(); {
+		case t == fastjson.TypeNull:
+		case i < len(strs):
+			strs[i], ok = v, t == fastjson.TypeString
+			size += len(v.GetStringBytes())
+		case i == 5:
+			comps, err = v.Object()
+			ok = err == nil
+			comps.Visit(func(k []byte, v *fastjson.Value) {
+				ok = ok && v.Type() == fastjson.TypeString
+				size += len(k) + len(v.GetStringBytes())
+			})
+		case i == 6:
+			feats, err = v.Array()
+			ok = err == nil
+			for _, f := range feats {
+				ok = ok && f.Type() == fastjson.TypeString
+				size += len(f.GetStringBytes())
+			}
+			if ok {
+				b.Features = make([]string, 0, len(feats))
+			}
+		default:
+			b.Explain, ok = t == fastjson.TypeTrue, t == fastjson.TypeTrue || t == fastjson.TypeFalse
+		}
+	})
+	if !ok {
+		return b, false
+	}
+	// One copy of every text, cut into the fields.
+	buf := make([]byte, 0, size)
+	var ends [5]int
+	for i, v := range strs {
+		if v != nil {
+			buf = append(buf, v.GetStringBytes()...)
+		}
+		ends[i] = len(buf)
+	}
+	comps.Visit(func(k []byte, v *fastjson.Value) { buf = append(append(buf, k...), v.GetStringBytes()...) })
+	for _, f := range feats {
+		buf = append(buf, f.GetStringBytes()...)
+	}
+	all, at := string(buf), 0
+	cut := func(n int) string { s := all[at : at+n]; at += n; return s }
+	var held *[5]string
+	for i, v := range strs {
+		if v != nil {
+			if held == nil {
+				held = new([5]string)
+			}
+			held[i] = cut(ends[i] - at)
+		}
+	}
+	if held != nil {
+		for i, p := range []**string{&b.LicenseKey, &b.DeploymentID, &b.Fingerprint, &b.Hostname, &b.AppVersion} {
+			if strs[i] != nil {
+				*p = &held[i]
+			}
+		}
+	}
+	if comps != nil {
+		b.FingerprintComponents = make(map[string]string, comps.Len())
+		comps.Visit(func(k []byte, v *fastjson.Value) {
+			name := cut(len(k))
+			b.FingerprintComponents[name] = cut(len(v.GetStringBytes()))
+		})
+	}
+	for _, f := range feats {
+		b.Features = append(b.Features, cut(len(f.GetStringBytes())))
+	}
+	return b, true
 }
 
 func printableASCII(s string) bool {
@@ -101,11 +257,14 @@ func printableASCII(s string) bool {
 	return true
 }
 
+// deref is *p, or "" for nil. (Every string it is given is already the
+// request's or the row's own: encoding/json, the fast readers and pgx copy
+// what they read out of Fiber's and the connection's buffers.)
 func deref(p *string) string {
 	if p == nil {
 		return ""
 	}
-	return string([]byte(*p))
+	return *p
 }
 
 // validate handles POST /api/validation/validate.
@@ -116,9 +275,14 @@ func (s *Server) validate(c *fiber.Ctx) error { return s.checkLicense(c, true) }
 func (s *Server) heartbeat(c *fiber.Ctx) error { return s.checkLicense(c, false) }
 
 func (s *Server) checkLicense(c *fiber.Ctx, withFeatures bool) error {
-	var b machineBody
-	if err := decodeJSONLenient(c, &b); err != nil {
-		return err
+	b, ok := machineBody{}, false
+	if ct := c.Get(fiber.HeaderContentType); ct == "" || strings.HasPrefix(strings.ToLower(ct), fiber.MIMEApplicationJSON) {
+		b, ok = parseMachineBodyFast(plainBody(c))
+	}
+	if !ok {
+		if err := decodeJSONLenient(c, &b); err != nil {
+			return err
+		}
 	}
 	if err := b.check(); err != nil {
 		return err
@@ -127,8 +291,8 @@ func (s *Server) checkLicense(c *fiber.Ctx, withFeatures bool) error {
 		b.Features = nil
 	}
 	ans, err := s.machine.Validate(c.UserContext(), app.ValidateRequest{Credentials: s.credentials(c, &b),
-		Fingerprint: deref(b.Fingerprint), Hostname: deref(b.Hostname), IP: c.IP(), AppVersion: deref(b.AppVersion),
-		FingerprintComponents: copyComponents(b.FingerprintComponents), Features: b.Features, Explain: b.Explain,
+		Fingerprint: deref(b.Fingerprint), Hostname: deref(b.Hostname), IP: clientIP(c), AppVersion: deref(b.AppVersion),
+		FingerprintComponents: nonEmpty(b.FingerprintComponents), Features: b.Features, Explain: b.Explain,
 		UserAgent: string([]byte(c.Get(fiber.HeaderUserAgent))), RequestID: requestIDOf(c)})
 	if err != nil {
 		return err
@@ -173,7 +337,7 @@ func (s *Server) deactivate(c *fiber.Ctx) error {
 func (s *Server) reportUsage(c *fiber.Ctx) error {
 	mb, reports, ok := machineBody{}, []db.UsageReportIn(nil), false
 	if ct := c.Get(fiber.HeaderContentType); ct == "" || strings.HasPrefix(strings.ToLower(ct), fiber.MIMEApplicationJSON) {
-		mb, reports, ok = parseUsageBodyFast(c.Body())
+		mb, reports, ok = parseUsageBodyFast(plainBody(c))
 	}
 	if !ok {
 		var b usageReportBody

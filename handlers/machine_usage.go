@@ -135,9 +135,9 @@ func parseNonNegativeInt(raw json.RawMessage) (int64, bool) {
 	return n, true
 }
 
-// usageParsers reuses fastjson's parsers, and the memory they parse into,
-// across requests.
-var usageParsers fastjson.ParserPool
+// machineParsers reuses fastjson's parsers, and the memory they parse into,
+// across the machine API's requests.
+var machineParsers fastjson.ParserPool
 
 // parseUsageBodyFast reads a usage body in one pass, without reflection,
 // when every part of it is as it should be: a body of 100 reports was
@@ -146,11 +146,12 @@ var usageParsers fastjson.ParserPool
 // exactly; the caller then decodes the body the careful way, which names
 // every problem, so the answers to bad input are the same either way.
 func parseUsageBodyFast(body []byte) (mb machineBody, reports []db.UsageReportIn, ok bool) {
-	if !utf8.Valid(body) || bytes.Contains(body, []byte(`\u0000`)) {
+	// json.Valid: as parseMachineBodyFast.
+	if !utf8.Valid(body) || bytes.Contains(body, []byte(`\u0000`)) || !json.Valid(body) {
 		return mb, nil, false
 	}
-	p := usageParsers.Get()
-	defer usageParsers.Put(p)
+	p := machineParsers.Get()
+	defer machineParsers.Put(p)
 	v, err := p.ParseBytes(body)
 	if err != nil {
 		return mb, nil, false

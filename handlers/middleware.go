@@ -16,7 +16,20 @@ import (
 const (
 	localRequestID       = "requestID"
 	localCallerRequestID = "callerRequestID"
+	localClientIP        = "clientIP"
 )
+
+// clientIP is c.IP(), worked out once a request: Fiber formats the address
+// anew on every call, and the rate limit, the machine API and the access
+// log each ask.
+func clientIP(c *fiber.Ctx) string {
+	if ip, ok := c.Locals(localClientIP).(string); ok {
+		return ip
+	}
+	ip := c.IP()
+	c.Locals(localClientIP, ip)
+	return ip
+}
 
 // requestID gives every request an id, echoed in X-Request-Id and written
 // to the audit log. A caller's X-Request-Id is adopted only from a trusted
@@ -127,7 +140,7 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 	}
 	attrs := [8]slog.Attr{slog.String("request_id", requestIDOf(c)), slog.String("method", c.Method()),
 		slog.String("path", c.Path()), slog.String("route", route), slog.Int("status", status),
-		slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000), slog.String("ip", c.IP())}
+		slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000), slog.String("ip", clientIP(c))}
 	n := 7
 	if theirs, ok := c.Locals(localCallerRequestID).(string); ok {
 		attrs[n] = slog.String("caller_request_id", theirs)

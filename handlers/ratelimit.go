@@ -205,7 +205,7 @@ func (s *Server) charge(c *fiber.Ctx, key string, r Rate, n int) {
 	}
 }
 
-func keyByIP(c *fiber.Ctx) string { return c.IP() }
+func keyByIP(c *fiber.Ctx) string { return clientIP(c) }
 
 // rateLimit refuses requests over r per key with 429 and Retry-After.
 func (s *Server) rateLimit(name string, r Rate, key func(*fiber.Ctx) string) fiber.Handler {

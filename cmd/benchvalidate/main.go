@@ -60,7 +60,7 @@ type options struct {
 	licenses, connections, threads, poolSize, heartbeats, rounds, wrkNice int
 	gcPercent                                                             int // the collector's target in force (app.TuneGC)
 	duration                                                              time.Duration
-	only, cpuProfile                                                      string
+	only, cpuProfile, memProfile                                          string
 }
 
 func main() {
@@ -84,6 +84,7 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 9*time.Second, "how long each route is driven in all")
 	flag.StringVar(&o.only, "only", "", "run only the routes whose names match this regular expression (the baseline always runs)")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write the server's CPU profile over the measured rounds to this file (go tool pprof)")
+	flag.StringVar(&o.memProfile, "memprofile", "", "write the server's allocation profile before the measured rounds to FILE.base and after them to FILE (go tool pprof -sample_index=alloc_objects -diff_base FILE.base FILE)")
 	flag.IntVar(&o.wrkNice, "wrk-nice", 0, "run wrk at this nice level (10: it yields the CPU to the server and PostgreSQL, as a load generator on another machine would take none of theirs)")
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds: each route is driven duration/rounds per round, the routes taking turns, so that a change in the machine's load falls on all of them")
 	flag.Parse()
@@ -227,6 +228,16 @@ func run(o options) error {
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if o.memProfile != "" {
+		if err := writeAllocs(o.memProfile + ".base"); err != nil {
+			return err
+		}
+		defer func() {
+			if err := writeAllocs(o.memProfile); err != nil {
+				fmt.Fprintln(os.Stderr, "bench:", err)
+			}
+		}()
 	}
 	runs := make([][]result, len(selected))
 	for round := 0; round < o.rounds; round++ {
@@ -609,4 +620,17 @@ func seed(ctx context.Context, store *db.Store, issuer db.KeyIssuer, sealer *lic
 		return nil, nil, err
 	}
 	return keys, ids, nil
+}
+
+// writeAllocs writes the allocations sampled since the process started.
+func writeAllocs(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
