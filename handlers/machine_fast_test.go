@@ -92,3 +92,16 @@ func FuzzMachineBodyReaders(f *testing.F) {
 		}
 	})
 }
+
+// FuzzValidatorsAgree: strictJSON, which the fast readers trust, accepts
+// exactly what encoding/json reads.
+func FuzzValidatorsAgree(f *testing.F) {
+	for _, s := range []string{`{"a":[1,2.5e-3,"x\u00e9\n"],"b":null}`, `{"x":.5}`, `[-0]`, `"\ud800"`, "{\n\t\"a\": 1\r\n}"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if strict, valid := strictJSON(body), json.Valid(body); strict != valid {
+			t.Fatalf("%q: strictJSON %v, json.Valid %v", body, strict, valid)
+		}
+	})
+}

@@ -146,8 +146,8 @@ var machineParsers fastjson.ParserPool
 // exactly; the caller then decodes the body the careful way, which names
 // every problem, so the answers to bad input are the same either way.
 func parseUsageBodyFast(body []byte) (mb machineBody, reports []db.UsageReportIn, ok bool) {
-	// json.Valid: as parseMachineBodyFast.
-	if !utf8.Valid(body) || bytes.Contains(body, []byte(`\u0000`)) || !json.Valid(body) {
+	// strictJSON: as parseMachineBodyFast.
+	if !utf8.Valid(body) || bytes.Contains(body, []byte(`\u0000`)) || !strictJSON(body) {
 		return mb, nil, false
 	}
 	p := machineParsers.Get()
