@@ -194,9 +194,18 @@ func sign(sk *signKey, claims jwt.Claims) (string, error) {
 // about thirty allocations a lease, and a lease is signed for every new
 // deployment and every heartbeat whose signed lease is not reused.
 func signEdDSA(header string, priv ed25519.PrivateKey, claims jwt.Claims) (string, error) {
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		return "", Internal(err)
+	var payload []byte
+	if p, ok := claims.(*leaseJWT); ok {
+		var room [1024]byte
+		if payload, ok = appendLeasePayload(room[:0], p); !ok {
+			payload = nil
+		}
+	}
+	if payload == nil {
+		var err error
+		if payload, err = json.Marshal(claims); err != nil {
+			return "", Internal(err)
+		}
 	}
 	enc := base64.RawURLEncoding
 	signed := len(header) + 1 + enc.EncodedLen(len(payload))
