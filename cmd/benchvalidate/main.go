@@ -497,9 +497,17 @@ func writeBodies(dir string, keys []string, ids []uuid.UUID, heartbeats int) (bo
 }
 
 // seedDeployments gives every license a deployment seen ten seconds ago
-// (bench-i: the validate routes' installations) and `heartbeats` seen one
-// heartbeat interval ago (hb-i-j: the production mix's, each heartbeating once
-// in the run, as real ones do every 15 minutes).
+// (bench-i: the validate routes' installations) and `heartbeats` seen about
+// one heartbeat interval ago (hb-i-j: the production mix's, each
+// heartbeating once in the run, as real ones do every 15 minutes).
+//
+// One in four of those was last seen in the previous hour, the others in
+// this one: the share of real heartbeats, 15 minutes apart, whose write
+// moves the row's seen_hour (migration 00016) and so cannot be a HOT
+// update. Seeded all 15 minutes ago, every heartbeat moved it when the run
+// began in the first quarter of an hour and none did later, so the route's
+// cost, and its ratio, depended on the minute: the last-seen flushes wrote
+// 140,000 rows with no HOT update at all in one run.
 func seedDeployments(ctx context.Context, pool *pgxpool.Pool, ids []uuid.UUID, heartbeats int) error {
 	_, err := pool.Exec(ctx, `
 INSERT INTO deployments (license_id, deployment_id, hostname, ip, app_version, first_seen_at, last_seen_at)
@@ -512,13 +520,26 @@ FROM unnest($1::uuid[]) WITH ORDINALITY AS l(id, i1)`, ids)
 	_, err = pool.Exec(ctx, `
 INSERT INTO deployments (license_id, deployment_id, hostname, ip, app_version, first_seen_at, last_seen_at)
 SELECT l.id, 'hb-' || (l.i1 - 1) || '-' || j, 'host-' || (l.i1 - 1) || '-' || j, '127.0.0.1', '1.0.0',
-    now() - interval '1 day', now() - make_interval(secs => $3)
+    now() - interval '1 day',
+    CASE WHEN (l.i1 + j) % 4 = 0
+        THEN least(now() - make_interval(secs => $3), seen_hour_of(now()) - interval '1 minute')
+        ELSE greatest(now() - make_interval(secs => $3), seen_hour_of(now())) END
 FROM unnest($1::uuid[]) WITH ORDINALITY AS l(id, i1), generate_series(0, $2 - 1) j`,
 		ids, heartbeats, heartbeatInterval.Seconds())
 	if err != nil {
 		return fmt.Errorf("seeding heartbeat deployments: %w", err)
 	}
-	_, err = pool.Exec(ctx, `VACUUM ANALYZE deployments`)
+	// And seen earlier today, as a deployment heartbeating every 15 minutes
+	// was 95 times out of 96: its sighting of the day is counted up, not
+	// inserted (the flush of a run with none seeded inserted 170,000 rows).
+	_, err = pool.Exec(ctx, `
+INSERT INTO validation_sightings (day, license_id, deployment_id, fingerprint, network, count)
+SELECT (now() AT TIME ZONE 'UTC')::date, d.license_id, d.deployment_id, '', $1, 1
+FROM deployments d WHERE d.deployment_id LIKE 'hb-%'`, db.NetworkOf("127.0.0.1"))
+	if err != nil {
+		return fmt.Errorf("seeding sightings: %w", err)
+	}
+	_, err = pool.Exec(ctx, `VACUUM ANALYZE deployments, validation_sightings`)
 	return err
 }
 
