@@ -71,14 +71,9 @@ func appendLeasePayload(b []byte, p *leaseJWT) (_ []byte, ok bool) {
 	}
 	if len(p.Limits) > 0 {
 		field("limits")
-		b = append(b, '{')
 		var kb [8]string
 		for i, k := range sortedKeys(kb[:0], p.Limits) {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(append(append(b, '"'), k...), '"', ':')
-			b = strconv.AppendInt(b, p.Limits[k], 10)
+			b = strconv.AppendInt(appendKey(b, i, k), p.Limits[k], 10)
 		}
 		b = append(b, '}')
 	}
@@ -95,14 +90,9 @@ func appendLeasePayload(b []byte, p *leaseJWT) (_ []byte, ok bool) {
 	str("fingerprint", p.Fingerprint, true)
 	if len(p.LimitEnforcement) > 0 {
 		field("limitEnforcement")
-		b = append(b, '{')
 		var kb [8]string
 		for i, k := range sortedKeys(kb[:0], p.LimitEnforcement) {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(append(append(b, '"'), k...), '"', ':', '"')
-			b = append(append(b, p.LimitEnforcement[k]...), '"')
+			b = append(append(append(appendKey(b, i, k), '"'), p.LimitEnforcement[k]...), '"')
 		}
 		b = append(b, '}')
 	}
@@ -128,6 +118,17 @@ func sortedKeys[V any](keys []string, m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// appendKey appends the i-th key of an object: the brace or comma before
+// it, the key, and the colon.
+func appendKey(b []byte, i int, k string) []byte {
+	if i == 0 {
+		b = append(b, '{')
+	} else {
+		b = append(b, ',')
+	}
+	return append(append(append(b, '"'), k...), '"', ':')
 }
 
 // plainLease reports whether every text of p is written by encoding/json as
