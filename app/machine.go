@@ -621,7 +621,7 @@ func (m *Machine) ReportUsage(ctx context.Context, cr Credentials, reports []db.
 	pol := db.PlanPolicy(row.FingerprintPolicy, row.FingerprintMatch, row.LeaseHours, row.TransfersPerPeriod,
 		row.TransferPeriodDays, row.SeatOverage, row.LimitEnforcement, row.ExpiryStrategy).
 		With(db.DecodePolicyOverrides(row.PolicyOverrides))
-	return UsageReceipt{Results: rec.Results, Usage: UsageAgainstLimits(db.DecodeLimits(row.Limits), rec.Current, pol)}, nil
+	return UsageReceipt{Results: rec.Results, Usage: UsageAgainstLimits(m.decoded.Limits(row.Limits), rec.Current, pol)}, nil
 }
 
 // UsageAgainstLimits evaluates each limit against what was used, with the
