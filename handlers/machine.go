@@ -314,7 +314,7 @@ func (s *Server) checkLicense(c *fiber.Ctx, withFeatures bool) error {
 	}
 	s.metrics.validation(ans.Code, ans.Lease != nil)
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.JSON(ans)
+	return writeValidation(c, &ans)
 }
 
 // keyRateLimit limits one license key's requests, wherever they come from.
