@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/nectarcloud/nls/app"
+	"github.com/nectarcloud/nls/licensing"
 )
 
 // writeValidation answers ans as c.JSON(ans) does, byte for byte
@@ -31,7 +32,7 @@ func writeValidation(c *fiber.Ctx, ans *app.Validation) error {
 func appendValidation(b []byte, v *app.Validation) ([]byte, bool) {
 	ok := true
 	str := func(s string) {
-		ok = ok && plainJSONText(s)
+		ok = ok && licensing.PlainJSONText(s)
 		b = append(append(append(b, '"'), s...), '"')
 	}
 	tm := func(t time.Time) {
@@ -163,17 +164,4 @@ func appendValidation(b []byte, v *app.Validation) ([]byte, bool) {
 		strs(v.Warnings)
 	}
 	return append(b, '}'), ok
-}
-
-// plainJSONText reports whether encoding/json writes s between quotes as
-// it is: printable ASCII without ", \ or the characters it escapes for
-// HTML.
-func plainJSONText(s string) bool {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c < 0x20 || c > 0x7e, c == '"', c == '\\', c == '<', c == '>', c == '&':
-			return false
-		}
-	}
-	return true
 }

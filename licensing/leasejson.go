@@ -134,27 +134,29 @@ func appendKey(b []byte, i int, k string) []byte {
 // plainLease reports whether every text of p is written by encoding/json as
 // it is.
 func plainLease(p *leaseJWT) bool {
-	ok := plainText(p.Issuer) && plainText(p.Subject) && plainText(p.ID) && plainText(string(p.Status)) &&
-		plainText(string(p.Code)) && plainText(p.CustomerID) && plainText(p.Plan) && plainText(p.MaxVersion) &&
-		plainText(p.Fingerprint)
+	ok := PlainJSONText(p.Issuer) && PlainJSONText(p.Subject) && PlainJSONText(p.ID) && PlainJSONText(string(p.Status)) &&
+		PlainJSONText(string(p.Code)) && PlainJSONText(p.CustomerID) && PlainJSONText(p.Plan) && PlainJSONText(p.MaxVersion) &&
+		PlainJSONText(p.Fingerprint)
 	for _, s := range p.Audience {
-		ok = ok && plainText(s)
+		ok = ok && PlainJSONText(s)
 	}
 	for _, s := range p.Features {
-		ok = ok && plainText(s)
+		ok = ok && PlainJSONText(s)
 	}
 	for k := range p.Limits {
-		ok = ok && plainText(k)
+		ok = ok && PlainJSONText(k)
 	}
 	for k, v := range p.LimitEnforcement {
-		ok = ok && plainText(k) && plainText(string(v))
+		ok = ok && PlainJSONText(k) && PlainJSONText(string(v))
 	}
 	return ok
 }
 
-// plainText reports whether encoding/json writes s between quotes as it
-// is: printable ASCII without ", \ or the characters it escapes for HTML.
-func plainText(s string) bool {
+// PlainJSONText reports whether encoding/json writes s between quotes as
+// it is: printable ASCII without ", \ or the characters it escapes for
+// HTML. The hand-written JSON writers (leases here, validation answers in
+// handlers) write such text directly and leave any other to encoding/json.
+func PlainJSONText(s string) bool {
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
 		case c < 0x20 || c > 0x7e, c == '"', c == '\\', c == '<', c == '>', c == '&':
