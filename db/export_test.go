@@ -43,6 +43,8 @@ func MigrateDownTo(ctx context.Context, pool *pgxpool.Pool, version int64) error
 // SeatStatements is how many acquire_seats statements the store has run.
 func (s *Store) SeatStatements() int64 { return s.seatStatements.Load() }
 
+func (s *Store) SeatRetries() int64 { return s.seatRetries.Load() }
+
 // UsageQueue reads the usage combiner's state: the batches running and the
 // requests waiting for the next one.
 func (s *Store) UsageQueue() (running, queued int) {

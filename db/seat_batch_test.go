@@ -197,6 +197,136 @@ func TestSeatsAreCountedWhenTheAnswerNeedsThem(t *testing.T) {
 	}
 }
 
+// A stored deployment taking its seat again (its seat had lapsed) keeps its
+// row, updated in place, beside a new deployment of another license in the
+// same statement; only the new one is announced and tallied.
+func TestAStoredDeploymentTakesItsSeatAgainInPlace(t *testing.T) {
+	f := newSeatFixture(t, 5)
+	ctx, now := context.Background(), time.Now()
+	five := int32(5)
+	first, err := f.store.AcquireSeats(ctx, db.SeatRequest{LicenseID: f.license, Limit: &five, CountFrom: &five,
+		Window: 24 * time.Hour, Info: db.DeploymentInfo{DeploymentID: "old", Hostname: "before"}, Now: now.Add(-72 * time.Hour)})
+	if err != nil || first.Outcome != db.SeatHeld {
+		t.Fatalf("first seat: %v %v", first.Outcome, err)
+	}
+	events := func() int {
+		var n int
+		if err := f.store.Pool.QueryRow(ctx, `SELECT count(*) FROM events WHERE type = 'deployment.activated'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	eventsBefore := events()
+	start := make(chan struct{})
+	answers := make([]db.SeatAnswer, 2)
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i, r := range []db.SeatRequest{
+		{LicenseID: f.license, Info: db.DeploymentInfo{DeploymentID: "old", Hostname: "after", AppVersion: "2.0"}},
+		{LicenseID: f.other, Info: db.DeploymentInfo{DeploymentID: "new", Hostname: "fresh"}},
+	} {
+		r.Limit, r.CountFrom, r.Window, r.Now = &five, &five, 24*time.Hour, now
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			answers[i], errs[i] = f.store.AcquireSeats(ctx, r)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil || answers[i].Outcome != db.SeatHeld {
+			t.Fatalf("request %d: %v %v", i, answers[i].Outcome, err)
+		}
+	}
+	again := answers[0].Deployment
+	if again.ID != first.Deployment.ID || !again.FirstSeenAt.Equal(first.Deployment.FirstSeenAt) {
+		t.Errorf("taken again as %s first seen %s, want the stored row %s first seen %s", again.ID, again.FirstSeenAt,
+			first.Deployment.ID, first.Deployment.FirstSeenAt)
+	}
+	if again.Hostname != "after" || again.AppVersion != "2.0" || !again.LastSeenAt.Equal(now.Truncate(time.Microsecond)) {
+		t.Errorf("taken again: host %q version %q last seen %s, want after, 2.0, %s", again.Hostname, again.AppVersion,
+			again.LastSeenAt, now.Truncate(time.Microsecond))
+	}
+	var stored int
+	if err := f.store.Pool.QueryRow(ctx, `SELECT count(*) FROM deployments WHERE license_id = $1`, f.license).Scan(&stored); err != nil || stored != 1 {
+		t.Errorf("%d rows for the license (%v), want 1", stored, err)
+	}
+	if got := events() - eventsBefore; got != 1 {
+		t.Errorf("%d activation events, want 1 (the new deployment's)", got)
+	}
+	if n := tallyMismatches(t, f.store); n != 0 {
+		t.Errorf("%d licenses' seat tallies disagree with their deployments", n)
+	}
+}
+
+// A deployment row written without the license's lock, committed while a
+// seat statement for the same deployment waits on it, makes that statement
+// fail on the unique key; the store runs it again, and the request takes
+// the stored row rather than failing.
+func TestASeatStatementRefusedForADuplicateRunsAgain(t *testing.T) {
+	f := newSeatFixture(t, 5)
+	ctx, now := context.Background(), time.Now()
+	five := int32(5)
+	tx, err := f.store.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	var rowID uuid.UUID
+	if err := tx.QueryRow(ctx, `INSERT INTO deployments (license_id, deployment_id, first_seen_at, last_seen_at)
+		VALUES ($1, 'raced', $2, $2) RETURNING id`, f.license, now.Add(-time.Minute)).Scan(&rowID); err != nil {
+		t.Fatal(err)
+	}
+	retries := f.store.SeatRetries()
+	type result struct {
+		a   db.SeatAnswer
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		a, err := f.store.AcquireSeats(ctx, db.SeatRequest{LicenseID: f.license, Limit: &five, CountFrom: &five,
+			Window: 24 * time.Hour, Info: db.DeploymentInfo{DeploymentID: "raced"}, Now: now})
+		done <- result{a, err}
+	}()
+	// The statement waits on the uncommitted row's unique key.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var waiting int
+		if err := f.store.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE wait_event_type = 'Lock' AND query LIKE '%acquire_seats%'`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		select {
+		case r := <-done:
+			t.Fatalf("the seat statement ended before the row was committed: %v %v", r.a.Outcome, r.err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the seat statement never waited on the uncommitted row")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil || r.a.Outcome != db.SeatHeld || r.a.Deployment.ID != rowID {
+		t.Fatalf("after the race: %v %v on row %s, want held on the committed row %s", r.a.Outcome, r.err,
+			r.a.Deployment.ID, rowID)
+	}
+	if got := f.store.SeatRetries() - retries; got != 1 {
+		t.Errorf("%d statements run again, want 1", got)
+	}
+	if n := tallyMismatches(t, f.store); n != 0 {
+		t.Errorf("%d licenses' seat tallies disagree with their deployments", n)
+	}
+}
+
 func TestABadSeatRequestFailsAloneInItsBatch(t *testing.T) {
 	f := newSeatFixture(t, 100)
 	ctx, now := context.Background(), time.Now()

@@ -5,11 +5,13 @@ package db
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/nectarcloud/nls/events"
 	"github.com/nectarcloud/nls/licensing"
@@ -223,11 +225,12 @@ func (s *Store) acquireRound(ctx context.Context, batch []SeatRequest, idx []int
 		}
 		return evs, nil
 	}
-	var err error
-	if s.outbox.queue == nil || s.outbox.off {
-		_, err = query(ctx, s.Pool)
-	} else {
-		err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+	run := func() error {
+		if s.outbox.queue == nil || s.outbox.off {
+			_, err := query(ctx, s.Pool)
+			return err
+		}
+		return pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
 			evs, err := query(ctx, tx)
 			if err != nil || len(evs) == 0 {
 				return err
@@ -235,7 +238,23 @@ func (s *Store) acquireRound(ctx context.Context, batch []SeatRequest, idx []int
 			return s.outbox.queue.EnqueueEvents(ctx, tx, evs)
 		})
 	}
+	err := run()
+	if isUniqueViolation(err) {
+		// acquire_seats inserts new deployments without ON CONFLICT (every
+		// writer locks the license first, migration 00031); a row that
+		// appeared anyway failed the statement whole, and the next one's
+		// snapshot holds it.
+		s.seatRetries.Add(1)
+		err = run()
+	}
 	return Translate(err)
+}
+
+// isUniqueViolation reports whether PostgreSQL refused err's statement for
+// a duplicate key.
+func isUniqueViolation(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505"
 }
 
 // orNone is a limit as acquire_seats takes it: -1 for none.

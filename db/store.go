@@ -30,6 +30,9 @@ type Store struct {
 	seats     *combiner[SeatRequest, seatResult] // seat acquisitions in batches (seats.go)
 	// seatStatements counts the acquire_seats statements run.
 	seatStatements atomic.Int64
+	// seatRetries counts acquire_seats statements run again after a
+	// duplicate deployment refused them.
+	seatRetries atomic.Int64
 	outbox         outbox        // domain events written with each change (events.go)
 	usage          usageBatching // usage reports' group commit (usage.go)
 }

@@ -60,7 +60,7 @@ type options struct {
 	licenses, connections, threads, poolSize, heartbeats, rounds, wrkNice int
 	gcPercent                                                             int // the collector's target in force (app.TuneGC)
 	duration                                                              time.Duration
-	only, cpuProfile, memProfile                                          string
+	only, cpuProfile, profileRoutes, memProfile                           string
 }
 
 func main() {
@@ -84,6 +84,7 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 9*time.Second, "how long each route is driven in all")
 	flag.StringVar(&o.only, "only", "", "run only the routes whose names match this regular expression (the baseline always runs)")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write the server's CPU profile over the measured rounds to this file (go tool pprof)")
+	flag.StringVar(&o.profileRoutes, "profile-routes", "", "with -cpuprofile: profile only the routes whose names match this regular expression, one file a route and round (FILE.rROUND.NAME; go tool pprof takes them together)")
 	flag.StringVar(&o.memProfile, "memprofile", "", "write the server's allocation profile before the measured rounds to FILE.base and after them to FILE (go tool pprof -sample_index=alloc_objects -diff_base FILE.base FILE)")
 	flag.IntVar(&o.wrkNice, "wrk-nice", 0, "run wrk at this nice level (10: it yields the CPU to the server and PostgreSQL, as a load generator on another machine would take none of theirs)")
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds: each route is driven duration/rounds per round, the routes taking turns, so that a change in the machine's load falls on all of them")
@@ -218,16 +219,16 @@ func run(o options) error {
 	if err := probe(base, selected, keys, files); err != nil {
 		return err
 	}
-	if o.cpuProfile != "" {
-		f, err := os.Create(o.cpuProfile)
+	profileRoutes, err := regexp.Compile(o.profileRoutes)
+	if err != nil {
+		return fmt.Errorf("-profile-routes: %w", err)
+	}
+	if o.cpuProfile != "" && o.profileRoutes == "" {
+		stop, err := startCPUProfile(o.cpuProfile)
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+		defer stop()
 	}
 	if o.memProfile != "" {
 		if err := writeAllocs(o.memProfile + ".base"); err != nil {
@@ -243,7 +244,20 @@ func run(o options) error {
 	for round := 0; round < o.rounds; round++ {
 		fmt.Printf("round %d of %d\n", round+1, o.rounds)
 		for i, r := range selected {
+			stop := func() {}
+			if o.cpuProfile != "" && o.profileRoutes != "" && profileRoutes.MatchString(r.name) {
+				name := strings.Map(func(c rune) rune {
+					if c >= 'a' && c <= 'z' || c >= '0' && c <= '9' {
+						return c
+					}
+					return '-'
+				}, r.name)
+				if stop, err = startCPUProfile(fmt.Sprintf("%s.r%d.%s", o.cpuProfile, round+1, name)); err != nil {
+					return err
+				}
+			}
 			res, err := drive(base, script, *r, o, facts)
+			stop()
 			if err != nil {
 				return fmt.Errorf("%s: %w", r.name, err)
 			}
@@ -641,6 +655,19 @@ func seed(ctx context.Context, store *db.Store, issuer db.KeyIssuer, sealer *lic
 		return nil, nil, err
 	}
 	return keys, ids, nil
+}
+
+// startCPUProfile profiles this process into path until the returned stop.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // writeAllocs writes the allocations sampled since the process started.
