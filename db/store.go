@@ -33,8 +33,8 @@ type Store struct {
 	// seatRetries counts acquire_seats statements run again after a
 	// duplicate deployment refused them.
 	seatRetries atomic.Int64
-	outbox         outbox        // domain events written with each change (events.go)
-	usage          usageBatching // usage reports' group commit (usage.go)
+	outbox      outbox        // domain events written with each change (events.go)
+	usage       usageBatching // usage reports' group commit (usage.go)
 }
 
 // NewStore wraps an open pool.
