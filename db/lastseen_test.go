@@ -1,4 +1,4 @@
-// Tests of the batched last-seen writes: one UPDATE per flush, times that
+// Tests of the batched last-seen writes: one row write per deployment, times that
 // never go back, released deployments left alone, and writes PostgreSQL can
 // do as HOT updates (no index holds last_seen_at).
 package db_test
@@ -107,4 +107,66 @@ func TestLastSeenFlushWritesNewestTimesAsHOTUpdates(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// A flush of more rows than one statement writes goes in paced chunks; a
+// shutdown while it rests between them loses none of the times (the last
+// flush writes the rest).
+func TestLastSeenPacedFlushLosesNothingAtShutdown(t *testing.T) {
+	f := newSpeedFixture(t)
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Second)
+	lic := f.addLicense(t, licenseRow{status: "active", starts: now.AddDate(-1, 0, 0)})
+	const n = 7000 // four chunks
+	rows, err := f.store.Pool.Query(ctx, `
+		INSERT INTO deployments (license_id, deployment_id, first_seen_at, last_seen_at)
+		SELECT $1, 'd-' || i, $2, $2 FROM generate_series(1, $3) i RETURNING id`, lic, now.Add(-15*time.Minute), n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []uuid.UUID
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if rows.Close(); rows.Err() != nil || len(ids) != n {
+		t.Fatalf("%d deployments (%v)", len(ids), rows.Err())
+	}
+	seen := db.NewLastSeen(f.store, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	for _, id := range ids {
+		seen.Seen(id, now)
+	}
+	written := func() int {
+		t.Helper()
+		var c int
+		if err := f.store.Pool.QueryRow(ctx, `SELECT count(*) FROM deployments WHERE license_id = $1 AND last_seen_at = $2`,
+			lic, now).Scan(&c); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	// Each chunk rests as long as it took (up to a quarter of a second here).
+	go func() { seen.Run(runCtx, 2*time.Second); close(done) }()
+	// Nothing is written before the first tick; the process stops as soon
+	// as the first chunk is in.
+	stop2 := time.AfterFunc(30*time.Second, stop)
+	defer stop2.Stop()
+	for written() == 0 && runCtx.Err() == nil {
+		time.Sleep(20 * time.Millisecond)
+	}
+	partial := written()
+	stop()
+	<-done
+	if got := written(); got != n {
+		t.Fatalf("after shutdown: %d of %d times written (%d when it began)", got, n, partial)
+	}
+	if partial == 0 {
+		t.Fatal("the flush never began")
+	}
+	t.Logf("%d of %d times written when the process began shutting down", partial, n)
 }
