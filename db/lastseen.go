@@ -64,21 +64,12 @@ func (l *LastSeen) Newest(id uuid.UUID, stored time.Time) time.Time {
 
 // Flush writes the times gathered so far, at once; on failure they are kept
 // for the next try.
-func (l *LastSeen) Flush(ctx context.Context) error { return l.flush(ctx, 0) }
+func (l *LastSeen) Flush(ctx context.Context) error { return l.flush(ctx, nil, 0) }
 
-// flushChunk is how many rows one statement of a flush writes. A flush of a
-// busy process's five seconds writes tens of thousands (make bench's
-// production mix: 35,000, 0.8 s of one PostgreSQL backend), and one
-// statement for all of them took one of the machine's cores from the
-// requests at once.
-const flushChunk = 2000
-
-// flush writes the pending times in id order, flushChunk rows a statement,
-// each statement its own transaction. Given a spread, it rests after each
-// chunk as long as the chunk took, up to spread in all, so that a large
-// flush takes at most half a core from the requests. Times being written
-// stay visible to Newest.
-func (l *LastSeen) flush(ctx context.Context, spread time.Duration) error {
+// flush writes the pending times in id order, in paced chunks (runFlush:
+// spread of rests at most, none once stop closes). Times being written stay
+// visible to Newest.
+func (l *LastSeen) flush(ctx context.Context, stop <-chan struct{}, spread time.Duration) error {
 	l.mu.Lock()
 	batch := l.pending
 	l.pending = make(map[uuid.UUID]time.Time, len(batch))
@@ -101,31 +92,13 @@ func (l *LastSeen) flush(ctx context.Context, spread time.Duration) error {
 	for i, id := range ids {
 		at[i] = batch[id]
 	}
-	chunks := (len(ids) + flushChunk - 1) / flushChunk
-	for from := 0; from < len(ids); from += flushChunk {
-		to := min(from+flushChunk, len(ids))
-		began := time.Now()
-		if err := l.store.q.TouchDeployments(ctx, TouchDeploymentsParams{Ids: ids[from:to], SeenAts: at[from:to]}); err != nil {
-			// The chunks written stay written; the rest wait for the next try.
-			for i := from; i < len(ids); i++ {
-				l.Seen(ids[i], at[i])
-			}
-			return Translate(err)
+	return Translate(runFlush(stop, spread, chunked(len(ids), func(from, to int) error {
+		return l.store.q.TouchDeployments(ctx, TouchDeploymentsParams{Ids: ids[from:to], SeenAts: at[from:to]})
+	}, func(from, to int) {
+		for i := from; i < to; i++ {
+			l.Seen(ids[i], at[i])
 		}
-		if to < len(ids) && spread > 0 {
-			rest := min(time.Since(began), spread/time.Duration(chunks))
-			select {
-			case <-ctx.Done():
-				// Shutting down: Run's last flush writes the rest.
-				for i := to; i < len(ids); i++ {
-					l.Seen(ids[i], at[i])
-				}
-				return nil
-			case <-time.After(rest):
-			}
-		}
-	}
-	return nil
+	})))
 }
 
 // Run flushes every interval until ctx ends, then flushes once more.
@@ -143,7 +116,12 @@ func (l *LastSeen) Run(ctx context.Context, interval time.Duration) {
 			cancel()
 			return
 		case <-t.C:
-			err := l.flush(ctx, interval/2)
+			// Not cancelled by the shutdown, which only ends the rests:
+			// the flush's remaining chunks are written at once, bounded so
+			// that an unanswering database holds the shutdown up no longer.
+			flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second+interval/2)
+			err := l.flush(flushCtx, ctx.Done(), interval/2)
+			cancel()
 			switch {
 			case err != nil && failing == 0:
 				l.log.Warn("flushing last-seen times failed; they are kept and retried", "err", err)

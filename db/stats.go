@@ -32,6 +32,8 @@ type ValidationStats struct {
 	counts    map[statKey]int64
 	sightings map[sightKey]int64
 	failures  map[failKey]int64
+	// Sightings a failed flush left unsent, already hashed and masked.
+	unsentSights map[sightRow]int64
 }
 
 type sightKey struct {
@@ -58,7 +60,7 @@ type statKey struct {
 // NewValidationStats returns an empty recorder.
 func NewValidationStats(store *Store, log *slog.Logger) *ValidationStats {
 	return &ValidationStats{store: store, log: log, counts: map[statKey]int64{}, sightings: map[sightKey]int64{},
-		failures: map[failKey]int64{}}
+		failures: map[failKey]int64{}, unsentSights: map[sightRow]int64{}}
 }
 
 // Sight records that a deployment of license validated with fingerprint from ip.
@@ -86,49 +88,48 @@ func (v *ValidationStats) Record(license uuid.UUID, code string, now time.Time) 
 	v.mu.Unlock()
 }
 
-// Flush writes the counts gathered so far; on failure they are kept for the next try.
-func (v *ValidationStats) Flush(ctx context.Context) error {
+// Flush writes the counts gathered so far, at once; on failure they are
+// kept for the next try.
+func (v *ValidationStats) Flush(ctx context.Context) error { return v.flush(ctx, nil, 0) }
+
+// flush writes sightings, failures and counts, in that order, in paced
+// chunks (runFlush: spread of rests at most, none once stop closes). The
+// chunks written stay written; the rest are kept for the next flush.
+func (v *ValidationStats) flush(ctx context.Context, stop <-chan struct{}, spread time.Duration) error {
 	v.mu.Lock()
-	batch, sights, fails := v.counts, v.sightings, v.failures
-	v.counts = make(map[statKey]int64, len(batch))
+	counts, sights, fails, retry := v.counts, v.sightings, v.failures, v.unsentSights
+	v.counts = make(map[statKey]int64, len(counts))
 	v.sightings = make(map[sightKey]int64, len(sights))
 	v.failures = make(map[failKey]int64, len(fails))
+	v.unsentSights = map[sightRow]int64{}
 	v.mu.Unlock()
-	// A failure is returned like the counts' own, so that Run logs an
-	// outage once, when it starts.
-	insightsErr := v.flushInsights(ctx, sights, fails)
-	if insightsErr != nil {
-		v.mu.Lock()
-		for k, n := range sights {
-			v.sightings[k] += n
-		}
-		for k, n := range fails {
-			v.failures[k] += n
-		}
-		v.mu.Unlock()
-	}
-	if len(batch) == 0 {
-		return insightsErr
-	}
-	p := AddValidationStatsParams{}
-	for _, k := range flushOrder(batch, func(a, b statKey) int {
+	jobs := v.sightingJobs(ctx, sights, retry)
+	jobs = append(jobs, v.failureJobs(ctx, fails)...)
+	jobs = append(jobs, v.countJobs(ctx, counts)...)
+	return Translate(runFlush(stop, spread, jobs))
+}
+
+// countJobs writes the answers' counts, in the order of their rows' key.
+func (v *ValidationStats) countJobs(ctx context.Context, counts map[statKey]int64) []flushJob {
+	keys := flushOrder(counts, func(a, b statKey) int {
 		return cmp.Or(bytes.Compare(a.license[:], b.license[:]), cmp.Compare(a.hour, b.hour), strings.Compare(a.code, b.code))
-	}) {
-		n := batch[k]
-		p.LicenseIds = append(p.LicenseIds, k.license)
-		p.Hours = append(p.Hours, time.Unix(k.hour, 0).UTC())
-		p.Codes = append(p.Codes, k.code)
-		p.Counts = append(p.Counts, n)
-	}
-	if err := v.store.q.AddValidationStats(ctx, p); err != nil {
+	})
+	return chunked(len(keys), func(from, to int) error {
+		var p AddValidationStatsParams
+		for _, k := range keys[from:to] {
+			p.LicenseIds = append(p.LicenseIds, k.license)
+			p.Hours = append(p.Hours, time.Unix(k.hour, 0).UTC())
+			p.Codes = append(p.Codes, k.code)
+			p.Counts = append(p.Counts, counts[k])
+		}
+		return v.store.q.AddValidationStats(ctx, p)
+	}, func(from, to int) {
 		v.mu.Lock()
-		for k, n := range batch {
-			v.counts[k] += n
+		for _, k := range keys[from:to] {
+			v.counts[k] += counts[k]
 		}
 		v.mu.Unlock()
-		return Translate(err)
-	}
-	return insightsErr
+	})
 }
 
 // Run flushes every interval until ctx ends, then flushes once more.
@@ -151,8 +152,10 @@ func (v *ValidationStats) Run(ctx context.Context, interval time.Duration) {
 			// returned, and the counts, kept for the final flush, would
 			// then be added twice. Bounded, so that an unanswering
 			// database holds the shutdown up for no longer than this.
-			flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
-			err := v.Flush(flushCtx)
+			// The shutdown only ends the flush's rests: its remaining
+			// chunks are written at once.
+			flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second+interval/2)
+			err := v.flush(flushCtx, ctx.Done(), interval/2)
 			cancel()
 			switch {
 			case err != nil && failing == 0:
@@ -169,56 +172,70 @@ func (v *ValidationStats) Run(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// flushInsights writes sightings and failures, each in one statement.
-func (v *ValidationStats) flushInsights(ctx context.Context, sights map[sightKey]int64, fails map[failKey]int64) error {
-	if len(sights) > 0 {
-		// Keys that differ only in the raw fingerprint or address can meet
-		// after hashing and masking: add them up first.
-		type row struct {
-			day                          int64
-			license                      uuid.UUID
-			deployment, fingerprint, net string
-		}
-		merged := make(map[row]int64, len(sights))
-		for k, n := range sights {
-			merged[row{k.day, k.license, k.deployment, FingerprintDigest(k.fingerprint), NetworkOf(k.ip)}] += n
-		}
+// sightRow is a sighting as stored: its fingerprint hashed, its address
+// masked to its network.
+type sightRow struct {
+	day                          int64
+	license                      uuid.UUID
+	deployment, fingerprint, net string
+}
+
+// sightingJobs writes the sightings, with those a failed flush left unsent.
+func (v *ValidationStats) sightingJobs(ctx context.Context, sights map[sightKey]int64, retry map[sightRow]int64) []flushJob {
+	// Keys that differ only in the raw fingerprint or address can meet
+	// after hashing and masking: add them up first.
+	merged := retry
+	for k, n := range sights {
+		merged[sightRow{k.day, k.license, k.deployment, FingerprintDigest(k.fingerprint), NetworkOf(k.ip)}] += n
+	}
+	rows := flushOrder(merged, func(a, b sightRow) int {
+		return cmp.Or(cmp.Compare(a.day, b.day), bytes.Compare(a.license[:], b.license[:]),
+			strings.Compare(a.deployment, b.deployment), strings.Compare(a.fingerprint, b.fingerprint),
+			strings.Compare(a.net, b.net))
+	})
+	return chunked(len(rows), func(from, to int) error {
 		var p AddValidationSightingsParams
-		for _, r := range flushOrder(merged, func(a, b row) int {
-			return cmp.Or(cmp.Compare(a.day, b.day), bytes.Compare(a.license[:], b.license[:]),
-				strings.Compare(a.deployment, b.deployment), strings.Compare(a.fingerprint, b.fingerprint),
-				strings.Compare(a.net, b.net))
-		}) {
-			n := merged[r]
+		for _, r := range rows[from:to] {
 			p.Days = append(p.Days, time.Unix(r.day, 0).UTC())
 			p.LicenseIds = append(p.LicenseIds, r.license)
 			p.DeploymentIds = append(p.DeploymentIds, r.deployment)
 			p.Fingerprints = append(p.Fingerprints, r.fingerprint)
 			p.Networks = append(p.Networks, r.net)
-			p.Counts = append(p.Counts, n)
+			p.Counts = append(p.Counts, merged[r])
 		}
-		if err := v.store.q.AddValidationSightings(ctx, p); err != nil {
-			return Translate(err)
+		return v.store.q.AddValidationSightings(ctx, p)
+	}, func(from, to int) {
+		v.mu.Lock()
+		for _, r := range rows[from:to] {
+			v.unsentSights[r] += merged[r]
 		}
-	}
-	if len(fails) > 0 {
+		v.mu.Unlock()
+	})
+}
+
+// failureJobs writes the failed key checks and authentications.
+func (v *ValidationStats) failureJobs(ctx context.Context, fails map[failKey]int64) []flushJob {
+	keys := flushOrder(fails, func(a, b failKey) int {
+		return cmp.Or(cmp.Compare(a.hour, b.hour), strings.Compare(a.source, b.source),
+			strings.Compare(a.kind, b.kind), bytes.Compare(a.license[:], b.license[:]))
+	})
+	return chunked(len(keys), func(from, to int) error {
 		var p AddSourceFailuresParams
-		for _, k := range flushOrder(fails, func(a, b failKey) int {
-			return cmp.Or(cmp.Compare(a.hour, b.hour), strings.Compare(a.source, b.source),
-				strings.Compare(a.kind, b.kind), bytes.Compare(a.license[:], b.license[:]))
-		}) {
-			n := fails[k]
+		for _, k := range keys[from:to] {
 			p.Hours = append(p.Hours, time.Unix(k.hour, 0).UTC())
 			p.Sources = append(p.Sources, k.source)
 			p.Kinds = append(p.Kinds, k.kind)
 			p.LicenseIds = append(p.LicenseIds, k.license)
-			p.Counts = append(p.Counts, n)
+			p.Counts = append(p.Counts, fails[k])
 		}
-		if err := v.store.q.AddSourceFailures(ctx, p); err != nil {
-			return Translate(err)
+		return v.store.q.AddSourceFailures(ctx, p)
+	}, func(from, to int) {
+		v.mu.Lock()
+		for _, k := range keys[from:to] {
+			v.failures[k] += fails[k]
 		}
-	}
-	return nil
+		v.mu.Unlock()
+	})
 }
 
 // flushOrder is m's keys in the order of the rows' unique key. Each flush
