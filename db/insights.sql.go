@@ -42,11 +42,10 @@ func (q *Queries) AddSourceFailures(ctx context.Context, arg AddSourceFailuresPa
 
 const addValidationSightings = `-- name: AddValidationSightings :exec
 
-INSERT INTO validation_sightings (day, license_id, deployment_id, fingerprint, network, count)
+INSERT INTO validation_sightings (day, license_id, deployment_id, fingerprint, network)
 SELECT unnest($1::date[]), unnest($2::uuid[]), unnest($3::text[]),
-    unnest($4::text[]), unnest($5::text[]), unnest($6::bigint[])
-ON CONFLICT (day, license_id, deployment_id, fingerprint, network)
-DO UPDATE SET count = validation_sightings.count + excluded.count
+    unnest($4::text[]), unnest($5::text[])
+ON CONFLICT (day, license_id, deployment_id, fingerprint, network) DO NOTHING
 `
 
 type AddValidationSightingsParams struct {
@@ -55,13 +54,14 @@ type AddValidationSightingsParams struct {
 	DeploymentIds []string
 	Fingerprints  []string
 	Networks      []string
-	Counts        []int64
 }
 
 // Insights: the records the detectors keep, the aggregates each detector
 // reads (one set-based statement per kind, never a loop per license), and
 // the findings themselves. A license is judged while it is live: stored
 // active, started, and not past its grace end.
+// Each sighting once: one already stored (by another process, or before a
+// restart) is left as it is, and nothing is written.
 func (q *Queries) AddValidationSightings(ctx context.Context, arg AddValidationSightingsParams) error {
 	_, err := q.db.Exec(ctx, addValidationSightings,
 		arg.Days,
@@ -69,7 +69,6 @@ func (q *Queries) AddValidationSightings(ctx context.Context, arg AddValidationS
 		arg.DeploymentIds,
 		arg.Fingerprints,
 		arg.Networks,
-		arg.Counts,
 	)
 	return err
 }

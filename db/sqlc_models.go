@@ -470,7 +470,8 @@ type ValidationSighting struct {
 	DeploymentID string
 	Fingerprint  string
 	Network      string
-	Count        int64
+	// No longer kept (migration 00032): 1 in rows written since; the validations seen before it.
+	Count int64
 }
 
 type ValidationStat struct {

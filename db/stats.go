@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"log/slog"
 	"net/netip"
@@ -22,18 +23,23 @@ import (
 // At most one flush interval of counts is lost if the process is killed.
 // It also keeps, the same way, what the insights detectors need and the
 // counts cannot tell: which fingerprint and network each deployment
-// validated from per day, and failed key checks and API authentications per
-// source address and hour. The request path only increments a map entry;
-// hashing and network masks are computed at flush.
+// validated from per day (each written once a day per process: see
+// sightingJobs), and failed key checks and API authentications per source
+// address and hour. The request path only sets a map entry; hashing and
+// network masks are computed at flush.
 type ValidationStats struct {
 	store     *Store
 	log       *slog.Logger
 	mu        sync.Mutex
 	counts    map[statKey]int64
-	sightings map[sightKey]int64
+	sightings map[sightKey]struct{}
 	failures  map[failKey]int64
 	// Sightings a failed flush left unsent, already hashed and masked.
-	unsentSights map[sightRow]int64
+	unsentSights map[sightRow]struct{}
+	// The sightings this process wrote on recordedDay, by digest
+	// (sightDigest), so that it writes each once a day.
+	recorded    map[[16]byte]struct{}
+	recordedDay int64
 }
 
 type sightKey struct {
@@ -59,15 +65,15 @@ type statKey struct {
 
 // NewValidationStats returns an empty recorder.
 func NewValidationStats(store *Store, log *slog.Logger) *ValidationStats {
-	return &ValidationStats{store: store, log: log, counts: map[statKey]int64{}, sightings: map[sightKey]int64{},
-		failures: map[failKey]int64{}, unsentSights: map[sightRow]int64{}}
+	return &ValidationStats{store: store, log: log, counts: map[statKey]int64{}, sightings: map[sightKey]struct{}{},
+		failures: map[failKey]int64{}, unsentSights: map[sightRow]struct{}{}, recorded: map[[16]byte]struct{}{}}
 }
 
 // Sight records that a deployment of license validated with fingerprint from ip.
 func (v *ValidationStats) Sight(license uuid.UUID, deploymentID, fingerprint, ip string, now time.Time) {
 	k := sightKey{day: now.Unix() - now.Unix()%86400, license: license, deployment: deploymentID, fingerprint: fingerprint, ip: ip}
 	v.mu.Lock()
-	v.sightings[k]++
+	v.sightings[k] = struct{}{}
 	v.mu.Unlock()
 }
 
@@ -99,9 +105,9 @@ func (v *ValidationStats) flush(ctx context.Context, stop <-chan struct{}, sprea
 	v.mu.Lock()
 	counts, sights, fails, retry := v.counts, v.sightings, v.failures, v.unsentSights
 	v.counts = make(map[statKey]int64, len(counts))
-	v.sightings = make(map[sightKey]int64, len(sights))
+	v.sightings = make(map[sightKey]struct{}, len(sights))
 	v.failures = make(map[failKey]int64, len(fails))
-	v.unsentSights = map[sightRow]int64{}
+	v.unsentSights = map[sightRow]struct{}{}
 	v.mu.Unlock()
 	jobs := v.sightingJobs(ctx, sights, retry)
 	jobs = append(jobs, v.failureJobs(ctx, fails)...)
@@ -180,34 +186,84 @@ type sightRow struct {
 	deployment, fingerprint, net string
 }
 
-// sightingJobs writes the sightings, with those a failed flush left unsent.
-func (v *ValidationStats) sightingJobs(ctx context.Context, sights map[sightKey]int64, retry map[sightRow]int64) []flushJob {
-	// Keys that differ only in the raw fingerprint or address can meet
-	// after hashing and masking: add them up first.
-	merged := retry
-	for k, n := range sights {
-		merged[sightRow{k.day, k.license, k.deployment, FingerprintDigest(k.fingerprint), NetworkOf(k.ip)}] += n
+// maxRecordedSightings bounds the sightings a process remembers having
+// written (16 bytes each, about 50 MB in all): past it, new ones are
+// written at every flush that sees them, as stored ones are left alone.
+const maxRecordedSightings = 1 << 20
+
+// sightDigest identifies a sighting in recorded.
+func sightDigest(r sightRow) [16]byte {
+	h := sha256.New()
+	var b [24]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(r.day))
+	copy(b[8:], r.license[:])
+	h.Write(b[:])
+	for _, f := range []string{r.deployment, r.fingerprint, r.net} {
+		h.Write([]byte(f))
+		h.Write([]byte{0})
 	}
-	rows := flushOrder(merged, func(a, b sightRow) int {
-		return cmp.Or(cmp.Compare(a.day, b.day), bytes.Compare(a.license[:], b.license[:]),
-			strings.Compare(a.deployment, b.deployment), strings.Compare(a.fingerprint, b.fingerprint),
-			strings.Compare(a.net, b.net))
+	var d [16]byte
+	copy(d[:], h.Sum(nil))
+	return d
+}
+
+// sightingJobs writes the sightings this process has not written today,
+// with those a failed flush left unsent.
+func (v *ValidationStats) sightingJobs(ctx context.Context, sights map[sightKey]struct{}, retry map[sightRow]struct{}) []flushJob {
+	// Keys that differ only in the raw fingerprint or address can meet
+	// after hashing and masking.
+	merged := retry
+	for k := range sights {
+		merged[sightRow{k.day, k.license, k.deployment, FingerprintDigest(k.fingerprint), NetworkOf(k.ip)}] = struct{}{}
+	}
+	type pending struct {
+		row    sightRow
+		digest [16]byte
+	}
+	var rows []pending
+	v.mu.Lock()
+	for r := range merged {
+		if r.day > v.recordedDay {
+			// A new day: what was written before it is not seen again.
+			v.recorded, v.recordedDay = map[[16]byte]struct{}{}, r.day
+		}
+	}
+	for r := range merged {
+		d := sightDigest(r)
+		if _, ok := v.recorded[d]; !ok {
+			rows = append(rows, pending{r, d})
+		}
+	}
+	v.mu.Unlock()
+	slices.SortFunc(rows, func(a, b pending) int {
+		return cmp.Or(cmp.Compare(a.row.day, b.row.day), bytes.Compare(a.row.license[:], b.row.license[:]),
+			strings.Compare(a.row.deployment, b.row.deployment), strings.Compare(a.row.fingerprint, b.row.fingerprint),
+			strings.Compare(a.row.net, b.row.net))
 	})
 	return chunked(len(rows), func(from, to int) error {
 		var p AddValidationSightingsParams
-		for _, r := range rows[from:to] {
-			p.Days = append(p.Days, time.Unix(r.day, 0).UTC())
-			p.LicenseIds = append(p.LicenseIds, r.license)
-			p.DeploymentIds = append(p.DeploymentIds, r.deployment)
-			p.Fingerprints = append(p.Fingerprints, r.fingerprint)
-			p.Networks = append(p.Networks, r.net)
-			p.Counts = append(p.Counts, merged[r])
+		for _, x := range rows[from:to] {
+			p.Days = append(p.Days, time.Unix(x.row.day, 0).UTC())
+			p.LicenseIds = append(p.LicenseIds, x.row.license)
+			p.DeploymentIds = append(p.DeploymentIds, x.row.deployment)
+			p.Fingerprints = append(p.Fingerprints, x.row.fingerprint)
+			p.Networks = append(p.Networks, x.row.net)
 		}
-		return v.store.q.AddValidationSightings(ctx, p)
+		if err := v.store.q.AddValidationSightings(ctx, p); err != nil {
+			return err
+		}
+		v.mu.Lock()
+		for _, x := range rows[from:to] {
+			if x.row.day == v.recordedDay && len(v.recorded) < maxRecordedSightings {
+				v.recorded[x.digest] = struct{}{}
+			}
+		}
+		v.mu.Unlock()
+		return nil
 	}, func(from, to int) {
 		v.mu.Lock()
-		for _, r := range rows[from:to] {
-			v.unsentSights[r] += merged[r]
+		for _, x := range rows[from:to] {
+			v.unsentSights[x.row] = struct{}{}
 		}
 		v.mu.Unlock()
 	})

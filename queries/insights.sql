@@ -4,11 +4,12 @@
 -- active, started, and not past its grace end.
 
 -- name: AddValidationSightings :exec
-INSERT INTO validation_sightings (day, license_id, deployment_id, fingerprint, network, count)
+-- Each sighting once: one already stored (by another process, or before a
+-- restart) is left as it is, and nothing is written.
+INSERT INTO validation_sightings (day, license_id, deployment_id, fingerprint, network)
 SELECT unnest(sqlc.arg(days)::date[]), unnest(sqlc.arg(license_ids)::uuid[]), unnest(sqlc.arg(deployment_ids)::text[]),
-    unnest(sqlc.arg(fingerprints)::text[]), unnest(sqlc.arg(networks)::text[]), unnest(sqlc.arg(counts)::bigint[])
-ON CONFLICT (day, license_id, deployment_id, fingerprint, network)
-DO UPDATE SET count = validation_sightings.count + excluded.count;
+    unnest(sqlc.arg(fingerprints)::text[]), unnest(sqlc.arg(networks)::text[])
+ON CONFLICT (day, license_id, deployment_id, fingerprint, network) DO NOTHING;
 
 -- name: AddSourceFailures :exec
 INSERT INTO source_failures (hour, source, kind, license_id, count)
