@@ -37,7 +37,9 @@ type ValidationStats struct {
 	// Sightings a failed flush left unsent, already hashed and masked.
 	unsentSights map[sightRow]struct{}
 	// The sightings this process wrote on recordedDay, by digest
-	// (sightDigest), so that it writes each once a day.
+	// (sightDigest), so that it writes each once a day. Flushes alone use
+	// them, under their own lock, so that requests never wait on them.
+	recordedMu  sync.Mutex
 	recorded    map[[16]byte]struct{}
 	recordedDay int64
 }
@@ -220,21 +222,22 @@ func (v *ValidationStats) sightingJobs(ctx context.Context, sights map[sightKey]
 		row    sightRow
 		digest [16]byte
 	}
-	var rows []pending
-	v.mu.Lock()
+	rows := make([]pending, 0, len(merged))
 	for r := range merged {
-		if r.day > v.recordedDay {
+		rows = append(rows, pending{r, sightDigest(r)})
+	}
+	v.recordedMu.Lock()
+	for _, x := range rows {
+		if x.row.day > v.recordedDay {
 			// A new day: what was written before it is not seen again.
-			v.recorded, v.recordedDay = map[[16]byte]struct{}{}, r.day
+			v.recorded, v.recordedDay = map[[16]byte]struct{}{}, x.row.day
 		}
 	}
-	for r := range merged {
-		d := sightDigest(r)
-		if _, ok := v.recorded[d]; !ok {
-			rows = append(rows, pending{r, d})
-		}
-	}
-	v.mu.Unlock()
+	rows = slices.DeleteFunc(rows, func(x pending) bool {
+		_, ok := v.recorded[x.digest]
+		return ok
+	})
+	v.recordedMu.Unlock()
 	slices.SortFunc(rows, func(a, b pending) int {
 		return cmp.Or(cmp.Compare(a.row.day, b.row.day), bytes.Compare(a.row.license[:], b.row.license[:]),
 			strings.Compare(a.row.deployment, b.row.deployment), strings.Compare(a.row.fingerprint, b.row.fingerprint),
@@ -252,13 +255,13 @@ func (v *ValidationStats) sightingJobs(ctx context.Context, sights map[sightKey]
 		if err := v.store.q.AddValidationSightings(ctx, p); err != nil {
 			return err
 		}
-		v.mu.Lock()
+		v.recordedMu.Lock()
 		for _, x := range rows[from:to] {
 			if x.row.day == v.recordedDay && len(v.recorded) < maxRecordedSightings {
 				v.recorded[x.digest] = struct{}{}
 			}
 		}
-		v.mu.Unlock()
+		v.recordedMu.Unlock()
 		return nil
 	}, func(from, to int) {
 		v.mu.Lock()
