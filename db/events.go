@@ -20,6 +20,9 @@ import (
 // EventQueue enqueues jobs in the caller's transaction: the fan-out of new
 // events, and the sending of notices. The jobs package implements it on River.
 type EventQueue interface {
+	// FansOut reports whether a notice can follow from an event of the
+	// type: only those events' fan-out is enqueued.
+	FansOut(eventType string) bool
 	EnqueueEvents(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) error
 	EnqueueNotifications(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) error
 	EnqueueWebhookDeliveries(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) error
@@ -42,12 +45,39 @@ func (s *Store) SetOutbox(on bool) { s.outbox.off = !on }
 // transaction of the change, and enqueues its fan-out there too. A
 // milestone already recorded is skipped: it reports false.
 func (s *Store) recordEvent(ctx context.Context, q *Queries, e events.Event) (bool, error) {
+	fanOut, added, err := s.appendEvent(ctx, q, e)
+	if err != nil || !added {
+		return added, err
+	}
+	return true, s.enqueueFanOut(ctx, q, fanOut)
+}
+
+// enqueueFanOut enqueues the fan-out of events recorded through q, in its
+// transaction.
+func (s *Store) enqueueFanOut(ctx context.Context, q *Queries, ids []uuid.UUID) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	tx, ok := txOf(q)
+	if !ok {
+		return licensing.Internal(errNoTx)
+	}
+	if err := s.outbox.queue.EnqueueEvents(ctx, tx, ids); err != nil {
+		return licensing.Internal(err)
+	}
+	return nil
+}
+
+// appendEvent is recordEvent without the fan-out's enqueueing: it answers
+// the ids to fan out (none when no job queue is set or no notice can follow
+// from the event's type).
+func (s *Store) appendEvent(ctx context.Context, q *Queries, e events.Event) (fanOut []uuid.UUID, added bool, err error) {
 	if s.outbox.off {
-		return false, nil
+		return nil, false, nil
 	}
 	data, err := json.Marshal(e.Data)
 	if err != nil {
-		return false, licensing.Internal(err)
+		return nil, false, licensing.Internal(err)
 	}
 	refs := e.Data.Refs()
 	var key *string
@@ -58,30 +88,24 @@ func (s *Store) recordEvent(ctx context.Context, q *Queries, e events.Event) (bo
 		LicenseID: refs.LicenseID, CustomerID: refs.CustomerID, DeploymentID: refs.DeploymentID, Data: data,
 		MilestoneKey: key})
 	if err != nil || len(ids) == 0 {
-		return false, err
+		return nil, false, err
 	}
 	if e.Type == events.LicenseRenewed && refs.LicenseID != nil {
 		// Renewing a license completes the customer's renewal request.
 		if err := q.CompleteRenewalRequests(ctx, CompleteRenewalRequestsParams{LicenseID: *refs.LicenseID,
 			Now: &e.OccurredAt}); err != nil {
-			return false, err
+			return nil, false, err
 		}
 	}
 	for _, id := range ids {
 		if err := s.recordWebhookDeliveries(ctx, q, id, e.Type, e.OccurredAt); err != nil {
-			return false, err
+			return nil, false, err
 		}
 	}
-	if s.outbox.queue != nil {
-		tx, ok := txOf(q)
-		if !ok {
-			return false, licensing.Internal(errNoTx)
-		}
-		if err := s.outbox.queue.EnqueueEvents(ctx, tx, ids); err != nil {
-			return false, licensing.Internal(err)
-		}
+	if s.outbox.queue != nil && s.outbox.queue.FansOut(e.Type) {
+		fanOut = ids
 	}
-	return true, nil
+	return fanOut, true, nil
 }
 
 type noTxError struct{}
@@ -144,16 +168,21 @@ func (s *Store) RecordMilestones(ctx context.Context, evs []events.Event) (int, 
 	n := 0
 	err := s.inTx(ctx, func(q *Queries) error {
 		n = 0
+		// Their fan-out is enqueued together, as jobs of many events: a
+		// scan may find thousands, and a job each bounded how fast the
+		// workers went through them.
+		var fanOut []uuid.UUID
 		for _, e := range evs {
-			added, err := s.recordEvent(ctx, q, e)
+			ids, added, err := s.appendEvent(ctx, q, e)
 			if err != nil {
 				return err
 			}
 			if added {
 				n++
 			}
+			fanOut = append(fanOut, ids...)
 		}
-		return nil
+		return s.enqueueFanOut(ctx, q, fanOut)
 	})
 	return n, err
 }

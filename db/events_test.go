@@ -15,7 +15,8 @@ import (
 )
 
 // An event and its fan-out job exist if and only if the transaction that
-// wrote them commits; a milestone is recorded once however often offered.
+// wrote them commits; a milestone is recorded once however often offered;
+// an event no notice can follow from is enqueued no job.
 func TestOutboxFollowsItsTransaction(t *testing.T) {
 	pool := dbtest.NewPool(t)
 	store := db.NewStore(pool)
@@ -25,7 +26,9 @@ func TestOutboxFollowsItsTransaction(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now()
 	cust := uuid.New()
-	ev := events.Event{Type: events.CustomerUpdated, OccurredAt: now, Data: events.Customer{CustomerID: cust, Name: "X"}}
+	days := 30
+	ev := events.Event{Type: events.LicenseExpiringSoon, OccurredAt: now,
+		Data: events.Milestone{LicenseID: uuid.New(), CustomerID: cust, Plan: "pro", DaysBefore: &days}}
 	count := func() (evs, queued int) {
 		if err := pool.QueryRow(ctx, `SELECT count(*) FROM events WHERE customer_id = $1`, cust).Scan(&evs); err != nil {
 			t.Fatal(err)
@@ -70,5 +73,14 @@ func TestOutboxFollowsItsTransaction(t *testing.T) {
 	}
 	if e, j := count(); e != 2 || j != 2 {
 		t.Fatalf("after the milestone twice: %d events, %d jobs; want 2 and 2", e, j)
+	}
+	// A customer's update is told to no one by email: recorded (webhooks
+	// may want it), with no fan-out job.
+	updated := events.Event{Type: events.CustomerUpdated, OccurredAt: now, Data: events.Customer{CustomerID: cust, Name: "X"}}
+	if err := store.InTx(ctx, func(q *db.Queries) error { _, err := store.RecordEvent(ctx, q, updated); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if e, j := count(); e != 3 || j != 2 {
+		t.Fatalf("after a customer update: %d events, %d jobs; want 3 and 2", e, j)
 	}
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/db/dbtest"
+	"github.com/nectarcloud/nls/events"
 	"github.com/nectarcloud/nls/licensing"
 )
 
@@ -53,6 +54,18 @@ func TestConcurrentSeatRequestsShareStatementsAndKeepTheSeats(t *testing.T) {
 	cust, err := store.CreateCustomer(ctx, licensing.SystemActor("test"), db.CustomerInput{Name: "C", Email: "c@example.com"}, now)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Every activation is delivered to both endpoints, whichever batch it
+	// was written in; the disabled one gets nothing.
+	for i, hook := range []db.WebhookEndpointInput{
+		{URL: "https://all.example.com/", Events: []string{"*"}, Enabled: true},
+		{URL: "https://seats.example.com/", Events: []string{events.DeploymentActivated}, Enabled: true},
+		{URL: "https://off.example.com/", Events: []string{"*"}, Enabled: false},
+	} {
+		if _, err := store.CreateWebhookEndpoint(ctx, licensing.SystemActor("test"), uuid.New(), hook,
+			[]byte(fmt.Sprint("sealed-", i)), now); err != nil {
+			t.Fatal(err)
+		}
 	}
 	const licenses, perLicense = 30, 3
 	ids := make([]uuid.UUID, licenses)
@@ -106,14 +119,16 @@ func TestConcurrentSeatRequestsShareStatementsAndKeepTheSeats(t *testing.T) {
 		if held[lic] != int(seats) || full[lic] != perLicense-int(seats) {
 			t.Errorf("license %s: %d held and %d refused, want %d and %d", lic, held[lic], full[lic], seats, perLicense-int(seats))
 		}
-		var stored, events int
+		var stored, activations, deliveries int
 		if err := store.Pool.QueryRow(ctx, `SELECT count(*), (SELECT count(*) FROM events
-			WHERE type = 'deployment.activated' AND license_id = $1) FROM deployments WHERE license_id = $1`, lic).
-			Scan(&stored, &events); err != nil {
+			WHERE type = 'deployment.activated' AND license_id = $1), (SELECT count(*) FROM webhook_deliveries d
+			JOIN events ev ON ev.id = d.event_id WHERE ev.license_id = $1 AND d.event_type = 'deployment.activated')
+			FROM deployments WHERE license_id = $1`, lic).Scan(&stored, &activations, &deliveries); err != nil {
 			t.Fatal(err)
 		}
-		if stored != int(seats) || events != int(seats) {
-			t.Errorf("license %s: %d deployments stored and %d activation events, want %d each", lic, stored, events, seats)
+		if stored != int(seats) || activations != int(seats) || deliveries != 2*int(seats) {
+			t.Errorf("license %s: %d deployments stored, %d activation events and %d webhook deliveries, want %d, %d and %d",
+				lic, stored, activations, deliveries, seats, seats, 2*seats)
 		}
 	}
 	if n := tallyMismatches(t, store); n != 0 {

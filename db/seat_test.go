@@ -1,5 +1,6 @@
 // Seat acquisition in one statement (acquire_seat): each outcome, and the
-// deployment.activated event with its fan-out job written with a new seat.
+// deployment.activated event with its webhook deliveries written with a new
+// seat (and no fan-out job: no notice follows from it).
 package db_test
 
 import (
@@ -22,6 +23,12 @@ func TestAcquireSeatOutcomesAndActivationEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, now := context.Background(), time.Now()
+	hook, err := f.store.CreateWebhookEndpoint(ctx, licensing.Actor{Type: "system", Label: "test"}, uuid.New(),
+		db.WebhookEndpointInput{URL: "https://hooks.example.com/", Events: []string{events.DeploymentActivated}, Enabled: true},
+		[]byte("sealed"), now)
+	if err != nil {
+		t.Fatal(err)
+	}
 	one := int32(1)
 	activations := func() (evs []json.RawMessage, queued int) {
 		t.Helper()
@@ -37,9 +44,18 @@ func TestAcquireSeatOutcomesAndActivationEvent(t *testing.T) {
 			}
 			evs = append(evs, d)
 		}
-		if err := f.store.Pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'event_fanout'
-			AND (args->>'eventId')::uuid IN (SELECT id FROM events WHERE type = 'deployment.activated' AND license_id = $1)`,
-			f.license).Scan(&queued); err != nil {
+		var fanOuts int
+		if err := f.store.Pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind LIKE 'event_fanout%'`).Scan(&fanOuts); err != nil {
+			t.Fatal(err)
+		}
+		if fanOuts != 0 {
+			t.Fatalf("%d fan-out jobs for activations, which no notice follows from", fanOuts)
+		}
+		// Each activation's delivery to the endpoint, enqueued with it.
+		if err := f.store.Pool.QueryRow(ctx, `SELECT count(*) FROM webhook_deliveries d
+			JOIN events ev ON ev.id = d.event_id AND ev.type = 'deployment.activated' AND ev.license_id = $1
+			JOIN river_job j ON j.kind = 'webhook_delivery' AND (j.args->>'deliveryId')::uuid = d.id
+			WHERE d.endpoint_id = $2 AND d.event_type = 'deployment.activated'`, f.license, hook.ID).Scan(&queued); err != nil {
 			t.Fatal(err)
 		}
 		return evs, queued
@@ -56,7 +72,7 @@ func TestAcquireSeatOutcomesAndActivationEvent(t *testing.T) {
 	}
 	evs, queued := activations()
 	if len(evs) != 1 || queued != 1 {
-		t.Fatalf("after a new seat: %d deployment.activated events and %d fan-out jobs, want 1 and 1", len(evs), queued)
+		t.Fatalf("after a new seat: %d deployment.activated events and %d webhook deliveries queued, want 1 and 1", len(evs), queued)
 	}
 	var got events.Deployment
 	if err := json.Unmarshal(evs[0], &got); err != nil {
@@ -101,7 +117,7 @@ func TestAcquireSeatOutcomesAndActivationEvent(t *testing.T) {
 		t.Fatalf("a revived: got %v %d %v %+v, want held, 1 in use, same row, new hostname", outcome, inUse, err, revived)
 	}
 	if evs, queued := activations(); len(evs) != 2 || queued != 2 {
-		t.Fatalf("after a and b: %d activation events and %d jobs, want 2 and 2 (a revival records none)", len(evs), queued)
+		t.Fatalf("after a and b: %d activation events and %d webhook deliveries, want 2 and 2 (a revival records none)", len(evs), queued)
 	}
 
 	// A released deployment asks again: it stays released.

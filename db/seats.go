@@ -226,14 +226,28 @@ func (s *Store) acquireRound(ctx context.Context, batch []SeatRequest, idx []int
 		return evs, nil
 	}
 	run := func() error {
-		if s.outbox.queue == nil || s.outbox.off {
+		if s.outbox.off {
 			_, err := query(ctx, s.Pool)
 			return err
 		}
+		// The activations' webhook deliveries, and their fan-out when
+		// notices can follow from them, in the seats' transaction, as
+		// recordEvent makes them for every other event.
 		return pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
 			evs, err := query(ctx, tx)
 			if err != nil || len(evs) == 0 {
 				return err
+			}
+			q := txQueries(tx)
+			deliveries, err := q.InsertWebhookDeliveriesForEvents(ctx, evs)
+			if err != nil {
+				return err
+			}
+			if err := s.enqueueWebhookDeliveries(ctx, q, deliveries); err != nil {
+				return err
+			}
+			if s.outbox.queue == nil || !s.outbox.queue.FansOut(events.DeploymentActivated) {
+				return nil
 			}
 			return s.outbox.queue.EnqueueEvents(ctx, tx, evs)
 		})

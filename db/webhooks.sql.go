@@ -265,6 +265,38 @@ func (q *Queries) InsertWebhookDeliveriesForEvent(ctx context.Context, arg Inser
 	return items, nil
 }
 
+const insertWebhookDeliveriesForEvents = `-- name: InsertWebhookDeliveriesForEvents :many
+INSERT INTO webhook_deliveries (endpoint_id, event_id, event_type, created_at, updated_at)
+SELECT e.id, ev.id, ev.type, ev.occurred_at, ev.occurred_at
+FROM unnest($1::uuid[]) WITH ORDINALITY AS x(id, n)
+JOIN events ev ON ev.id = x.id
+JOIN webhook_endpoints e ON e.enabled AND (ev.type = ANY (e.event_types) OR '*' = ANY (e.event_types))
+ORDER BY x.n, e.id
+RETURNING id
+`
+
+// The same for events recorded together (the activations of a seat batch),
+// in their transaction: created when each event occurred.
+func (q *Queries) InsertWebhookDeliveriesForEvents(ctx context.Context, eventIds []uuid.UUID) ([]uuid.UUID, error) {
+	rows, err := q.db.Query(ctx, insertWebhookDeliveriesForEvents, eventIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []uuid.UUID{}
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const insertWebhookDelivery = `-- name: InsertWebhookDelivery :one
 INSERT INTO webhook_deliveries (endpoint_id, event_id, event_type, created_at, updated_at)
 VALUES ($1, $2, $3, $4, $4)

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/nectarcloud/nls/db"
+	"github.com/nectarcloud/nls/events"
 	"github.com/nectarcloud/nls/licensing"
 	"github.com/nectarcloud/nls/notify"
 	"github.com/nectarcloud/nls/telemetry"
@@ -102,6 +104,7 @@ func New(pool *pgxpool.Pool, store *db.Store, cfg Config) (*Runner, error) {
 	r := &Runner{cfg: cfg, store: store}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &fanOutWorker{r: r})
+	river.AddWorker(workers, &fanOutManyWorker{r: r})
 	send := &sendWorker{r: r}
 	if cfg.Metrics != nil {
 		send.deliveries = telemetry.DeliveriesCounter(cfg.Metrics)
@@ -153,11 +156,32 @@ func (r *Runner) Stop(ctx context.Context) error {
 	return err
 }
 
-// EnqueueEvents enqueues the fan-out of new events in the caller's transaction.
+// FansOut reports whether a notice can follow from an event of the type: a
+// customer's (notify.CategoryOf), the staff's (notify.StaffCategoryOf) or a
+// finding's alert, the three things a fan-out job looks for. The others
+// (a deployment activated, a customer updated…) are enqueued no job: each
+// would read its event three times and find nothing to send.
+func (r *Runner) FansOut(eventType string) bool {
+	return notify.CategoryOf(eventType) != "" || notify.StaffCategoryOf(eventType) != "" ||
+		eventType == events.FindingOpened
+}
+
+// fanOutChunk is the most events one fan-out job carries.
+const fanOutChunk = 100
+
+// EnqueueEvents enqueues the fan-out of new events in the caller's
+// transaction: one event's as its own job, several recorded together as
+// jobs of up to fanOutChunk events each.
 func (r *Runner) EnqueueEvents(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) error {
-	params := make([]river.InsertManyParams, len(ids))
-	for i, id := range ids {
-		params[i] = river.InsertManyParams{Args: FanOutArgs{EventID: id}}
+	if len(ids) == 0 {
+		return nil
+	}
+	params := []river.InsertManyParams{{Args: FanOutArgs{EventID: ids[0]}}}
+	if len(ids) > 1 {
+		params = params[:0]
+		for chunk := range slices.Chunk(ids, fanOutChunk) {
+			params = append(params, river.InsertManyParams{Args: FanOutManyArgs{EventIDs: chunk}})
+		}
 	}
 	_, err := r.client.InsertManyTx(ctx, tx, params)
 	return err

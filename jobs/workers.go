@@ -37,15 +37,47 @@ type fanOutWorker struct {
 }
 
 func (w *fanOutWorker) Work(ctx context.Context, job *river.Job[FanOutArgs]) error {
-	if _, err := w.r.store.FanOutEvent(ctx, job.Args.EventID, customerRule, w.r.cfg.Now()); err != nil {
+	return w.r.fanOut(ctx, job.Args.EventID)
+}
+
+// FanOutManyArgs fans out events recorded together (the deployments a seat
+// batch activated), in order: one job rather than one per event, since the
+// job engine's fetching, not the fan-out itself, bounded how many events a
+// second a process could fan out when each had its own job. Each event's
+// fan-out is its own transaction and may be run again safely, so a retry
+// of the job redoes nothing twice.
+type FanOutManyArgs struct {
+	EventIDs []uuid.UUID `json:"eventIds"`
+}
+
+// Kind names the job.
+func (FanOutManyArgs) Kind() string { return "event_fanout_many" }
+
+type fanOutManyWorker struct {
+	river.WorkerDefaults[FanOutManyArgs]
+	r *Runner
+}
+
+func (w *fanOutManyWorker) Work(ctx context.Context, job *river.Job[FanOutManyArgs]) error {
+	for _, id := range job.Args.EventIDs {
+		if err := w.r.fanOut(ctx, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fanOut turns one recorded event into its notices.
+func (r *Runner) fanOut(ctx context.Context, eventID uuid.UUID) error {
+	if _, err := r.store.FanOutEvent(ctx, eventID, customerRule, r.cfg.Now()); err != nil {
 		return err
 	}
-	if _, err := w.r.store.QueueStaffNotices(ctx, job.Args.EventID, notify.StaffCategoryOf, w.r.cfg.StaffEmails,
-		w.r.cfg.Now()); err != nil {
+	if _, err := r.store.QueueStaffNotices(ctx, eventID, notify.StaffCategoryOf, r.cfg.StaffEmails,
+		r.cfg.Now()); err != nil {
 		return err
 	}
 	// Staff who asked to hear about findings at once (finding.opened only).
-	_, err := w.r.store.FanOutFindingAlert(ctx, job.Args.EventID, w.r.cfg.Now())
+	_, err := r.store.FanOutFindingAlert(ctx, eventID, r.cfg.Now())
 	return err
 }
 

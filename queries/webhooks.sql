@@ -49,6 +49,17 @@ SELECT e.id, @event_id, @event_type, @now, @now FROM webhook_endpoints e
 WHERE e.enabled AND (@event_type::text = ANY (e.event_types) OR '*' = ANY (e.event_types))
 RETURNING id;
 
+-- name: InsertWebhookDeliveriesForEvents :many
+-- The same for events recorded together (the activations of a seat batch),
+-- in their transaction: created when each event occurred.
+INSERT INTO webhook_deliveries (endpoint_id, event_id, event_type, created_at, updated_at)
+SELECT e.id, ev.id, ev.type, ev.occurred_at, ev.occurred_at
+FROM unnest(@event_ids::uuid[]) WITH ORDINALITY AS x(id, n)
+JOIN events ev ON ev.id = x.id
+JOIN webhook_endpoints e ON e.enabled AND (ev.type = ANY (e.event_types) OR '*' = ANY (e.event_types))
+ORDER BY x.n, e.id
+RETURNING id;
+
 -- name: InsertWebhookDelivery :one
 INSERT INTO webhook_deliveries (endpoint_id, event_id, event_type, created_at, updated_at)
 VALUES (@endpoint_id, sqlc.narg('event_id'), @event_type, @now, @now)

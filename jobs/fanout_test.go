@@ -1,0 +1,66 @@
+package jobs_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/nectarcloud/nls/jobs"
+)
+
+// Milestones a scan finds together are fanned out by one job of many
+// events, and every customer still gets their own notice.
+func TestMilestonesFoundTogetherFanOutInOneJob(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	r := e.runner(e.mail.SMTPURL, func(c *jobs.Config) { c.StaffEmails = nil; c.ReminderDays = []int{30} })
+	names := []string{"many-a", "many-b", "many-c"}
+	for _, name := range names {
+		e.license(e.customer(name), lic{expires: at(20 * dayLen), graceDays: 7})
+	}
+	if n, err := r.RunScan(ctx); err != nil || n < len(names) {
+		t.Fatalf("scan recorded %d milestones (%v), want at least %d", n, err, len(names))
+	}
+	var reminders []uuid.UUID
+	rows, err := e.pool.Query(ctx, `SELECT id FROM events WHERE type = 'license.expiring_soon' ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		reminders = append(reminders, id)
+	}
+	if rows.Err() != nil || len(reminders) != len(names) {
+		t.Fatalf("%d expiring-soon events (%v), want %d", len(reminders), rows.Err(), len(names))
+	}
+	var manyJobs, coveredByMany, singleJobs int
+	if err := e.pool.QueryRow(ctx, `SELECT
+			(SELECT count(*) FROM river_job WHERE kind = 'event_fanout_many'),
+			(SELECT count(DISTINCT x) FROM river_job j, jsonb_array_elements_text(j.args->'eventIds') x
+				WHERE j.kind = 'event_fanout_many' AND x::uuid = ANY ($1)),
+			(SELECT count(*) FROM river_job WHERE kind = 'event_fanout')`, reminders).
+		Scan(&manyJobs, &coveredByMany, &singleJobs); err != nil {
+		t.Fatal(err)
+	}
+	if manyJobs != 1 || coveredByMany != len(names) || singleJobs != 0 {
+		t.Fatalf("fan-out jobs: %d of many events covering %d reminders, %d of one; want 1 covering %d, none of one",
+			manyJobs, coveredByMany, singleJobs, len(names))
+	}
+	e.start(r)
+	for _, name := range names {
+		if got := e.mail.WaitFor(t, e.addr(name), 1, 30*time.Second); len(got) != 1 {
+			t.Fatalf("%s: %d emails, want its one reminder", name, len(got))
+		}
+	}
+	e.settle()
+	var completed int
+	if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'event_fanout_many' AND state = 'completed'`).
+		Scan(&completed); err != nil || completed != 1 {
+		t.Fatalf("completed fan-out jobs of many events: %d (%v), want 1", completed, err)
+	}
+}
