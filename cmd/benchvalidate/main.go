@@ -6,8 +6,9 @@
 // the measured Go runtime — route after route in one run: a one-SELECT
 // baseline, /healthz, validate with one key and over many, the production
 // heartbeat mix, new deployments taking seats, and usage reports at batch
-// sizes 1, 10 and 100 beside a raw multi-row INSERT of the same rows. It
-// prints one table with requests/s, p50, p99, allocations per request and
+// sizes 1, 10 and 100 beside a raw multi-row INSERT of the same rows, with
+// the background job engine running in the server as portal serve runs it.
+// It prints one table with requests/s, p50, p99, allocations per request and
 // the ratios to the baseline (and, for usage, to the INSERT floor).
 package main
 
@@ -45,6 +46,7 @@ import (
 	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/db/pgcluster"
 	"github.com/nectarcloud/nls/handlers"
+	"github.com/nectarcloud/nls/jobs"
 	"github.com/nectarcloud/nls/licensing"
 	"github.com/nectarcloud/nls/web/static"
 )
@@ -62,6 +64,7 @@ type options struct {
 	gcPercent                                                             int // the collector's target in force (app.TuneGC)
 	duration                                                              time.Duration
 	only, cpuProfile, profileRoutes, memProfile                           string
+	jobs                                                                  bool
 }
 
 func main() {
@@ -89,6 +92,7 @@ func main() {
 	flag.StringVar(&o.memProfile, "memprofile", "", "write the server's allocation profile before the measured rounds to FILE.base and after them to FILE (go tool pprof -sample_index=alloc_objects -diff_base FILE.base FILE)")
 	flag.IntVar(&o.wrkNice, "wrk-nice", 0, "run wrk at this nice level (10: it yields the CPU to the server and PostgreSQL, as a load generator on another machine would take none of theirs)")
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds: each route is driven duration/rounds per round, the routes taking turns, so that a change in the machine's load falls on all of them")
+	flag.BoolVar(&o.jobs, "jobs", true, "run the background job engine in the server, as portal serve does (false: events are recorded but not fanned out)")
 	flag.Parse()
 	// The server in this process collects garbage as portal serve does.
 	o.gcPercent = app.TuneGC(os.Getenv)
@@ -148,6 +152,30 @@ func run(o options) error {
 		return err
 	}
 	fmt.Printf("seeded in %s\n", time.Since(start).Round(time.Millisecond))
+	if o.jobs {
+		// The job engine as portal serve runs it (NLS_WORKERS's default):
+		// every new deployment's event enqueues its fan-out in the seat's
+		// transaction, and the workers run it. Made after the seed, so
+		// that the seed's own events are not fanned out in the rounds; its
+		// periodic scans run once at start, before the rounds.
+		runner, err := jobs.New(pool, store, jobs.Config{BaseURL: "http://127.0.0.1", Secret: []byte("bench-notice-secret"),
+			Sealer: sealer, Log: log})
+		if err != nil {
+			return err
+		}
+		if err := runner.Start(context.WithoutCancel(ctx)); err != nil {
+			return err
+		}
+		defer func() {
+			stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = runner.Stop(stopCtx)
+		}()
+		fmt.Println("background jobs: waiting for the scans run at start…")
+		if err := jobsIdle(ctx, pool, "lifecycle_scan", "staff_digest", "insights_scan"); err != nil {
+			return err
+		}
+	}
 	files, err := writeBodies(work, keys, ids, o.heartbeats)
 	if err != nil {
 		return err
@@ -283,6 +311,13 @@ func run(o options) error {
 			if err := seen.Flush(ctx); err != nil {
 				return err
 			}
+			if o.jobs {
+				// The jobs the route enqueued (new deployments' fan-out)
+				// are its work too.
+				if err := jobsIdle(ctx, pool); err != nil {
+					return err
+				}
+			}
 			res.flush = time.Since(began)
 			res.rps = res.charged()
 			r.next = res.last
@@ -292,8 +327,12 @@ func run(o options) error {
 		}
 	}
 	results := make([]result, len(selected))
+	baseIdx := slices.IndexFunc(selected, func(r *route) bool { return r.name == "baseline SELECT" })
 	for i, rs := range runs {
 		results[i] = combine(rs)
+		if baseIdx >= 0 {
+			results[i].lowest, results[i].highest = roundRatios(rs, runs[baseIdx])
+		}
 	}
 	printTable(o, results)
 	return nil
@@ -320,6 +359,25 @@ type result struct {
 	loads            int64 // facts cache loads (validations that read the license)
 	allocsPerRequest float64
 	bytesPerRequest  float64
+	// lowest and highest ratio to the baseline's requests/s of the same
+	// round: how far the machine's own swings moved the ratio in this run.
+	lowest, highest float64
+}
+
+// roundRatios is the lowest and highest of a route's per-round ratios to
+// the baseline measured in the same rounds.
+func roundRatios(rs, base []result) (lo, hi float64) {
+	for k := range min(len(rs), len(base)) {
+		if base[k].rps <= 0 {
+			continue
+		}
+		q := rs[k].rps / base[k].rps
+		if lo == 0 || q < lo {
+			lo = q
+		}
+		hi = max(hi, q)
+	}
+	return lo, hi
 }
 
 var resultRE = regexp.MustCompile(`RESULT requests=(\d+) duration_us=(\d+) p50_us=(\d+) p99_us=(\d+) errors=(\d+) non2xx=(\d+) wrapped=(\d+) last=(\d+)`)
@@ -396,6 +454,31 @@ func combine(rs []result) result {
 		out.bytesPerRequest = float64(out.bytes) / float64(out.requests)
 	}
 	return out
+}
+
+// jobsIdle waits until a job of each of the kinds given has finished and
+// no job is waiting or running: the work a route left to the job engine
+// is then done.
+func jobsIdle(ctx context.Context, pool *pgxpool.Pool, kinds ...string) error {
+	deadline := time.Now().Add(10 * time.Minute)
+	for {
+		var finished, pending int
+		err := pool.QueryRow(ctx, `SELECT
+				(SELECT count(DISTINCT kind) FROM river_job WHERE kind = ANY($1) AND finalized_at IS NOT NULL),
+				(SELECT count(*) FROM river_job WHERE state IN ('available', 'running', 'retryable', 'pending')
+					OR (state = 'scheduled' AND scheduled_at <= now()))`, kinds).Scan(&finished, &pending)
+		if err != nil {
+			return err
+		}
+		if finished == len(kinds) && pending == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("background jobs still busy after 10 minutes (%d of %d start-up scans done, %d jobs pending)",
+				finished, len(kinds), pending)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // warm sends one validation per license key (the many-keys route's
@@ -505,8 +588,8 @@ func printTable(o options, results []result) {
 	fmt.Printf("\n%d licenses, wrk -t%d -c%d (nice %d), %s per route in %d rounds, %d database connections, %d CPUs, GOGC %d, load %s\n\n",
 		o.licenses, o.threads, o.connections, o.wrkNice, o.duration, o.rounds, o.poolSize, runtime.NumCPU(), o.gcPercent,
 		strings.Join(strings.Fields(string(load))[:3], " "))
-	fmt.Printf("%-28s %9s %9s %9s %8s %9s %9s %8s %8s %7s %s\n", "route", "req/s", "p50", "p99", "×base", "rows/s", "×INSERT", "allocs",
-		"reloads", "flush", "errors")
+	fmt.Printf("%-28s %9s %9s %9s %8s %11s %9s %9s %8s %8s %7s %s\n", "route", "req/s", "p50", "p99", "×base", "per round",
+		"rows/s", "×INSERT", "allocs", "reloads", "flush", "errors")
 	for _, r := range results {
 		rows, vsFloor := "", ""
 		if r.batch > 0 {
@@ -530,15 +613,21 @@ func printTable(o options, results []result) {
 		if r.flush > 0 && r.elapsed > 0 {
 			flush = fmt.Sprintf("%.0f%%", 100*r.flush.Seconds()/r.elapsed.Seconds())
 		}
-		fmt.Printf("%-28s %9.0f %9s %9s %8.2f %9s %9s %8.0f %8s %7s %s\n", r.name, r.rps, r.p50.Round(10*time.Microsecond),
-			r.p99.Round(10*time.Microsecond), r.rps/baseline, rows, vsFloor, r.allocsPerRequest, reloads, flush, errs)
+		spread := ""
+		if r.highest > 0 {
+			spread = fmt.Sprintf("%.2f–%.2f", r.lowest, r.highest)
+		}
+		fmt.Printf("%-28s %9.0f %9s %9s %8.2f %11s %9s %9s %8.0f %8s %7s %s\n", r.name, r.rps, r.p50.Round(10*time.Microsecond),
+			r.p99.Round(10*time.Microsecond), r.rps/baseline, spread, rows, vsFloor, r.allocsPerRequest, reloads, flush, errs)
 	}
-	fmt.Println("\nallocs: allocations per request in the server process (wrk runs apart). reloads: requests that read their")
+	fmt.Println("\nper round: the lowest and highest of the route's ratios to the baseline measured in the same round.")
+	fmt.Println("allocs: allocations per request in the server process (wrk runs apart). reloads: requests that read their")
 	fmt.Println("license from the database rather than the facts cache (portal serve reloads a license once in 8 to 64")
 	fmt.Println("heartbeats at the clients' interval, 1 to 8 installations per license, per process). flush: after each")
-	fmt.Println("round of a route, the validation counts, sightings and last-seen times it gathered are written at once,")
-	fmt.Println("in time shown against the time driven; req/s counts that time spread over the CPUs, as the requests'")
-	fmt.Println("share of the machine the background writes took (requests / (seconds driven + flush seconds / CPUs)).")
+	fmt.Println("round of a route, the validation counts, sightings and last-seen times it gathered are written at once and")
+	fmt.Println("the background jobs it enqueued are run (-jobs), in time shown against the time driven; req/s counts that")
+	fmt.Println("time spread over the CPUs, as the requests' share of the machine the background work took")
+	fmt.Println("(requests / (seconds driven + flush seconds / CPUs)).")
 	fmt.Println("Goals (issue 22): production mix ≥ 0.80×base with p99 < 20ms and < 100 allocs; new deployment ≥ 0.35×base;")
 	fmt.Println("usage x1 ≥ 5× its rate before; usage x10/x100 ≥ 0.80× the INSERT floor of the same rows.")
 }
