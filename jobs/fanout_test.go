@@ -2,11 +2,14 @@ package jobs_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
+	"github.com/nectarcloud/nls/events"
 	"github.com/nectarcloud/nls/jobs"
 )
 
@@ -62,5 +65,54 @@ func TestMilestonesFoundTogetherFanOutInOneJob(t *testing.T) {
 	if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'event_fanout_many' AND state = 'completed'`).
 		Scan(&completed); err != nil || completed != 1 {
 		t.Fatalf("completed fan-out jobs of many events: %d (%v), want 1", completed, err)
+	}
+}
+
+// An event of a shared fan-out job that cannot be fanned out (gone since)
+// holds back none of the others: they are fanned out on the first run, and
+// the job fails, to be retried, for that one alone.
+func TestOneFailingEventOfASharedFanOutJobHoldsBackNoOther(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	c := e.customer("isolated")
+	// Expiring in a year, so that the scan the runner starts with finds
+	// nothing: the only reminder is the one recorded here.
+	lic := e.license(c, lic{expires: at(365 * dayLen), graceDays: 7})
+	days := 30
+	// Recorded before any job queue exists: no job of its own.
+	if n, err := e.store.RecordMilestones(ctx, []events.Event{{Type: events.LicenseExpiringSoon, OccurredAt: e.clock.now(),
+		MilestoneKey: "expiring:" + lic.String() + ":30", Data: events.Milestone{LicenseID: lic, CustomerID: c, Plan: "pro",
+			ExpiresAt: at(20 * dayLen), DaysBefore: &days}}}); err != nil || n != 1 {
+		t.Fatalf("recorded %d (%v), want the reminder", n, err)
+	}
+	var reminder uuid.UUID
+	if err := e.pool.QueryRow(ctx, `SELECT id FROM events WHERE type = 'license.expiring_soon' AND license_id = $1`, lic).
+		Scan(&reminder); err != nil {
+		t.Fatal(err)
+	}
+	r := e.runner(e.mail.SMTPURL, func(c *jobs.Config) { c.StaffEmails = nil })
+	gone := uuid.New() // no such event: its fan-out fails at every attempt
+	if err := pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
+		return r.EnqueueEvents(ctx, tx, []uuid.UUID{gone, reminder})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.start(r)
+	if got := e.mail.WaitFor(t, e.addr("isolated"), 1, 30*time.Second); len(got) != 1 {
+		t.Fatalf("%d emails, want the reminder", len(got))
+	}
+	e.settle()
+	var state string
+	var attempts int
+	var lastError string
+	if err := e.pool.QueryRow(ctx, `SELECT state, attempt, coalesce(errors[array_length(errors, 1)]->>'error', '')
+		FROM river_job WHERE kind = 'event_fanout_many'`).Scan(&state, &attempts, &lastError); err != nil {
+		t.Fatal(err)
+	}
+	if state != "discarded" || attempts != 3 || !strings.Contains(lastError, gone.String()) || strings.Contains(lastError, reminder.String()) {
+		t.Fatalf("job %s after %d attempts, last error %q; want discarded after 3, naming only the missing event", state, attempts, lastError)
+	}
+	if got := e.mail.To(t, e.addr("isolated")); len(got) != 1 {
+		t.Fatalf("%d emails after the retries, want the one reminder", len(got))
 	}
 }

@@ -5,6 +5,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/mail"
 	"slices"
@@ -58,13 +59,20 @@ type fanOutManyWorker struct {
 	r *Runner
 }
 
+// Work fans out every event, past any that fails, so that one event's
+// failure holds back no other; the job then fails with their errors and
+// is retried (redoing the others changes nothing).
 func (w *fanOutManyWorker) Work(ctx context.Context, job *river.Job[FanOutManyArgs]) error {
+	var errs []error
 	for _, id := range job.Args.EventIDs {
 		if err := w.r.fanOut(ctx, id); err != nil {
-			return err
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			errs = append(errs, fmt.Errorf("event %s: %w", id, err))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // fanOut turns one recorded event into its notices.
