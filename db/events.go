@@ -55,6 +55,15 @@ func (s *Store) recordEvent(ctx context.Context, q *Queries, e events.Event) (bo
 // enqueueFanOut enqueues the fan-out of events recorded through q, in its
 // transaction.
 func (s *Store) enqueueFanOut(ctx context.Context, q *Queries, ids []uuid.UUID) error {
+	if s.outbox.queue == nil {
+		return nil
+	}
+	return enqueueIn(ctx, q, ids, s.outbox.queue.EnqueueEvents)
+}
+
+// enqueueIn enqueues jobs for ids with enqueue, in q's transaction.
+func enqueueIn(ctx context.Context, q *Queries, ids []uuid.UUID,
+	enqueue func(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) error) error {
 	if len(ids) == 0 {
 		return nil
 	}
@@ -62,7 +71,7 @@ func (s *Store) enqueueFanOut(ctx context.Context, q *Queries, ids []uuid.UUID) 
 	if !ok {
 		return licensing.Internal(errNoTx)
 	}
-	if err := s.outbox.queue.EnqueueEvents(ctx, tx, ids); err != nil {
+	if err := enqueue(ctx, tx, ids); err != nil {
 		return licensing.Internal(err)
 	}
 	return nil

@@ -158,17 +158,10 @@ func (s *Store) recordWebhookDeliveries(ctx context.Context, q *Queries, eventID
 }
 
 func (s *Store) enqueueWebhookDeliveries(ctx context.Context, q *Queries, ids []uuid.UUID) error {
-	if len(ids) == 0 || s.outbox.queue == nil {
+	if s.outbox.queue == nil {
 		return nil
 	}
-	tx, ok := txOf(q)
-	if !ok {
-		return licensing.Internal(errNoTx)
-	}
-	if err := s.outbox.queue.EnqueueWebhookDeliveries(ctx, tx, ids); err != nil {
-		return licensing.Internal(err)
-	}
-	return nil
+	return enqueueIn(ctx, q, ids, s.outbox.queue.EnqueueWebhookDeliveries)
 }
 
 // PingWebhookEndpoint queues a ping to the endpoint, enabled or not (trying
