@@ -200,8 +200,13 @@ func run(o options) error {
 	factsDone := make(chan struct{})
 	go func() { facts.Run(factsCtx); close(factsDone) }()
 	defer func() { stopFacts(); <-factsDone }()
-	app := handlers.New(handlers.Config{}, handlers.Deps{Store: store, Log: log, Assets: assets,
-		Registry: prometheus.NewRegistry(), Keys: keysSvc, Sealer: sealer, Stats: stats, Seen: seen, Facts: facts})
+	// Rate limited as portal serve is (its in-memory limiter, per client IP
+	// and per license), at limits the load stays under: wrk sends every
+	// request from one address, and the one-key route from one license.
+	unlimited := handlers.Rate{Limit: 1 << 30, Window: time.Minute}
+	app := handlers.New(handlers.Config{MachineRateIP: unlimited, MachineRateKey: unlimited, APIRate: unlimited},
+		handlers.Deps{Store: store, Log: log, Limiter: handlers.NewMemoryLimiter(nil), Assets: assets,
+			Registry: prometheus.NewRegistry(), Keys: keysSvc, Sealer: sealer, Stats: stats, Seen: seen, Facts: facts})
 	addBenchRoutes(app, store, pool, keys, ids)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
