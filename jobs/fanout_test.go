@@ -116,3 +116,43 @@ func TestOneFailingEventOfASharedFanOutJobHoldsBackNoOther(t *testing.T) {
 		t.Fatalf("%d emails after the retries, want the one reminder", len(got))
 	}
 }
+
+// A job of a kind this release has no worker for (one a newer release
+// enqueued during a rolling deploy) is left queued for a process that has
+// one, its attempts untouched, while this process runs the jobs it knows.
+func TestAJobOfAnUnknownKindWaitsForAProcessThatKnowsIt(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	var id int64
+	if err := e.pool.QueryRow(ctx, `INSERT INTO river_job (kind, args, max_attempts, scheduled_at)
+		VALUES ('event_fanout_of_a_later_release', '{}', 8, now() - interval '1 minute') RETURNING id`).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	r := e.runner(e.mail.SMTPURL, nil)
+	e.start(r)
+	// The scan it runs at start is queued after the unknown job: once it is
+	// done, the unknown job has been passed over, not merely not reached.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var done bool
+		if err := e.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM river_job WHERE kind = 'lifecycle_scan' AND state = 'completed')`).
+			Scan(&done); err != nil {
+			t.Fatal(err)
+		}
+		if done {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the start-up scan did not complete in 30 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var state string
+	var attempt int
+	if err := e.pool.QueryRow(ctx, `SELECT state, attempt FROM river_job WHERE id = $1`, id).Scan(&state, &attempt); err != nil {
+		t.Fatal(err)
+	}
+	if state != "available" || attempt != 0 {
+		t.Fatalf("the unknown kind's job is %s after %d attempts, want available and untouched", state, attempt)
+	}
+}

@@ -118,6 +118,11 @@ func New(pool *pgxpool.Pool, store *db.Store, cfg Config) (*Runner, error) {
 		Logger:      slog.New(atLeast{cfg.Log.With("component", "jobs").Handler(), slog.LevelWarn}),
 		Workers:     workers,
 		MaxAttempts: cfg.MaxAttempts,
+		// A kind this process has no worker for (one a newer release added,
+		// during a rolling deploy) stays queued, without using an attempt,
+		// for a process that has one; otherwise it would fail here each time
+		// it was fetched.
+		FetchOnlyKnownKinds: true,
 		Queues: map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers},
 			QueueWebhooks: {MaxWorkers: cfg.Webhooks.Workers}},
 		PeriodicJobs: []*river.PeriodicJob{
