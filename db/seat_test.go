@@ -131,3 +131,74 @@ func TestAcquireSeatOutcomesAndActivationEvent(t *testing.T) {
 		t.Fatalf("unknown license: got %v, want not found", err)
 	}
 }
+
+// A seat batch commits in one statement while no endpoint wants new
+// deployments' events, and in a transaction that enqueues the deliveries'
+// jobs while one does: an endpoint added, switched off, switched back on or
+// widened between two batches gets exactly the activations of the batches
+// after it, each with its job.
+func TestSeatDeliveriesFollowEndpointsAsTheyChange(t *testing.T) {
+	f := newSeatFixture(t, 100)
+	if _, err := jobs.New(f.store.Pool, f.store, jobs.Config{}); err != nil { // enqueue only: no workers run
+		t.Fatal(err)
+	}
+	ctx, now := context.Background(), time.Now()
+	actor := licensing.Actor{Type: "system", Label: "test"}
+	// seat takes a seat for a new deployment and answers how many deliveries
+	// its activation got, and how many of those have their job queued.
+	seat := func(id string) (deliveries, queued int) {
+		t.Helper()
+		_, outcome, _, err := f.store.AcquireSeat(ctx, f.license, nil, 24*time.Hour, db.DeploymentInfo{DeploymentID: id}, now)
+		if err != nil || outcome != db.SeatHeld {
+			t.Fatalf("seat %s: %v %v", id, outcome, err)
+		}
+		if err := f.store.Pool.QueryRow(ctx, `SELECT count(d.id), count(j.id) FROM events ev
+			JOIN deployments dep ON dep.id = ev.deployment_id AND dep.license_id = $1 AND dep.deployment_id = $2
+			LEFT JOIN webhook_deliveries d ON d.event_id = ev.id
+			LEFT JOIN river_job j ON j.kind = 'webhook_delivery' AND (j.args->>'deliveryId')::uuid = d.id
+			WHERE ev.type = 'deployment.activated'`, f.license, id).Scan(&deliveries, &queued); err != nil {
+			t.Fatal(err)
+		}
+		return deliveries, queued
+	}
+	expect := func(id string, want int) {
+		t.Helper()
+		if d, q := seat(id); d != want || q != want {
+			t.Fatalf("seat %s: %d deliveries, %d of them queued; want %d and %d", id, d, q, want, want)
+		}
+	}
+	setEnabled := func(id uuid.UUID, on bool, types ...string) {
+		t.Helper()
+		if _, err := f.store.UpdateWebhookEndpoint(ctx, actor, id, func(in *db.WebhookEndpointInput) error {
+			in.Enabled = on
+			if types != nil {
+				in.Events = types
+			}
+			return nil
+		}, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	expect("before-any-endpoint", 0)
+	other, err := f.store.CreateWebhookEndpoint(ctx, actor, uuid.New(), db.WebhookEndpointInput{
+		URL: "https://hooks.example.com/other", Events: []string{events.LicenseSuspended}, Enabled: true}, []byte("sealed"), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect("endpoint-for-other-events", 0)
+	hook, err := f.store.CreateWebhookEndpoint(ctx, actor, uuid.New(), db.WebhookEndpointInput{
+		URL: "https://hooks.example.com/", Events: []string{events.DeploymentActivated}, Enabled: true}, []byte("sealed"), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect("endpoint-added", 1)
+	expect("endpoint-still-there", 1)
+	setEnabled(hook.ID, false)
+	expect("endpoint-off", 0)
+	expect("endpoint-still-off", 0)
+	setEnabled(hook.ID, true)
+	expect("endpoint-on-again", 1)
+	setEnabled(other.ID, true, "*")
+	expect("two-endpoints", 2)
+}

@@ -33,8 +33,12 @@ type Store struct {
 	// seatRetries counts acquire_seats statements run again after a
 	// duplicate deployment refused them.
 	seatRetries atomic.Int64
-	outbox      outbox        // domain events written with each change (events.go)
-	usage       usageBatching // usage reports' group commit (usage.go)
+	// seatsNotified is set while webhook endpoints were last found to want
+	// new deployments' events: seat batches then open a transaction for
+	// their deliveries' jobs at once, rather than first trying without.
+	seatsNotified atomic.Bool
+	outbox        outbox        // domain events written with each change (events.go)
+	usage         usageBatching // usage reports' group commit (usage.go)
 }
 
 // NewStore wraps an open pool.
