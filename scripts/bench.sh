@@ -17,9 +17,9 @@ command -v wrk >/dev/null || { echo "bench: wrk is required (apt-get install wrk
 go test -run '^$' -bench . -benchmem ./licensing/...
 # What the outbox (domain events and their fan-out jobs) costs license actions and usage reports.
 go test -run '^$' -bench Outbox -benchtime 2000x ./db/
-# Outbound webhooks: what a subscribed endpoint costs a license action (0, 1, 3 endpoints side by side),
+# Outbound webhooks: what a subscribed endpoint costs a license action and a new deployment's seat (0, 1, 3 endpoints side by side),
 # and events per second delivered to a receiver on loopback by 16 concurrent workers.
-go test -run '^$' -bench WebhookWritePath -benchtime 2000x ./db/
+go test -run '^$' -bench 'WebhookWritePath|SeatWritePath' -benchtime 2000x ./db/
 go test -run '^$' -bench WebhookDelivery -benchtime "${BENCH_WEBHOOKS:-2000x}" ./jobs/
 go test -run '^$' -bench 'DownloadByKey|CatFloor' -benchtime "${BENCH_DOWNLOADS:-10x}" ./handlers/
 go test -run '^$' -bench 'RegistryToken' -benchtime "${BENCH_TOKENS:-2000x}" ./handlers/
