@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/nectarcloud/nls/licensing"
 )
 
 // FactsCache answers the validation read from memory: per license key, the
@@ -47,12 +50,60 @@ type FactsCache struct {
 type cachedLicense struct {
 	row  GetValidationContextRow // the key, license and plan; no deployment
 	deps map[string]Deployment
-	// newer holds the deployments that took seats since the load (they
-	// replace deps' entries of the same id), so that a seat copies this
-	// small map rather than the license's whole list: at thousands of new
-	// deployments a second, copying a license's hundred was tens of MB/s.
-	newer  map[string]Deployment
+	// newer holds the deployments that took seats since the load, newest
+	// first (they replace deps' entries of the same id), so that a seat adds
+	// one node rather than copying the license's whole list: at thousands of
+	// new deployments a second, copying a license's hundred was tens of MB/s.
+	// Nodes are shared by the entries that follow, never changed.
+	newer  *seatedDeployment
+	nNewer int
+	// size is how many deployments the entry holds, each id once.
+	size int
+	// ends holds, in ascending order, the time until which each deployment
+	// holds its seat (seatEnd), so that the seats held at a time are counted
+	// by a binary search rather than by the seat rule over every deployment
+	// on every validation.
+	ends   []time.Time
 	loaded time.Time
+}
+
+type seatedDeployment struct {
+	d    Deployment
+	next *seatedDeployment
+}
+
+// newCachedLicense is the entry of a license and its deployments as loaded.
+func newCachedLicense(row GetValidationContextRow, deps []Deployment, loaded time.Time) *cachedLicense {
+	e := &cachedLicense{row: row, deps: make(map[string]Deployment, len(deps)), loaded: loaded}
+	for _, d := range deps {
+		e.deps[d.DeploymentID] = d
+	}
+	window := e.window()
+	e.ends = make([]time.Time, 0, len(e.deps))
+	for _, d := range e.deps {
+		e.ends = append(e.ends, seatEnd(d, window))
+	}
+	slices.SortFunc(e.ends, time.Time.Compare)
+	e.size = len(e.deps)
+	return e
+}
+
+func (e *cachedLicense) window() time.Duration {
+	return time.Duration(e.row.HeartbeatWindowHours) * time.Hour
+}
+
+// seatEnd is the time until which d holds its seat (exclusive): by the seat
+// rule (HoldsSeat) it holds it at now exactly when now is before this time.
+// One that holds it at no time gets the zero time.
+func seatEnd(d Deployment, window time.Duration) time.Time {
+	var end time.Time
+	if d.Status == string(licensing.DeploymentStoredActive) {
+		end = d.LastSeenAt.Add(window)
+	}
+	if d.OfflineUntil != nil && d.OfflineUntil.After(end) {
+		end = *d.OfflineUntil
+	}
+	return end
 }
 
 // FactsTTL is how long portal serve's cached facts are served before a
@@ -81,24 +132,63 @@ func (c *FactsCache) fresh(e *cachedLicense, now time.Time) bool {
 // are merged into a new list.
 const maxNewer = 32
 
-// count is how many deployments the entry holds.
-func (e *cachedLicense) count() int {
-	n := len(e.deps)
-	for id := range e.newer {
-		if _, ok := e.deps[id]; !ok {
-			n++
-		}
-	}
-	return n
-}
-
 // deployment is the entry's deployment of that id.
 func (e *cachedLicense) deployment(id string) (Deployment, bool) {
-	if d, ok := e.newer[id]; ok {
-		return d, true
+	for n := e.newer; n != nil; n = n.next {
+		if n.d.DeploymentID == id {
+			return n.d, true
+		}
 	}
 	d, ok := e.deps[id]
 	return d, ok
+}
+
+// seatsAt is how many of the entry's deployments hold their seats at now.
+func (e *cachedLicense) seatsAt(now time.Time) int32 {
+	i, _ := slices.BinarySearchFunc(e.ends, now, func(end, now time.Time) int {
+		if end.After(now) {
+			return 1
+		}
+		return -1
+	})
+	return int32(len(e.ends) - i)
+}
+
+// with is the entry after d took its seat: d added to newer, or replacing
+// the deployment of its id, and the deployments merged into a new list when
+// newer grows past maxNewer.
+func (e *cachedLicense) with(d Deployment) *cachedLicense {
+	window := e.window()
+	n := &cachedLicense{row: e.row, deps: e.deps, newer: &seatedDeployment{d: d, next: e.newer}, nNewer: e.nNewer + 1,
+		size: e.size, loaded: e.loaded}
+	n.ends = make([]time.Time, len(e.ends), len(e.ends)+1)
+	copy(n.ends, e.ends)
+	if prev, ok := e.deployment(d.DeploymentID); ok {
+		end := seatEnd(prev, window)
+		if i, found := slices.BinarySearchFunc(n.ends, end, time.Time.Compare); found {
+			n.ends = slices.Delete(n.ends, i, i+1)
+		}
+	} else {
+		n.size++
+	}
+	end := seatEnd(d, window)
+	i, _ := slices.BinarySearchFunc(n.ends, end, time.Time.Compare)
+	n.ends = slices.Insert(n.ends, i, end)
+	if n.nNewer > maxNewer {
+		merged := make(map[string]Deployment, n.size)
+		for id, x := range n.deps {
+			merged[id] = x
+		}
+		var list []Deployment
+		for x := n.newer; x != nil; x = x.next {
+			list = append(list, x.d)
+		}
+		for _, x := range slices.Backward(list) { // oldest first: the newest of an id is kept
+			merged[x.DeploymentID] = x
+		}
+		n.deps, n.newer, n.nNewer = merged, nil, 0
+	}
+	return n
 }
 
 // maxCachedDeployments bounds what one entry holds: a license with more
@@ -155,10 +245,7 @@ func (c *FactsCache) load(ctx context.Context, keyHash [32]byte, deploymentID st
 	if len(deps) > maxCachedDeployments {
 		return c.store.ValidationContext(ctx, keyHash, deploymentID, now)
 	}
-	e := &cachedLicense{row: row, deps: make(map[string]Deployment, len(deps)), loaded: now}
-	for _, d := range deps {
-		e.deps[d.DeploymentID] = d
-	}
+	e := newCachedLicense(row, deps, now)
 	c.keep(gen, keyHash, e)
 	return e.rowFor(deploymentID, now), nil
 }
@@ -185,19 +272,7 @@ func (c *FactsCache) keep(gen uint64, keyHash [32]byte, e *cachedLicense) bool {
 // counted by the seat rule (the SQL twin's, deployment_holds_seat).
 func (e *cachedLicense) rowFor(deploymentID string, now time.Time) GetValidationContextRow {
 	r := e.row
-	window := time.Duration(r.HeartbeatWindowHours) * time.Hour
-	var seats int32
-	for id, d := range e.deps {
-		if _, replaced := e.newer[id]; !replaced && HoldsSeat(d.Status, d.LastSeenAt, d.OfflineUntil, window, now) {
-			seats++
-		}
-	}
-	for _, d := range e.newer {
-		if HoldsSeat(d.Status, d.LastSeenAt, d.OfflineUntil, window, now) {
-			seats++
-		}
-	}
-	r.SeatsInUse = seats
+	r.SeatsInUse = e.seatsAt(now)
 	if d, ok := e.deployment(deploymentID); ok {
 		r.DeploymentPk, r.DeploymentStatus = &d.ID, &d.Status
 		r.DeploymentFingerprint, r.DeploymentHostname, r.DeploymentIp, r.DeploymentAppVersion =
@@ -327,23 +402,8 @@ func (c *FactsCache) seated(licenseID uuid.UUID, d Deployment) {
 		if old == nil {
 			continue
 		}
-		e := &cachedLicense{row: old.row, deps: old.deps, newer: make(map[string]Deployment, len(old.newer)+1),
-			loaded: old.loaded}
-		for id, x := range old.newer {
-			e.newer[id] = x
-		}
-		e.newer[d.DeploymentID] = d
-		if len(e.newer) > maxNewer {
-			merged := make(map[string]Deployment, len(e.deps)+len(e.newer))
-			for id, x := range e.deps {
-				merged[id] = x
-			}
-			for id, x := range e.newer {
-				merged[id] = x
-			}
-			e.deps, e.newer = merged, nil
-		}
-		if e.count() > maxCachedDeployments {
+		e := old.with(d)
+		if e.size > maxCachedDeployments {
 			delete(c.byKey, k)
 			continue
 		}
