@@ -285,6 +285,10 @@ func run(o options) error {
 			}
 		}()
 	}
+	clock, err := newCPUClock(ctx, pool)
+	if err != nil {
+		return err
+	}
 	runs := make([][]result, len(selected))
 	for round := 0; round < o.rounds; round++ {
 		fmt.Printf("round %d of %d\n", round+1, o.rounds)
@@ -301,6 +305,7 @@ func run(o options) error {
 					return err
 				}
 			}
+			selfBefore, pgBefore := clock.read()
 			res, err := drive(base, script, *r, o, facts)
 			stop()
 			if err != nil {
@@ -324,6 +329,8 @@ func run(o options) error {
 				}
 			}
 			res.flush = time.Since(began)
+			selfAfter, pgAfter := clock.read()
+			res.cpuSelf, res.cpuPG = selfAfter-selfBefore, pgAfter-pgBefore
 			res.rps = res.charged()
 			r.next = res.last
 			fmt.Printf("  %-28s %9.0f req/s  p50 %-9s p99 %-9s flush %s\n", r.name, res.rps, res.p50, res.p99,
@@ -353,14 +360,17 @@ type route struct {
 
 type result struct {
 	route
-	rps              float64
-	p50, p99         time.Duration
-	requests         int64
-	errors, non2xx   int64
-	wrapped, last    int64
-	elapsed          time.Duration
-	flush            time.Duration // writing what the route gathered, after it
-	allocs, bytes    uint64
+	rps            float64
+	p50, p99       time.Duration
+	requests       int64
+	errors, non2xx int64
+	wrapped, last  int64
+	elapsed        time.Duration
+	flush          time.Duration // writing what the route gathered, after it
+	allocs, bytes  uint64
+	// CPU time over the route and its flush: the server's (this process,
+	// wrk apart) and PostgreSQL's (when it runs on this machine).
+	cpuSelf, cpuPG   time.Duration
 	loads            int64 // facts cache loads (validations that read the license)
 	allocsPerRequest float64
 	bytesPerRequest  float64
@@ -437,12 +447,15 @@ func (r result) charged() float64 {
 func combine(rs []result) result {
 	out := rs[0]
 	out.requests, out.elapsed, out.flush, out.allocs, out.bytes, out.errors, out.non2xx, out.wrapped, out.loads = 0, 0, 0, 0, 0, 0, 0, 0, 0
+	out.cpuSelf, out.cpuPG = 0, 0
 	var p50s, p99s []time.Duration
 	for _, r := range rs {
 		out.requests += r.requests
 		out.elapsed += r.elapsed
 		out.flush += r.flush
 		out.allocs += r.allocs
+		out.cpuSelf += r.cpuSelf
+		out.cpuPG += r.cpuPG
 		out.loads += r.loads
 		out.bytes += r.bytes
 		out.errors += r.errors
@@ -593,8 +606,8 @@ func printTable(o options, results []result) {
 	fmt.Printf("\n%d licenses, wrk -t%d -c%d (nice %d), %s per route in %d rounds, %d database connections, %d CPUs, GOGC %d, load %s\n\n",
 		o.licenses, o.threads, o.connections, o.wrkNice, o.duration, o.rounds, o.poolSize, runtime.NumCPU(), o.gcPercent,
 		strings.Join(strings.Fields(string(load))[:3], " "))
-	fmt.Printf("%-28s %9s %9s %9s %8s %11s %9s %9s %8s %8s %7s %s\n", "route", "req/s", "p50", "p99", "×base", "per round",
-		"rows/s", "×INSERT", "allocs", "reloads", "flush", "errors")
+	fmt.Printf("%-28s %9s %9s %9s %8s %11s %9s %9s %8s %7s %7s %8s %7s %s\n", "route", "req/s", "p50", "p99", "×base", "per round",
+		"rows/s", "×INSERT", "allocs", "cpu µs", "pg µs", "reloads", "flush", "errors")
 	for _, r := range results {
 		rows, vsFloor := "", ""
 		if r.batch > 0 {
@@ -622,11 +635,20 @@ func printTable(o options, results []result) {
 		if r.highest > 0 {
 			spread = fmt.Sprintf("%.2f–%.2f", r.lowest, r.highest)
 		}
-		fmt.Printf("%-28s %9.0f %9s %9s %8.2f %11s %9s %9s %8.0f %8s %7s %s\n", r.name, r.rps, r.p50.Round(10*time.Microsecond),
-			r.p99.Round(10*time.Microsecond), r.rps/baseline, spread, rows, vsFloor, r.allocsPerRequest, reloads, flush, errs)
+		cpu, pg := "", ""
+		if r.requests > 0 {
+			cpu = fmt.Sprintf("%.0f", float64(r.cpuSelf.Microseconds())/float64(r.requests))
+			if clockPG {
+				pg = fmt.Sprintf("%.0f", float64(r.cpuPG.Microseconds())/float64(r.requests))
+			}
+		}
+		fmt.Printf("%-28s %9.0f %9s %9s %8.2f %11s %9s %9s %8.0f %7s %7s %8s %7s %s\n", r.name, r.rps, r.p50.Round(10*time.Microsecond),
+			r.p99.Round(10*time.Microsecond), r.rps/baseline, spread, rows, vsFloor, r.allocsPerRequest, cpu, pg, reloads, flush, errs)
 	}
 	fmt.Println("\nper round: the lowest and highest of the route's ratios to the baseline measured in the same round.")
-	fmt.Println("allocs: allocations per request in the server process (wrk runs apart). reloads: requests that read their")
+	fmt.Println("allocs: allocations per request in the server process (wrk runs apart). cpu µs, pg µs: CPU time per request")
+	fmt.Println("of the server process and of PostgreSQL's processes (when it runs on this machine), flush included: unlike")
+	fmt.Println("req/s, they do not move with what else the machine runs. reloads: requests that read their")
 	fmt.Println("license from the database rather than the facts cache (portal serve reloads a license once in 8 to 64")
 	fmt.Println("heartbeats at the clients' interval, 1 to 8 installations per license, per process). flush: after each")
 	fmt.Println("round of a route, the validation counts, sightings and last-seen times it gathered are written at once and")
