@@ -90,3 +90,14 @@ func BenchmarkEffectiveStatus(b *testing.B) {
 		b.Fatalf("got %v, want %v", e.State, StateActive)
 	}
 }
+
+func BenchmarkNormalizeKey(b *testing.B) {
+	key := issueSample(b, testKeyring(b, AlgEdDSA))
+	b.SetBytes(int64(len(key)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := NormalizeKey(key); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
