@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/nectarcloud/nls/events"
 	"github.com/nectarcloud/nls/licensing"
@@ -191,39 +192,41 @@ func (s *Store) acquireRound(ctx context.Context, batch []SeatRequest, idx []int
 		}
 		defer rows.Close()
 		answered := 0
+		// One set of destinations for every row: NULL-aware values rather
+		// than pointers, so that a row allocates only its strings.
+		var ord, inUse pgtype.Int4
+		var outcome pgtype.Text // NULL, as ord, in the row of a statement that stood back
+		var eventID, id, licenseID pgtype.UUID
+		var deploymentID, status, fingerprint, hostname, ip, appVersion, deactivatedBy pgtype.Text
+		var offlineFlag pgtype.Bool
+		var deactivatedAt, firstSeen, lastSeen, offlineUntil pgtype.Timestamptz
+		var components []byte
+		dest := []any{&ord, &outcome, &inUse, &eventID, &id, &licenseID, &deploymentID, &status, &fingerprint,
+			&hostname, &ip, &appVersion, &offlineFlag, &deactivatedAt, &deactivatedBy, &firstSeen, &lastSeen,
+			&offlineUntil, &components}
+		if alone {
+			dest = append([]any{&wanted}, dest...)
+		}
 		for rows.Next() {
-			var ord *int32
-			var outcome *string // NULL, as ord, in the row of a statement that stood back
-			var inUse *int32
-			var eventID, id, licenseID *uuid.UUID
-			var deploymentID, status, fingerprint, hostname, ip, appVersion, deactivatedBy *string
-			var offlineFlag *bool
-			var deactivatedAt, firstSeen, lastSeen, offlineUntil *time.Time
-			var components []byte
-			dest := []any{&ord, &outcome, &inUse, &eventID, &id, &licenseID, &deploymentID, &status, &fingerprint,
-				&hostname, &ip, &appVersion, &offlineFlag, &deactivatedAt, &deactivatedBy, &firstSeen, &lastSeen,
-				&offlineUntil, &components}
-			if alone {
-				dest = append([]any{&wanted}, dest...)
-			}
+			components = nil
 			if err := rows.Scan(dest...); err != nil {
 				return nil, false, err
 			}
 			if wanted {
 				return nil, true, rows.Err()
 			}
-			if ord == nil || *ord < 1 || int(*ord) > n || outcome == nil {
+			if !ord.Valid || ord.Int32 < 1 || int(ord.Int32) > n || !outcome.Valid {
 				return nil, false, fmt.Errorf("acquire_seats answered item %v of %d", ord, n)
 			}
-			a := SeatAnswer{InUse: -1, Deployment: Deployment{ID: deref(id), LicenseID: deref(licenseID),
-				DeploymentID: deref(deploymentID), Status: deref(status), Fingerprint: deref(fingerprint),
-				Hostname: deref(hostname), Ip: deref(ip), AppVersion: deref(appVersion), Offline: deref(offlineFlag),
-				DeactivatedAt: deactivatedAt, DeactivatedBy: deactivatedBy, FirstSeenAt: deref(firstSeen),
-				LastSeenAt: deref(lastSeen), OfflineUntil: offlineUntil, FingerprintComponents: components}}
-			if inUse != nil {
-				a.InUse = int(*inUse)
+			a := SeatAnswer{InUse: -1, Deployment: Deployment{ID: id.Bytes, LicenseID: licenseID.Bytes,
+				DeploymentID: deploymentID.String, Status: status.String, Fingerprint: fingerprint.String,
+				Hostname: hostname.String, Ip: ip.String, AppVersion: appVersion.String, Offline: offlineFlag.Bool,
+				DeactivatedAt: timeOrNil(deactivatedAt), DeactivatedBy: textOrNil(deactivatedBy), FirstSeenAt: firstSeen.Time,
+				LastSeenAt: lastSeen.Time, OfflineUntil: timeOrNil(offlineUntil), FingerprintComponents: components}}
+			if inUse.Valid {
+				a.InUse = int(inUse.Int32)
 			}
-			switch *outcome {
+			switch outcome.String {
 			case "held":
 				a.Outcome = SeatHeld
 			case "deactivated":
@@ -231,18 +234,23 @@ func (s *Store) acquireRound(ctx context.Context, batch []SeatRequest, idx []int
 			case "full":
 				a.Outcome, a.Deployment = SeatsFull, Deployment{}
 			}
-			res := seatResult{answer: a, eventID: eventID}
-			switch *outcome {
+			var eventIDp *uuid.UUID
+			if eventID.Valid {
+				e := uuid.UUID(eventID.Bytes)
+				eventIDp = &e
+			}
+			res := seatResult{answer: a, eventID: eventIDp}
+			switch outcome.String {
 			case "held", "deactivated", "full":
 			case "no_license":
 				res = seatResult{err: licensing.Errorf(licensing.ENOTFOUND, "license not found")}
 			default:
-				return nil, false, fmt.Errorf("acquire_seats answered %q", *outcome)
+				return nil, false, fmt.Errorf("acquire_seats answered %q", outcome.String)
 			}
 			answered++
-			out[idx[*ord-1]] = res
-			if eventID != nil {
-				evs = append(evs, *eventID)
+			out[idx[ord.Int32-1]] = res
+			if eventIDp != nil {
+				evs = append(evs, *eventIDp)
 			}
 		}
 		if err := rows.Err(); err != nil {
@@ -321,4 +329,20 @@ func orNone(p *int32) int32 {
 		return -1
 	}
 	return *p
+}
+
+// timeOrNil is a nullable timestamp as the models hold it.
+func timeOrNil(t pgtype.Timestamptz) *time.Time {
+	if !t.Valid {
+		return nil
+	}
+	return &t.Time
+}
+
+// textOrNil is a nullable text as the models hold it.
+func textOrNil(t pgtype.Text) *string {
+	if !t.Valid {
+		return nil
+	}
+	return &t.String
 }
