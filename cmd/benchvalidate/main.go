@@ -203,10 +203,11 @@ func run(o options) error {
 	// Rate limited as portal serve is (its in-memory limiter, per client IP
 	// and per license), at limits the load stays under: wrk sends every
 	// request from one address, and the one-key route from one license.
+	registry := prometheus.NewRegistry()
 	unlimited := handlers.Rate{Limit: 1 << 30, Window: time.Minute}
 	app := handlers.New(handlers.Config{MachineRateIP: unlimited, MachineRateKey: unlimited, APIRate: unlimited},
 		handlers.Deps{Store: store, Log: log, Limiter: handlers.NewMemoryLimiter(nil), Assets: assets,
-			Registry: prometheus.NewRegistry(), Keys: keysSvc, Sealer: sealer, Stats: stats, Seen: seen, Facts: facts})
+			Registry: registry, Keys: keysSvc, Sealer: sealer, Stats: stats, Seen: seen, Facts: facts})
 	addBenchRoutes(app, store, pool, keys, ids)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -306,6 +307,10 @@ func run(o options) error {
 				}
 			}
 			selfBefore, pgBefore := clock.read()
+			servedBefore, err := served(registry, r.path)
+			if err != nil {
+				return err
+			}
 			res, err := drive(base, script, *r, o, facts)
 			stop()
 			if err != nil {
@@ -331,6 +336,11 @@ func run(o options) error {
 			res.flush = time.Since(began)
 			selfAfter, pgAfter := clock.read()
 			res.cpuSelf, res.cpuPG = selfAfter-selfBefore, pgAfter-pgBefore
+			servedAfter, err := served(registry, r.path)
+			if err != nil {
+				return err
+			}
+			res.inServer = servedAfter.minus(servedBefore)
 			res.rps = res.charged()
 			r.next = res.last
 			fmt.Printf("  %-28s %9.0f req/s  p50 %-9s p99 %-9s flush %s\n", r.name, res.rps, res.p50, res.p99,
@@ -370,7 +380,11 @@ type result struct {
 	allocs, bytes  uint64
 	// CPU time over the route and its flush: the server's (this process,
 	// wrk apart) and PostgreSQL's (when it runs on this machine).
-	cpuSelf, cpuPG   time.Duration
+	cpuSelf, cpuPG time.Duration
+	// the portal's own latency histogram over the route's requests: the
+	// time from its first middleware to the end of its last, without the
+	// wait for a CPU before the request is read or after it is answered
+	inServer         histogram
 	loads            int64 // facts cache loads (validations that read the license)
 	allocsPerRequest float64
 	bytesPerRequest  float64
@@ -447,7 +461,7 @@ func (r result) charged() float64 {
 func combine(rs []result) result {
 	out := rs[0]
 	out.requests, out.elapsed, out.flush, out.allocs, out.bytes, out.errors, out.non2xx, out.wrapped, out.loads = 0, 0, 0, 0, 0, 0, 0, 0, 0
-	out.cpuSelf, out.cpuPG = 0, 0
+	out.cpuSelf, out.cpuPG, out.inServer = 0, 0, histogram{}
 	var p50s, p99s []time.Duration
 	for _, r := range rs {
 		out.requests += r.requests
@@ -456,6 +470,7 @@ func combine(rs []result) result {
 		out.allocs += r.allocs
 		out.cpuSelf += r.cpuSelf
 		out.cpuPG += r.cpuPG
+		out.inServer = out.inServer.plus(r.inServer)
 		out.loads += r.loads
 		out.bytes += r.bytes
 		out.errors += r.errors
@@ -606,8 +621,8 @@ func printTable(o options, results []result) {
 	fmt.Printf("\n%d licenses, wrk -t%d -c%d (nice %d), %s per route in %d rounds, %d database connections, %d CPUs, GOGC %d, load %s\n\n",
 		o.licenses, o.threads, o.connections, o.wrkNice, o.duration, o.rounds, o.poolSize, runtime.NumCPU(), o.gcPercent,
 		strings.Join(strings.Fields(string(load))[:3], " "))
-	fmt.Printf("%-28s %9s %9s %9s %8s %11s %9s %9s %8s %7s %7s %8s %7s %s\n", "route", "req/s", "p50", "p99", "×base", "per round",
-		"rows/s", "×INSERT", "allocs", "cpu µs", "pg µs", "reloads", "flush", "errors")
+	fmt.Printf("%-28s %9s %9s %9s %8s %11s %9s %9s %8s %7s %7s %10s %8s %7s %s\n", "route", "req/s", "p50", "p99", "×base", "per round",
+		"rows/s", "×INSERT", "allocs", "cpu µs", "pg µs", "server p99", "reloads", "flush", "errors")
 	for _, r := range results {
 		rows, vsFloor := "", ""
 		if r.batch > 0 {
@@ -642,13 +657,15 @@ func printTable(o options, results []result) {
 				pg = fmt.Sprintf("%.0f", float64(r.cpuPG.Microseconds())/float64(r.requests))
 			}
 		}
-		fmt.Printf("%-28s %9.0f %9s %9s %8.2f %11s %9s %9s %8.0f %7s %7s %8s %7s %s\n", r.name, r.rps, r.p50.Round(10*time.Microsecond),
-			r.p99.Round(10*time.Microsecond), r.rps/baseline, spread, rows, vsFloor, r.allocsPerRequest, cpu, pg, reloads, flush, errs)
+		fmt.Printf("%-28s %9.0f %9s %9s %8.2f %11s %9s %9s %8.0f %7s %7s %10s %8s %7s %s\n", r.name, r.rps, r.p50.Round(10*time.Microsecond),
+			r.p99.Round(10*time.Microsecond), r.rps/baseline, spread, rows, vsFloor, r.allocsPerRequest, cpu, pg, r.inServer.quantileBound(0.99), reloads, flush, errs)
 	}
 	fmt.Println("\nper round: the lowest and highest of the route's ratios to the baseline measured in the same round.")
 	fmt.Println("allocs: allocations per request in the server process (wrk runs apart). cpu µs, pg µs: CPU time per request")
 	fmt.Println("of the server process and of PostgreSQL's processes (when it runs on this machine), flush included: unlike")
-	fmt.Println("req/s, they do not move with what else the machine runs. reloads: requests that read their")
+	fmt.Println("req/s, they do not move with what else the machine runs. server p99: the bound of the portal's latency")
+	fmt.Println("histogram (nls_http_request_duration_seconds) under which 99% of the route's requests were handled, from")
+	fmt.Println("its first middleware to its last; wrk's p99 adds the waits for a CPU around it. reloads: requests that read their")
 	fmt.Println("license from the database rather than the facts cache (portal serve reloads a license once in 8 to 64")
 	fmt.Println("heartbeats at the clients' interval, 1 to 8 installations per license, per process). flush: after each")
 	fmt.Println("round of a route, the validation counts, sightings and last-seen times it gathered are written at once and")
