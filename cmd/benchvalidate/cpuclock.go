@@ -17,9 +17,15 @@ var clockPG bool
 // cpuClock reads the CPU time used so far by this process (the server) and
 // by the PostgreSQL server, when that runs on this machine: its postmaster
 // and the postmaster's children (backends, writers, autovacuum), found
-// from a backend's parent in /proc. A backend that exits between two reads
-// takes its time with it; the pool's connections stay open over a run.
+// from a backend's parent in /proc.
 type cpuClock struct{ postmaster int }
+
+// cpuReading is one read of the clock: this process's CPU time, and each
+// PostgreSQL process's, in /proc's ticks.
+type cpuReading struct {
+	self time.Duration
+	pg   map[int]int64
+}
 
 func newCPUClock(ctx context.Context, pool *pgxpool.Pool) (cpuClock, error) {
 	var backend int
@@ -39,26 +45,39 @@ func newCPUClock(ctx context.Context, pool *pgxpool.Pool) (cpuClock, error) {
 // userHz is the unit of /proc's CPU times (USER_HZ, 100 on Linux).
 const userHz = 100
 
-func (c cpuClock) read() (self, pg time.Duration) {
+func (c cpuClock) read() cpuReading {
+	var r cpuReading
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
-		self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		r.self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
 	if c.postmaster == 0 {
-		return self, 0
+		return r
 	}
+	r.pg = map[int]int64{}
 	dirs, _ := os.ReadDir("/proc")
-	var ticks int64
 	for _, d := range dirs {
 		pid, err := strconv.Atoi(d.Name())
 		if err != nil {
 			continue
 		}
 		if f, ok := procStat(pid); ok && (pid == c.postmaster || f.ppid == c.postmaster) {
-			ticks += f.ticks
+			r.pg[pid] = f.ticks
 		}
 	}
-	return self, time.Duration(ticks) * time.Second / userHz
+	return r
+}
+
+// since is the CPU time used between two reads. A PostgreSQL process that
+// started between them counts whole; one that exited takes the time it
+// used since the first read with it (an autovacuum worker, say), as /proc
+// no longer shows it.
+func (r cpuReading) since(before cpuReading) (self, pg time.Duration) {
+	var ticks int64
+	for pid, t := range r.pg {
+		ticks += max(0, t-before.pg[pid])
+	}
+	return r.self - before.self, time.Duration(ticks) * time.Second / userHz
 }
 
 type statFields struct {

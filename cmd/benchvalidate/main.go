@@ -306,7 +306,7 @@ func run(o options) error {
 					return err
 				}
 			}
-			selfBefore, pgBefore := clock.read()
+			cpuBefore := clock.read()
 			servedBefore, err := served(registry, r.path)
 			if err != nil {
 				return err
@@ -334,8 +334,7 @@ func run(o options) error {
 				}
 			}
 			res.flush = time.Since(began)
-			selfAfter, pgAfter := clock.read()
-			res.cpuSelf, res.cpuPG = selfAfter-selfBefore, pgAfter-pgBefore
+			res.cpuSelf, res.cpuPG = clock.read().since(cpuBefore)
 			servedAfter, err := served(registry, r.path)
 			if err != nil {
 				return err

@@ -60,11 +60,21 @@ func TestProcStatReadsThisProcess(t *testing.T) {
 	if f.ppid != os.Getppid() {
 		t.Errorf("parent %d, want %d", f.ppid, os.Getppid())
 	}
-	self, _ := cpuClock{}.read()
+	before := cpuClock{}.read()
 	deadline := time.Now().Add(50 * time.Millisecond)
 	for time.Now().Before(deadline) {
 	}
-	if later, _ := (cpuClock{}).read(); later-self < 20*time.Millisecond {
-		t.Errorf("50 ms of busy loop read as %v of CPU", later-self)
+	if self, _ := (cpuClock{}).read().since(before); self < 20*time.Millisecond {
+		t.Errorf("50 ms of busy loop read as %v of CPU", self)
+	}
+}
+
+// A process gone between two reads counts for nothing rather than less
+// than nothing; one that appeared counts whole.
+func TestCPUReadingsCountProcessesThatCameAndWent(t *testing.T) {
+	before := cpuReading{pg: map[int]int64{10: 500, 11: 40}}
+	after := cpuReading{pg: map[int]int64{10: 530, 12: 7}}
+	if _, pg := after.since(before); pg != 370*time.Millisecond {
+		t.Errorf("PostgreSQL's CPU between the reads: %v, want 370ms (30 ticks of 10, 7 of the new 12)", pg)
 	}
 }
