@@ -64,7 +64,7 @@ type options struct {
 	gcPercent                                                             int // the collector's target in force (app.TuneGC)
 	duration                                                              time.Duration
 	only, cpuProfile, profileRoutes, memProfile                           string
-	jobs                                                                  bool
+	jobs, leaveCPU                                                        bool
 }
 
 func main() {
@@ -93,6 +93,7 @@ func main() {
 	flag.IntVar(&o.wrkNice, "wrk-nice", 0, "run wrk at this nice level (10: it yields the CPU to the server and PostgreSQL, as a load generator on another machine would take none of theirs)")
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds: each route is driven duration/rounds per round, the routes taking turns, so that a change in the machine's load falls on all of them")
 	flag.BoolVar(&o.jobs, "jobs", true, "run the background job engine in the server, as portal serve does (false: events are recorded but not fanned out)")
+	flag.BoolVar(&o.leaveCPU, "leave-cpu-for-db", true, "run the server's Go code on one CPU fewer when PostgreSQL is on this machine, as portal serve does (NLS_LEAVE_CPU_FOR_DB; the seeding before uses them all)")
 	flag.Parse()
 	// The server in this process collects garbage as portal serve does.
 	o.gcPercent = app.TuneGC(os.Getenv)
@@ -181,6 +182,11 @@ func run(o options) error {
 		return err
 	}
 
+	if o.leaveCPU {
+		if from, to, restore := app.LeaveCPUForDatabase(ctx, url); to < from {
+			defer restore()
+		}
+	}
 	assets, err := static.New()
 	if err != nil {
 		return err
@@ -617,8 +623,8 @@ func printTable(o options, results []result) {
 		}
 	}
 	load, _ := os.ReadFile("/proc/loadavg")
-	fmt.Printf("\n%d licenses, wrk -t%d -c%d (nice %d), %s per route in %d rounds, %d database connections, %d CPUs, GOGC %d, load %s\n\n",
-		o.licenses, o.threads, o.connections, o.wrkNice, o.duration, o.rounds, o.poolSize, runtime.NumCPU(), o.gcPercent,
+	fmt.Printf("\n%d licenses, wrk -t%d -c%d (nice %d), %s per route in %d rounds, %d database connections, %d CPUs (Go code on %d), GOGC %d, load %s\n\n",
+		o.licenses, o.threads, o.connections, o.wrkNice, o.duration, o.rounds, o.poolSize, runtime.NumCPU(), runtime.GOMAXPROCS(0), o.gcPercent,
 		strings.Join(strings.Fields(string(load))[:3], " "))
 	fmt.Printf("%-28s %9s %9s %9s %8s %11s %9s %9s %8s %7s %7s %10s %8s %7s %s\n", "route", "req/s", "p50", "p99", "×base", "per round",
 		"rows/s", "×INSERT", "allocs", "cpu µs", "pg µs", "server p99", "reloads", "flush", "errors")

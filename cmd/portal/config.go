@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -19,6 +20,7 @@ import (
 type Config struct {
 	DatabaseURL     string
 	DBMaxConns      int32
+	LeaveCPUForDB   bool // run Go code on one CPU fewer when PostgreSQL is on this machine (app.LeaveCPUForDatabase)
 	ListenAddr      string
 	BaseURL         string
 	DataDir         string
@@ -72,6 +74,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c := Config{
 		DatabaseURL:    r.str("DATABASE_URL", ""),
 		DBMaxConns:     int32(r.int("NLS_DB_MAX_CONNS", 20, 1, 1000)),
+		LeaveCPUForDB:  r.bool("NLS_LEAVE_CPU_FOR_DB", true),
 		ListenAddr:     r.addr("LISTEN_ADDR", ":8080"),
 		BaseURL:        strings.TrimRight(r.url("NLS_BASE_URL", "http://localhost:8080"), "/"),
 		DataDir:        r.str("NLS_DATA_DIR", "./.data"),
@@ -324,18 +327,21 @@ func (r *envReader) oneOf(name, def string, allowed ...string) string {
 	return def
 }
 
-// newLogger logs text on a terminal and JSON otherwise.
-func newLogger(c Config) *slog.Logger {
+// newLogger logs to w (the command's standard error): text on a terminal
+// and JSON otherwise.
+func newLogger(c Config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: c.LogLevel}
 	format := c.LogFormat
 	if format == "auto" {
 		format = "json"
-		if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			format = "text"
+		if f, ok := w.(*os.File); ok {
+			if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+				format = "text"
+			}
 		}
 	}
 	if format == "text" {
-		return slog.New(slog.NewTextHandler(os.Stderr, opts))
+		return slog.New(slog.NewTextHandler(w, opts))
 	}
-	return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	return slog.New(slog.NewJSONHandler(w, opts))
 }

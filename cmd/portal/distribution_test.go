@@ -37,7 +37,7 @@ func TestReleasePublishAndRegistryConfig(t *testing.T) {
 		"LISTEN_ADDR": addr, "NLS_BASE_URL": base, "NLS_BCRYPT_COST": "4"})
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan int, 1)
-	var serveOut, serveErr bytes.Buffer
+	var serveOut, serveErr lockedBuffer
 	go func() { served <- run(ctx, []string{"serve"}, env, nil, &serveOut, &serveErr) }()
 	t.Cleanup(func() { cancel(); <-served })
 	deadline := time.Now().Add(60 * time.Second)

@@ -42,7 +42,7 @@ func TestWorkerSendsRemindersAndJobsListsThem(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
-	var wout, werr bytes.Buffer
+	var wout, werr lockedBuffer
 	go func() { done <- run(ctx, []string{"worker"}, env, nil, &wout, &werr) }()
 	started := time.Now()
 	msgs := mp.WaitFor(t, to, 1, 60*time.Second)

@@ -80,7 +80,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		fmt.Fprintf(stderr, "configuration error: %v\n", err)
 		return 2
 	}
-	env := &cmdEnv{cfg: cfg, log: newLogger(cfg), stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
+	env := &cmdEnv{cfg: cfg, log: newLogger(cfg, stderr), stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
 	switch cmd {
 	case "serve":
 		err = env.serve(ctx)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/nectarcloud/nls/app"
 	"github.com/nectarcloud/nls/db"
 	"github.com/nectarcloud/nls/handlers"
 	"github.com/nectarcloud/nls/telemetry"
@@ -39,6 +41,15 @@ func (e *cmdEnv) serve(ctx context.Context) error {
 		return err
 	}
 	defer closeDB()
+	if e.cfg.LeaveCPUForDB {
+		// The managed PostgreSQL (DATABASE_URL unset) is on this machine.
+		url := cmp.Or(e.cfg.DatabaseURL, "postgres://127.0.0.1/")
+		if from, to, restore := app.LeaveCPUForDatabase(ctx, url); to < from {
+			defer restore()
+			e.log.Info("PostgreSQL runs on this machine: Go code runs on one CPU fewer, left to it "+
+				"(NLS_LEAVE_CPU_FOR_DB=false or GOMAXPROCS to change)", "cpus", to, "of", from)
+		}
+	}
 
 	assets, err := static.New()
 	if err != nil {
