@@ -219,20 +219,22 @@ func parseMachineBodyFast(body []byte) (b machineBody, ok bool) {
 	if !ok {
 		return b, false
 	}
-	// One copy of every text, cut into the fields.
-	buf := make([]byte, 0, size)
+	// One copy of every text, cut into the fields (a Builder's String is
+	// its buffer, not a second copy).
+	var buf strings.Builder
+	buf.Grow(size)
 	var ends [5]int
 	for i, v := range strs {
 		if v != nil {
-			buf = append(buf, v.GetStringBytes()...)
+			buf.Write(v.GetStringBytes())
 		}
-		ends[i] = len(buf)
+		ends[i] = buf.Len()
 	}
-	comps.Visit(func(k []byte, v *fastjson.Value) { buf = append(append(buf, k...), v.GetStringBytes()...) })
+	comps.Visit(func(k []byte, v *fastjson.Value) { buf.Write(k); buf.Write(v.GetStringBytes()) })
 	for _, f := range feats {
-		buf = append(buf, f.GetStringBytes()...)
+		buf.Write(f.GetStringBytes())
 	}
-	all, at := string(buf), 0
+	all, at := buf.String(), 0
 	cut := func(n int) string { s := all[at : at+n]; at += n; return s }
 	var held *[5]string
 	for i, v := range strs {
