@@ -169,16 +169,16 @@ func (k *Keyring) IssueKeyKid(c KeyClaims, now time.Time) (key, kid string, err 
 	payload := &keyJWT{Issuer: c.Issuer, Subject: c.LicenseID, ID: c.KeyID, IssuedAt: now.Unix(),
 		CustomerID: c.CustomerID, Plan: c.Plan, Features: c.Features, Limits: c.Limits,
 		MaxDeployments: c.MaxDeployments, LicenseExpiresAt: unixPtr(c.LicenseExpiresAt), StartsAt: c.StartsAt.Unix()}
-	jws, err := sign(sk, payload)
+	jws, err := k.sign(sk, payload)
 	if err != nil {
 		return "", "", err
 	}
 	return FormatKey(jws), sk.info.Kid, nil
 }
 
-func sign(sk *signKey, claims jwt.Claims) (string, error) {
+func (k *Keyring) sign(sk *signKey, claims jwt.Claims) (string, error) {
 	if priv, ok := sk.priv.(ed25519.PrivateKey); ok && sk.header != "" {
-		return signEdDSA(sk.header, priv, claims)
+		return signEdDSA(sk.header, priv, claims, k.ed25519Signer())
 	}
 	tok := jwt.NewWithClaims(sk.method, claims)
 	tok.Header["kid"] = sk.info.Kid
@@ -194,7 +194,7 @@ func sign(sk *signKey, claims jwt.Claims) (string, error) {
 // library's map header, string concatenations and segment encodings cost
 // about thirty allocations a lease, and a lease is signed for every new
 // deployment and every heartbeat whose signed lease is not reused.
-func signEdDSA(header string, priv ed25519.PrivateKey, claims jwt.Claims) (string, error) {
+func signEdDSA(header string, priv ed25519.PrivateKey, claims jwt.Claims, signer Ed25519Signer) (string, error) {
 	var payload []byte
 	if p, ok := claims.(*leaseJWT); ok {
 		var room [1024]byte
@@ -214,7 +214,7 @@ func signEdDSA(header string, priv ed25519.PrivateKey, claims jwt.Claims) (strin
 	copy(buf, header)
 	buf[len(header)] = '.'
 	enc.Encode(buf[len(header)+1:signed], payload)
-	sig := ed25519.Sign(priv, buf[:signed])
+	sig := signer(priv, buf[:signed])
 	buf[signed] = '.'
 	enc.Encode(buf[signed+1:], sig)
 	// The token is buf itself, which nothing writes again: no second copy.
@@ -371,7 +371,7 @@ func (k *Keyring) IssueLease(c LeaseClaims, offlineWindow time.Duration, now tim
 		PastDueSince: unixPtr(c.PastDueSince), DunningEndsAt: unixPtr(c.DunningEndsAt),
 		MaxVersion: c.MaxVersion, Fingerprint: c.Fingerprint, LimitEnforcement: c.LimitEnforcement,
 	}
-	tok, err := sign(sk, p)
+	tok, err := k.sign(sk, p)
 	if err != nil {
 		return "", time.Time{}, err
 	}

@@ -113,6 +113,27 @@ type Keyring struct {
 	set  atomic.Pointer[keySet]
 	gen  atomic.Uint64
 	sigs atomic.Uint64 // signature verifications done, for tests and metrics
+	// edSign, when set, signs in place of crypto/ed25519 (UseEd25519Signer).
+	edSign atomic.Pointer[Ed25519Signer]
+}
+
+// Ed25519Signer signs message with priv as crypto/ed25519.Sign does: RFC
+// 8032's deterministic Ed25519, the same 64 bytes for the same key and
+// message, so that whoever verifies cannot tell which signed.
+type Ed25519Signer func(priv ed25519.PrivateKey, message []byte) []byte
+
+// UseEd25519Signer makes the keyring sign with f, rather than with
+// crypto/ed25519, every key, lease and registry token of an Ed25519 key.
+// It exists so that a server may use a faster implementation without this
+// package, which the client packages import, depending on it.
+func (k *Keyring) UseEd25519Signer(f Ed25519Signer) { k.edSign.Store(&f) }
+
+// ed25519Signer is the signer UseEd25519Signer set, or crypto/ed25519's.
+func (k *Keyring) ed25519Signer() Ed25519Signer {
+	if f := k.edSign.Load(); f != nil {
+		return *f
+	}
+	return ed25519.Sign
 }
 
 // NewKeyring returns an empty in-memory keyring: keys added to it are not

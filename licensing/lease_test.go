@@ -237,7 +237,7 @@ func TestLeanEdDSASigningMatchesTheLibrary(t *testing.T) {
 		if err := json.Unmarshal(payload, &claims); err != nil {
 			t.Fatal(err)
 		}
-		lean, err := sign(sk, &claims)
+		lean, err := kr.sign(sk, &claims)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -36,7 +36,7 @@ func (k *Keyring) SignRegistryToken(kid string, c RegistryClaims) (string, error
 	if c.Access == nil {
 		c.Access = []RegistryAccess{} // the specification wants a list, even empty
 	}
-	return sign(sk, &c)
+	return k.sign(sk, &c)
 }
 
 // NewRegistryClaims fills the standard claims of a token valid for ttl.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -106,4 +107,45 @@ func procStat(pid int) (statFields, bool) {
 	utime, _ := strconv.ParseInt(rest[11], 10, 64)
 	stime, _ := strconv.ParseInt(rest[12], 10, 64)
 	return statFields{comm: s[open+1 : end], ppid: ppid, ticks: utime + stime}, true
+}
+
+// machineTicks is the machine's CPU time in /proc/stat's first line, in
+// ticks summed over its CPUs: all of it, and the part stolen (time the
+// hypervisor ran something else while this machine's CPUs were ready).
+type machineTicks struct{ total, steal int64 }
+
+func readMachineTicks() machineTicks {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return machineTicks{}
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return machineTicks{}
+	}
+	var m machineTicks
+	// user nice system idle iowait irq softirq steal: guest time is
+	// already inside user and nice.
+	for i, v := range f[1:9] {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		m.total += n
+		if i == 7 {
+			m.steal = n
+		}
+	}
+	return m
+}
+
+// minus is the ticks between two reads.
+func (m machineTicks) minus(before machineTicks) machineTicks {
+	return machineTicks{total: m.total - before.total, steal: m.steal - before.steal}
+}
+
+// stolen is the share of the CPU time that was stolen, "" when unknown.
+func (m machineTicks) stolen() string {
+	if m.total <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("%.0f%%", 100*float64(m.steal)/float64(m.total))
 }

@@ -317,7 +317,9 @@ func run(o options) error {
 			if err != nil {
 				return err
 			}
+			machineBefore := readMachineTicks()
 			res, err := drive(base, script, *r, o, facts)
+			res.machine = readMachineTicks().minus(machineBefore)
 			stop()
 			if err != nil {
 				return fmt.Errorf("%s: %w", r.name, err)
@@ -348,8 +350,8 @@ func run(o options) error {
 			res.inServer = servedAfter.minus(servedBefore)
 			res.rps = res.charged()
 			r.next = res.last
-			fmt.Printf("  %-28s %9.0f req/s  p50 %-9s p99 %-9s flush %s\n", r.name, res.rps, res.p50, res.p99,
-				res.flush.Round(time.Millisecond))
+			fmt.Printf("  %-28s %9.0f req/s  p50 %-9s p99 %-9s flush %-7s steal %s\n", r.name, res.rps, res.p50, res.p99,
+				res.flush.Round(time.Millisecond), res.machine.stolen())
 			runs[i] = append(runs[i], res)
 		}
 	}
@@ -386,6 +388,9 @@ type result struct {
 	// CPU time over the route and its flush: the server's (this process,
 	// wrk apart) and PostgreSQL's (when it runs on this machine).
 	cpuSelf, cpuPG time.Duration
+	// the machine's CPU ticks while wrk drove the route, and how many of
+	// them its hypervisor stole
+	machine machineTicks
 	// the portal's own latency histogram over the route's requests: the
 	// time from its first middleware to the end of its last, without the
 	// wait for a CPU before the request is read or after it is answered
@@ -466,7 +471,7 @@ func (r result) charged() float64 {
 func combine(rs []result) result {
 	out := rs[0]
 	out.requests, out.elapsed, out.flush, out.allocs, out.bytes, out.errors, out.non2xx, out.wrapped, out.loads = 0, 0, 0, 0, 0, 0, 0, 0, 0
-	out.cpuSelf, out.cpuPG, out.inServer = 0, 0, histogram{}
+	out.cpuSelf, out.cpuPG, out.inServer, out.machine = 0, 0, histogram{}, machineTicks{}
 	var p50s, p99s []time.Duration
 	for _, r := range rs {
 		out.requests += r.requests
@@ -475,6 +480,8 @@ func combine(rs []result) result {
 		out.allocs += r.allocs
 		out.cpuSelf += r.cpuSelf
 		out.cpuPG += r.cpuPG
+		out.machine.total += r.machine.total
+		out.machine.steal += r.machine.steal
 		out.inServer = out.inServer.plus(r.inServer)
 		out.loads += r.loads
 		out.bytes += r.bytes
@@ -626,8 +633,8 @@ func printTable(o options, results []result) {
 	fmt.Printf("\n%d licenses, wrk -t%d -c%d (nice %d), %s per route in %d rounds, %d database connections, %d CPUs (Go code on %d), GOGC %d, load %s\n\n",
 		o.licenses, o.threads, o.connections, o.wrkNice, o.duration, o.rounds, o.poolSize, runtime.NumCPU(), runtime.GOMAXPROCS(0), o.gcPercent,
 		strings.Join(strings.Fields(string(load))[:3], " "))
-	fmt.Printf("%-28s %9s %9s %9s %8s %11s %9s %9s %8s %7s %7s %10s %8s %7s %s\n", "route", "req/s", "p50", "p99", "×base", "per round",
-		"rows/s", "×INSERT", "allocs", "cpu µs", "pg µs", "server p99", "reloads", "flush", "errors")
+	fmt.Printf("%-28s %9s %9s %9s %8s %11s %9s %9s %8s %7s %7s %10s %8s %7s %6s %s\n", "route", "req/s", "p50", "p99", "×base", "per round",
+		"rows/s", "×INSERT", "allocs", "cpu µs", "pg µs", "server p99", "reloads", "flush", "steal", "errors")
 	for _, r := range results {
 		rows, vsFloor := "", ""
 		if r.batch > 0 {
@@ -662,8 +669,9 @@ func printTable(o options, results []result) {
 				pg = fmt.Sprintf("%.0f", float64(r.cpuPG.Microseconds())/float64(r.requests))
 			}
 		}
-		fmt.Printf("%-28s %9.0f %9s %9s %8.2f %11s %9s %9s %8.0f %7s %7s %10s %8s %7s %s\n", r.name, r.rps, r.p50.Round(10*time.Microsecond),
-			r.p99.Round(10*time.Microsecond), r.rps/baseline, spread, rows, vsFloor, r.allocsPerRequest, cpu, pg, r.inServer.quantileBound(0.99), reloads, flush, errs)
+		fmt.Printf("%-28s %9.0f %9s %9s %8.2f %11s %9s %9s %8.0f %7s %7s %10s %8s %7s %6s %s\n", r.name, r.rps, r.p50.Round(10*time.Microsecond),
+			r.p99.Round(10*time.Microsecond), r.rps/baseline, spread, rows, vsFloor, r.allocsPerRequest, cpu, pg, r.inServer.quantileBound(0.99), reloads, flush,
+			r.machine.stolen(), errs)
 	}
 	fmt.Println("\nper round: the lowest and highest of the route's ratios to the baseline measured in the same round.")
 	fmt.Println("allocs: allocations per request in the server process (wrk runs apart). cpu µs, pg µs: CPU time per request")
@@ -676,7 +684,9 @@ func printTable(o options, results []result) {
 	fmt.Println("round of a route, the validation counts, sightings and last-seen times it gathered are written at once and")
 	fmt.Println("the background jobs it enqueued are run (-jobs), in time shown against the time driven; req/s counts that")
 	fmt.Println("time spread over the CPUs, as the requests' share of the machine the background work took")
-	fmt.Println("(requests / (seconds driven + flush seconds / CPUs)).")
+	fmt.Println("(requests / (seconds driven + flush seconds / CPUs)). steal: the share of the machine's CPU time that its")
+	fmt.Println("hypervisor gave to other guests while wrk drove the route (/proc/stat): a run with steal measures its host")
+	fmt.Println("as much as the portal, its latencies most of all.")
 	fmt.Println("Goals (issue 22): production mix ≥ 0.80×base with p99 < 20ms and < 100 allocs; new deployment ≥ 0.35×base;")
 	fmt.Println("usage x1 ≥ 5× its rate before; usage x10/x100 ≥ 0.80× the INSERT floor of the same rows.")
 }
