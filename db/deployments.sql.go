@@ -430,8 +430,16 @@ func (q *Queries) RefreshHeldSeat(ctx context.Context, arg RefreshHeldSeatParams
 }
 
 const touchDeployments = `-- name: TouchDeployments :exec
+WITH v AS (
+    SELECT unnest($1::uuid[]) AS id, unnest($2::timestamptz[]) AS seen_at
+), locked AS MATERIALIZED (
+    SELECT d.id FROM deployments d JOIN v ON v.id = d.id
+    WHERE d.status = 'active' AND d.last_seen_at < v.seen_at
+    ORDER BY d.id
+    FOR NO KEY UPDATE OF d
+)
 UPDATE deployments d SET last_seen_at = v.seen_at
-FROM (SELECT unnest($1::uuid[]) AS id, unnest($2::timestamptz[]) AS seen_at ORDER BY 1) v
+FROM v JOIN locked ON locked.id = v.id
 WHERE d.id = v.id AND d.status = 'active' AND d.last_seen_at < v.seen_at
 `
 
@@ -440,9 +448,12 @@ type TouchDeploymentsParams struct {
 	SeenAts []time.Time
 }
 
-// Writes the last-seen times gathered in memory (db.LastSeen), each row once,
-// in id order so that concurrent flushes of several processes lock rows in
-// the same order. A time never goes back, and a deployment released
+// Writes the last-seen times gathered in memory (db.LastSeen), each row once.
+// The rows are locked first, in id order (a locking clause takes its rows in
+// the order of the sort under it), so that concurrent flushes of several
+// processes wait for each other rather than deadlock: an UPDATE's join locks
+// rows in whatever order its plan visits them, and two flushes of the same
+// deployments did deadlock. A time never goes back, and a deployment released
 // meanwhile is left alone: its seat was given up after it was seen.
 func (q *Queries) TouchDeployments(ctx context.Context, arg TouchDeploymentsParams) error {
 	_, err := q.db.Exec(ctx, touchDeployments, arg.Ids, arg.SeenAts)

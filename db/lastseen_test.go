@@ -170,3 +170,58 @@ func TestLastSeenPacedFlushLosesNothingAtShutdown(t *testing.T) {
 	}
 	t.Logf("%d of %d times written when the process began shutting down", partial, n)
 }
+
+// Two processes flushing the same deployments at once each write their
+// chunks in their own order (whatever their maps give), every chunk sorted:
+// they wait for each other's row locks, never deadlock, and the newest time
+// wins.
+func TestConcurrentLastSeenFlushesOfTwoProcessesNeverDeadlock(t *testing.T) {
+	f := newSpeedFixture(t)
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Hour).Add(30 * time.Minute)
+	lic := f.addLicense(t, licenseRow{status: "active", starts: now.AddDate(-1, 0, 0)})
+	rows, err := f.store.Pool.Query(ctx, `
+		INSERT INTO deployments (license_id, deployment_id, first_seen_at, last_seen_at)
+		SELECT $1, 'd-' || i, $2, $2 FROM generate_series(1, 7000) i RETURNING id`, lic, now.Add(-20*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []uuid.UUID
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if rows.Err() != nil {
+		t.Fatal(rows.Err())
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for round := range 4 {
+		a, b := db.NewLastSeen(f.store, log), db.NewLastSeen(f.store, log)
+		base := now.Add(time.Duration(round) * time.Minute)
+		for i, id := range ids {
+			a.Seen(id, base.Add(time.Duration(i%7)*time.Second))
+			b.Seen(id, base.Add(time.Duration(i%5)*time.Second))
+		}
+		errs := make(chan error, 2)
+		go func() { errs <- a.Flush(ctx) }()
+		go func() { errs <- b.Flush(ctx) }()
+		for range 2 {
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: concurrent flushes: %v", round, err)
+			}
+		}
+		var wrong int
+		if err := f.store.Pool.QueryRow(ctx, `
+			SELECT count(*) FROM deployments d JOIN unnest($1::uuid[]) WITH ORDINALITY AS x(id, n) ON d.id = x.id
+			WHERE d.last_seen_at <> $2::timestamptz + make_interval(secs => greatest((x.n - 1) % 7, (x.n - 1) % 5))`,
+			ids, base).Scan(&wrong); err != nil {
+			t.Fatal(err)
+		}
+		if wrong != 0 {
+			t.Fatalf("round %d: %d of %d deployments do not hold the newer of the two times", round, wrong, len(ids))
+		}
+	}
+}

@@ -90,12 +90,23 @@ SELECT (listed - lapsed + covered)::bigint AS active, (lapsed - covered)::bigint
 FROM counts;
 
 -- name: TouchDeployments :exec
--- Writes the last-seen times gathered in memory (db.LastSeen), each row once,
--- in id order so that concurrent flushes of several processes lock rows in
--- the same order. A time never goes back, and a deployment released
+-- Writes the last-seen times gathered in memory (db.LastSeen), each row once.
+-- The rows are locked first, in id order (a locking clause takes its rows in
+-- the order of the sort under it), so that concurrent flushes of several
+-- processes wait for each other rather than deadlock: an UPDATE's join locks
+-- rows in whatever order its plan visits them, and two flushes of the same
+-- deployments did deadlock. A time never goes back, and a deployment released
 -- meanwhile is left alone: its seat was given up after it was seen.
+WITH v AS (
+    SELECT unnest(@ids::uuid[]) AS id, unnest(@seen_ats::timestamptz[]) AS seen_at
+), locked AS MATERIALIZED (
+    SELECT d.id FROM deployments d JOIN v ON v.id = d.id
+    WHERE d.status = 'active' AND d.last_seen_at < v.seen_at
+    ORDER BY d.id
+    FOR NO KEY UPDATE OF d
+)
 UPDATE deployments d SET last_seen_at = v.seen_at
-FROM (SELECT unnest(@ids::uuid[]) AS id, unnest(@seen_ats::timestamptz[]) AS seen_at ORDER BY 1) v
+FROM v JOIN locked ON locked.id = v.id
 WHERE d.id = v.id AND d.status = 'active' AND d.last_seen_at < v.seen_at;
 
 -- name: NotifyLicenseFactsMany :exec
